@@ -1,0 +1,16 @@
+//! Shared core of the Pencil Code coach: what both `pencil-trainer` and
+//! `pencil-lsp` need, with no async, no LSP, no SQLite and no network.
+//!
+//! - [`trace`]: the trace data model (student, title, program states).
+//! - [`text_format`]: the model's trace text format, read exactly as the
+//!   paper's parser reads it, and written so that it round-trips.
+//! - [`corpus`]: readers for corpus files (gzipped JSON Lines) and the
+//!   paper's raw rollout format, with errors that name file and line.
+//! - [`metrics`]: the paper's per-trace metrics, with exact parity.
+
+pub mod corpus;
+pub mod metrics;
+pub mod text_format;
+pub mod trace;
+
+pub use trace::{ProgramState, Provenance, Trace};

@@ -1,0 +1,1 @@
+//! The paper's per-trace metrics (placeholder module; being ported).

@@ -1,0 +1,2 @@
+//! `pencil-trainer` (being built).
+fn main() {}
