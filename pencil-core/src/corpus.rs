@@ -353,4 +353,26 @@ mod tests {
         assert_eq!(back.traces[0].programs, c.traces[0].programs);
         assert_eq!(back.traces[0].student, "s1");
     }
+
+    /// The public corpus, written in the paper's raw rollout shape (title
+    /// region, end tokens, `<pad>` tail) and read back, gives the same traces.
+    #[test]
+    fn rollout_reader_agrees_with_corpus_on_real_traces() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/public/trace-model.jsonl.gz");
+        let corpus = read_corpus(&path, ReadOptions::default()).expect("corpus");
+        let sample: Vec<&Trace> = corpus.traces.iter().filter(|t| t.eos).step_by(7).take(500).collect();
+        let items: Vec<serde_json::Value> = sample
+            .iter()
+            .map(|t| {
+                let text = text_format::write(t, 49).expect("writable") + &"<|endoftext|>".repeat(3) + &"<pad>".repeat(5);
+                serde_json::json!([text, t.student, t.title])
+            })
+            .collect();
+        let f = write_tmp(serde_json::to_string_pretty(&items).expect("json").as_bytes());
+        let back = read_corpus(f.path(), ReadOptions::default()).expect("rollouts");
+        assert_eq!(back.traces.len(), sample.len());
+        for (a, b) in sample.iter().zip(&back.traces) {
+            assert_eq!((&a.student, &a.title, &a.programs, a.eos), (&b.student, &b.title, &b.programs, b.eos));
+        }
+    }
 }

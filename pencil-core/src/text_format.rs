@@ -120,7 +120,12 @@ pub fn write_program(p: &ProgramState) -> String {
 }
 
 /// Writes a whole trace: title region (title plus `masks` masks), every
-/// program block, and `<|endoftext|>` when the trace is complete.
+/// program block, then `<|endoftext|>` when the trace is complete.
+///
+/// An open trace (`eos == false`) ends instead with the opening of the next
+/// state's header, `CODE n+1 (`: the parser keeps only blocks that a further
+/// header or the end token closes, so this is what lets an open trace's last
+/// program read back; it is also exactly where the model would continue.
 ///
 /// Errors when [`parse`] could not read the result back unchanged.
 pub fn write(trace: &Trace, masks: usize) -> Result<String, WriteError> {
@@ -131,6 +136,8 @@ pub fn write(trace: &Trace, masks: usize) -> Result<String, WriteError> {
     }
     if trace.eos {
         s.push_str(END_OF_TEXT);
+    } else if let Some(last) = trace.programs.last() {
+        s.push_str(&format!("CODE {} (", last.n.saturating_add(1)));
     }
     Ok(s)
 }
@@ -318,6 +325,20 @@ mod tests {
     }
 
     #[test]
+    fn open_traces_end_with_the_next_header() {
+        let t = Trace {
+            student: "s".into(),
+            title: "x".into(),
+            programs: vec![st(1, "a", "fd 1\n"), st(2, "b", "fd 2\n")],
+            eos: false,
+            provenance: Provenance::default(),
+        };
+        let text = write(&t, 0).expect("writable");
+        assert_eq!(text, "x<start>CODE 1 (a):\nfd 1\nCODE 2 (b):\nfd 2\nCODE 3 (");
+        assert_eq!(parse_trace(&text, "s", None, Provenance::default()), t);
+    }
+
+    #[test]
     fn unwritable_traces_are_refused() {
         let mut t = Trace {
             student: "s".into(),
@@ -329,5 +350,73 @@ mod tests {
         assert!(matches!(write(&t, 0), Err(WriteError::ReservedText { .. })));
         t.programs[0].code = " \n".into();
         assert_eq!(write(&t, 0), Err(WriteError::BlankLast));
+    }
+
+    /// Every trace of the public corpus that the format can carry reads back
+    /// unchanged after writing; the rest are refused, never garbled.
+    #[test]
+    fn public_corpus_round_trips() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/public/trace-model.jsonl.gz");
+        let corpus = crate::corpus::read_corpus(&path, crate::corpus::ReadOptions::default()).expect("corpus");
+        assert!(corpus.traces.len() > 9_000);
+        let mut refused = 0;
+        for t in &corpus.traces {
+            match write(t, 49) {
+                Ok(text) => {
+                    let back = parse_trace(&text, &t.student, None, t.provenance.clone());
+                    assert_eq!(back, *t, "trace {:?} did not round-trip", t.provenance.index);
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        // Only traces whose last program is blank or whose text holds `CODE <digit>` are refused.
+        assert!(refused < corpus.traces.len() / 100, "{refused} refused");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn program() -> impl Strategy<Value = String> {
+            // Turtle-ish lines plus awkward characters (parentheses, colons, unicode, CR).
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("fd 100".to_string()),
+                    Just("pen red, 5".to_string()),
+                    Just("  rt 90 # turn".to_string()),
+                    Just("write '):'".to_string()),
+                    Just("say 'héllo ✓'".to_string()),
+                    Just("\r".to_string()),
+                    "[a-z0-9 ,'()#:]{0,12}",
+                ],
+                1..6,
+            )
+            .prop_map(|lines| lines.join("\n") + "\n")
+        }
+
+        proptest! {
+            #[test]
+            fn write_parse_round_trip(
+                title in "[a-z]{1,10}",
+                codes in proptest::collection::vec(program(), 1..6),
+                eos in any::<bool>(),
+                masks in 0usize..60,
+            ) {
+                let programs: Vec<ProgramState> = codes.into_iter().enumerate().map(|(i, code)| ProgramState {
+                    n: i as u32 + 1,
+                    time: format!("2019-05-09 16:{:02}:00", i % 60),
+                    code,
+                }).collect();
+                let t = Trace { student: "s".into(), title, programs, eos, provenance: Provenance::default() };
+                match write(&t, masks) {
+                    Ok(text) => {
+                        let back = parse_trace(&text, "s", None, Provenance::default());
+                        prop_assert_eq!(back, t);
+                    }
+                    Err(WriteError::BlankLast) => prop_assert!(t.programs.last().is_some_and(|p| is_blank(&p.code))),
+                    Err(e) => prop_assert!(false, "unexpected refusal: {}", e),
+                }
+            }
+        }
     }
 }
