@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: set-up (idempotent), then every
+# test of every crate. GPU-only code sits behind the `cuda` feature and is not
+# built here. Builds are cached in target/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+if [ ! -d ../shared/data ]; then
+  echo "test: ../shared/data (the public corpus and golden values) must sit beside this repo" >&2
+  exit 2
+fi
+bash scripts/setup.sh
+export PATH="$root/.deps/npm/node_modules/.bin:$PATH"
+cargo test --workspace --locked --no-fail-fast
