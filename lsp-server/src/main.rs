@@ -2,20 +2,63 @@
 //! This file is only the routing table; each tool lives in its own module.
 
 use clap::{Parser, Subcommand};
+use pencil_lsp::server::{self, ServerOptions};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(name = "pencil-lsp", version, about = "Pencil Code coach: language server and tools")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Serve LSP over WebSocket on this address instead of stdio (e.g. 127.0.0.1:7000).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Allow --listen on an address other machines can reach.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Store directory (default: $PENCIL_DATA_DIR, else the platform's user data directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Accepted for editors that pass it; stdio is the default transport.
+    #[arg(long, hide = true)]
+    stdio: bool,
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Feed corpus traces through the coach and print what the student would see.
+    Replay(pencil_lsp::replay::ReplayArgs),
+    /// Measure run latency and quick-fix reach over corpus programs.
+    Bench(pencil_lsp::bench::BenchArgs),
+}
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        None => anyhow::bail!("pencil-lsp: the server is not built yet"),
-        Some(c) => match c {},
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.listen, cli.allow_remote, ServerOptions { data_dir: cli.data_dir }),
+        Some(Command::Replay(args)) => {
+            pencil_lsp::replay::replay(&args, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+        Some(Command::Bench(args)) => Ok(pencil_lsp::bench::bench(&args, &mut std::io::stdout().lock())?),
     }
+}
+
+fn serve(listen: Option<SocketAddr>, allow_remote: bool, options: ServerOptions) -> anyhow::Result<()> {
+    server::init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        match listen {
+            None => {
+                server::run_stdio(options).await;
+                Ok(())
+            }
+            Some(addr) => Ok(server::run_websocket(addr, allow_remote, options, |bound| {
+                tracing::info!("listening for WebSocket LSP clients on ws://{bound}");
+                eprintln!("pencil-lsp: listening on ws://{bound}");
+            })
+            .await?),
+        }
+    })
 }

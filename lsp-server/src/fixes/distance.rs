@@ -1,0 +1,58 @@
+//! Edit distance between short names.
+
+/// Levenshtein distance over chars (insert, delete, substitute each cost 1).
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Names in `candidates` close to `name` (case-insensitive distance within a budget
+/// that grows with the name's length), closest first, at most `limit`.
+pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a str, usize)> {
+    let lower = name.to_lowercase();
+    let budget = match name.chars().count() {
+        0..=2 => 1,
+        3..=5 => 2,
+        _ => 3,
+    };
+    let mut found: Vec<(&'a str, usize)> = candidates
+        .iter()
+        .filter(|&&c| c != name)
+        .map(|&c| (c, levenshtein(&lower, &c.to_lowercase())))
+        .filter(|&(_, d)| d <= budget)
+        .collect();
+    found.sort_by_key(|&(c, d)| (d, c.len().abs_diff(name.len()), c));
+    found.truncate(limit);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances() {
+        for (a, b, d) in [("", "", 0), ("fd", "fd", 0), ("kitten", "sitting", 3), ("babyblue", "lightblue", 4), ("fowrard", "forward", 2), ("é", "e", 1)] {
+            assert_eq!(levenshtein(a, b), d, "{a} {b}");
+            assert_eq!(levenshtein(b, a), d, "{b} {a}");
+        }
+    }
+
+    #[test]
+    fn nearest_prefers_closest_then_similar_length() {
+        let names = ["red", "green", "greenyellow", "gray", "grey"];
+        assert_eq!(nearest("gren", &names, 2), vec![("grey", 1), ("green", 1)]);
+        assert_eq!(nearest("Red", &names, 1), vec![("red", 0)]);
+        assert!(nearest("zzzzzz", &names, 3).is_empty());
+    }
+}

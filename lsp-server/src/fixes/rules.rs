@@ -1,0 +1,266 @@
+//! The rules: from a program and its error, candidate fixed programs (unverified).
+
+use super::distance::nearest;
+use crate::diagnostics::undefined_name;
+use pencil_sandbox::{names, ProgramError};
+
+/// Which rule produced a fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Unknown name -> nearest real color.
+    NearestColor,
+    /// Unknown name -> nearest turtle command.
+    NearestCommand,
+    /// Two arguments with no comma between them.
+    MissingComma,
+}
+
+impl Rule {
+    /// Stable name, as stored with hints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::NearestColor => "nearest_color",
+            Rule::NearestCommand => "nearest_command",
+            Rule::MissingComma => "missing_comma",
+        }
+    }
+}
+
+/// A candidate fix: the whole fixed program and what it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    /// The rule behind it.
+    pub rule: Rule,
+    /// What it changes, in the student's words.
+    pub title: String,
+    /// The fixed program.
+    pub new_code: String,
+}
+
+/// Candidate fixes for `error` in `code`, most likely first (unverified).
+pub fn candidates(code: &str, error: &ProgramError) -> Vec<Fix> {
+    let mut out = Vec::new();
+    if let Some(name) = undefined_name(error) {
+        out.extend(rename_fixes(code, error, name));
+    }
+    if matches!(error.kind.as_str(), "SyntaxError" | "TypeError") {
+        out.extend(missing_comma_fix(code, error));
+    }
+    out.dedup_by(|a, b| a.new_code == b.new_code);
+    out
+}
+
+fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
+    let colors = nearest(name, names::colors(), 2);
+    let commands = nearest(name, names::turtle_functions(), 2);
+    let color_fixes = colors.into_iter().map(|(c, d)| {
+        (d, Fix { rule: Rule::NearestColor, title: format!("Change `{name}` to the color `{c}`"), new_code: replace_word(code, name, c) })
+    });
+    let command_fixes = commands.into_iter().map(|(c, d)| {
+        (d, Fix { rule: Rule::NearestCommand, title: format!("Change `{name}` to the command `{c}`"), new_code: replace_word(code, name, c) })
+    });
+    // Where the name stands decides which list is likelier: a statement starts with a
+    // command (`fowrard 100`); an argument is usually a color (`pen babyblue`).
+    let in_command_position = error
+        .line
+        .and_then(|l| code.lines().nth(l.saturating_sub(1) as usize))
+        .is_some_and(|line| first_word(line) == Some(name));
+    let mut all: Vec<(usize, bool, Fix)> = color_fixes
+        .map(|(d, f)| (d, in_command_position, f))
+        .chain(command_fixes.map(|(d, f)| (d, !in_command_position, f)))
+        .collect();
+    all.sort_by_key(|(d, unlikely, _)| (*unlikely, *d));
+    all.into_iter().map(|(_, _, f)| f).filter(|f| f.new_code != code).collect()
+}
+
+fn first_word(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    let end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).unwrap_or(t.len());
+    (end > 0).then(|| &t[..end])
+}
+
+/// Replaces whole-word `from` with `to` outside strings and `#` comments.
+fn replace_word(code: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    for line in code.split_inclusive('\n') {
+        let mut quote: Option<char> = None;
+        let mut i = 0;
+        let bytes = line.as_bytes();
+        while i < line.len() {
+            let rest = &line[i..];
+            let c = rest.chars().next().unwrap_or('\0');
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == '"' || c == '\'' => quote = Some(c),
+                None if c == '#' => {
+                    out.push_str(rest);
+                    break;
+                }
+                None if rest.starts_with(from) => {
+                    let before_ok = i == 0 || !is_ident_byte(bytes[i - 1]);
+                    let after_ok = bytes.get(i + from.len()).is_none_or(|&b| !is_ident_byte(b));
+                    if before_ok && after_ok {
+                        out.push_str(to);
+                        i += from.len();
+                        continue;
+                    }
+                }
+                None => {}
+            }
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// `moveto 100 100` -> `moveto 100, 100`: on the error line (or, if the error has no
+/// line, the first line that has one), commas between adjacent plain arguments.
+fn missing_comma_fix(code: &str, error: &ProgramError) -> Option<Fix> {
+    let lines: Vec<&str> = code.split_inclusive('\n').collect();
+    let target = match error.line {
+        Some(l) => vec![l.saturating_sub(1) as usize],
+        None => (0..lines.len()).collect(),
+    };
+    for idx in target {
+        let Some(line) = lines.get(idx) else { continue };
+        if let Some(fixed) = comma_line(line) {
+            let mut new_code: String = lines[..idx].concat();
+            new_code.push_str(&fixed);
+            new_code.push_str(&lines[idx + 1..].concat());
+            let command = first_word(line).unwrap_or("the command");
+            return Some(Fix {
+                rule: Rule::MissingComma,
+                title: format!("Add the missing comma between the arguments of `{command}` on line {}", idx + 1),
+                new_code,
+            });
+        }
+    }
+    None
+}
+
+/// Inserts `,` between consecutive argument atoms (numbers, strings, color names) that
+/// follow a command and are separated only by spaces. None if there are none.
+fn comma_line(line: &str) -> Option<String> {
+    let command = first_word(line)?;
+    let indent = line.len() - line.trim_start().len();
+    let args_start = indent + command.len();
+    if !line[args_start..].starts_with([' ', '\t']) {
+        return None;
+    }
+    let mut out = line[..args_start].to_string();
+    let mut rest = &line[args_start..];
+    let mut prev_atom = false;
+    let mut changed = false;
+    loop {
+        let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        let (space, after) = rest.split_at(spaces);
+        let Some(len) = atom_len(after) else {
+            out.push_str(rest);
+            break;
+        };
+        if prev_atom && spaces > 0 {
+            out.push(',');
+            changed = true;
+        } else if spaces == 0 && prev_atom {
+            out.push_str(rest);
+            break;
+        }
+        out.push_str(space);
+        out.push_str(&after[..len]);
+        rest = &after[len..];
+        prev_atom = true;
+        if rest.starts_with(',') || rest.trim_start_matches([' ', '\t']).starts_with(',') {
+            // Already separated: the next atom must not get a second comma.
+            let comma_at = rest.find(',').unwrap_or(0);
+            out.push_str(&rest[..=comma_at]);
+            rest = &rest[comma_at + 1..];
+            prev_atom = false;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// Length of a plain argument at the start of `s`: a number (optionally negative), a
+/// quoted string without escapes, or a color name.
+fn atom_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let first = *b.first()?;
+    if first.is_ascii_digit() || (first == b'-' && b.get(1).is_some_and(u8::is_ascii_digit)) {
+        let end = s[1..].find(|c: char| !(c.is_ascii_digit() || c == '.')).map_or(s.len(), |i| i + 1);
+        let next = s[end..].chars().next();
+        return (!next.is_some_and(|c| c.is_alphanumeric() || c == '_')).then_some(end);
+    }
+    if first == b'"' || first == b'\'' {
+        let close = s[1..].find(first as char)? + 2;
+        return (!s[1..close - 1].contains('\\')).then_some(close);
+    }
+    let word = first_word(s)?;
+    (s.starts_with(word) && names::colors().contains(&word)).then_some(word.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(kind: &str, message: &str, line: Option<u32>) -> ProgramError {
+        ProgramError { kind: kind.into(), message: message.into(), line, column: None }
+    }
+
+    #[test]
+    fn commas_go_between_plain_arguments_only() {
+        for (line, expected) in [
+            ("moveto 100 100\n", Some("moveto 100, 100\n")),
+            ("  dot red 30\n", Some("  dot red, 30\n")),
+            ("box 'hi' 10 20", Some("box 'hi', 10, 20")),
+            ("moveto 100, 100\n", None),
+            ("moveto 100, 100 20\n", Some("moveto 100, 100, 20\n")),
+            ("fd 100\n", None),
+            ("fd 100 rt 90\n", None),
+            ("moveto -50 -50\n", Some("moveto -50, -50\n")),
+            ("x = 5\n", None),
+        ] {
+            assert_eq!(comma_line(line).as_deref(), expected, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn words_are_replaced_outside_strings_and_comments() {
+        let code = "pen babyblue # babyblue\nlabel 'babyblue'\nfill babyblue2\nfd 1; pen babyblue\n";
+        assert_eq!(
+            replace_word(code, "babyblue", "lightblue"),
+            "pen lightblue # babyblue\nlabel 'babyblue'\nfill babyblue2\nfd 1; pen lightblue\n"
+        );
+    }
+
+    #[test]
+    fn unknown_color_in_argument_position_suggests_a_color_first() {
+        let fixes = candidates("pen lightbleu\nfd 100\n", &err("ReferenceError", "lightbleu is not defined", Some(1)));
+        assert_eq!(fixes.first().map(|f| (f.rule, f.new_code.as_str())), Some((Rule::NearestColor, "pen lightblue\nfd 100\n")));
+    }
+
+    #[test]
+    fn misspelled_command_in_statement_position_suggests_a_command_first() {
+        let fixes = candidates("pen red\nmoevto 10, 10\n", &err("ReferenceError", "moevto is not defined", Some(2)));
+        let first = fixes.first().expect("a fix");
+        assert_eq!((first.rule, first.new_code.as_str()), (Rule::NearestCommand, "pen red\nmoveto 10, 10\n"));
+    }
+
+    #[test]
+    fn syntax_error_with_two_numbers_gets_a_comma() {
+        let fixes = candidates("pen red\nmoveto 100 100\n", &err("SyntaxError", "unexpected 100", Some(2)));
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("pen red\nmoveto 100, 100\n"));
+        assert!(fixes.first().is_some_and(|f| f.title.contains("line 2")));
+    }
+
+    #[test]
+    fn unrelated_errors_get_no_candidates() {
+        assert!(candidates("fd 1\n", &err("ReferenceError", "qqqqqqqqqqqq is not defined", Some(1))).is_empty());
+        assert!(candidates("fd 1\n", &err("RangeError", "too deep", Some(1))).is_empty());
+    }
+}

@@ -1,0 +1,23 @@
+//! The coach's language server as a library: the binary only routes to [`server::run_stdio`],
+//! [`server::run_websocket`], [`replay`] and [`bench`].
+//!
+//! Layout (after ruff's server): `server/` is the LSP main loop with one file per
+//! method under `server/api/`; `session/` holds documents and settings; `edit/`
+//! converts text and UTF-16 positions; the features themselves (`store`, `checker`,
+//! `diagnostics`, `fixes`, `coach`, `pipeline`) are plain code that knows no LSP
+//! transport and is tested without an editor.
+
+pub mod bench;
+pub mod checker;
+pub mod clock;
+pub mod coach;
+pub mod diagnostics;
+pub mod edit;
+pub mod error;
+pub mod fixes;
+pub mod pipeline;
+pub mod protocol;
+pub mod replay;
+pub mod server;
+pub mod session;
+pub mod store;

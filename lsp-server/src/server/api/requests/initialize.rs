@@ -1,0 +1,93 @@
+//! `initialize`: resolve settings, open the store, start the sandbox, find the model,
+//! and announce capabilities (including the custom protocol's version).
+
+use crate::checker::Checker;
+use crate::coach::Coach;
+use crate::pipeline::Services;
+use crate::protocol::{ACCEPT_FIX_COMMAND, PROTOCOL_VERSION, RUN_METHOD, HINT_METHOD};
+use crate::server::PencilServer;
+use crate::session::{ClientOptions, Settings, DATA_DIR_ENV};
+use crate::store::StoreHandle;
+use pencil_sandbox::SandboxConfig;
+use tower_lsp_server::gen_lsp_types::*;
+use tower_lsp_server::jsonrpc::Result;
+
+pub(in crate::server) async fn handle(server: &PencilServer, params: InitializeParams) -> Result<InitializeResult> {
+    let mut messages = Vec::new();
+    let options = ClientOptions::from_json(params.initialization_options.as_ref()).unwrap_or_else(|e| {
+        messages.push(format!("Pencil coach: {e}"));
+        ClientOptions::default()
+    });
+    let env_dir = std::env::var_os(DATA_DIR_ENV).map(Into::into);
+    let settings = Settings::resolve(&options, server.options.data_dir.clone(), env_dir);
+    let data_dir = settings.data_dir.clone();
+    let model_dir = settings.model_dir.clone();
+    // Opening SQLite and loading the compiler block: keep them off the executor.
+    let started = tokio::task::spawn_blocking(move || {
+        let store = match data_dir {
+            Some(dir) => StoreHandle::open(&dir).map_err(|e| format!("the store in {} could not be opened: {e}", dir.display())),
+            None => Err("no user data directory was found; set PENCIL_DATA_DIR or the dataDir setting".to_string()),
+        };
+        let checker = Checker::start(SandboxConfig::default());
+        (store, checker, Coach::detect(model_dir.as_deref()))
+    })
+    .await;
+    let (store, checker, coach) = match started {
+        Ok(parts) => parts,
+        Err(e) => (Err(format!("start-up was interrupted: {e}")), Err(pencil_sandbox::SandboxError::WorkerGone), Coach::detect(None)),
+    };
+    let store = match store {
+        Ok((store, report)) => {
+            tracing::info!("store: {}", report.path.display());
+            messages.extend(report.warning());
+            Some(store)
+        }
+        Err(e) => {
+            messages.push(format!("Pencil coach: {e}. Your runs are not being recorded."));
+            None
+        }
+    };
+    let checker = match checker {
+        Ok(c) => Some(c),
+        Err(e) => {
+            messages.push(format!("Pencil coach: the program checker could not start ({e}); runs are recorded but not checked."));
+            None
+        }
+    };
+    messages.extend(coach.missing_message());
+    {
+        let mut session = server.session();
+        session.settings = settings;
+        session.pending_messages.extend(messages);
+    }
+    let _ = server.services.set(Services { store, checker, coach });
+    Ok(InitializeResult { capabilities: capabilities(), server_info: Some(ServerInfo {
+        name: "pencil-lsp".into(),
+        version: Some(env!("CARGO_PKG_VERSION").into()),
+    }) })
+}
+
+fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        position_encoding: Some(PositionEncodingKind::UTF16),
+        text_document_sync: Some(TextDocumentSync::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::Incremental),
+            will_save: None,
+            will_save_wait_until: None,
+            save: Some(Save::SaveOptions(SaveOptions { include_text: Some(false) })),
+        })),
+        code_action_provider: Some(CodeActionProvider::CodeActionOptions(CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QuickFix]),
+            ..Default::default()
+        })),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: vec![ACCEPT_FIX_COMMAND.to_string()],
+            ..Default::default()
+        }),
+        experimental: Some(serde_json::json!({
+            "pencil": { "protocolVersion": PROTOCOL_VERSION, "requests": [RUN_METHOD], "notifications": [HINT_METHOD] }
+        })),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,113 @@
+//! The LSP server: state, the routing table, and the transports.
+//!
+//! Handlers may run concurrently and out of order (tower-lsp-server), so every state
+//! change (`didOpen`, `didChange`, `didClose`) finishes under one short lock before
+//! the handler's first `.await`, and no lock is held across an `.await`.
+
+mod api;
+mod transport;
+
+pub use transport::{run_stdio, run_websocket, ListenError};
+
+use crate::pipeline::Services;
+use crate::protocol::RUN_METHOD;
+use crate::session::Session;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use tower_lsp_server::gen_lsp_types::*;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::{Client, ClientSocket, LanguageServer, LspService};
+
+/// Options from the command line that shape every session.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// `--data-dir`: where the store lives unless the client says otherwise.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// One client's language server.
+pub struct PencilServer {
+    client: Client,
+    session: Mutex<Session>,
+    services: OnceLock<Services>,
+    options: ServerOptions,
+    /// Set once the "what is missing" message has been shown.
+    told_missing: AtomicBool,
+}
+
+impl PencilServer {
+    fn new(client: Client, options: ServerOptions) -> PencilServer {
+        PencilServer {
+            client,
+            session: Mutex::new(Session::default()),
+            services: OnceLock::new(),
+            options,
+            told_missing: AtomicBool::new(false),
+        }
+    }
+
+    /// The session, locked briefly; a panic elsewhere never wedges the server.
+    fn session(&self) -> MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `pencil/run` (custom request).
+    async fn run(&self, params: crate::protocol::RunParams) -> Result<crate::protocol::RunResult> {
+        api::requests::run::handle(self, params).await
+    }
+}
+
+/// Builds the service for one client connection, with the custom methods registered.
+pub fn service(options: ServerOptions) -> (LspService<PencilServer>, ClientSocket) {
+    LspService::build(|client| PencilServer::new(client, options))
+        .custom_method(RUN_METHOD, PencilServer::run)
+        .finish()
+}
+
+/// The routing table: one line per LSP method, each handled in its own file under `api/`.
+/// Notifications that change documents do so before their first `.await`.
+impl LanguageServer for PencilServer {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        api::requests::initialize::handle(self, params).await
+    }
+    async fn initialized(&self, _: InitializedParams) {
+        api::notifications::initialized::handle(self).await;
+    }
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        api::notifications::did_open::handle(self, params).await;
+    }
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        api::notifications::did_change::handle(self, params).await;
+    }
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        api::notifications::did_save::handle(self, params).await;
+    }
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        api::notifications::did_close::handle(self, params).await;
+    }
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        api::notifications::did_change_configuration::handle(self, params).await;
+    }
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<Vec<CodeActionResponse>>> {
+        api::requests::code_action::handle(self, params).await
+    }
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LspAny>> {
+        api::requests::execute_command::handle(self, params).await
+    }
+}
+
+/// Sends logs to stderr (stdout is the protocol); `RUST_LOG` filters them.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+}
+
+/// Shared access for the handlers in `api/`.
+pub(crate) fn services(server: &PencilServer) -> Option<&Services> {
+    server.services.get()
+}

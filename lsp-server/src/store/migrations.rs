@@ -1,0 +1,52 @@
+//! The store's schema, as an append-only list of migrations. `PRAGMA user_version`
+//! holds how many have been applied. Never edit a released migration; add one.
+//!
+//! Rows (schema version 1):
+//! * `meta(key, value)`: `local_student` = this installation's random student id.
+//! * `students(id, created)`: ids are random hex (local) or corpus hashes (replay), never names.
+//! * `titles(id, name)`: program titles (file stems).
+//! * `program_states(id, student_id, title_id, n, time, code, trigger, runs,
+//!   status, paper_success, error_kind, error_message, error_line, error_column)`:
+//!   one row per distinct consecutive state; `n` counts from 1 per (student, title);
+//!   `time` is the latest run of that state (`YYYY-MM-DD HH:MM:SS` UTC); `runs` counts
+//!   the collapsed runs; the result columns are NULL until the sandbox has answered.
+//! * `hints(id, state_id, kind, rule, title, replacement, shown_at, accepted_at)`.
+
+/// SQL of each migration, in order; index + 1 is the schema version it produces.
+pub const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+     CREATE TABLE students (id TEXT PRIMARY KEY, created TEXT NOT NULL) STRICT;
+     CREATE TABLE titles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;
+     CREATE TABLE program_states (
+         id INTEGER PRIMARY KEY,
+         student_id TEXT NOT NULL REFERENCES students(id),
+         title_id INTEGER NOT NULL REFERENCES titles(id),
+         n INTEGER NOT NULL,
+         time TEXT NOT NULL,
+         code TEXT NOT NULL,
+         trigger TEXT NOT NULL,
+         runs INTEGER NOT NULL DEFAULT 1,
+         status TEXT,
+         paper_success INTEGER,
+         error_kind TEXT,
+         error_message TEXT,
+         error_line INTEGER,
+         error_column INTEGER,
+         UNIQUE (student_id, title_id, n)
+     ) STRICT;
+     CREATE TABLE hints (
+         id INTEGER PRIMARY KEY,
+         state_id INTEGER NOT NULL REFERENCES program_states(id),
+         kind TEXT NOT NULL,
+         rule TEXT NOT NULL,
+         title TEXT NOT NULL,
+         replacement TEXT NOT NULL,
+         shown_at TEXT NOT NULL,
+         accepted_at TEXT
+     ) STRICT;",
+];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
