@@ -36,16 +36,49 @@ pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a
     found
 }
 
+/// Real colors for a made-up compound color (`babyblue` -> `blue`, `lightblue`): the
+/// longest color the name ends or starts with, then colors sharing that part, closest
+/// first. At most `limit`.
+pub fn compound_colors<'a>(name: &str, colors: &[&'a str], limit: usize) -> Vec<&'a str> {
+    let lower = name.to_lowercase();
+    let Some(&part) = colors
+        .iter()
+        .filter(|c| c.len() >= 3 && c.len() < lower.len() && (lower.ends_with(*c) || lower.starts_with(*c)))
+        .max_by_key(|c| c.len())
+    else {
+        return Vec::new();
+    };
+    let mut relatives: Vec<&'a str> = colors
+        .iter()
+        .copied()
+        .filter(|c| *c != part && c.len() > part.len() && (c.ends_with(part) || c.starts_with(part)))
+        .collect();
+    relatives.sort_by_key(|c| (levenshtein(&lower, c), *c));
+    let mut out = vec![part];
+    out.extend(relatives);
+    out.truncate(limit);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn distances() {
-        for (a, b, d) in [("", "", 0), ("fd", "fd", 0), ("kitten", "sitting", 3), ("babyblue", "lightblue", 4), ("fowrard", "forward", 2), ("é", "e", 1)] {
+        for (a, b, d) in [("", "", 0), ("fd", "fd", 0), ("kitten", "sitting", 3), ("babyblue", "lightblue", 5), ("fowrard", "forward", 2), ("é", "e", 1)] {
             assert_eq!(levenshtein(a, b), d, "{a} {b}");
             assert_eq!(levenshtein(b, a), d, "{b} {a}");
         }
+    }
+
+    #[test]
+    fn compound_colors_fall_back_to_their_known_part() {
+        let colors = ["blue", "lightblue", "skyblue", "red", "darkred"];
+        assert_eq!(compound_colors("babyblue", &colors, 2), vec!["blue", "skyblue"]);
+        assert_eq!(compound_colors("redish", &colors, 3), vec!["red", "darkred"]);
+        assert!(compound_colors("blue", &colors, 2).is_empty());
+        assert!(compound_colors("fd", &colors, 2).is_empty());
     }
 
     #[test]

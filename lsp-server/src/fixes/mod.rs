@@ -5,7 +5,7 @@
 mod distance;
 mod rules;
 
-pub use distance::{levenshtein, nearest};
+pub use distance::{compound_colors, levenshtein, nearest};
 pub use rules::{candidates, Fix, Rule};
 
 use pencil_sandbox::{ProgramError, Status, Verdict};

@@ -1,6 +1,6 @@
 //! The rules: from a program and its error, candidate fixed programs (unverified).
 
-use super::distance::nearest;
+use super::distance::{compound_colors, nearest};
 use crate::diagnostics::undefined_name;
 use pencil_sandbox::{names, ProgramError};
 
@@ -51,7 +51,11 @@ pub fn candidates(code: &str, error: &ProgramError) -> Vec<Fix> {
 }
 
 fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
-    let colors = nearest(name, names::colors(), 2);
+    let mut colors = nearest(name, names::colors(), 2);
+    if colors.is_empty() {
+        // A made-up compound like `babyblue` is far from every name but contains one.
+        colors = compound_colors(name, names::colors(), 2).into_iter().map(|c| (c, 0)).collect();
+    }
     let commands = nearest(name, names::turtle_functions(), 2);
     let color_fixes = colors.into_iter().map(|(c, d)| {
         (d, Fix { rule: Rule::NearestColor, title: format!("Change `{name}` to the color `{c}`"), new_code: replace_word(code, name, c) })
@@ -242,6 +246,16 @@ mod tests {
     fn unknown_color_in_argument_position_suggests_a_color_first() {
         let fixes = candidates("pen lightbleu\nfd 100\n", &err("ReferenceError", "lightbleu is not defined", Some(1)));
         assert_eq!(fixes.first().map(|f| (f.rule, f.new_code.as_str())), Some((Rule::NearestColor, "pen lightblue\nfd 100\n")));
+    }
+
+    #[test]
+    fn made_up_compound_color_suggests_its_known_part() {
+        let fixes = candidates("pen babypink\n", &err("ReferenceError", "babypink is not defined", Some(1)));
+        let codes: Vec<&str> = fixes.iter().map(|f| f.new_code.as_str()).collect();
+        assert_eq!(codes.first(), Some(&"pen pink\n"), "{codes:?}");
+        // A near real color wins over the compound fallback.
+        let fixes = candidates("pen babyblue\n", &err("ReferenceError", "babyblue is not defined", Some(1)));
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("pen darkblue\n"));
     }
 
     #[test]
