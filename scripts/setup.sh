@@ -31,3 +31,39 @@ fi
 
 # --- npm packages (project-local, exact versions) --------------------------
 # (the sandbox's compiler is added here)
+# Pencil Code's CoffeeScript dialect, embedded into pencil-sandbox by its
+# build.rs. Exact versions: 1.8.0-e compiles like Pencil's 1.8.0-c; never
+# "latest" (the registry's coffeescript@latest is a bogus 99.999.9999).
+npm_dir="$deps/npm"
+if [ ! -f "$npm_dir/node_modules/iced-coffee-script/package.json" ] \
+   || ! grep -q '"version": "1.8.0-e"' "$npm_dir/node_modules/iced-coffee-script/package.json" \
+   || [ ! -f "$npm_dir/node_modules/iced-runtime/package.json" ] \
+   || ! grep -q '"version": "1.0.4"' "$npm_dir/node_modules/iced-runtime/package.json"; then
+  echo "setup: installing iced-coffee-script@1.8.0-e and iced-runtime@1.0.4 into $npm_dir" >&2
+  mkdir -p "$npm_dir"
+  npm install --prefix "$npm_dir" --no-save --no-audit --no-fund --no-package-lock \
+    iced-coffee-script@1.8.0-e iced-runtime@1.0.4 >/dev/null
+fi
+
+# --- Trainer: lists for the training-data scrub (paper §A.2) ---------------
+# Person names: the US Census 1990 first/last name lists shipped in the PyPI
+# package `names==0.3.0`; common English words (to spare "Star", "Grace", ...
+# in single-word comments): Debian's `wamerican`. pencil-trainer reads both
+# from .deps/names (or PENCIL_NAMES_DIR) and fails clearly without them.
+names_dir="$deps/names"
+if [ ! -f "$names_dir/dist.all.last" ] || [ ! -f "$names_dir/dist.male.first" ] || [ ! -f "$names_dir/dist.female.first" ]; then
+  echo "setup: installing person-name lists (PyPI names==0.3.0) into $names_dir" >&2
+  tmp="$(mktemp -d)"
+  python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: -d "$tmp" "names==0.3.0"
+  mkdir -p "$names_dir"
+  tar -xzf "$tmp"/names-0.3.0.tar.gz -C "$tmp"
+  cp "$tmp"/names-0.3.0/names/dist.male.first "$tmp"/names-0.3.0/names/dist.female.first \
+     "$tmp"/names-0.3.0/names/dist.all.last "$names_dir/"
+  rm -rf "$tmp"
+fi
+if [ ! -f /usr/share/dict/american-english ]; then
+  echo "setup: installing Debian wamerican (common English words)" >&2
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wamerican >/dev/null
+fi

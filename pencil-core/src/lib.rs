@@ -7,9 +7,13 @@
 //! - [`corpus`]: readers for corpus files (gzipped JSON Lines) and the
 //!   paper's raw rollout format, with errors that name file and line.
 //! - [`metrics`]: the paper's per-trace metrics, with exact parity.
+//! - [`model`]: the trace model (candle), its presets and tokenizer loading.
+//! - [`inference`]: exported models under ONNX Runtime: KV cache, sampling, stop rules.
 
 pub mod corpus;
+pub mod inference;
 pub mod metrics;
+pub mod model;
 pub mod text_format;
 pub mod trace;
 

@@ -18,10 +18,25 @@ struct Cli {
 enum Command {
     /// Compute the paper's per-trace metrics over a corpus or rollout file.
     Metrics(cmd::metrics::Args),
+    /// Train the byte-level BPE tokenizer on scrubbed corpora.
+    Tokenizer(cmd::tokenizer::Args),
+    /// Build scrubbed, split, tokenized datasets of every variant.
+    Dataset(cmd::dataset::Args),
+    /// Write synthetic traces (one instruction per edit) from real ones.
+    Synthesize(cmd::synthesize::Args),
+    /// Train a trace model on one dataset variant.
+    Train(cmd::train::Args),
+    /// Measure training throughput (tokens/s, MFU) of a preset.
+    BenchTrain(cmd::bench_train::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Metrics(args) => cmd::metrics::run(args),
+        Command::Tokenizer(args) => cmd::tokenizer::run(args),
+        Command::Dataset(args) => cmd::dataset::run(args),
+        Command::Synthesize(args) => cmd::synthesize::run(args),
+        Command::Train(args) => cmd::train::run(args),
+        Command::BenchTrain(args) => cmd::bench_train::run(args),
     }
 }

@@ -1,2 +1,8 @@
 //! One module per subcommand.
 pub mod metrics;
+pub mod bench_train;
+pub mod dataset;
+pub mod progress;
+pub mod synthesize;
+pub mod tokenizer;
+pub mod train;

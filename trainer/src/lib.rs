@@ -1,0 +1,24 @@
+//! The trainer's library: everything the `pencil-trainer` subcommands do,
+//! as plain functions the integration tests call directly.
+//!
+//! - [`scrub`]: the training-data scrub (names, URLs, short strings, name titles).
+//! - [`bpe`]: byte-level BPE tokenizer training and coverage report.
+//! - [`synthetic`]: synthetic traces built one instruction per edit.
+//! - [`splits`]: the paper's student/title splits.
+//! - [`windows`]: token windows and their safetensors files.
+//! - [`dataset`]: the dataset builder (variants, downsampling, manifest).
+//! - [`optim`]: AdamW with a savable state, learning-rate schedule.
+//! - [`train`]: the training loop and the run directory.
+//! - [`bench`]: training throughput and MFU.
+//! - [`export`]: the ONNX graph, students file and manifest of a model directory.
+
+pub mod bench;
+pub mod bpe;
+pub mod dataset;
+pub mod export;
+pub mod optim;
+pub mod scrub;
+pub mod splits;
+pub mod synthetic;
+pub mod train;
+pub mod windows;
