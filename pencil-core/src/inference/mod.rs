@@ -1,0 +1,21 @@
+//! Running an exported trace model (`model.onnx` from `pencil-trainer
+//! export`) with ONNX Runtime: session loading, KV cache, batched nucleus
+//! sampling with the paper's stop rules, and the time-header knob.
+//!
+//! The ONNX Runtime library is loaded at run time ([`runtime`]); when it is
+//! missing, loading a model fails with an error that says where it looked.
+
+pub mod error;
+pub mod generate;
+pub mod manifest;
+pub mod runtime;
+pub mod sampling;
+pub mod session;
+pub mod time_header;
+
+pub use error::InferenceError;
+pub use manifest::Manifest;
+pub use generate::{GenerationRequest, Generator, Sample, StopReason};
+pub use sampling::SamplingParams;
+pub use session::{GraphDims, KvCache, OnnxModel, SessionOptions, StepOutput};
+pub use time_header::{next_state_header, EditSize};
