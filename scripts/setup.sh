@@ -67,3 +67,13 @@ if [ ! -f /usr/share/dict/american-english ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wamerican >/dev/null
 fi
+
+# --- Language server: real-editor test client ------------------------------
+# pencil-lsp's end-to-end test drives Debian's headless Neovim (0.7.2) with its
+# built-in LSP client (lsp-server/tests/neovim.rs).
+if ! command -v nvim >/dev/null 2>&1; then
+  echo "setup: installing Debian neovim (LSP client for pencil-lsp's editor test)" >&2
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq neovim >/dev/null
+fi

@@ -2,11 +2,18 @@
 //!
 //! The public surface is [`Sandbox`] (a pool of warm JavaScript runtimes),
 //! [`Verdict`] (what a run says) and [`names`] (the globals the real runtime
-//! defines, for rule-based fixes).
+//! defines, for rule-based fixes). Each runtime is a deno_core `JsRuntime` on
+//! QuickJS holding Pencil Code's CoffeeScript compiler and a turtle runtime
+//! that simulates time on a virtual clock.
 
+mod engine;
+mod judge;
 pub mod names;
+mod pool;
 mod verdict;
+mod watchdog;
 
+pub use pool::{check_once, Sandbox};
 pub use verdict::{Language, ProgramError, Status, Verdict};
 
 use std::time::Duration;
@@ -14,12 +21,20 @@ use std::time::Duration;
 /// How the sandbox bounds and sizes its runtimes.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
-    /// Real time one program may take before it counts as a hang.
+    /// Real time one call into a runtime (compile, or one run) may take before it counts as a hang.
     pub wall_time: Duration,
     /// Heap limit of one runtime, in bytes.
     pub memory_limit: usize,
     /// Number of warm runtimes (threads) in the pool.
     pub pool_size: usize,
+    /// Virtual time after load during which the paper's harness collected errors and END.
+    pub virtual_window: Duration,
+    /// Whether absolute `http(s)` resources fail to load (the offline oracle says they do).
+    pub absolute_urls_fail: bool,
+    /// Turtle commands one run may issue before the page counts as hung.
+    pub max_turtle_ops: u64,
+    /// Timer callbacks (`forever`, `tick`, `setTimeout`...) one run may fire in the window.
+    pub max_timer_callbacks: u64,
 }
 
 impl Default for SandboxConfig {
@@ -28,6 +43,10 @@ impl Default for SandboxConfig {
             wall_time: Duration::from_secs(2),
             memory_limit: 256 * 1024 * 1024,
             pool_size: 1,
+            virtual_window: Duration::from_millis(5500),
+            absolute_urls_fail: true,
+            max_turtle_ops: 300_000,
+            max_timer_callbacks: 100_000,
         }
     }
 }
@@ -38,26 +57,10 @@ pub enum SandboxError {
     /// A runtime could not be started or the embedded compiler failed to load.
     #[error("could not start a JavaScript runtime: {0}")]
     Startup(String),
+    /// The sandbox's own JavaScript failed (a defect in the sandbox, not in the program).
+    #[error("sandbox host error: {0}")]
+    Host(String),
     /// The runtime's worker thread died or went away.
     #[error("the sandbox's worker thread is gone")]
     WorkerGone,
-}
-
-/// Clone + Send + Sync handle to a pool of warm runtimes, each living on its own thread.
-#[derive(Clone)]
-pub struct Sandbox {
-    config: SandboxConfig,
-}
-
-impl Sandbox {
-    /// Starts `config.pool_size` runtimes, each with the compiler loaded.
-    pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        Ok(Sandbox { config })
-    }
-
-    /// Blocking: async callers use tokio::task::spawn_blocking.
-    pub fn check(&self, source: &str) -> Result<Verdict, SandboxError> {
-        let _ = (source, &self.config);
-        Err(SandboxError::Startup("engine not built yet".into()))
-    }
 }

@@ -1,0 +1,213 @@
+//! One JavaScript runtime (deno_core on QuickJS) with the compiler and the
+//! turtle runtime loaded, and the calls the sandbox makes into it.
+
+use crate::watchdog::Watchdog;
+use crate::SandboxError;
+use deno_core::{v8, JsRuntime, RuntimeOptions};
+use serde::Deserialize;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+const HOST_JS: &str = include_str!("../js/host.js");
+const COMPILER_MODULES_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/compiler_modules.js"));
+const TURTLE_GLOBALS_JSON: &str = include_str!("../data/turtle_globals.json");
+const BROWSER_GLOBALS_JSON: &str = include_str!("../data/browser_globals_chromium.json");
+
+/// Why a call into the runtime gave no answer.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// The wall-time limit interrupted it.
+    Timeout,
+    /// The heap limit was reached.
+    OutOfMemory,
+    /// The host code itself failed (a sandbox defect, not the student's).
+    Host(String),
+}
+
+/// Settings of one run, passed to the JavaScript host.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct RunOptions {
+    pub window_s: f64,
+    pub absolute_urls_fail: bool,
+    pub max_turtle_ops: u64,
+    pub max_events: u64,
+}
+
+/// What the compiler said.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Compiled {
+    pub ok: bool,
+    #[serde(default)]
+    pub js: Option<String>,
+    #[serde(default)]
+    pub error: Option<RawError>,
+}
+
+/// An error as the host reports it (positions in the code it ran).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RawError {
+    pub kind: String,
+    pub message: String,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+/// What one run of a program did, on the virtual clock.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RunReport {
+    pub errors: Vec<RawError>,
+    pub end_reached: bool,
+    pub waits_for_input: bool,
+    pub hung: Option<String>,
+    pub dirty: bool,
+}
+
+/// A warm runtime: compiler loaded, globals defined, watchdog armed per call.
+pub(crate) struct Engine {
+    runtime: JsRuntime,
+    watchdog: Watchdog,
+    out_of_memory: Rc<Cell<bool>>,
+    /// Set when the runtime should not be reused (leaked state, OOM).
+    pub retired: bool,
+}
+
+impl Engine {
+    /// Builds a runtime and loads the compiler and the turtle runtime into it.
+    pub(crate) fn new(memory_limit: usize, startup_budget: Duration) -> Result<Engine, SandboxError> {
+        let params = v8::CreateParams::default().heap_limits(0, memory_limit);
+        let mut runtime = JsRuntime::try_new(RuntimeOptions {
+            create_params: Some(params),
+            ..Default::default()
+        })
+        .map_err(|e| SandboxError::Startup(e.to_string()))?;
+        let handle = runtime.v8_isolate().thread_safe_handle();
+        let watchdog = Watchdog::new(handle.clone()).map_err(|e| SandboxError::Startup(e.to_string()))?;
+        let out_of_memory = Rc::new(Cell::new(false));
+        let flag = Rc::clone(&out_of_memory);
+        runtime.add_near_heap_limit_callback(move |current, _initial| {
+            flag.set(true);
+            handle.terminate_execution();
+            // Headroom to unwind the terminated script; the engine is retired after.
+            current.saturating_mul(2)
+        });
+        let mut engine = Engine { runtime, watchdog, out_of_memory, retired: false };
+        // Student code is evaluated through this function; its script name
+        // marks student frames in stack traces (see `stackPosition` in host.js).
+        engine
+            .runtime
+            .execute_script("<input>", "globalThis.__pencil_eval__ = function (code) { return (0, eval)(code); };")
+            .map_err(|e| SandboxError::Startup(e.to_string()))?;
+        let boot = format!(
+            "({HOST_JS})({COMPILER_MODULES_JS}, {TURTLE_GLOBALS_JSON}, {BROWSER_GLOBALS_JSON})"
+        );
+        match engine.call(boot, startup_budget) {
+            Ok(s) if s == "ready" => Ok(engine),
+            Ok(other) => Err(SandboxError::Startup(format!("host did not start: {other}"))),
+            Err(e) => Err(SandboxError::Startup(format!("host did not start: {e:?}"))),
+        }
+    }
+
+    /// Compiles CoffeeScript (`bare: true`) with Pencil Code's dialect.
+    pub(crate) fn compile(&mut self, source: &str, budget: Duration) -> Result<Compiled, CallError> {
+        let json = self.call(format!("__pencil_sandbox__.compile({})", js_string(source)), budget)?;
+        serde_json::from_str(&json).map_err(|e| CallError::Host(format!("compile reply: {e}")))
+    }
+
+    /// Runs compiled CoffeeScript or raw JavaScript on the virtual clock.
+    pub(crate) fn run(
+        &mut self,
+        code: &str,
+        language: &str,
+        options: &RunOptions,
+        budget: Duration,
+    ) -> Result<RunReport, CallError> {
+        let opts = serde_json::to_string(options).map_err(|e| CallError::Host(e.to_string()))?;
+        let script = format!("__pencil_sandbox__.run({}, {:?}, {opts})", js_string(code), language);
+        let outcome = self.call(script, budget);
+        if outcome.is_err() && !self.retired {
+            // Leave the host idle and the globals restored after an interrupted run.
+            match self.call("__pencil_sandbox__.reset()".to_string(), budget) {
+                Ok(s) if s == "true" => {}
+                _ => self.retired = true,
+            }
+        }
+        let json = outcome?;
+        let report: RunReport =
+            serde_json::from_str(&json).map_err(|e| CallError::Host(format!("run reply: {e}")))?;
+        if report.dirty {
+            self.retired = true;
+        }
+        Ok(report)
+    }
+
+    /// Maps a (line, column) of compiled code back to the CoffeeScript source.
+    pub(crate) fn source_position(
+        &mut self,
+        source: &str,
+        line: u32,
+        column: Option<u32>,
+        budget: Duration,
+    ) -> Option<(u32, u32)> {
+        let script = format!(
+            "__pencil_sandbox__.sourcePosition({}, {line}, {})",
+            js_string(source),
+            column.unwrap_or(1)
+        );
+        let json = self.call(script, budget).ok()?;
+        let pos: Option<(u32, u32)> = serde_json::from_str(&json).ok()?;
+        pos
+    }
+
+    /// Runs a script under the wall-time budget and returns its value as a string.
+    fn call(&mut self, script: String, budget: Duration) -> Result<String, CallError> {
+        self.watchdog.arm(Instant::now() + budget);
+        let result = self.runtime.execute_script("pencil-host", script);
+        let fired = self.watchdog.disarm();
+        let terminating = self.runtime.v8_isolate().is_execution_terminating();
+        if fired || terminating {
+            self.runtime.v8_isolate().cancel_terminate_execution();
+        }
+        let oom = self.out_of_memory.replace(false);
+        if oom {
+            self.retired = true;
+        }
+        match result {
+            Ok(value) => {
+                deno_core::scope!(scope, &mut self.runtime);
+                let local = v8::Local::new(scope, value);
+                Ok(local.to_rust_string_lossy(scope))
+            }
+            Err(_) if oom => Err(CallError::OutOfMemory),
+            Err(_) if fired => Err(CallError::Timeout),
+            Err(e) => {
+                if e.message.as_deref().is_some_and(|m| m.contains("out of memory")) {
+                    self.retired = true;
+                    return Err(CallError::OutOfMemory);
+                }
+                Err(CallError::Host(e.exception_message.clone()))
+            }
+        }
+    }
+}
+
+/// A JavaScript string literal for `s` (JSON strings are valid JavaScript).
+fn js_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        Engine::new(256 << 20, Duration::from_secs(30)).expect("engine starts")
+    }
+
+    #[test]
+    fn page_has_no_engine_specific_globals() {
+        let mut e = engine();
+        let stray = e.call("__pencil_sandbox__.strayGlobals()".into(), Duration::from_secs(5)).expect("call");
+        assert_eq!(stray, "[]");
+    }
+}

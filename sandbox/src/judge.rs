@@ -1,0 +1,205 @@
+//! The two verdicts: the paper's success rule and the student-facing status.
+
+use crate::engine::{CallError, Engine, RawError, RunOptions, RunReport};
+use crate::{Language, ProgramError, SandboxConfig, SandboxError, Status, Verdict};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+/// The line the paper's harness appends to every program.
+const END_LINE: &str = "\nconsole.log(\"END_REACHED\");";
+/// Compiled programs kept per sandbox; the cache is cleared when full.
+const COMPILE_CACHE_ENTRIES: usize = 8192;
+
+/// Compile results shared by the pool, keyed by the exact source.
+#[derive(Default)]
+pub(crate) struct CompileCache {
+    map: Mutex<HashMap<String, Arc<CompileOutcome>>>,
+}
+
+/// What compiling a program gave.
+#[derive(Debug)]
+pub(crate) enum CompileOutcome {
+    /// Compiled JavaScript.
+    Js(String),
+    /// A syntax error, with its position in the student's source.
+    Error(RawError),
+    /// The compiler ran past the wall-time limit.
+    Timeout,
+}
+
+impl CompileCache {
+    fn get(&self, key: &str) -> Option<Arc<CompileOutcome>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+    fn put(&self, key: String, value: Arc<CompileOutcome>) {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= COMPILE_CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+}
+
+/// How one language's run ended.
+enum RunEnd {
+    Report(RunReport),
+    Timeout,
+    OutOfMemory,
+}
+
+impl RunEnd {
+    fn from_call(r: Result<RunReport, CallError>) -> Result<RunEnd, SandboxError> {
+        match r {
+            Ok(rep) if rep.hung.is_some() => Ok(RunEnd::Timeout),
+            Ok(rep) => Ok(RunEnd::Report(rep)),
+            Err(CallError::Timeout) => Ok(RunEnd::Timeout),
+            Err(CallError::OutOfMemory) => Ok(RunEnd::OutOfMemory),
+            Err(CallError::Host(m)) => Err(SandboxError::Host(m)),
+        }
+    }
+    fn errors(&self) -> &[RawError] {
+        match self {
+            RunEnd::Report(r) => &r.errors,
+            _ => &[],
+        }
+    }
+}
+
+/// Checks one program on `engine`, as the paper's harness and the student see it.
+pub(crate) fn check(
+    engine: &mut Engine,
+    cache: &CompileCache,
+    config: &SandboxConfig,
+    source: &str,
+) -> Result<Verdict, SandboxError> {
+    let started = Instant::now();
+    let budget = config.wall_time;
+    let options = RunOptions {
+        window_s: config.virtual_window.as_secs_f64(),
+        absolute_urls_fail: config.absolute_urls_fail,
+        max_turtle_ops: config.max_turtle_ops,
+        max_events: config.max_timer_callbacks,
+    };
+    let coffee_text = format!("{source}{END_LINE}");
+    let compiled = match cache.get(&coffee_text) {
+        Some(c) => c,
+        None => {
+            let outcome = match engine.compile(&coffee_text, budget) {
+                Ok(c) if c.ok => CompileOutcome::Js(c.js.unwrap_or_default()),
+                Ok(c) => CompileOutcome::Error(c.error.unwrap_or(RawError {
+                    kind: "SyntaxError".into(),
+                    message: "compile failed".into(),
+                    line: None,
+                    column: None,
+                })),
+                Err(CallError::Timeout) => CompileOutcome::Timeout,
+                Err(CallError::OutOfMemory) => CompileOutcome::Timeout,
+                Err(CallError::Host(m)) => return Err(SandboxError::Host(m)),
+            };
+            let outcome = Arc::new(outcome);
+            cache.put(coffee_text.clone(), Arc::clone(&outcome));
+            outcome
+        }
+    };
+
+    // The CoffeeScript run: success needs no error and the END line reached.
+    let coffee = match &*compiled {
+        CompileOutcome::Js(js) => Some(RunEnd::from_call(engine.run(js, "coffeescript", &options, budget))?),
+        _ => None,
+    };
+    let coffee_ok = matches!(&coffee, Some(RunEnd::Report(r)) if r.errors.is_empty() && r.end_reached);
+    if coffee_ok {
+        return Ok(Verdict {
+            status: Status::Ok,
+            paper_success: true,
+            language: Language::Coffeescript,
+            error: None,
+            ms: elapsed_ms(started),
+        });
+    }
+
+    // The JavaScript re-run of the same text: success needs only no error.
+    let js = RunEnd::from_call(engine.run(&coffee_text, "javascript", &options, budget))?;
+    let js_ok = matches!(&js, RunEnd::Report(r) if r.errors.is_empty());
+    if js_ok {
+        return Ok(Verdict {
+            status: Status::Ok,
+            paper_success: true,
+            language: Language::Javascript,
+            error: None,
+            ms: elapsed_ms(started),
+        });
+    }
+
+    // Failed both ways: tell the student about the language they wrote in.
+    // A program the CoffeeScript compiler rejects but JavaScript parses is JavaScript.
+    let js_parsed = !js.errors().first().is_some_and(|e| e.kind == "SyntaxError");
+    let compile_failed = matches!(&*compiled, CompileOutcome::Error(_));
+    let (language, status, error) = if compile_failed && js_parsed {
+        let (status, error) = describe(&js, None, engine, config);
+        (Language::Javascript, status, error)
+    } else {
+        match (&*compiled, coffee) {
+            (CompileOutcome::Error(e), _) => (Language::Coffeescript, Status::Error, Some(to_program_error(e.clone()))),
+            (CompileOutcome::Timeout, _) => (Language::Coffeescript, Status::Timeout, None),
+            (CompileOutcome::Js(_), Some(run)) => {
+                let (status, error) = describe(&run, Some(&coffee_text), engine, config);
+                (Language::Coffeescript, status, error)
+            }
+            (CompileOutcome::Js(_), None) => (Language::Coffeescript, Status::Error, None),
+        }
+    };
+    Ok(Verdict { status, paper_success: false, language, error, ms: elapsed_ms(started) })
+}
+
+/// Student-facing status and first error of a failed run. `coffee_source` maps
+/// positions in compiled code back to the CoffeeScript the student wrote.
+fn describe(
+    run: &RunEnd,
+    coffee_source: Option<&str>,
+    engine: &mut Engine,
+    config: &SandboxConfig,
+) -> (Status, Option<ProgramError>) {
+    match run {
+        RunEnd::Timeout => (Status::Timeout, None),
+        RunEnd::OutOfMemory => (
+            Status::Error,
+            Some(ProgramError {
+                kind: "RangeError".into(),
+                message: "out of memory".into(),
+                line: None,
+                column: None,
+            }),
+        ),
+        RunEnd::Report(r) => match r.errors.first() {
+            Some(e) => {
+                let mut err = to_program_error(e.clone());
+                if let (Some(src), Some(line)) = (coffee_source, e.line) {
+                    match engine.source_position(src, line, e.column, config.wall_time) {
+                        Some((l, c)) => {
+                            err.line = Some(l);
+                            err.column = Some(c);
+                        }
+                        None => {
+                            err.line = None;
+                            err.column = None;
+                        }
+                    }
+                }
+                (Status::Error, Some(err))
+            }
+            // No error and no END: blocked on input, or still animating when the window closed.
+            None if r.waits_for_input => (Status::WaitsForInput, None),
+            None => (Status::Ok, None),
+        },
+    }
+}
+
+fn to_program_error(e: RawError) -> ProgramError {
+    ProgramError { kind: e.kind, message: e.message, line: e.line, column: e.column }
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}

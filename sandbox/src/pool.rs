@@ -1,0 +1,137 @@
+//! The pool: warm runtimes, each on its own thread, behind a cloneable handle.
+
+use crate::engine::Engine;
+use crate::judge::{self, CompileCache};
+use crate::{SandboxConfig, SandboxError, Verdict};
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Time allowed to load the compiler into a fresh runtime.
+const STARTUP_BUDGET: Duration = Duration::from_secs(30);
+
+struct Job {
+    source: String,
+    reply: Sender<Result<Verdict, SandboxError>>,
+}
+
+struct Inner {
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Every handle's sender is gone by now (see `Sandbox`'s field order),
+        // so the queue is closed and each worker loop ends.
+        for w in self.workers.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Clone + Send + Sync handle to a pool of warm runtimes, each living on its own thread.
+#[derive(Clone)]
+pub struct Sandbox {
+    // Declared first so it drops before `inner` joins the workers.
+    sender: Sender<Job>,
+    inner: Arc<Inner>,
+}
+
+impl Sandbox {
+    /// Starts `config.pool_size` runtimes, each with the compiler loaded.
+    pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let cache = Arc::new(CompileCache::default());
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), SandboxError>>();
+        let mut workers = Vec::new();
+        for i in 0..config.pool_size.max(1) {
+            let receiver = Arc::clone(&receiver);
+            let cache = Arc::clone(&cache);
+            let config = config.clone();
+            let ready = ready_tx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("pencil-sandbox-{i}"))
+                .spawn(move || worker(&config, &receiver, &cache, &ready))
+                .map_err(|e| SandboxError::Startup(e.to_string()))?;
+            workers.push(handle);
+        }
+        drop(ready_tx);
+        let inner = Arc::new(Inner { workers: Mutex::new(workers) });
+        for _ in 0..config.pool_size.max(1) {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(SandboxError::WorkerGone),
+            }
+        }
+        Ok(Sandbox { sender, inner })
+    }
+
+    /// Blocking: async callers use tokio::task::spawn_blocking.
+    pub fn check(&self, source: &str) -> Result<Verdict, SandboxError> {
+        let _keep_pool_alive = &self.inner;
+        let (reply, answer) = mpsc::channel();
+        self.sender
+            .send(Job { source: source.to_string(), reply })
+            .map_err(|_| SandboxError::WorkerGone)?;
+        answer.recv().map_err(|_| SandboxError::WorkerGone)?
+    }
+}
+
+/// Checks one program on a fresh runtime built on this thread (the cold path:
+/// no pool, no warm compiler, no cache). For benchmarks and one-shot tools.
+pub fn check_once(config: &SandboxConfig, source: &str) -> Result<Verdict, SandboxError> {
+    let mut engine = Engine::new(config.memory_limit, STARTUP_BUDGET)?;
+    judge::check(&mut engine, &CompileCache::default(), config, source)
+}
+
+fn worker(
+    config: &SandboxConfig,
+    jobs: &Mutex<Receiver<Job>>,
+    cache: &CompileCache,
+    ready: &Sender<Result<(), SandboxError>>,
+) {
+    let mut engine = match Engine::new(config.memory_limit, STARTUP_BUDGET) {
+        Ok(e) => {
+            let _ = ready.send(Ok(()));
+            Some(e)
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    loop {
+        let job = {
+            let rx = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return, // the pool was dropped
+            }
+        };
+        if engine.is_none() {
+            engine = Engine::new(config.memory_limit, STARTUP_BUDGET).ok();
+        }
+        let Some(eng) = engine.as_mut() else {
+            let _ = job.reply.send(Err(SandboxError::Startup("could not rebuild a runtime".into())));
+            continue;
+        };
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| judge::check(eng, cache, config, &job.source)));
+        let answer = match outcome {
+            Ok(answer) => {
+                if eng.retired {
+                    engine = None; // leaked state or out of memory: start afresh next time
+                }
+                answer
+            }
+            Err(_) => {
+                engine = None;
+                Err(SandboxError::Host("the runtime panicked".into()))
+            }
+        };
+        let _ = job.reply.send(answer);
+    }
+}
