@@ -28,6 +28,10 @@ enum Command {
     Train(cmd::train::Args),
     /// Measure training throughput (tokens/s, MFU) of a preset.
     BenchTrain(cmd::bench_train::Args),
+    /// Export a run directory as an ONNX model directory (model.onnx, manifest, ...).
+    Export(cmd::export::Args),
+    /// Measure generation tokens/s of an exported model (ort, KV cache).
+    BenchGenerate(cmd::bench_generate::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +42,7 @@ fn main() -> anyhow::Result<()> {
         Command::Synthesize(args) => cmd::synthesize::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::BenchTrain(args) => cmd::bench_train::run(args),
+        Command::Export(args) => cmd::export::run(args),
+        Command::BenchGenerate(args) => cmd::bench_generate::run(args),
     }
 }

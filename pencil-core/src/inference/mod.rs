@@ -8,6 +8,7 @@
 pub mod error;
 pub mod generate;
 pub mod manifest;
+pub mod model_dir;
 pub mod runtime;
 pub mod sampling;
 pub mod session;
@@ -15,6 +16,7 @@ pub mod time_header;
 
 pub use error::InferenceError;
 pub use manifest::Manifest;
+pub use model_dir::{ModelDir, StudentVectors};
 pub use generate::{GenerationRequest, Generator, Sample, StopReason};
 pub use sampling::SamplingParams;
 pub use session::{GraphDims, KvCache, OnnxModel, SessionOptions, StepOutput};

@@ -6,3 +6,5 @@ pub mod progress;
 pub mod synthesize;
 pub mod tokenizer;
 pub mod train;
+pub mod export;
+pub mod bench_generate;

@@ -1,21 +1,36 @@
-//! `pencil-trainer export`: turns a training run into a model directory the
-//! language server loads (`model.onnx`, `tokenizer.json`,
-//! `students.safetensors`, `manifest.json`).
+//! `pencil-trainer export`: turns a training run directory into a model
+//! directory the language server loads:
+//!
+//! ```text
+//! OUT/model.onnx            the graph (see onnx_graph for its inputs and outputs)
+//! OUT/tokenizer.json        copied from the run
+//! OUT/students.safetensors  student.table, student.mlp.{0,2}.{weight,bias}, strong_student
+//! OUT/manifest.json         pencil_core::inference::manifest::Manifest
+//! ```
 //!
 //! - [`onnx_graph`]: the trace model as an ONNX graph, written from Rust.
+//! - [`strong_student`]: the paper's §J choice of the "strong student" vector.
+//!
 //! The manifest format lives in `pencil_core::inference::manifest` (the server reads it).
 
 pub mod onnx_graph;
 #[cfg(test)]
 mod parity_tests;
+pub mod strong_student;
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use candle_core::Tensor;
-use pencil_core::model::ModelConfig;
+use candle_core::{Device, Tensor};
+use pencil_core::inference::manifest::{
+    FileEntry, Manifest, ModelProvenance, StrongStudent, FORMAT_VERSION, MODEL_FILE, STUDENTS_FILE, TOKENIZER_FILE,
+};
+use pencil_core::inference::model_dir::STRONG_STUDENT_TENSOR;
+use pencil_core::model::{ModelConfig, Preset};
 use prost::Message;
+
+use crate::dataset::{read_json, StudentIndex};
 
 /// Writes `model.onnx` for `cfg` and `weights` to `path`; returns its size in bytes.
 pub fn write_onnx(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, path: &Path) -> anyhow::Result<u64> {
@@ -23,4 +38,135 @@ pub fn write_onnx(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, path: &P
     let bytes = model.encode_to_vec();
     std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(bytes.len() as u64)
+}
+
+/// Options of [`export_run`].
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// The training run directory.
+    pub run_dir: PathBuf,
+    /// The model directory to write.
+    pub out: PathBuf,
+    /// Corpus files for the strong student; default: the dataset's inputs.
+    pub corpus: Vec<PathBuf>,
+    /// The command line, recorded in the manifest.
+    pub command: String,
+}
+
+/// Exports a run directory; returns the manifest written.
+pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> anyhow::Result<Manifest> {
+    let run = &opts.run_dir;
+    let cfg: ModelConfig = read_json(&run.join("config.json"))?;
+    let weights_path = run.join("model.safetensors");
+    let weights = candle_core::safetensors::load(&weights_path, &Device::Cpu)
+        .with_context(|| format!("reading the weights {}", weights_path.display()))?;
+    let train_config: Option<serde_json::Value> = read_json(&run.join("train_config.json")).ok();
+    let dataset: Option<serde_json::Value> = read_json(&run.join("manifest.json")).ok();
+    let students: StudentIndex = read_json(&run.join("students.json"))?;
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+
+    progress.set_message("writing model.onnx");
+    write_onnx(&cfg, &weights, &opts.out.join(MODEL_FILE))?;
+    std::fs::copy(run.join("tokenizer.json"), opts.out.join(TOKENIZER_FILE))
+        .with_context(|| format!("copying {}", run.join("tokenizer.json").display()))?;
+
+    let strong = choose_strong_student(opts, &students, train_config.as_ref(), dataset.as_ref(), progress)?;
+    write_students(&cfg, &weights, strong.as_ref(), &opts.out.join(STUDENTS_FILE))?;
+
+    let mut files = BTreeMap::new();
+    for name in [MODEL_FILE, TOKENIZER_FILE, STUDENTS_FILE] {
+        files.insert(name.to_string(), FileEntry::of(&opts.out.join(name))?);
+    }
+    let preset = Preset::ALL
+        .into_iter()
+        .find(|p| p.config(cfg.vocab_size, cfg.n_students) == cfg)
+        .map_or_else(|| "custom".to_string(), |p| p.name().to_string());
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        preset,
+        config: cfg,
+        onnx_opset: onnx_graph::OPSET,
+        validation_loss: best_validation_loss(&run.join("log.jsonl")),
+        strong_student: strong,
+        probe: None,
+        provenance: ModelProvenance {
+            run_dir: run.display().to_string(),
+            data: serde_json::json!({ "dataset": dataset, "training": train_config }),
+            export_command: opts.command.clone(),
+            exported_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            exporter_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        files,
+    };
+    manifest.write(&opts.out)?;
+    Ok(manifest)
+}
+
+fn choose_strong_student(
+    opts: &ExportOptions,
+    students: &StudentIndex,
+    train_config: Option<&serde_json::Value>,
+    dataset: Option<&serde_json::Value>,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Option<StrongStudent>> {
+    let corpus: Vec<PathBuf> = if opts.corpus.is_empty() {
+        dataset
+            .and_then(|d| d.get("inputs"))
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|s| s.as_str()).map(PathBuf::from).collect())
+            .unwrap_or_default()
+    } else {
+        opts.corpus.clone()
+    };
+    let corpus: Vec<PathBuf> = corpus.into_iter().filter(|p| p.is_file()).collect();
+    if corpus.is_empty() {
+        progress.println("export: no corpus file found; the strong student is the unseen-student vector");
+        return Ok(None);
+    }
+    // The training pairs, from the dataset's splits.json when it is there.
+    let train_pairs: Option<HashSet<(String, String)>> = train_config
+        .and_then(|t| t.get("data"))
+        .and_then(|d| d.as_str())
+        .and_then(|d| read_json::<HashMap<String, Vec<(String, String)>>>(&Path::new(d).join("splits.json")).ok())
+        .and_then(|mut s| s.remove("train"))
+        .map(|v| v.into_iter().collect());
+    progress.set_length(corpus.len() as u64);
+    progress.set_position(0);
+    let rows = |s: &str| students.row(s);
+    let traces = strong_student::training_traces(&corpus, &rows, train_pairs.as_ref(), progress)?;
+    progress.set_message(format!("goal backtracking of {} training traces", traces.len()));
+    Ok(strong_student::choose(&traces, &rows))
+}
+
+/// Writes the student module and the strong student's vector (the
+/// unseen-student row when none was chosen).
+fn write_students(
+    cfg: &ModelConfig,
+    weights: &HashMap<String, Tensor>,
+    strong: Option<&StrongStudent>,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let mut out: HashMap<String, Tensor> =
+        weights.iter().filter(|(k, _)| k.starts_with("student.")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let table = out.get("student.table").context("the checkpoint has no student.table")?;
+    anyhow::ensure!(
+        table.dims() == [cfg.n_students + 1, cfg.student_dim],
+        "student.table has shape {:?}, the configuration needs [{}, {}]",
+        table.dims(),
+        cfg.n_students + 1,
+        cfg.student_dim
+    );
+    let row = strong.map_or(0, |s| s.row as usize);
+    let vector = table.get(row)?;
+    out.insert(STRONG_STUDENT_TENSOR.to_string(), vector);
+    candle_core::safetensors::save(&out, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The best validation loss in the run's `log.jsonl`.
+fn best_validation_loss(log: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("val_loss").and_then(serde_json::Value::as_f64))
+        .min_by(f64::total_cmp)
 }

@@ -1,0 +1,96 @@
+//! An exported model directory, opened and checked: the manifest validated
+//! against the files, the graph in an ort session, the tokenizer, and the
+//! student module that turns student vectors into soft tokens.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use super::error::InferenceError;
+use super::generate::Generator;
+use super::manifest::{Manifest, MODEL_FILE, STUDENTS_FILE, TOKENIZER_FILE};
+use super::session::{OnnxModel, SessionOptions};
+use crate::model::{StudentEmbedding, TraceTokenizer};
+
+/// Name of the strong student's vector in `students.safetensors`.
+pub const STRONG_STUDENT_TENSOR: &str = "strong_student";
+
+/// The student table, MLP and strong-student vector of a model.
+pub struct StudentVectors {
+    embedding: StudentEmbedding,
+    strong: Tensor,
+}
+
+impl StudentVectors {
+    /// Loads `students.safetensors`.
+    pub fn load(path: &Path, manifest: &Manifest) -> Result<Self, InferenceError> {
+        let err = |reason: String| InferenceError::ModelFile { path: path.to_path_buf(), reason };
+        let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| err(format!("cannot read: {e}")))?;
+        let strong = tensors.get(STRONG_STUDENT_TENSOR).cloned().ok_or_else(|| err(format!("has no {STRONG_STUDENT_TENSOR:?} tensor")))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        let embedding = StudentEmbedding::load(vb.pp("student"), &manifest.config).map_err(|e| err(e.to_string()))?;
+        Ok(StudentVectors { embedding, strong })
+    }
+
+    /// The soft token `[n_embd]` of a student vector `[student_dim]`.
+    pub fn soft_token(&self, vector: &[f32]) -> Result<Vec<f32>, InferenceError> {
+        let v = Tensor::from_vec(vector.to_vec(), (1, vector.len()), &Device::Cpu).map_err(InferenceError::run)?;
+        let soft = self.embedding.soft_token(&v).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>());
+        soft.map_err(InferenceError::run)
+    }
+
+    /// The vector of table row `row` (0: the unseen-student vector).
+    pub fn row_vector(&self, row: u32) -> Result<Vec<f32>, InferenceError> {
+        let rows = Tensor::new(&[row], &Device::Cpu).map_err(InferenceError::run)?;
+        let v = self.embedding.vectors(&rows).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>());
+        v.map_err(|e| InferenceError::Request(format!("student row {row}: {e}")))
+    }
+
+    /// The strong student's vector.
+    pub fn strong_vector(&self) -> Result<Vec<f32>, InferenceError> {
+        self.strong.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(InferenceError::run)
+    }
+}
+
+/// An opened model directory.
+pub struct ModelDir {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its manifest (validated against the files).
+    pub manifest: Manifest,
+    /// Graph and tokenizer, ready to sample.
+    pub generator: Generator,
+    /// Student vectors and the soft-token MLP.
+    pub students: StudentVectors,
+}
+
+impl ModelDir {
+    /// Opens `dir`: every file must match the manifest; errors name the file.
+    pub fn open(dir: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
+        let manifest = Manifest::read(dir)?;
+        manifest.validate(dir)?;
+        let model_path = dir.join(MODEL_FILE);
+        let model = OnnxModel::load(&model_path, options)?;
+        let cfg = &manifest.config;
+        let d = model.dims();
+        if (d.n_layer, d.n_head, d.n_embd, d.vocab_size) != (cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size) {
+            return Err(InferenceError::Interface {
+                path: model_path,
+                reason: format!("graph sizes {d:?} differ from the manifest's configuration"),
+            });
+        }
+        let tok_path = dir.join(TOKENIZER_FILE);
+        let tokenizer = TraceTokenizer::load(&tok_path)
+            .map_err(|e| InferenceError::ModelFile { path: tok_path.clone(), reason: e.to_string() })?;
+        if tokenizer.vocab_size() != cfg.vocab_size {
+            return Err(InferenceError::ModelFile {
+                path: tok_path,
+                reason: format!("vocabulary of {} tokens, the model has {}", tokenizer.vocab_size(), cfg.vocab_size),
+            });
+        }
+        let students = StudentVectors::load(&dir.join(STUDENTS_FILE), &manifest)?;
+        let generator = Generator::new(model, tokenizer, cfg.n_positions());
+        Ok(ModelDir { dir: dir.to_path_buf(), manifest, generator, students })
+    }
+}
