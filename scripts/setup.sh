@@ -77,3 +77,14 @@ if ! command -v nvim >/dev/null 2>&1; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq neovim >/dev/null
 fi
+
+# --- Metrics benchmark: nltk ------------------------------------------------
+# scripts/bench-metrics.sh compares `pencil-trainer metrics` with the paper's
+# Python metric code; its BLEU is nltk's corpus_bleu (pure Python).
+py="$root/.deps/python"
+if [ ! -f "$py/.nltk-3.9.2" ]; then
+  echo "setup: installing nltk==3.9.2 into $py (metrics benchmark)" >&2
+  python3 -m pip install -q --disable-pip-version-check --no-warn-script-location \
+    --target "$py" "nltk==3.9.2"
+  touch "$py/.nltk-3.9.2"
+fi
