@@ -221,31 +221,62 @@ impl Scrubber {
         // Parts: camel-case pieces of each word, with byte ranges and whether
         // only spaces separate them from the previous part.
         let mut parts: Vec<(usize, usize, bool)> = Vec::new();
+        // Parts separated only by a short comma or period run ("Hannah,Loukas").
+        let mut loose: Vec<bool> = Vec::new();
         let mut prev_end = 0;
         for m in WORD_RE.find_iter(text) {
-            let adjacent = parts.is_empty() || text[prev_end..m.start()].chars().all(|c| c == ' ');
+            let sep = &text[prev_end..m.start()];
+            let adjacent = parts.is_empty() || sep.chars().all(|c| c == ' ' || c == '-');
+            let near = adjacent || (sep.len() <= 3 && sep.chars().all(|c| matches!(c, ' ' | ',' | '.' | '-')));
             for (k, (s, e)) in camel_parts(m.as_str()).into_iter().enumerate() {
                 parts.push((m.start() + s, m.start() + e, k > 0 || adjacent));
+                loose.push(k > 0 || near);
             }
             prev_end = m.end();
         }
         let words: Vec<&str> = parts.iter().map(|&(s, e, _)| &text[s..e]).collect();
-        let mut is_name = vec![false; parts.len()];
-        for i in 0..parts.len() {
-            let w = words[i];
-            if !is_capitalised(w) {
+        let n = words.len();
+        let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+        let cap: Vec<bool> = words.iter().map(|w| is_capitalised(w)).collect();
+        let first: Vec<bool> = (0..n).map(|i| cap[i] && self.lists.first.contains(&lower[i])).collect();
+        let last: Vec<bool> = (0..n).map(|i| cap[i] && self.lists.last.contains(&lower[i])).collect();
+        let common: Vec<bool> = lower.iter().map(|w| self.lists.common.contains(w)).collect();
+        let name_like: Vec<bool> = (0..n).map(|i| cap[i] && (first[i] || last[i] || !common[i])).collect();
+        // A first name that is no common word is a name on its own, capitalised
+        // or not ("#haylee").
+        let mut is_name: Vec<bool> =
+            (0..n).map(|i| words[i].len() >= 3 && self.lists.first.contains(&lower[i]) && !common[i]).collect();
+        // "Firstname Lastname": a first name then a last name, or two name-like
+        // words at least one of which is no common word and one of which is listed.
+        for i in 0..n.saturating_sub(1) {
+            let j = i + 1;
+            if !parts[j].2 || !name_like[i] || !name_like[j] {
                 continue;
             }
-            let lw = w.to_lowercase();
-            let common = self.lists.common.contains(&lw);
-            let first = self.lists.first.contains(&lw);
-            let after_name = i > 0 && is_name[i - 1] && parts[i].2;
-            let next_is_surname = parts.get(i + 1).is_some_and(|p| p.2)
-                && words.get(i + 1).is_some_and(|n| {
-                    let ln = n.to_lowercase();
-                    is_capitalised(n) && (self.lists.last.contains(&ln) || self.lists.first.contains(&ln))
-                });
-            is_name[i] = (first && !common) || (first && next_is_surname) || (after_name && (!common || self.lists.last.contains(&lw)));
+            let listed = first[i] || first[j] || last[i] || last[j];
+            let both_listed = (first[i] || last[i]) && (first[j] || last[j]) && (first[i] || first[j]);
+            if both_listed || ((!common[i] || !common[j]) && listed) {
+                is_name[i] = true;
+                is_name[j] = true;
+            }
+        }
+        // Grow runs of names over adjacent name-like words ("Elsy Kate Futterer").
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..n {
+                if is_name[i] || !name_like[i] || (common[i] && !last[i]) {
+                    continue;
+                }
+                // Over commas only for words that are no common word at all.
+                let link = |k: usize| parts[k].2 || (loose[k] && !common[i]);
+                let left = i > 0 && is_name[i - 1] && link(i);
+                let right = i + 1 < n && is_name[i + 1] && link(i + 1);
+                if left || right {
+                    is_name[i] = true;
+                    changed = true;
+                }
+            }
         }
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
@@ -322,7 +353,7 @@ mod tests {
         Scrubber::new(NameLists::from_lists(
             set(&["lindsey", "hannah", "cooper", "star", "grace", "dot", "ruby", "april"]),
             set(&["clark", "row", "smith"]),
-            set(&["star", "grace", "dot", "cooper", "go", "hello", "house", "the", "draw", "a"]),
+            set(&["star", "grace", "dot", "cooper", "go", "hello", "house", "the", "draw", "a", "gold"]),
         ))
     }
 
@@ -339,6 +370,10 @@ mod tests {
         check("#Cooper Clark\nfd 100\n", "#<UNK> <UNK>\nfd 100\n", 2, 0, 0);
         check("# Star\n#Grace\n", "# Star\n#Grace\n", 0, 0, 0);
         check("#Dot Row\n", "#<UNK> <UNK>\n", 2, 0, 0);
+        check("#Jazmyne Hannah, 9, Tree\n", "#<UNK> <UNK>, 9, Tree\n", 2, 0, 0);
+        check("#Gold Star\n", "#Gold Star\n", 0, 0, 0);
+        check("#lindsey Smith\n", "#<UNK> <UNK>\n", 2, 0, 0);
+        check("#Hannah Smith-Moore,Loukas, 9, Tree\n", "#<UNK> <UNK>-<UNK>,<UNK>, 9, Tree\n", 4, 0, 0);
         check("#April 12, 2022\n", "#April 12, 2022\n", 0, 0, 0);
         check("fd 10 # by Ruby Smith\n", "fd 10 # by <UNK> <UNK>\n", 2, 0, 0);
     }

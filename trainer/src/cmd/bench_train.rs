@@ -30,6 +30,9 @@ pub struct Args {
     /// Force the CPU.
     #[arg(long)]
     cpu: bool,
+    /// CPU threads (default: half the logical cores; see cmd/threads.rs).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Peak TFLOP/s for MFU (default: estimated for the device).
     #[arg(long)]
     peak_tflops: Option<f64>,
@@ -37,6 +40,7 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    crate::cmd::threads::configure(a.threads);
     let report = bench_train(&BenchOptions {
         preset: a.preset,
         batch_size: a.batch_size,

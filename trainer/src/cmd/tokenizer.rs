@@ -23,12 +23,19 @@ pub struct Args {
     /// Folder with the Census names lists (default: $PENCIL_NAMES_DIR or .deps/names).
     #[arg(long)]
     names_dir: Option<PathBuf>,
+    /// Also write the scrubbed corpus here (JSON Lines), for auditing the scrub.
+    #[arg(long)]
+    scrubbed_out: Option<PathBuf>,
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let lists = NameLists::load(&locate_names_dir(a.names_dir.as_deref()), DICTIONARY.as_ref())?;
     let prepared = prepare(&a.data, &Scrubber::new(lists))?;
+    if let Some(path) = &a.scrubbed_out {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        pencil_core::corpus::write_jsonl(&mut w, &prepared.traces)?;
+    }
     let texts: Vec<String> = prepared.traces.iter().filter_map(|t| write(t, 0).ok()).collect();
     eprintln!("training a {}-token BPE on {} scrubbed traces", a.vocab, texts.len());
     let tok = train_bpe(&texts, a.vocab)?;

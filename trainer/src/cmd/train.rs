@@ -61,6 +61,9 @@ pub struct Args {
     /// Use the CPU even when a GPU is present.
     #[arg(long)]
     cpu: bool,
+    /// CPU threads (default: half the logical cores; see cmd/threads.rs).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Stop this invocation after step N with a checkpoint (continue with --resume).
     #[arg(long)]
     halt_at: Option<usize>,
@@ -68,6 +71,7 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    crate::cmd::threads::configure(a.threads);
     let opts = TrainOptions {
         preset: a.preset,
         data: a.data,
