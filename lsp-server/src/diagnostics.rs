@@ -57,7 +57,8 @@ pub fn undefined_name(error: &ProgramError) -> Option<&str> {
     if error.kind != "ReferenceError" {
         return None;
     }
-    let name = error.message.strip_suffix(" is not defined")?.trim();
+    // V8 writes `x is not defined`; QuickJS writes `'x' is not defined`.
+    let name = error.message.trim().strip_suffix(" is not defined")?.trim().trim_matches(['\'', '"']);
     (!name.is_empty() && name.chars().all(is_ident_char)).then_some(name)
 }
 
@@ -91,7 +92,6 @@ pub fn error_range(text: &str, index: &LineIndex, error: &ProgramError) -> Range
         let word_end = if word_end == at { at + text[at..].chars().next().map_or(0, char::len_utf8) } else { word_end };
         return Range { start: index.position(text, at), end: index.position(text, word_end) };
     }
-    let _ = content;
     whole_line(text, index, line)
 }
 
@@ -137,6 +137,7 @@ mod tests {
         check(text, &verdict("ReferenceError", "babyblue is not defined", Some(3), Some(8)), Some(((2, 11), (2, 19))));
         // Without a column the name is still found on its line.
         check(text, &verdict("ReferenceError", "babyblue is not defined", Some(3), None), Some(((2, 11), (2, 19))));
+        check(text, &verdict("ReferenceError", "'babyblue' is not defined", Some(3), None), Some(((2, 11), (2, 19))));
     }
 
     #[test]

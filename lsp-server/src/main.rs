@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
 fn serve(listen: Option<SocketAddr>, allow_remote: bool, options: ServerOptions) -> anyhow::Result<()> {
     server::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         match listen {
             None => {
                 server::run_stdio(options).await;
@@ -60,5 +60,8 @@ fn serve(listen: Option<SocketAddr>, allow_remote: bool, options: ServerOptions)
             })
             .await?),
         }
-    })
+    });
+    // Tokio reads stdin on a blocking thread that cannot be interrupted; do not wait for it.
+    runtime.shutdown_background();
+    served
 }

@@ -6,6 +6,7 @@
 
 mod api;
 mod transport;
+mod wire_guard;
 
 pub use transport::{run_stdio, run_websocket, ListenError};
 

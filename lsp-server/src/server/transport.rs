@@ -2,10 +2,10 @@
 //! each text message carries one JSON-RPC message without `Content-Length` framing
 //! (as browser LSP clients send them); the bridge adds and strips the framing.
 
-use super::{service, ServerOptions};
+use super::{service, wire_guard, ServerOptions};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tower_lsp_server::Server;
@@ -28,8 +28,33 @@ pub enum ListenError {
 
 /// Serves one client over stdin/stdout until it exits.
 pub async fn run_stdio(options: ServerOptions) {
+    serve_guarded(tokio::io::stdin(), tokio::io::stdout(), options).await;
+}
+
+/// Serves one client over a framed byte stream, with the wire guard in front of the
+/// server so malformed messages are answered instead of ending the session.
+async fn serve_guarded<R, W>(input: R, output: W, options: ServerOptions)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (to_server, server_in) = tokio::io::duplex(1 << 16);
+    let (server_out, from_server) = tokio::io::duplex(1 << 16);
+    let (replies_tx, replies_rx) = tokio::sync::mpsc::channel(16);
     let (service, socket) = service(options);
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+    let serve = async move {
+        Server::new(server_in, server_out, socket).serve(service).await;
+    };
+    let guard = wire_guard::guard_input(input, to_server, replies_tx);
+    let rest = async move {
+        tokio::join!(serve, wire_guard::merge_output(from_server, replies_rx, output));
+    };
+    tokio::pin!(guard, rest);
+    // After `exit` the server is done even if the client keeps its end open.
+    tokio::select! {
+        () = &mut rest => {}
+        () = &mut guard => rest.await,
+    }
 }
 
 /// Serves LSP over WebSocket on `addr`, one server session per connection. Calls
@@ -68,8 +93,8 @@ pub async fn run_websocket(
 async fn serve_connection(stream: TcpStream, options: ServerOptions) -> Result<(), String> {
     let ws = tokio_tungstenite::accept_async(stream).await.map_err(|e| e.to_string())?;
     let (mut ws_tx, mut ws_rx) = ws.split();
-    let (mut to_server, server_in) = tokio::io::duplex(1 << 16);
-    let (server_out, from_server) = tokio::io::duplex(1 << 16);
+    let (mut to_guard, guard_in) = tokio::io::duplex(1 << 16);
+    let (guard_out, from_guard) = tokio::io::duplex(1 << 16);
 
     let inbound = async move {
         while let Some(msg) = ws_rx.next().await {
@@ -86,14 +111,14 @@ async fn serve_connection(stream: TcpStream, options: ServerOptions) -> Result<(
                 f.extend_from_slice(&body);
                 f
             };
-            if to_server.write_all(&framed).await.is_err() {
+            if to_guard.write_all(&framed).await.is_err() {
                 break;
             }
         }
-        // Dropping `to_server` ends the server's input, which ends the session.
+        // Dropping `to_guard` ends the server's input, which ends the session.
     };
     let outbound = async move {
-        let mut reader = BufReader::new(from_server);
+        let mut reader = BufReader::new(from_guard);
         while let Some(body) = read_framed(&mut reader).await {
             let Ok(text) = String::from_utf8(body) else { continue };
             if ws_tx.send(Message::text(text)).await.is_err() {
@@ -102,9 +127,7 @@ async fn serve_connection(stream: TcpStream, options: ServerOptions) -> Result<(
         }
         let _ = ws_tx.close().await;
     };
-    let (service, socket) = service(options);
-    let serve = Server::new(server_in, server_out, socket).serve(service);
-    tokio::join!(inbound, outbound, serve);
+    tokio::join!(inbound, outbound, serve_guarded(guard_in, guard_out, options));
     Ok(())
 }
 
