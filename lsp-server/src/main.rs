@@ -31,6 +31,8 @@ enum Command {
     Replay(pencil_lsp::replay::ReplayArgs),
     /// Measure run latency and quick-fix reach over corpus programs.
     Bench(pencil_lsp::bench::BenchArgs),
+    /// Run programs in the sandbox and print one verdict per file.
+    Check(pencil_lsp::check::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,6 +44,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Bench(args)) => Ok(pencil_lsp::bench::bench(&args, &mut std::io::stdout().lock())?),
+        Some(Command::Check(args)) => pencil_lsp::check::run(&args, &mut std::io::stdout().lock()),
     }
 }
 

@@ -51,6 +51,8 @@ fn neovim_runs_sees_the_error_applies_the_fix_and_runs_again() {
     let (mut db, _) = pencil_lsp::store::Database::open_in(&work.path().join("data")).expect("store");
     let me = db.local_student().expect("student");
     assert_eq!(db.states(&me, "flower").expect("states").len(), 2);
+    // Neovim ran the command attached to the code action: the hint counts as accepted.
+    assert_eq!(db.accepted_hint_count().expect("hints"), 1);
 }
 
 fn which(name: &str) -> Option<std::path::PathBuf> {

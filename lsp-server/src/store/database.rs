@@ -341,6 +341,11 @@ impl Database {
         Ok(matches!(at, Some(Some(_))))
     }
 
+    /// How many hints have been accepted.
+    pub fn accepted_hint_count(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("SELECT count(*) FROM hints WHERE accepted_at IS NOT NULL", [], |r| r.get(0))?)
+    }
+
     /// Every state of (student, title), in order.
     pub fn states(&self, student: &str, title: &str) -> Result<Vec<StoredState>, StoreError> {
         let mut stmt = self.conn.prepare(
