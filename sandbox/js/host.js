@@ -233,23 +233,24 @@
   function num(v, d) { v = Number(v); return v === v ? v : d; }
 
   // Resource loads from the page: a `file://` page, offline, as the oracle ran.
-  function resource(url, what) {
+  function resource(url, what, at) {
     if (!S) return;
+    var time = at !== undefined && at > S.now ? at : S.now;
     if (url == null) return;
     url = StringCtor(url).trim();
     if (!url || /^(data|blob|javascript|about):/i.test(url)) return;
     if (/^https?:\/\//i.test(url) && !OPTIONS.absolute_urls_fail) return;
-    S.errors.push({ kind: 'ResourceError', message: 'Failed to load resource: ' + url + (what ? ' (' + what + ')' : ''), line: null, column: null, time: S.now });
+    S.errors.push({ kind: 'ResourceError', message: 'Failed to load resource: ' + url + (what ? ' (' + what + ')' : ''), line: null, column: null, time: time });
   }
   // jquery-turtle's nameToImg: colors and built-in shapes draw; anything else is an image URL.
-  function imageSpec(name, what) {
+  function imageSpec(name, what, at) {
     if (!name || typeof name === 'object' || typeof name === 'function') return;
     if (typeof name !== 'string') return;
     var words = name.trim().split(/\s+/);
     if (words.length && isShape(words[words.length - 1])) words.pop();
     if (!words.length || (words.length && isCSSColor(words.join(' ')))) return;
     if (words.length === 1 && words[0] === '') return;
-    resource(/\//.test(name) ? name : '//pencilcode.net/img/' + name, what);
+    resource(/\//.test(name) ? name : '//pencilcode.net/img/' + name, what, at);
   }
   function scanHtml(html) {
     if (typeof html !== 'string' || html.indexOf('<') < 0 && html.indexOf('url(') < 0) return;
@@ -418,14 +419,21 @@
       return this;
     },
     speed: function (mps) { if (!arguments.length) return this; turOf(this).speed = mps; countOp(); return this; },
-    wear: instant(function (name) { imageSpec(name, 'wear'); }),
-    pen: instant(function (c) { this.pen = c; }),
+    // Queued commands: jquery-turtle runs (and, for wear, loads) them when
+    // the turtle's animation queue reaches them, each taking one move's time.
+    wear: function (name) {
+      var t = turOf(this), at = t.qend > S.now ? t.qend : S.now;
+      imageSpec(name, 'wear', at);
+      enqueue(t, moveCost(t));
+      return this;
+    },
+    pen: function (c) { var t = turOf(this); t.pen = c; enqueue(t, t.visible ? moveCost(t) : 0); return this; },
     pu: instant(), pd: instant(), pe: instant(), pf: instant(),
-    fill: instant(), dot: instant(), box: instant(), arrow: instant(), mirror: instant(), twist: instant(),
-    scale: instant(), grow: instant(), st: instant(function () { this.visible = true; }),
+    fill: instant(), dot: motion(), box: motion(), arrow: motion(), mirror: instant(), twist: instant(),
+    scale: motion(), grow: motion(), st: instant(function () { this.visible = true; }),
     ht: instant(function () { this.visible = false; }), clip: instant(), say: instant(),
     play: instant(), tone: instant(), silence: instant(), drawon: instant(), reload: instant(),
-    label: instant(function (html) { scanHtml(html); }),
+    label: motion(function (html) { scanHtml(html); }),
     copy: function () { var c = new JQ(new Tur(), 'turtle'); var me = turOf(this); c._t.x = me.x; c._t.y = me.y; c._t.dir = me.dir; return c; },
     hatch: function (n, spec) { return hatch(n, spec); },
     getxy: function () { var t = turOf(this); return [t.x, t.y]; },
@@ -797,31 +805,47 @@
   var guarded = [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype, Boolean.prototype, MathObj, JSON, Date.prototype, RegExp.prototype];
   var guardedShape = guarded.map(function (o) { return getOwnPropertyNames(o).length; });
 
+  // Parallel arrays: reading values back is much cheaper in QuickJS than
+  // comparing ~1,400 property descriptors on every run.
+  var baselineNames = [], baselineValues = [], baselineAccessor = [];
   function snapshotGlobals() {
-    getOwnPropertyNames(G).forEach(function (n) { baseline[n] = getOwnPropertyDescriptor(G, n); });
-  }
-  function sameDescriptor(a, b) {
-    return a.value === b.value && a.get === b.get && a.set === b.set && a.writable === b.writable && a.enumerable === b.enumerable;
+    getOwnPropertyNames(G).forEach(function (n) {
+      var d = getOwnPropertyDescriptor(G, n);
+      baseline[n] = d;
+      baselineNames.push(n);
+      baselineAccessor.push(!('value' in d));
+      baselineValues.push(d.value);
+    });
   }
   // Returns false when the global object could not be restored.
   function restoreGlobals() {
     var clean = true;
     var names = getOwnPropertyNames(G);
-    for (var i = 0; i < names.length; i++) {
-      var n = names[i];
-      if (!hasOwn(baseline, n)) {
-        if (!delete G[n]) clean = false;
+    {
+      for (var i = 0; i < names.length; i++) {
+        var n = names[i];
+        if (!(n in baseline)) {
+          if (!delete G[n]) clean = false;
+        }
       }
     }
-    for (var k in baseline) {
-      var want = baseline[k], have = getOwnPropertyDescriptor(G, k);
-      if (!have || !sameDescriptor(want, have)) {
-        try { defineProperty(G, k, want); } catch (e) { clean = false; }
+    for (var j = 0; j < baselineNames.length; j++) {
+      var k = baselineNames[j];
+      var changed;
+      if (baselineAccessor[j]) {
+        var have = getOwnPropertyDescriptor(G, k), want = baseline[k];
+        changed = !have || have.get !== want.get || have.set !== want.set;
+      } else {
+        var v = baselineValues[j];
+        changed = G[k] !== v || (v === undefined && !hasOwn(G, k));
+      }
+      if (changed) {
+        try { defineProperty(G, k, baseline[k]); } catch (e) { clean = false; }
       }
     }
     // Stack positions depend on the engine's own stack formatting.
     if (hasOwn(ErrorCtor, 'prepareStackTrace')) { if (!delete ErrorCtor.prepareStackTrace) clean = false; }
-    for (var j = 0; j < guarded.length; j++) if (getOwnPropertyNames(guarded[j]).length !== guardedShape[j]) clean = false;
+    for (var g = 0; g < guarded.length; g++) if (getOwnPropertyNames(guarded[g]).length !== guardedShape[g]) clean = false;
     return clean;
   }
 
@@ -841,7 +865,6 @@
   // CoffeeScript runs as `Function(js)()` (top-level names stay local), the
   // JavaScript fallback as a plain <script> (top-level names become globals).
   function run(code, lang, options) {
-    var clean = restoreGlobals();
     S = newState();
     OPTIONS.window_s = options.window_s;
     OPTIONS.absolute_urls_fail = options.absolute_urls_fail;
@@ -865,15 +888,14 @@
       errors: S.errors.filter(function (e) { return e.time <= OPTIONS.window_s; }),
       end_reached: S.end, end_time: S.endTime, waits_for_input: S.waitsForInput,
       hung: S.hung, turtle_ops: S.turtleOps, events: S.eventsRun, virtual_s: S.now,
-      dirty: !clean
+      dirty: false
     };
     MathObj.random = mathRandomOriginal;
     S = null;
     timers = {};
-    var out = JSONstringify(result);
-    // Restore now too, so nothing from this run lingers while the runtime is idle.
+    // Restored right away, so nothing from this run reaches the next one.
     if (!restoreGlobals()) result.dirty = true;
-    return out;
+    return JSONstringify(result);
   }
 
   // QuickJS says only "not a function"; Chromium names the callee, which is
@@ -892,9 +914,14 @@
   }
 
   // Maps a position in compiled JavaScript to the student's CoffeeScript.
+  var sourceMaps = { src: null, map: null };
   function sourcePosition(src, line, column) {
     try {
-      var r = CoffeeScript.compile(src, { bare: true, sourceMap: true });
+      if (sourceMaps.src !== src) {
+        sourceMaps.map = CoffeeScript.compile(src, { bare: true, sourceMap: true });
+        sourceMaps.src = src;
+      }
+      var r = sourceMaps.map;
       // Generated line 1 is the wrapper's first line: `(function(){` + js.
       var loc = r.sourceMap.sourceLocation([line - 1, mathMax((column || 1) - 1 - (line === 1 ? 12 : 0), 0)]);
       if (!loc) {

@@ -1,0 +1,131 @@
+//! Benchmark and agreement report over the Chromium oracle's labelled programs.
+//!
+//! `cargo run --release -p pencil-sandbox --example bench_oracle [-- --cold N] [--threads N] [--show-disagreements]`
+//!
+//! Reports programs/s on one core warm (one pooled runtime, compiler loaded,
+//! compile cache cold on the first pass) and cold (a fresh runtime per program,
+//! on a sample), agreement of `paper_success` with the oracle's `success`,
+//! and resident memory per runtime.
+
+use pencil_sandbox::{check_once, Sandbox, SandboxConfig};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Chromium oracle throughput from `shared/data/oracle/README.md` (one program at a time, and per core at 8 pages).
+const ORACLE_SERIAL_PER_S: f64 = 0.17;
+const ORACLE_PER_CORE_PER_S: f64 = 0.58;
+
+#[derive(serde::Deserialize)]
+struct Label {
+    id: String,
+    code: String,
+    success: bool,
+    class: String,
+}
+
+fn labels_path() -> PathBuf {
+    std::env::var_os("PENCIL_ORACLE_LABELS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/oracle/labels.jsonl.gz")
+    })
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse::<usize>().ok());
+    let cold_n = flag("--cold").unwrap_or(100);
+    let show = args.iter().any(|a| a == "--show-disagreements");
+
+    let file = std::fs::File::open(labels_path())?;
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
+    let mut labels = Vec::new();
+    for line in reader.lines() {
+        labels.push(serde_json::from_str::<Label>(&line?)?);
+    }
+    println!("labelled programs: {}", labels.len());
+
+    let rss0 = rss_kib();
+    let started = Instant::now();
+    let sandbox = Sandbox::new(SandboxConfig::default())?;
+    let startup = started.elapsed();
+    let rss1 = rss_kib();
+    println!("warm runtime start-up (compiler loaded): {:.0} ms, RSS +{} MiB", startup.as_secs_f64() * 1e3, (rss1.saturating_sub(rss0)) / 1024);
+
+    let mut agree = 0usize;
+    let mut disagreements = Vec::new();
+    let mut slowest = Vec::new();
+    let t = Instant::now();
+    for l in &labels {
+        let v = sandbox.check(&l.code)?;
+        slowest.push((v.ms, l.id.clone(), v.status));
+        if v.paper_success == l.success {
+            agree += 1;
+        } else {
+            disagreements.push((l, v));
+        }
+    }
+    let warm_s = t.elapsed().as_secs_f64();
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    if show {
+        println!("slowest: {:?}", &slowest[..10.min(slowest.len())]);
+    }
+    let warm_rate = labels.len() as f64 / warm_s;
+    println!("warm, first pass (compile cache cold): {:.1} programs/s ({:.2} ms/program)", warm_rate, 1e3 * warm_s / labels.len() as f64);
+    let t = Instant::now();
+    for l in &labels {
+        sandbox.check(&l.code)?;
+    }
+    let cached_s = t.elapsed().as_secs_f64();
+    println!("warm, second pass (compile cache hot): {:.1} programs/s", labels.len() as f64 / cached_s);
+    println!("RSS after warm passes: {} MiB", rss_kib() / 1024);
+    println!(
+        "agreement with the Chromium oracle: {agree}/{} = {:.2}%",
+        labels.len(),
+        100.0 * agree as f64 / labels.len() as f64
+    );
+    println!(
+        "speed-up (warm, first pass) vs Chromium: {:.0}x one-at-a-time ({ORACLE_SERIAL_PER_S}/s), {:.0}x per core ({ORACLE_PER_CORE_PER_S}/s)",
+        warm_rate / ORACLE_SERIAL_PER_S,
+        warm_rate / ORACLE_PER_CORE_PER_S
+    );
+
+    let step = (labels.len() / cold_n.max(1)).max(1);
+    let sample: Vec<&Label> = labels.iter().step_by(step).take(cold_n).collect();
+    let config = SandboxConfig::default();
+    let t = Instant::now();
+    for l in &sample {
+        check_once(&config, &l.code)?;
+    }
+    let cold_s = t.elapsed().as_secs_f64();
+    let cold_rate = sample.len() as f64 / cold_s;
+    println!(
+        "cold (fresh runtime + compiler load per program, {} programs): {:.2} programs/s ({:.0} ms/program), {:.0}x vs Chromium one-at-a-time",
+        sample.len(),
+        cold_rate,
+        1e3 * cold_s / sample.len() as f64,
+        cold_rate / ORACLE_SERIAL_PER_S
+    );
+
+    let mut by_class = std::collections::BTreeMap::<String, usize>::new();
+    for (l, _) in &disagreements {
+        *by_class.entry(l.class.chars().take(50).collect()).or_default() += 1;
+    }
+    println!("disagreements by oracle class: {by_class:?}");
+    if show {
+        for (l, v) in &disagreements {
+            println!("--- {} oracle={} class={:?}\n{}\n>>> ours: {}", l.id, l.success, l.class, l.code, serde_json::to_string(v)?);
+        }
+    }
+    Ok(())
+}
