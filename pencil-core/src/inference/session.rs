@@ -21,6 +21,10 @@ pub struct SessionOptions {
     pub library: Option<PathBuf>,
     /// Threads for one operator (`None`: ONNX Runtime's choice, one per core).
     pub intra_threads: Option<usize>,
+    /// Let idle worker threads spin-wait for work. Off by default: on a
+    /// 2-core machine shared with the editor, spinning workers fight the
+    /// thread that feeds them and decoding gets several times slower.
+    pub spin: bool,
 }
 
 /// Sizes read from the graph's own input and output declarations.
@@ -107,6 +111,7 @@ impl OnnxModel {
             .map_err(|e| file_err(e.to_string()))?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| file_err(e.to_string()))?;
+        builder = builder.with_intra_op_spinning(options.spin).map_err(|e| file_err(e.to_string()))?;
         if let Some(n) = options.intra_threads {
             builder = builder.with_intra_threads(n).map_err(|e| file_err(e.to_string()))?;
         }

@@ -30,6 +30,9 @@ pub struct Args {
     /// ONNX Runtime intra-op threads (default: its own choice).
     #[arg(long)]
     threads: Option<usize>,
+    /// Let ONNX Runtime's idle workers spin-wait.
+    #[arg(long)]
+    spin: bool,
 }
 
 #[derive(Serialize)]
@@ -49,13 +52,14 @@ struct Report {
     files_bytes: u64,
     load_ms: f64,
     threads: Option<usize>,
+    spin: bool,
     cpus: usize,
     results: Vec<BatchReport>,
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let options = SessionOptions { intra_threads: a.threads, ..Default::default() };
+    let options = SessionOptions { intra_threads: a.threads, spin: a.spin, ..Default::default() };
     let t0 = Instant::now();
     let mut dir = ModelDir::open(&a.model, &options)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -114,6 +118,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         files_bytes: dir.manifest.files.values().map(|f| f.bytes).sum(),
         load_ms,
         threads: a.threads,
+        spin: a.spin,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         results,
     };
