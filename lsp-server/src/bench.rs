@@ -48,6 +48,8 @@ struct Tally {
     statuses: [usize; 4],
     errors: [usize; 2],
     errors_fixed: [usize; 2],
+    /// Error message shapes (digits masked) -> (count, with a fix).
+    kinds: std::collections::BTreeMap<String, (usize, usize)>,
 }
 
 /// Runs the benchmark and writes its report.
@@ -90,6 +92,13 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
         }] += 1;
         if verdict.status == Status::Error {
             tally.errors[*kind] += 1;
+            let shape = verdict.error.as_ref().map_or_else(String::new, |e| {
+                let m: String = format!("{}: {}", e.kind, e.message).chars().map(|c| if c.is_ascii_digit() { 'N' } else { c }).collect();
+                m.chars().take(60).collect()
+            });
+            let entry = tally.kinds.entry(shape).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(!outcome.fixes.is_empty());
             if let Some(best) = outcome.fixes.first() {
                 tally.errors_fixed[*kind] += 1;
                 tally.first_fix_ms.push(outcome.timings.run_ms + outcome.timings.fixes_ms);
@@ -160,6 +169,18 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
         tally.errors[1],
         share(tally.errors_fixed[1], tally.errors[1])
     )?;
+    let (resource, resource_fixed) = tally
+        .kinds
+        .iter()
+        .filter(|(shape, _)| shape.starts_with("ResourceError"))
+        .fold((0, 0), |(n, f), (_, (c, x))| (n + c, f + x));
+    writeln!(
+        out,
+        "  excluding ResourceError (images and scripts that cannot load offline; no rule touches them): {}/{} ({:.1}%)",
+        fixed - resource_fixed,
+        total - resource,
+        share(fixed - resource_fixed, total - resource)
+    )?;
     writeln!(
         out,
         "time to first verified fix (run + fix search): p50 {:.1} ms, p90 {:.1} ms",
@@ -168,6 +189,11 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
     )?;
     let median_lines = tally.lines_touched.get(tally.lines_touched.len() / 2).copied();
     writeln!(out, "lines touched by the best fix: median {}", median_lines.map_or("-".to_string(), |m| m.to_string()))?;
+    let mut kinds: Vec<(&String, &(usize, usize))> = tally.kinds.iter().collect();
+    kinds.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
+    for (shape, (count, fixed)) in kinds.into_iter().take(12) {
+        writeln!(out, "  {count:>4} errors, {fixed:>4} fixed: {shape}")?;
+    }
     writeln!(out, "resident memory: {} (no model loaded)", resident_memory().unwrap_or_else(|| "unknown".into()))?;
     Ok(())
 }

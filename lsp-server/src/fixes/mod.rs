@@ -1,12 +1,15 @@
 //! Rule-based quick fixes for the commonest failures, each verified in the sandbox
 //! before it is offered: unknown color -> nearest real color, misspelled or truncated
-//! turtle command -> nearest command, missing comma between arguments.
+//! turtle command -> nearest command, missing comma between arguments, and syntax
+//! slips (over-indented lines, unclosed brackets and strings, stray punctuation).
 
 mod distance;
 mod rules;
+mod syntax;
 
 pub use distance::{compound_colors, levenshtein, nearest};
 pub use rules::{candidates, Fix, Rule};
+pub use syntax::syntax_fixes;
 
 use pencil_sandbox::{ProgramError, Status, Verdict};
 

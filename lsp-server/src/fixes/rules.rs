@@ -13,6 +13,10 @@ pub enum Rule {
     NearestCommand,
     /// Two arguments with no comma between them.
     MissingComma,
+    /// A global name written in the wrong case (`infinity` -> `Infinity`).
+    NameCase,
+    /// A syntax slip: indentation, brackets, quotes, stray punctuation.
+    Syntax,
 }
 
 impl Rule {
@@ -22,6 +26,8 @@ impl Rule {
             Rule::NearestColor => "nearest_color",
             Rule::NearestCommand => "nearest_command",
             Rule::MissingComma => "missing_comma",
+            Rule::NameCase => "name_case",
+            Rule::Syntax => "syntax",
         }
     }
 }
@@ -46,6 +52,7 @@ pub fn candidates(code: &str, error: &ProgramError) -> Vec<Fix> {
     if matches!(error.kind.as_str(), "SyntaxError" | "TypeError") {
         out.extend(missing_comma_fix(code, error));
     }
+    out.extend(super::syntax::syntax_fixes(code, error));
     out.dedup_by(|a, b| a.new_code == b.new_code);
     out
 }
@@ -69,8 +76,17 @@ fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
         .line
         .and_then(|l| code.lines().nth(l.saturating_sub(1) as usize))
         .is_some_and(|line| first_word(line) == Some(name));
-    let mut all: Vec<(usize, bool, Fix)> = color_fixes
-        .map(|(d, f)| (d, in_command_position, f))
+    // Globals written in another case (`infinity`, `math`) are exact once lowercased.
+    let lower = name.to_lowercase();
+    let case_fixes = names::browser_globals()
+        .iter()
+        .chain(names::turtle_objects())
+        .chain(names::special_words())
+        .filter(|g| **g != name && g.to_lowercase() == lower)
+        .map(|g| (0, false, Fix { rule: Rule::NameCase, title: format!("Write `{name}` as `{g}`"), new_code: replace_word(code, name, g) }));
+    let mut all: Vec<(usize, bool, Fix)> = case_fixes
+        .chain(color_fixes
+        .map(|(d, f)| (d, in_command_position, f)))
         .chain(command_fixes.map(|(d, f)| (d, !in_command_position, f)))
         .collect();
     all.sort_by_key(|(d, unlikely, _)| (*unlikely, *d));

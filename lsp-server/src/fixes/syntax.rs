@@ -1,0 +1,165 @@
+//! Rules for CoffeeScript syntax errors: over-indented lines, unclosed brackets and
+//! strings, stray closing brackets and unexpected punctuation. Each yields a whole
+//! fixed program; the sandbox decides whether it helps.
+
+use super::rules::{Fix, Rule};
+use pencil_sandbox::ProgramError;
+
+/// Candidate fixes for a `SyntaxError`.
+pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
+    if error.kind != "SyntaxError" {
+        return Vec::new();
+    }
+    let lines: Vec<&str> = code.split_inclusive('\n').collect();
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let at = error.line.map_or(0, |l| l.saturating_sub(1) as usize).min(lines.len() - 1);
+    let message = error.message.as_str();
+    let mut out = Vec::new();
+    if message.contains("unexpected indentation") {
+        out.extend(realign(&lines, at));
+    }
+    if let Some(missing) = message.strip_prefix("missing ").and_then(|m| m.trim().chars().next()) {
+        out.extend(close_unclosed(&lines, at, missing));
+    }
+    if let Some(token) = message.strip_prefix("unmatched ").or_else(|| message.strip_prefix("unexpected ")) {
+        let token = token.trim().trim_start_matches("token in expression:").trim().trim_matches('\'');
+        let token = if token.is_empty() { "'" } else { token };
+        if matches!(token, "'" | "\"") {
+            out.extend(close_string(&lines, at, token));
+        }
+        if let Some(column) = error.column {
+            out.extend(remove_at(&lines, at, column, token));
+        }
+    }
+    out
+}
+
+fn indent_of(line: &str) -> &str {
+    &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
+}
+
+fn rebuild(lines: &[&str], replaced: &[(usize, String)]) -> String {
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        match replaced.iter().find(|(j, _)| *j == i) {
+            Some((_, new)) => out.push_str(new),
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// Moves the over-indented line (and the block under it) back to the indentation of
+/// the previous non-blank line.
+fn realign(lines: &[&str], at: usize) -> Option<Fix> {
+    let target = lines[..at].iter().rev().find(|l| !l.trim().is_empty()).map_or("", |l| indent_of(l));
+    let own = indent_of(lines[at]);
+    if own.len() <= target.len() && !own.contains('\t') {
+        return None;
+    }
+    let mut replaced = Vec::new();
+    for (i, line) in lines.iter().enumerate().skip(at) {
+        let indent = indent_of(line);
+        if i > at && (line.trim().is_empty() || indent.len() < own.len()) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            break;
+        }
+        let deeper = &indent[own.len().min(indent.len())..];
+        replaced.push((i, format!("{target}{deeper}{}", &line[indent.len()..])));
+    }
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Line {} is indented more than the line before it: line it up", at + 1),
+        new_code: rebuild(lines, &replaced),
+    })
+}
+
+/// Appends the missing closing bracket to the nearest line (from the error upwards)
+/// that opens more than it closes.
+fn close_unclosed(lines: &[&str], at: usize, missing: char) -> Option<Fix> {
+    let open = match missing {
+        ')' => '(',
+        ']' => '[',
+        '}' => '{',
+        _ => return None,
+    };
+    let i = (0..=at).rev().find(|&i| {
+        let l = lines[i];
+        l.matches(open).count() > l.matches(missing).count()
+    })?;
+    let line = lines[i];
+    let body = line.trim_end_matches(['\r', '\n']);
+    let new = format!("{body}{missing}{}", &line[body.len()..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Close the `{open}` on line {} with `{missing}`", i + 1),
+        new_code: rebuild(lines, &[(i, new)]),
+    })
+}
+
+/// Closes a string left open on the error line.
+fn close_string(lines: &[&str], at: usize, quote: &str) -> Option<Fix> {
+    let line = lines[at];
+    if line.matches(quote).count() % 2 == 0 {
+        return None;
+    }
+    let body = line.trim_end_matches(['\r', '\n']);
+    let new = format!("{body}{quote}{}", &line[body.len()..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Close the text started with {quote} on line {}", at + 1),
+        new_code: rebuild(lines, &[(at, new)]),
+    })
+}
+
+/// Removes a one-character token at the error's (1-based, UTF-16) column.
+fn remove_at(lines: &[&str], at: usize, column: u32, token: &str) -> Option<Fix> {
+    let line = lines[at];
+    let mut units = 0u32;
+    let (offset, ch) = line.char_indices().find(|&(_, c)| {
+        let here = units + 1 == column;
+        units += c.len_utf16() as u32;
+        here
+    })?;
+    if token.chars().count() != 1 || !token.starts_with(ch) || ch.is_alphanumeric() {
+        return None;
+    }
+    let new = format!("{}{}", &line[..offset], &line[offset + ch.len_utf8()..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Remove the extra `{ch}` on line {}", at + 1),
+        new_code: rebuild(lines, &[(at, new)]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixes(code: &str, message: &str, line: u32, column: Option<u32>) -> Vec<String> {
+        let e = ProgramError { kind: "SyntaxError".into(), message: message.into(), line: Some(line), column };
+        syntax_fixes(code, &e).into_iter().map(|f| f.new_code).collect()
+    }
+
+    #[test]
+    fn over_indented_blocks_move_back() {
+        assert_eq!(fixes("pen red\n  fd 100\n", "unexpected indentation", 2, None), vec!["pen red\nfd 100\n"]);
+        assert_eq!(
+            fixes("for i in [1..4]\n  fd 10\n    rt 90\n    fd 5\n", "unexpected indentation", 3, None),
+            vec!["for i in [1..4]\n  fd 10\n  rt 90\n  fd 5\n"]
+        );
+        assert_eq!(fixes("pen red\nfd 100\n\tfd 3\n", "unexpected indentation", 3, None), vec!["pen red\nfd 100\nfd 3\n"]);
+    }
+
+    #[test]
+    fn brackets_and_strings_get_closed_or_removed() {
+        assert_eq!(fixes("pen red\nfd (100\n", "missing )", 3, None), vec!["pen red\nfd (100)\n"]);
+        assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd 100\nrt 90\n"]);
+        assert_eq!(fixes("label 'hi\nfd 10\n", "unexpected '", 1, Some(7)), vec!["label 'hi'\nfd 10\n", "label hi\nfd 10\n"]);
+        assert!(fixes("fd 10\n", "unexpected if", 1, Some(1)).is_empty());
+    }
+}
