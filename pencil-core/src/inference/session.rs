@@ -146,7 +146,7 @@ impl OnnxModel {
     pub fn forward(&mut self, ids: &[i64], soft: &[f32], cache: &KvCache) -> Result<StepOutput, InferenceError> {
         let d = self.dims;
         let batch = cache.batch;
-        if batch == 0 || ids.len() % batch != 0 || soft.len() != batch * d.n_embd {
+        if batch == 0 || !ids.len().is_multiple_of(batch) || soft.len() != batch * d.n_embd {
             return Err(InferenceError::Request(format!(
                 "{} ids and {} soft-token values do not fit a batch of {batch} (n_embd {})",
                 ids.len(),
