@@ -110,3 +110,31 @@ fn context_limit_and_bad_requests() {
     assert!(g.generate(&request(&too_long, &soft, 1, 0)).is_err());
     assert!(g.generate(&request(&long, &soft[1..], 1, 0)).is_err());
 }
+
+#[test]
+fn next_state_prompt_matches_the_training_text_and_keeps_the_tail() {
+    use pencil_core::inference::next_state_prompt;
+    use pencil_core::{ProgramState, Provenance, Trace};
+    let tok = tiny_tokenizer();
+    let trace = Trace {
+        student: "s".into(),
+        title: "snowman".into(),
+        programs: vec![
+            ProgramState { n: 1, time: "2019-05-09 16:18:50".into(), code: "pen red\n".into() },
+            ProgramState { n: 2, time: "2019-05-09 16:18:59".into(), code: "pen red\nfd 100\n".into() },
+        ],
+        eos: false,
+        provenance: Provenance::default(),
+    };
+    let ids = next_state_prompt(&tok, &trace, 16, EditSize::Large, 1000).expect("prompt");
+    let text = tok.decode(&ids).expect("decode");
+    assert!(text.starts_with("snowman<mask>"), "{text}");
+    assert!(
+        text.ends_with("<start>CODE 1 (2019-05-09 16:18:50):\npen red\nCODE 2 (2019-05-09 16:18:59):\npen red\nfd 100\nCODE 3 (2019-05-09 16:19:59):\n"),
+        "{text}"
+    );
+    let short = next_state_prompt(&tok, &trace, 16, EditSize::Large, 10).expect("prompt");
+    assert_eq!(short, ids[ids.len() - 10..]);
+    let empty = Trace { programs: Vec::new(), ..trace };
+    assert!(next_state_prompt(&tok, &empty, 16, EditSize::Small, 100).is_err());
+}
