@@ -915,18 +915,46 @@
 
   // Maps a position in compiled JavaScript to the student's CoffeeScript.
   var sourceMaps = { src: null, map: null };
-  function sourcePosition(src, line, column) {
+  // Source maps miss some nodes (a bare identifier statement has none): when
+  // the error names an identifier, trust the line that contains it.
+  function findName(src, name, loc) {
+    var lines = src.split('\n');
+    var re = new RegExp('(^|[^\\w$])' + name.replace(/[$]/g, '\\$') + '(?![\\w$])');
+    function at(i) { var m = re.exec(lines[i]); return m ? [i, m.index + m[1].length] : null; }
+    if (loc && loc[0] < lines.length) {
+      var here = at(loc[0]);
+      if (here) return here;
+    }
+    for (var i = loc ? loc[0] : 0; i < lines.length; i++) { var f = at(i); if (f) return f; }
+    for (var j = 0; j < lines.length; j++) { var g = at(j); if (g) return g; }
+    return loc;
+  }
+  function sourcePosition(src, line, column, name) {
     try {
       if (sourceMaps.src !== src) {
         sourceMaps.map = CoffeeScript.compile(src, { bare: true, sourceMap: true });
         sourceMaps.src = src;
       }
       var r = sourceMaps.map;
-      // Generated line 1 is the wrapper's first line: `(function(){` + js.
-      var loc = r.sourceMap.sourceLocation([line - 1, mathMax((column || 1) - 1 - (line === 1 ? 12 : 0), 0)]);
-      if (!loc) {
-        for (var c = 0; c < 200 && !loc; c++) loc = r.sourceMap.sourceLocation([line - 1, c]);
+      // Generated line 1 starts with the wrapper `(function(){`.
+      var col0 = mathMax((column || 1) - 1 - (line === 1 ? 12 : 0), 0);
+      var lineMap = r.sourceMap.lines[line - 1];
+      var loc = null;
+      if (lineMap) {
+        // CoffeeScript 1.8 leaves stale mappings (from the previous statement)
+        // at the start of a line: the latest source line on it is the right one.
+        var entries = lineMap.columns.filter(function (m) { return m; });
+        var top = -1;
+        entries.forEach(function (m) { if (m.sourceLine > top) top = m.sourceLine; });
+        var pick = null;
+        entries.forEach(function (m) {
+          if (m.sourceLine !== top) return;
+          if (!pick || (m.column <= col0 && m.column > pick.column) || (pick.column > col0 && m.column < pick.column)) pick = m;
+        });
+        if (pick) loc = [pick.sourceLine, pick.sourceColumn];
       }
+      if (!loc) loc = r.sourceMap.sourceLocation([line - 1, col0]);
+      if (name) loc = findName(src, name, loc);
       return loc ? JSONstringify([loc[0] + 1, loc[1] + 1]) : 'null';
     } catch (e) {
       return 'null';

@@ -147,12 +147,14 @@ impl Engine {
         source: &str,
         line: u32,
         column: Option<u32>,
+        name: Option<&str>,
         budget: Duration,
     ) -> Option<(u32, u32)> {
         let script = format!(
-            "__pencil_sandbox__.sourcePosition({}, {line}, {})",
+            "__pencil_sandbox__.sourcePosition({}, {line}, {}, {})",
             js_string(source),
-            column.unwrap_or(1)
+            column.unwrap_or(1),
+            name.map(js_string).unwrap_or_else(|| "null".into())
         );
         let json = self.call(script, budget).ok()?;
         let pos: Option<(u32, u32)> = serde_json::from_str(&json).ok()?;

@@ -176,7 +176,7 @@ fn describe(
             Some(e) => {
                 let mut err = to_program_error(e.clone());
                 if let (Some(src), Some(line)) = (coffee_source, e.line) {
-                    match engine.source_position(src, line, e.column, config.wall_time) {
+                    match engine.source_position(src, line, e.column, named_identifier(&e.message), config.wall_time) {
                         Some((l, c)) => {
                             err.line = Some(l);
                             err.column = Some(c);
@@ -194,6 +194,18 @@ fn describe(
             None => (Status::Ok, None),
         },
     }
+}
+
+/// The identifier an error message names (`x is not defined`, `t.wear is not a function` -> `wear`).
+fn named_identifier(message: &str) -> Option<&str> {
+    let subject = message
+        .strip_suffix(" is not defined")
+        .or_else(|| message.strip_suffix(" is not a function"))?;
+    let last = subject.rsplit('.').next()?;
+    let is_ident = !last.is_empty()
+        && last.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+        && !last.starts_with(|c: char| c.is_ascii_digit());
+    is_ident.then_some(last)
 }
 
 fn to_program_error(e: RawError) -> ProgramError {
