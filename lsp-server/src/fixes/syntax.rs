@@ -104,7 +104,7 @@ fn close_unclosed(lines: &[&str], at: usize, missing: char) -> Option<Fix> {
 /// Closes a string left open on the error line.
 fn close_string(lines: &[&str], at: usize, quote: &str) -> Option<Fix> {
     let line = lines[at];
-    if line.matches(quote).count() % 2 == 0 {
+    if line.matches(quote).count().is_multiple_of(2) {
         return None;
     }
     let body = line.trim_end_matches(['\r', '\n']);

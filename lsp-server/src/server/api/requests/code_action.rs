@@ -23,7 +23,7 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
         (doc, entry.last_run.clone())
     };
     doc.index().byte_range(doc.text(), params.range).map_err(ServerError::from)?;
-    if params.context.only.as_ref().is_some_and(|only| !only.iter().any(|k| *k == CodeActionKind::QuickFix)) {
+    if params.context.only.as_ref().is_some_and(|only| !only.contains(&CodeActionKind::QuickFix)) {
         return Ok(None);
     }
     let Some(run) = last_run.filter(|r| r.text == doc.text()) else { return Ok(None) };
