@@ -2,6 +2,7 @@
 //! as plain functions the integration tests call directly.
 //!
 //! - [`scrub`]: the training-data scrub (names, URLs, short strings, name titles).
+//! - [`cpu`]: CPU thread count and allocator settings for training.
 //! - [`bpe`]: byte-level BPE tokenizer training and coverage report.
 //! - [`synthetic`]: synthetic traces built one instruction per edit.
 //! - [`splits`]: the paper's student/title splits.
@@ -14,6 +15,7 @@
 
 pub mod bench;
 pub mod bpe;
+pub mod cpu;
 pub mod dataset;
 pub mod export;
 pub mod optim;

@@ -33,7 +33,8 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         // One thread: candle's spinning pool is slower on a shared 2-core machine.
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
+        pencil_trainer::cpu::configure_threads(Some(1));
+        pencil_trainer::cpu::tune_allocator();
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trainer-fixture");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");

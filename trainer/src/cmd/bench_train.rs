@@ -30,7 +30,7 @@ pub struct Args {
     /// Force the CPU.
     #[arg(long)]
     cpu: bool,
-    /// CPU threads (default: half the logical cores; see cmd/threads.rs).
+    /// CPU threads (default: half the logical cores; see pencil_trainer::cpu).
     #[arg(long)]
     threads: Option<usize>,
     /// Peak TFLOP/s for MFU (default: estimated for the device).
@@ -40,7 +40,8 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    crate::cmd::threads::configure(a.threads);
+    pencil_trainer::cpu::configure_threads(a.threads);
+    pencil_trainer::cpu::tune_allocator();
     let report = bench_train(&BenchOptions {
         preset: a.preset,
         batch_size: a.batch_size,

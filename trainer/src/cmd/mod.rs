@@ -8,4 +8,3 @@ pub mod tokenizer;
 pub mod train;
 pub mod export;
 pub mod bench_generate;
-pub mod threads;

@@ -61,7 +61,7 @@ pub struct Args {
     /// Use the CPU even when a GPU is present.
     #[arg(long)]
     cpu: bool,
-    /// CPU threads (default: half the logical cores; see cmd/threads.rs).
+    /// CPU threads (default: half the logical cores; see pencil_trainer::cpu).
     #[arg(long)]
     threads: Option<usize>,
     /// Stop this invocation after step N with a checkpoint (continue with --resume).
@@ -71,7 +71,8 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    crate::cmd::threads::configure(a.threads);
+    pencil_trainer::cpu::configure_threads(a.threads);
+    pencil_trainer::cpu::tune_allocator();
     let opts = TrainOptions {
         preset: a.preset,
         data: a.data,
