@@ -1,5 +1,5 @@
--- Driven by neovim.rs: Debian's Neovim 0.7 with its built-in LSP client runs the
--- student's loop against pencil-lsp: edit, Run, see the diagnostic, take the quick
+-- Driven by neovim.rs: Debian's Neovim 0.7, its built-in LSP client and the project's
+-- plugin (editor-extensions/neovim) run the student's loop against pencil-lsp: edit, Run, see the diagnostic, take the quick
 -- fix through the real code-action UI, Run again. Results go to $PENCIL_TEST_OUT.
 local bin = os.getenv('PENCIL_LSP_BIN')
 local file = os.getenv('PENCIL_TEST_FILE')
@@ -14,37 +14,31 @@ local function finish()
 end
 
 local ok, err = pcall(function()
-  local client_id = vim.lsp.start_client({
-    name = 'pencil',
-    cmd = { bin },
-    root_dir = vim.fn.fnamemodify(file, ':h'),
-    flags = { debounce_text_changes = 0 },
-    handlers = {
-      ['window/showMessage'] = function(_, params)
-        table.insert(result.messages, params.message)
-      end,
-      ['textDocument/publishDiagnostics'] = function(e, params, ctx, config)
-        table.insert(result.diagnostics, params)
-        vim.lsp.diagnostic.on_publish_diagnostics(e, params, ctx, config)
-      end,
-    },
-  })
-  assert(client_id, 'start_client failed')
+  -- Record what the student would see, then load the project's own plugin.
+  vim.lsp.handlers['window/showMessage'] = function(_, params)
+    table.insert(result.messages, params.message)
+  end
+  local publish = vim.lsp.handlers['textDocument/publishDiagnostics']
+  vim.lsp.handlers['textDocument/publishDiagnostics'] = function(e, params, ctx, config)
+    table.insert(result.diagnostics, params)
+    return publish(e, params, ctx, config)
+  end
+  result.notes = {}
+  vim.notify = function(msg) table.insert(result.notes, msg) end
+  vim.opt.runtimepath:append(os.getenv('PENCIL_PLUGIN_DIR'))
+  local pencil = require('pencil')
+  pencil.setup({ cmd = { bin } })
+
   vim.cmd('edit ' .. vim.fn.fnameescape(file))
   local bufnr = vim.api.nvim_get_current_buf()
-  vim.lsp.buf_attach_client(bufnr, client_id)
-  local client
-  assert(vim.wait(30000, function()
-    client = vim.lsp.get_client_by_id(client_id)
-    return client ~= nil and client.initialized
-  end, 20), 'the client did not initialize')
+  local client = pencil.client(30000)
+  assert(client, 'the plugin did not start and attach the client')
 
   -- The student mistypes a color on line 2 (a real buffer edit -> didChange).
   vim.api.nvim_buf_set_lines(bufnr, 1, 2, false, { 'pen lightbleu' })
-  local uri = vim.uri_from_bufnr(bufnr)
-  local run = client.request_sync('pencil/run', { textDocument = { uri = uri } }, 30000, bufnr)
-  assert(run and run.result, 'pencil/run failed: ' .. vim.inspect(run))
-  result.steps.first_run = run.result
+  local run = pencil.run(bufnr)
+  assert(run, 'pencil/run failed: ' .. vim.inspect(result.notes))
+  result.steps.first_run = run
   assert(vim.wait(10000, function() return #vim.diagnostic.get(bufnr) > 0 end, 20), 'no diagnostics shown')
   local d = vim.diagnostic.get(bufnr)[1]
   result.steps.diagnostic = { lnum = d.lnum, col = d.col, end_col = d.end_col, message = d.message, severity = d.severity }
@@ -58,9 +52,8 @@ local ok, err = pcall(function()
   end, 20), 'the code action did not change the buffer')
   result.steps.fixed_text = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), '\n')
 
-  local rerun = client.request_sync('pencil/run', { textDocument = { uri = uri } }, 30000, bufnr)
-  assert(rerun and rerun.result, 'second pencil/run failed: ' .. vim.inspect(rerun))
-  result.steps.second_run = rerun.result
+  vim.cmd('PencilRun')
+  result.steps.second_run = { status = (result.notes[#result.notes] == 'pencil: the program runs') and 'ok' or result.notes[#result.notes] }
   assert(vim.wait(10000, function() return #vim.diagnostic.get(bufnr) == 0 end, 20), 'diagnostics were not cleared')
   result.steps.cleared = true
   client.stop()

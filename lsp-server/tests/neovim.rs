@@ -1,5 +1,6 @@
 //! The student's loop driven by a real editor: headless Neovim 0.7 (Debian's package,
-//! installed by scripts/setup.sh) with its built-in LSP client (see neovim.lua).
+//! installed by scripts/setup.sh), its built-in LSP client and the project's plugin
+//! `editor-extensions/neovim` (see neovim.lua).
 
 use serde_json::Value;
 use std::process::Command;
@@ -16,6 +17,7 @@ fn neovim_runs_sees_the_error_applies_the_fix_and_runs_again() {
     let mut child = Command::new(nvim)
         .args(["--headless", "--clean", "-n", "-i", "NONE", "-c", &format!("luafile {script}")])
         .env("PENCIL_LSP_BIN", env!("CARGO_BIN_EXE_pencil-lsp"))
+        .env("PENCIL_PLUGIN_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../editor-extensions/neovim"))
         .env("PENCIL_DATA_DIR", work.path().join("data"))
         .env("PENCIL_TEST_FILE", &file)
         .env("PENCIL_TEST_OUT", &out)
@@ -39,6 +41,8 @@ fn neovim_runs_sees_the_error_applies_the_fix_and_runs_again() {
     assert!(result.get("error").is_none(), "{result:#}");
     let steps = &result["steps"];
     assert_eq!(steps["first_run"]["status"], "error", "{result:#}");
+    let notes = result["notes"].as_array().expect("notes");
+    assert!(notes.iter().any(|n| n.as_str().is_some_and(|n| n.contains("quick fix"))), "{notes:?}");
     assert_eq!(steps["diagnostic"]["lnum"], 1);
     assert_eq!(steps["diagnostic"]["col"], 4);
     assert_eq!(steps["diagnostic"]["end_col"], 13);
