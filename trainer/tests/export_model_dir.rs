@@ -96,6 +96,8 @@ fn export_writes_a_model_directory_that_opens_and_generates() {
     assert_eq!((strong.student.as_str(), strong.row, strong.n_traces), ("bob", 2, 25));
     assert_eq!(strong.mean_goal_backtracking, 0.0);
     assert!(m.provenance.export_command.contains("export"));
+    let parity = m.parity.clone().expect("parity measured at export");
+    assert!(parity.max_abs_logit_diff < 1e-3 && parity.max_abs_logit_diff_kv_cache < 1e-3, "{parity:?}");
 
     let mut dir = ModelDir::open(&out, &SessionOptions::default()).expect("open");
     // The strong vector is bob's row of the checkpoint's table, and its soft

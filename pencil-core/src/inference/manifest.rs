@@ -67,6 +67,19 @@ pub struct StrongStudent {
     pub rule: String,
 }
 
+/// Candle-vs-ort agreement of the exported graph, measured at export time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParityReport {
+    /// Worst |logit difference| over whole sequences (no past).
+    pub max_abs_logit_diff: f32,
+    /// Worst |logit difference| of a token run through the KV cache.
+    pub max_abs_logit_diff_kv_cache: f32,
+    /// Batch sizes compared.
+    pub batch_sizes: Vec<usize>,
+    /// Sequence lengths compared.
+    pub sequence_lengths: Vec<usize>,
+}
+
 /// The manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -82,6 +95,9 @@ pub struct Manifest {
     pub validation_loss: Option<f64>,
     /// The strong student, when one could be chosen.
     pub strong_student: Option<StrongStudent>,
+    /// Candle-vs-ort parity, when measured.
+    #[serde(default)]
+    pub parity: Option<ParityReport>,
     /// Probe scores (filled once the backtracking probe exists).
     #[serde(default)]
     pub probe: Option<serde_json::Value>,

@@ -19,7 +19,7 @@ pub struct Args {
     /// Corpus files for choosing the strong student (default: the dataset's inputs).
     #[arg(long)]
     corpus: Vec<PathBuf>,
-    /// Skip loading the result with ONNX Runtime afterwards.
+    /// Skip the checks that need ONNX Runtime (candle-vs-ort parity, loading the result).
     #[arg(long)]
     no_check: bool,
 }
@@ -28,13 +28,19 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let progress = bar(0, "exporting");
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let manifest = export_run(&ExportOptions { run_dir: a.run_dir, out: a.out.clone(), corpus: a.corpus, command }, &progress)?;
+    let manifest = export_run(&ExportOptions { run_dir: a.run_dir, out: a.out.clone(), corpus: a.corpus, command, check_parity: !a.no_check }, &progress)?;
     progress.finish_with_message("exported");
     if !a.no_check {
         // Opening validates the manifest and runs ort's own graph checks.
         ModelDir::open(&a.out, &SessionOptions::default())?;
     }
     let bytes: u64 = manifest.files.values().map(|f| f.bytes).sum();
+    if let Some(p) = &manifest.parity {
+        eprintln!(
+            "export: candle vs ort max |logit diff| {:.2e} (whole sequences), {:.2e} (through the KV cache)",
+            p.max_abs_logit_diff, p.max_abs_logit_diff_kv_cache
+        );
+    }
     eprintln!(
         "export: {} ({} preset, {} bytes in {} files); strong student: {}",
         a.out.display(),

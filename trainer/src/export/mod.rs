@@ -10,10 +10,12 @@
 //!
 //! - [`onnx_graph`]: the trace model as an ONNX graph, written from Rust.
 //! - [`strong_student`]: the paper's §J choice of the "strong student" vector.
+//! - [`parity`]: candle-vs-ort agreement of the written graph, recorded in the manifest.
 //!
 //! The manifest format lives in `pencil_core::inference::manifest` (the server reads it).
 
 pub mod onnx_graph;
+pub mod parity;
 #[cfg(test)]
 mod parity_tests;
 pub mod strong_student;
@@ -51,7 +53,12 @@ pub struct ExportOptions {
     pub corpus: Vec<PathBuf>,
     /// The command line, recorded in the manifest.
     pub command: String,
+    /// Measure candle-vs-ort parity (needs ONNX Runtime) and fail above [`PARITY_TOLERANCE`].
+    pub check_parity: bool,
 }
+
+/// Largest |logit difference| between candle and ort an export accepts.
+pub const PARITY_TOLERANCE: f32 = 1e-3;
 
 /// Exports a run directory; returns the manifest written.
 pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> anyhow::Result<Manifest> {
@@ -73,6 +80,18 @@ pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> an
     let strong = choose_strong_student(opts, &students, train_config.as_ref(), dataset.as_ref(), progress)?;
     write_students(&cfg, &weights, strong.as_ref(), &opts.out.join(STUDENTS_FILE))?;
 
+    let parity = if opts.check_parity {
+        progress.set_message("candle vs ort parity");
+        let p = parity::measure(&cfg, &weights, &opts.out.join(MODEL_FILE))?;
+        anyhow::ensure!(
+            p.max_abs_logit_diff < PARITY_TOLERANCE && p.max_abs_logit_diff_kv_cache < PARITY_TOLERANCE,
+            "the exported graph disagrees with the candle model: {p:?}"
+        );
+        Some(p)
+    } else {
+        None
+    };
+
     let mut files = BTreeMap::new();
     for name in [MODEL_FILE, TOKENIZER_FILE, STUDENTS_FILE] {
         files.insert(name.to_string(), FileEntry::of(&opts.out.join(name))?);
@@ -88,6 +107,7 @@ pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> an
         onnx_opset: onnx_graph::OPSET,
         validation_loss: best_validation_loss(&run.join("log.jsonl")),
         strong_student: strong,
+        parity,
         probe: None,
         provenance: ModelProvenance {
             run_dir: run.display().to_string(),

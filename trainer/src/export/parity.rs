@@ -1,0 +1,60 @@
+//! Candle-vs-ort parity of an exported graph on its own weights, measured at
+//! export time and recorded in the manifest: random token sequences, several
+//! batch sizes and lengths, whole-sequence and through the KV cache.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use pencil_core::inference::manifest::ParityReport;
+use pencil_core::inference::{OnnxModel, SessionOptions};
+use pencil_core::model::rng::SplitMix64;
+use pencil_core::model::{Mode, ModelConfig, TraceModel};
+
+/// Compares the graph at `onnx` with the candle model of `weights`.
+pub fn measure(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, onnx: &Path) -> anyhow::Result<ParityReport> {
+    let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &Device::Cpu);
+    let model = TraceModel::load(vb, cfg)?;
+    let mut session = OnnxModel::load(onnx, &SessionOptions::default())?;
+    let mut rng = SplitMix64::for_purpose(0, "parity");
+    let (d, vocab) = (cfg.n_embd, cfg.vocab_size);
+    let lengths: Vec<usize> = [1, 17, cfg.context / 2].into_iter().filter(|&t| t <= cfg.context).collect();
+    let batches = [1usize, 4];
+    let (mut full_worst, mut cached_worst) = (0.0f32, 0.0f32);
+    for &b in &batches {
+        for &t in &lengths {
+            let ids: Vec<u32> = (0..b * t).map(|_| rng.below(vocab) as u32).collect();
+            let soft: Vec<f32> = (0..b * d).map(|_| rng.normal() as f32).collect();
+            let want = {
+                let ids_t = Tensor::from_vec(ids.clone(), (b, t), &Device::Cpu)?;
+                let soft_t = Tensor::from_vec(soft.clone(), (b, d), &Device::Cpu)?;
+                model.logits(&ids_t, &soft_t, Mode::Infer)?.flatten_all()?.to_vec1::<f32>()?
+            };
+            let ids64: Vec<i64> = ids.iter().map(|&x| i64::from(x)).collect();
+            let full = session.forward(&ids64, &soft, &session.empty_cache(b)?)?;
+            full_worst = full_worst.max(max_abs_diff(&full.logits, &want));
+            // The last token through the cache after the rest as a prefix.
+            if t >= 2 {
+                let take = |from: usize, to: usize| -> Vec<i64> { (0..b).flat_map(|r| ids64[r * t + from..r * t + to].to_vec()).collect() };
+                let prefix = session.forward(&take(0, t - 1), &soft, &session.empty_cache(b)?)?;
+                let step = session.forward(&take(t - 1, t), &soft, &prefix.cache)?;
+                let last: Vec<f32> = (0..b).flat_map(|r| want[(r * (t + 1) + t) * vocab..(r * (t + 1) + t + 1) * vocab].to_vec()).collect();
+                cached_worst = cached_worst.max(max_abs_diff(&step.logits, &last));
+            }
+        }
+    }
+    Ok(ParityReport {
+        max_abs_logit_diff: full_worst,
+        max_abs_logit_diff_kv_cache: cached_worst,
+        batch_sizes: batches.to_vec(),
+        sequence_lengths: lengths,
+    })
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return f32::INFINITY;
+    }
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
