@@ -321,7 +321,7 @@ fn is_short_literal(body: &str) -> bool {
 /// Color strings (`pen "red"`) are code, not text: the short-literal rule spares them.
 fn is_color(body: &str) -> bool {
     let b = body.trim().to_lowercase();
-    pencil_core::metrics::program_counts::COLORS.iter().any(|c| *c == b)
+    pencil_core::metrics::program_counts::COLORS.contains(&b)
 }
 
 fn is_capitalised(w: &str) -> bool {

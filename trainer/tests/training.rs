@@ -35,8 +35,18 @@ fn fixture() -> &'static Fixture {
         // One thread: candle's spinning pool is slower on a shared 2-core machine.
         pencil_trainer::cpu::configure_threads(Some(1));
         pencil_trainer::cpu::tune_allocator();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trainer-fixture");
-        let _ = std::fs::remove_dir_all(&dir);
+        // One folder per test process (test runs may overlap); folders of
+        // processes that have ended are removed.
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for entry in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(pid) = name.strip_prefix("trainer-fixture-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = tmp.join(format!("trainer-fixture-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
         let all = read_corpus(&public_corpus(), ReadOptions::default()).expect("public corpus").traces;
         let slice: Vec<Trace> = all.into_iter().step_by(8).collect();
@@ -44,7 +54,7 @@ fn fixture() -> &'static Fixture {
         write_jsonl(std::fs::File::create(&slice_path).expect("create"), &slice).expect("write");
         let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
         let lists = NameLists::from_lists(set(&["hannah", "lindsey"]), set(&["smith"]), set(&["star"]));
-        let prepared = prepare(&[slice_path.clone()], &Scrubber::new(lists)).expect("prepare");
+        let prepared = prepare(std::slice::from_ref(&slice_path), &Scrubber::new(lists)).expect("prepare");
         let texts: Vec<String> = prepared.traces.iter().filter_map(|t| write(t, 0).ok()).collect();
         let tok = train_bpe(&texts, 512).expect("bpe");
         let tok_path = dir.join("tokenizer.json");

@@ -68,7 +68,7 @@ impl ModelConfig {
 
     /// Checks that the shapes fit together.
     pub fn validate(&self) -> Result<(), String> {
-        if self.n_head == 0 || self.n_embd % self.n_head != 0 {
+        if self.n_head == 0 || !self.n_embd.is_multiple_of(self.n_head) {
             return Err(format!("n_embd {} is not a multiple of n_head {}", self.n_embd, self.n_head));
         }
         if self.title_tokens + 2 > self.context {
