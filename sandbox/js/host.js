@@ -760,9 +760,9 @@
   }
   // Remove what QuickJS / deno_core add that a Chromium page lacks, so such
   // names throw ReferenceError as they do on Pencil Code.
-  // The engine's own hooks (`__v8x*`, `__bootstrap`, `Deno`) stay: error
-  // stack formatting goes through them, and no student writes those names.
-  var engineHooks = /^(__v8x|__bootstrap$|Deno$|__proto__$)/;
+  // This also removes deno_core's `Deno.core` (its ops could print to the
+  // process's stdout, which is the language server's protocol channel).
+  var engineHooks = /^__proto__$/;
   getOwnPropertyNames(G).forEach(function (n) {
     if (!hasOwn(browserNames, n) && !hasOwn(turtleNames, n) && !engineHooks.test(n)) {
       try { delete G[n]; } catch (e) { /* non-configurable intrinsic: leave it */ }
