@@ -11,7 +11,7 @@
 //! replaced by the smallest normal double, so the score becomes tiny rather
 //! than 0; the weighted logs are added with `math.fsum`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::python_text::split_whitespace;
 
@@ -67,52 +67,61 @@ pub fn fsum(values: impl IntoIterator<Item = f64>) -> f64 {
     hi
 }
 
-/// Counts of the `n`-grams of `tokens`.
-fn ngram_counts<'t>(tokens: &'t [&'t str], n: usize) -> HashMap<&'t [&'t str], usize> {
-    let mut counts = HashMap::new();
-    if tokens.len() >= n {
-        for g in tokens.windows(n) {
-            *counts.entry(g).or_insert(0) += 1;
-        }
+/// A text's length and n-gram counts (1- to 4-grams) over interned token ids.
+struct NgramStats<'i> {
+    len: usize,
+    counts: [FxHashMap<&'i [u32], usize>; 4],
+}
+
+impl<'i> NgramStats<'i> {
+    fn new(ids: &'i [u32]) -> Self {
+        let counts = std::array::from_fn(|k| {
+            let mut c: FxHashMap<&[u32], usize> = FxHashMap::default();
+            for g in ids.windows(k + 1) {
+                *c.entry(g).or_insert(0) += 1;
+            }
+            c
+        });
+        NgramStats { len: ids.len(), counts }
     }
-    counts
 }
 
-/// nltk's `modified_precision` as (numerator, denominator).
-fn modified_precision(references: &[Vec<&str>], hypothesis: &[&str], n: usize) -> (usize, usize) {
-    let counts = ngram_counts(hypothesis, n);
-    let mut max_counts: HashMap<&[&str], usize> = HashMap::with_capacity(counts.len());
-    for reference in references {
-        let ref_counts = ngram_counts(reference, n);
-        for g in counts.keys() {
-            let c = ref_counts.get(g).copied().unwrap_or(0);
-            let m = max_counts.entry(g).or_insert(0);
-            *m = (*m).max(c);
-        }
-    }
-    let numerator = counts.iter().map(|(g, &c)| c.min(max_counts.get(g).copied().unwrap_or(0))).sum();
-    let denominator = counts.values().sum::<usize>().max(1);
-    (numerator, denominator)
+/// Token ids of each text, equal tokens getting equal ids.
+fn intern<'t>(texts: &[&[&'t str]]) -> Vec<Vec<u32>> {
+    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    texts
+        .iter()
+        .map(|t| {
+            t.iter()
+                .map(|tok| {
+                    let next = ids.len() as u32;
+                    *ids.entry(tok).or_insert(next)
+                })
+                .collect()
+        })
+        .collect()
 }
 
-/// nltk's `closest_ref_length`: the reference length nearest the hypothesis's, shorter on ties.
-fn closest_ref_length(references: &[Vec<&str>], hyp_len: usize) -> usize {
-    references.iter().map(Vec::len).min_by_key(|&r| (r.abs_diff(hyp_len), r)).unwrap_or(0)
-}
-
-/// The four BLEU scores (1- to 4-gram weights) of nltk's `corpus_bleu` with no smoothing.
-pub fn corpus_bleu_scores(list_of_references: &[Vec<Vec<&str>>], hypotheses: &[Vec<&str>]) -> [f64; 4] {
+/// nltk's `corpus_bleu` for the four weight vectors over texts given once:
+/// each `(hypothesis, references)` pair names texts by index.
+fn corpus_bleu_indexed(stats: &[NgramStats<'_>], pairs: &[(usize, Vec<usize>)]) -> [f64; 4] {
     let mut num = [0usize; 5];
     let mut den = [0usize; 5];
     let (mut hyp_lengths, mut ref_lengths) = (0usize, 0usize);
-    for (references, hypothesis) in list_of_references.iter().zip(hypotheses) {
+    for (h, refs) in pairs {
+        let hyp = &stats[*h];
         for n in 1..=4 {
-            let (p, q) = modified_precision(references, hypothesis, n);
-            num[n] += p;
-            den[n] += q;
+            // nltk's `modified_precision`: counts clipped by the most any one reference has.
+            let counts = &hyp.counts[n - 1];
+            num[n] += counts
+                .iter()
+                .map(|(g, &c)| c.min(refs.iter().map(|&r| stats[r].counts[n - 1].get(g).copied().unwrap_or(0)).max().unwrap_or(0)))
+                .sum::<usize>();
+            den[n] += counts.values().sum::<usize>().max(1);
         }
-        hyp_lengths += hypothesis.len();
-        ref_lengths += closest_ref_length(references, hypothesis.len());
+        hyp_lengths += hyp.len;
+        // nltk's `closest_ref_length`: nearest length, the shorter one on ties.
+        ref_lengths += refs.iter().map(|&r| stats[r].len).min_by_key(|&r| (r.abs_diff(hyp.len), r)).unwrap_or(0);
     }
     if num[1] == 0 {
         return [0.0; 4];
@@ -134,6 +143,24 @@ pub fn corpus_bleu_scores(list_of_references: &[Vec<Vec<&str>>], hypotheses: &[V
     scores
 }
 
+/// The four BLEU scores (1- to 4-gram weights) of nltk's `corpus_bleu` with no smoothing.
+pub fn corpus_bleu_scores(list_of_references: &[Vec<Vec<&str>>], hypotheses: &[Vec<&str>]) -> [f64; 4] {
+    let mut texts: Vec<&[&str]> = Vec::new();
+    let mut pairs = Vec::with_capacity(hypotheses.len());
+    for (references, hypothesis) in list_of_references.iter().zip(hypotheses) {
+        let h = texts.len();
+        texts.push(hypothesis);
+        let refs = references.iter().map(|r| {
+            texts.push(r);
+            texts.len() - 1
+        });
+        pairs.push((h, refs.collect()));
+    }
+    let ids = intern(&texts);
+    let stats: Vec<NgramStats<'_>> = ids.iter().map(|t| NgramStats::new(t)).collect();
+    corpus_bleu_indexed(&stats, &pairs)
+}
+
 /// numpy's mean of a short float list (sequential sum below 8 elements), as the paper takes it.
 fn mean_of_scores(scores: &[f64]) -> f64 {
     scores.iter().fold(0.0, |acc, s| acc + s) / scores.len() as f64
@@ -142,10 +169,13 @@ fn mean_of_scores(scores: &[f64]) -> f64 {
 /// The paper's `quality_bleu(texts, refs)`: every text is a hypothesis scored
 /// against all of `refs`; the mean of the four corpus BLEU scores.
 pub fn quality_bleu(texts: &[&str], refs: &[&str]) -> f64 {
-    let ref_tokens: Vec<Vec<&str>> = refs.iter().map(|r| split_whitespace(r).collect()).collect();
-    let hyps: Vec<Vec<&str>> = texts.iter().map(|t| split_whitespace(t).collect()).collect();
-    let lists = vec![ref_tokens; hyps.len()];
-    mean_of_scores(&corpus_bleu_scores(&lists, &hyps))
+    let tokens: Vec<Vec<&str>> = texts.iter().chain(refs).map(|t| split_whitespace(t).collect()).collect();
+    let slices: Vec<&[&str]> = tokens.iter().map(Vec::as_slice).collect();
+    let ids = intern(&slices);
+    let stats: Vec<NgramStats<'_>> = ids.iter().map(|t| NgramStats::new(t)).collect();
+    let ref_indices: Vec<usize> = (texts.len()..tokens.len()).collect();
+    let pairs: Vec<(usize, Vec<usize>)> = (0..texts.len()).map(|h| (h, ref_indices.clone())).collect();
+    mean_of_scores(&corpus_bleu_indexed(&stats, &pairs))
 }
 
 /// The paper's `self_bleu(texts)`: each text scored against all the others;
@@ -155,10 +185,11 @@ pub fn self_bleu(texts: &[&str]) -> Option<f64> {
         return None;
     }
     let tokens: Vec<Vec<&str>> = texts.iter().map(|t| split_whitespace(t).collect()).collect();
-    let lists: Vec<Vec<Vec<&str>>> = (0..tokens.len())
-        .map(|i| tokens.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, t)| t.clone()).collect())
-        .collect();
-    Some(mean_of_scores(&corpus_bleu_scores(&lists, &tokens)))
+    let slices: Vec<&[&str]> = tokens.iter().map(Vec::as_slice).collect();
+    let ids = intern(&slices);
+    let stats: Vec<NgramStats<'_>> = ids.iter().map(|t| NgramStats::new(t)).collect();
+    let pairs: Vec<(usize, Vec<usize>)> = (0..texts.len()).map(|i| (i, (0..texts.len()).filter(|&j| j != i).collect())).collect();
+    Some(mean_of_scores(&corpus_bleu_indexed(&stats, &pairs)))
 }
 
 #[cfg(test)]

@@ -28,12 +28,31 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 pub fn distances_to(programs: &[&str], goal: &str) -> Vec<usize> {
     let goal: Vec<char> = goal.chars().collect();
     let programs: Vec<Vec<char>> = programs.iter().map(|p| p.chars().collect()).collect();
-    let mut matcher = SequenceMatcher::new(None, &[], &goal);
+    distances_to_chars(&programs, &goal)
+}
+
+/// [`distances_to`] over programs already split into code points.
+pub fn distances_to_chars(programs: &[Vec<char>], goal: &[char]) -> Vec<usize> {
+    let mut matcher = SequenceMatcher::new(None, &[], goal);
     programs
         .iter()
         .map(|a| {
             matcher.set_seq1(a);
             distance_from_ratio(a.len(), goal.len(), matcher.ratio())
+        })
+        .collect()
+}
+
+/// `[edit_distance(p[i], p[i + 1]) for i in ...]` over programs split into
+/// code points, reusing one matcher's buffers.
+pub fn sequential_distances_chars(programs: &[Vec<char>]) -> Vec<usize> {
+    let mut matcher = SequenceMatcher::new(None, &[], &[]);
+    programs
+        .windows(2)
+        .map(|w| {
+            matcher.set_seq2(&w[1]);
+            matcher.set_seq1(&w[0]);
+            distance_from_ratio(w[0].len(), w[1].len(), matcher.ratio())
         })
         .collect()
 }
@@ -47,6 +66,8 @@ mod tests {
         let check = |a: &str, b: &str, want: usize| {
             assert_eq!(edit_distance(a, b), want, "{a:?} {b:?}");
             assert_eq!(distances_to(&[a, a], b), [want, want], "{a:?} {b:?}");
+            let chars = [a.chars().collect::<Vec<_>>(), b.chars().collect()];
+            assert_eq!(sequential_distances_chars(&chars), [want], "{a:?} {b:?}");
         };
         check("", "", 0);
         check("fd 100", "fd 100", 0);

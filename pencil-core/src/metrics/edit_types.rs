@@ -12,7 +12,7 @@
 //! Each pair then gets one category: large add (>= 5 added), else large delete
 //! (>= 5 deleted), else small add, else small delete, else modify existing.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use serde::Serialize;
 
@@ -102,7 +102,7 @@ pub fn edit_counts(prev: &str, next: &str) -> EditCounts {
     let (a, b) = (splitlines(prev), splitlines(next));
     let diffs = compare(&a, &b, false);
     let mut c = EditCounts::default();
-    let mut processed: HashSet<&str> = HashSet::new();
+    let mut processed: FxHashSet<&str> = FxHashSet::default();
     for (i, d) in diffs.iter().enumerate() {
         if !is_change(d) || processed.contains(d.text.as_ref()) {
             continue;

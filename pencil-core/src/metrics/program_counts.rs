@@ -52,19 +52,38 @@ impl Serialize for ColorCounts {
     }
 }
 
+/// Indices into [`COLORS`] by the color's first byte (all are ASCII letters).
+static COLORS_BY_FIRST_BYTE: LazyLock<Vec<Vec<usize>>> = LazyLock::new(|| {
+    let mut buckets = vec![Vec::new(); 256];
+    for (i, c) in COLORS.iter().enumerate() {
+        if let Some(&b) = c.as_bytes().first() {
+            buckets[usize::from(b)].push(i);
+        }
+    }
+    buckets
+});
+
 /// Color counts: `program.lower().count(color)` for each color, so substrings
 /// count too (`red` inside `darkred`); zero counts are left out.
 pub fn color_counts(program: &str) -> ColorCounts {
     let lower = program.to_lowercase();
-    ColorCounts(
-        COLORS
-            .iter()
-            .filter_map(|c| {
-                let n = lower.matches(c.as_str()).count();
-                (n > 0).then(|| (c.clone(), n))
-            })
-            .collect(),
-    )
+    let hay = lower.as_bytes();
+    // One pass for all colors; per color, Python's `str.count` semantics:
+    // non-overlapping, left to right, so a color counts again only after the
+    // end of its previous match. Bytes suffice: the colors are ASCII, and an
+    // ASCII byte never occurs inside a multi-byte UTF-8 sequence.
+    let mut counts = vec![0usize; COLORS.len()];
+    let mut next_allowed = vec![0usize; COLORS.len()];
+    for (i, &b) in hay.iter().enumerate() {
+        for &c in &COLORS_BY_FIRST_BYTE[usize::from(b)] {
+            let color = COLORS[c].as_bytes();
+            if i >= next_allowed[c] && hay[i..].starts_with(color) {
+                counts[c] += 1;
+                next_allowed[c] = i + color.len();
+            }
+        }
+    }
+    ColorCounts(COLORS.iter().zip(counts).filter(|&(_, n)| n > 0).map(|(c, n)| (c.clone(), n)).collect())
 }
 
 #[cfg(test)]
@@ -101,5 +120,7 @@ mod tests {
         assert_eq!(got.0, [("white".to_string(), 1), ("red".to_string(), 2), ("darkred".to_string(), 1)]);
         assert_eq!(COLORS.len(), 140);
         assert_eq!(serde_json::to_string(&color_counts("blue skyblue")).ok(), Some(r#"{"skyblue":1,"blue":2}"#.into()));
+        // The Kelvin sign lower-cases to `k`; Cyrillic `т` is not `t`.
+        assert_eq!(color_counts("blac\u{212a} tanтan").0, [("black".to_string(), 1), ("tan".to_string(), 1)]);
     }
 }

@@ -66,15 +66,38 @@ pub fn calculate_ratio(matches: usize, length: usize) -> f64 {
 
 const ABSENT: u32 = u32::MAX;
 
+/// An element a [`SequenceMatcher`] can compare. Elements with a small dense
+/// key (ASCII characters) skip hashing when `b` is indexed.
+pub trait Element: Hash + Eq + Copy {
+    /// A key below 128 when the element has one.
+    fn small_key(&self) -> Option<usize> {
+        None
+    }
+}
+
+impl Element for char {
+    fn small_key(&self) -> Option<usize> {
+        let k = *self as usize;
+        (k < 128).then_some(k)
+    }
+}
+
+impl Element for &str {}
+
 /// A `SequenceMatcher(isjunk, a, b, autojunk=True)` over slices of `T`.
 pub struct SequenceMatcher<'s, T> {
     is_junk: Option<fn(&T) -> bool>,
     a: &'s [T],
     b: &'s [T],
-    /// Dense id of each distinct element of `b`.
+    /// Dense id of each distinct element of `b` with a small key (else `ABSENT`).
+    small_ids: [u32; 128],
+    /// Dense id of each other distinct element of `b`.
     b_ids: FxHashMap<T, u32>,
-    /// Positions in `b` of each id, empty for junk and popular elements (Python's `b2j`).
+    /// Positions in `b` of each id, empty for junk and popular elements
+    /// (Python's `b2j`); only the first `n_ids` are in use, the rest are kept
+    /// to reuse their allocations.
     b2j: Vec<Vec<usize>>,
+    n_ids: usize,
     /// Whether `b[j]` is junk (Python's `isbjunk(b[j])`).
     b_is_junk: Vec<bool>,
     /// Occurrences in `b` of each id (Python's `fullbcount`).
@@ -89,15 +112,17 @@ pub struct SequenceMatcher<'s, T> {
     next_touched: Vec<usize>,
 }
 
-impl<'s, T: Hash + Eq + Copy> SequenceMatcher<'s, T> {
+impl<'s, T: Element> SequenceMatcher<'s, T> {
     /// A matcher with the given junk predicate on `b`'s elements (`None`: no junk).
     pub fn new(is_junk: Option<fn(&T) -> bool>, a: &'s [T], b: &'s [T]) -> Self {
         let mut m = SequenceMatcher {
             is_junk,
             a: &[],
             b: &[],
+            small_ids: [ABSENT; 128],
             b_ids: FxHashMap::default(),
             b2j: Vec::new(),
+            n_ids: 0,
             b_is_junk: Vec::new(),
             b_counts: Vec::new(),
             a_ids: Vec::new(),
@@ -116,42 +141,61 @@ impl<'s, T: Hash + Eq + Copy> SequenceMatcher<'s, T> {
     pub fn set_seq1(&mut self, a: &'s [T]) {
         self.a = a;
         self.a_ids.clear();
-        self.a_ids.extend(a.iter().map(|x| self.b_ids.get(x).copied().unwrap_or(ABSENT)));
+        let (small, ids) = (&self.small_ids, &self.b_ids);
+        self.a_ids.extend(a.iter().map(|x| match x.small_key() {
+            Some(k) => small[k],
+            None => ids.get(x).copied().unwrap_or(ABSENT),
+        }));
         self.matching_blocks = None;
+    }
+
+    /// The id of `x`, a new one if `b` has not had it yet.
+    fn intern(&mut self, x: T) -> usize {
+        let slot = match x.small_key() {
+            Some(k) => &mut self.small_ids[k],
+            None => self.b_ids.entry(x).or_insert(ABSENT),
+        };
+        if *slot == ABSENT {
+            *slot = self.n_ids as u32;
+            if self.n_ids == self.b2j.len() {
+                self.b2j.push(Vec::new());
+            }
+            self.b2j[self.n_ids].clear();
+            self.b_counts.push(0);
+            self.n_ids += 1;
+        }
+        *slot as usize
     }
 
     /// Python's `set_seq2` (with `__chain_b`): a new `b`.
     pub fn set_seq2(&mut self, b: &'s [T]) {
         self.b = b;
+        self.small_ids = [ABSENT; 128];
         self.b_ids.clear();
-        self.b2j.clear();
+        self.n_ids = 0;
         self.b_counts.clear();
         self.b_is_junk.clear();
         for (j, x) in b.iter().enumerate() {
-            let next = self.b2j.len() as u32;
-            let id = *self.b_ids.entry(*x).or_insert(next) as usize;
-            if id == self.b2j.len() {
-                self.b2j.push(Vec::new());
-                self.b_counts.push(0);
-            }
+            let id = self.intern(*x);
             self.b2j[id].push(j);
             self.b_counts[id] += 1;
         }
         match self.is_junk {
             Some(is_junk) => {
-                for (x, &id) in &self.b_ids {
-                    if is_junk(x) {
-                        self.b2j[id as usize].clear();
+                self.b_is_junk.extend(b.iter().map(is_junk));
+                for (j, x) in b.iter().enumerate() {
+                    if self.b_is_junk[j] {
+                        let id = self.intern(*x);
+                        self.b2j[id].clear();
                     }
                 }
-                self.b_is_junk.extend(b.iter().map(is_junk));
             }
             None => self.b_is_junk.resize(b.len(), false),
         }
         let n = b.len();
         if n >= 200 {
             let ntest = n / 100 + 1;
-            for idxs in &mut self.b2j {
+            for idxs in &mut self.b2j[..self.n_ids] {
                 if idxs.len() > ntest {
                     idxs.clear();
                 }
@@ -297,13 +341,13 @@ impl<'s, T: Hash + Eq + Copy> SequenceMatcher<'s, T> {
 
     /// Python's `quick_ratio()`: an upper bound from the multiset intersection.
     pub fn quick_ratio(&self) -> f64 {
-        let mut used: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut used = vec![0usize; self.n_ids];
         let mut matches = 0;
         for &id in &self.a_ids {
             if id == ABSENT {
                 continue;
             }
-            let u = used.entry(id).or_insert(0);
+            let u = &mut used[id as usize];
             if *u < self.b_counts[id as usize] {
                 matches += 1;
             }

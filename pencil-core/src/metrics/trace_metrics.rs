@@ -3,7 +3,7 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::edit_distance::{distances_to, edit_distance};
+use super::edit_distance::{distances_to_chars, sequential_distances_chars};
 use super::edit_types::{trace_edit_counts, EditCounts};
 use super::program_counts::{color_counts, num_comments, num_functions, num_occurrences, ColorCounts};
 use crate::trace::{parse_timestamp, Trace};
@@ -164,9 +164,10 @@ pub fn trace_metrics(trace: &Trace) -> Result<TraceMetrics, MetricsError> {
         .collect::<Result<Vec<i64>, _>>()?;
     let n = programs.len();
 
-    let dists = if n == 1 { vec![0] } else { distances_to(&programs[..n - 1], last) };
+    let chars: Vec<Vec<char>> = programs.iter().map(|p| p.chars().collect()).collect();
+    let dists = if n == 1 { vec![0] } else { distances_to_chars(&chars[..n - 1], &chars[n - 1]) };
     let ratio = if n == 1 { 0.0 } else { backtracking_ratio(&dists) };
-    let sequential: Vec<usize> = programs.windows(2).map(|w| edit_distance(w[0], w[1])).collect();
+    let sequential = sequential_distances_chars(&chars);
     // Whole seconds, so the float sum numpy takes is exact and equals this one.
     let mean_time_diff = if n == 1 { 0.0 } else { (times[n - 1] - times[0]) as f64 / (n - 1) as f64 };
 
