@@ -43,6 +43,8 @@ pub enum BenchError {
 #[derive(Default)]
 struct Tally {
     run_ms: Vec<f64>,
+    record_ms: Vec<f64>,
+    check_ms: Vec<f64>,
     first_fix_ms: Vec<f64>,
     lines_touched: Vec<usize>,
     statuses: [usize; 4],
@@ -83,6 +85,8 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
         let outcome = runtime.block_on(pipeline::run(&services, input(trace, &program.code, &trace.student)));
         bar.inc(1);
         tally.run_ms.push(outcome.timings.run_ms);
+        tally.record_ms.push(outcome.timings.record_ms);
+        tally.check_ms.push(outcome.timings.check_ms);
         let Some(verdict) = outcome.verdict else { continue };
         tally.statuses[match verdict.status {
             Status::Ok => 0,
@@ -142,6 +146,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) -> Result<(), BenchError> {
     tally.run_ms.sort_by(f64::total_cmp);
+    tally.record_ms.sort_by(f64::total_cmp);
+    tally.check_ms.sort_by(f64::total_cmp);
     tally.first_fix_ms.sort_by(f64::total_cmp);
     tally.lines_touched.sort_unstable();
     let r = &tally.run_ms;
@@ -154,6 +160,9 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
         percentile(r, 99.0),
         r.last().copied().unwrap_or(f64::NAN)
     )?;
+    for (name, v) in [("  record alone (SQLite, synchronous=FULL)", &tally.record_ms), ("  check alone (sandbox)", &tally.check_ms)] {
+        writeln!(out, "{name}: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms", percentile(v, 50.0), percentile(v, 90.0), percentile(v, 99.0))?;
+    }
     let [ok, error, timeout, waits] = tally.statuses;
     writeln!(out, "status: ok {ok}, error {error}, timeout {timeout}, waits_for_input {waits}")?;
     let share = |fixed: usize, total: usize| if total == 0 { 0.0 } else { 100.0 * fixed as f64 / total as f64 };

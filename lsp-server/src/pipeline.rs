@@ -47,6 +47,10 @@ pub struct RunInput {
 pub struct Timings {
     /// Recording and checking, which run concurrently, plus storing the result.
     pub run_ms: f64,
+    /// Recording alone (one SQLite transaction on the store's thread).
+    pub record_ms: f64,
+    /// Checking alone (the sandbox).
+    pub check_ms: f64,
     /// Finding and verifying quick fixes.
     pub fixes_ms: f64,
 }
@@ -76,13 +80,20 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
         let store = services.store.as_ref()?;
         let (student, title, code, time, trigger) =
             (input.student.clone(), input.title.clone(), input.code.clone(), input.time.clone(), input.trigger);
-        Some(store.call(move |db| db.record_state(&student, &title, &code, &time, trigger)).await)
+        let t = Instant::now();
+        let r = store.call(move |db| db.record_state(&student, &title, &code, &time, trigger)).await;
+        Some((r, t.elapsed().as_secs_f64() * 1e3))
     };
     let check = async {
         let checker = services.checker.as_ref()?;
-        Some(checker.check(input.code.clone()).await)
+        let t = Instant::now();
+        let r = checker.check(input.code.clone()).await;
+        Some((r, t.elapsed().as_secs_f64() * 1e3))
     };
     let (recorded, checked) = tokio::join!(record, check);
+    let record_ms = recorded.as_ref().map_or(0.0, |(_, ms)| *ms);
+    let check_ms = checked.as_ref().map_or(0.0, |(_, ms)| *ms);
+    let (recorded, checked) = (recorded.map(|(r, _)| r), checked.map(|(r, _)| r));
     let state = match recorded {
         Some(Ok(state)) => Some(state),
         Some(Err(e)) => {
@@ -132,7 +143,7 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
         }
     }
     let fixes_ms = fixes_started.elapsed().as_secs_f64() * 1e3;
-    RunOutcome { state, verdict, problems, diagnostics, fixes, timings: Timings { run_ms, fixes_ms } }
+    RunOutcome { state, verdict, problems, diagnostics, fixes, timings: Timings { run_ms, record_ms, check_ms, fixes_ms } }
 }
 
 /// Candidate fixes for a failing verdict, verified in the sandbox off the executor.

@@ -53,6 +53,7 @@ pub fn candidates(code: &str, error: &ProgramError) -> Vec<Fix> {
         out.extend(missing_comma_fix(code, error));
     }
     out.extend(super::syntax::syntax_fixes(code, error));
+    out.extend(minus_spacing_fix(code, error));
     out.dedup_by(|a, b| a.new_code == b.new_code);
     out
 }
@@ -137,6 +138,33 @@ fn replace_word(code: &str, from: &str, to: &str) -> String {
 
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// `x = x -1` calls `x(-1)` in CoffeeScript: on a `TypeError: x is not a function`,
+/// `x -1` becomes `x - 1` on the error line.
+fn minus_spacing_fix(code: &str, error: &ProgramError) -> Option<Fix> {
+    if error.kind != "TypeError" {
+        return None;
+    }
+    let name = error.message.trim().strip_suffix(" is not a function")?.trim().trim_matches('\'');
+    let idx = error.line?.checked_sub(1)? as usize;
+    let lines: Vec<&str> = code.split_inclusive('\n').collect();
+    let line = *lines.get(idx)?;
+    let pattern = format!("{name} -");
+    let at = line.find(&pattern)?;
+    let after = &line[at + pattern.len()..];
+    if !after.starts_with(|c: char| c.is_ascii_digit() || c.is_alphabetic() || c == '(') {
+        return None;
+    }
+    let fixed = format!("{}{name} - {after}", &line[..at]);
+    let mut new_code: String = lines[..idx].concat();
+    new_code.push_str(&fixed);
+    new_code.push_str(&lines[idx + 1..].concat());
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Put a space after the `-` on line {} (`{name} -1` calls `{name}`)", idx + 1),
+        new_code,
+    })
 }
 
 /// `moveto 100 100` -> `moveto 100, 100`: on the error line (or, if the error has no
@@ -286,6 +314,12 @@ mod tests {
         let fixes = candidates("pen red\nmoveto 100 100\n", &err("SyntaxError", "unexpected 100", Some(2)));
         assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("pen red\nmoveto 100, 100\n"));
         assert!(fixes.first().is_some_and(|f| f.title.contains("line 2")));
+    }
+
+    #[test]
+    fn minus_without_space_is_subtraction() {
+        let fixes = candidates("s = 5\ns = s -1\n", &err("TypeError", "s is not a function", Some(2)));
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("s = 5\ns = s - 1\n"));
     }
 
     #[test]

@@ -20,8 +20,11 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     if message.contains("unexpected indentation") {
         out.extend(realign(&lines, at));
     }
+    if message.contains("unexpected newline") {
+        out.extend(indent_body(&lines, at));
+    }
     if let Some(missing) = message.strip_prefix("missing ").and_then(|m| m.trim().chars().next()) {
-        out.extend(close_unclosed(&lines, at, missing));
+        out.extend(close_unclosed(&lines, at, missing).into_iter().flatten());
     }
     if let Some(token) = message.strip_prefix("unmatched ").or_else(|| message.strip_prefix("unexpected ")) {
         let token = token.trim().trim_start_matches("token in expression:").trim().trim_matches('\'');
@@ -80,7 +83,7 @@ fn realign(lines: &[&str], at: usize) -> Option<Fix> {
 
 /// Appends the missing closing bracket to the nearest line (from the error upwards)
 /// that opens more than it closes.
-fn close_unclosed(lines: &[&str], at: usize, missing: char) -> Option<Fix> {
+fn close_unclosed(lines: &[&str], at: usize, missing: char) -> Option<Vec<Fix>> {
     let open = match missing {
         ')' => '(',
         ']' => '[',
@@ -91,14 +94,55 @@ fn close_unclosed(lines: &[&str], at: usize, missing: char) -> Option<Fix> {
         let l = lines[i];
         l.matches(open).count() > l.matches(missing).count()
     })?;
-    let line = lines[i];
-    let body = line.trim_end_matches(['\r', '\n']);
-    let new = format!("{body}{missing}{}", &line[body.len()..]);
-    Some(Fix {
+    let close_at = |j: usize| {
+        let line = lines[j];
+        let body = line.trim_end_matches(['\r', '\n']);
+        rebuild(lines, &[(j, format!("{body}{missing}{}", &line[body.len()..]))])
+    };
+    let mut fixes = vec![Fix {
         rule: Rule::Syntax,
         title: format!("Close the `{open}` on line {} with `{missing}`", i + 1),
-        new_code: rebuild(lines, &[(i, new)]),
-    })
+        new_code: close_at(i),
+    }];
+    // A bracket opened over several lines closes after the last of them.
+    if let Some(last) = (i + 1..lines.len()).rev().find(|&j| !lines[j].trim().is_empty()) {
+        fixes.push(Fix {
+            rule: Rule::Syntax,
+            title: format!("Close the `{open}` from line {} with `{missing}` on line {}", i + 1, last + 1),
+            new_code: close_at(last),
+        });
+    }
+    Some(fixes)
+}
+
+/// A block opener (`for`, `if`, `->`, ...) with nothing indented under it: indent the
+/// next line, or the run of lines after it at the opener's indentation.
+fn indent_body(lines: &[&str], at: usize) -> Vec<Fix> {
+    let opener = lines[at];
+    let own = indent_of(opener);
+    let Some(next) = (at + 1..lines.len()).find(|&j| !lines[j].trim().is_empty()) else { return Vec::new() };
+    if indent_of(lines[next]).len() > own.len() {
+        return Vec::new();
+    }
+    let step = if own.contains('\t') { "\t" } else { "  " };
+    let indent = |j: usize| (j, format!("{step}{}", lines[j]));
+    let mut fixes = vec![Fix {
+        rule: Rule::Syntax,
+        title: format!("Indent line {} so it belongs to line {}", next + 1, at + 1),
+        new_code: rebuild(lines, &[indent(next)]),
+    }];
+    let run: Vec<(usize, String)> = (next..lines.len())
+        .take_while(|&j| !lines[j].trim().is_empty() && indent_of(lines[j]) == own)
+        .map(indent)
+        .collect();
+    if run.len() > 1 {
+        fixes.push(Fix {
+            rule: Rule::Syntax,
+            title: format!("Indent lines {}-{} so they belong to line {}", next + 1, next + run.len(), at + 1),
+            new_code: rebuild(lines, &run),
+        });
+    }
+    fixes
 }
 
 /// Closes a string left open on the error line.
@@ -156,8 +200,21 @@ mod tests {
     }
 
     #[test]
+    fn empty_blocks_get_their_body_indented() {
+        assert_eq!(
+            fixes("for d in [1, 2]\nfd d\nrt 90\n\npen red\n", "unexpected newline", 1, Some(16)),
+            vec!["for d in [1, 2]\n  fd d\nrt 90\n\npen red\n", "for d in [1, 2]\n  fd d\n  rt 90\n\npen red\n"]
+        );
+        assert!(fixes("for d in [1, 2]\n  fd d\n", "unexpected newline", 1, None).is_empty());
+    }
+
+    #[test]
     fn brackets_and_strings_get_closed_or_removed() {
         assert_eq!(fixes("pen red\nfd (100\n", "missing )", 3, None), vec!["pen red\nfd (100)\n"]);
+        assert_eq!(
+            fixes("a = [[1,2],\n  [3,4]\nfd 1\n", "missing ]", 4, None),
+            vec!["a = [[1,2],]\n  [3,4]\nfd 1\n", "a = [[1,2],\n  [3,4]\nfd 1]\n"]
+        );
         assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd 100\nrt 90\n"]);
         assert_eq!(fixes("label 'hi\nfd 10\n", "unexpected '", 1, Some(7)), vec!["label 'hi'\nfd 10\n", "label hi\nfd 10\n"]);
         assert!(fixes("fd 10\n", "unexpected if", 1, Some(1)).is_empty());
