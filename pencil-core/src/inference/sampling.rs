@@ -42,17 +42,28 @@ pub fn sample(logits: &[f32], params: SamplingParams, rng: &mut SplitMix64) -> u
     if total <= 0.0 || !total.is_finite() {
         return argmax(logits);
     }
-    probs.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let top_p = f64::from(params.top_p.clamp(0.0, 1.0)) * total;
-    let mut kept = 0usize;
-    let mut mass = 0.0;
-    for &(_, p) in &probs {
-        kept += 1;
-        mass += p;
-        if mass >= top_p {
-            break;
+    // Most of the mass usually sits in a few tokens: order only the best k,
+    // growing k fourfold until they hold the nucleus (the order is total, so this
+    // equals sorting everything).
+    let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    let mut k = 64.min(probs.len());
+    let (kept, mass) = loop {
+        if k < probs.len() {
+            probs.select_nth_unstable_by(k - 1, order);
         }
-    }
+        probs[..k].sort_unstable_by(order);
+        let mut mass = 0.0;
+        let found = probs[..k].iter().position(|&(_, p)| {
+            mass += p;
+            mass >= top_p
+        });
+        match found {
+            Some(i) => break (i + 1, mass),
+            None if k == probs.len() => break (k, mass),
+            None => k = (4 * k).min(probs.len()),
+        }
+    };
     let target = rng.next_f64() * mass;
     let mut acc = 0.0;
     for &(id, p) in &probs[..kept] {
@@ -104,6 +115,51 @@ mod tests {
         };
         assert_eq!(draw(9), draw(9));
         assert_ne!(draw(9), draw(10));
+    }
+
+    #[test]
+    fn partial_ordering_gives_what_a_full_sort_gives() {
+        // A flat distribution needs the whole vocabulary in the nucleus; a
+        // peaked one only a few tokens. Both must match the plain definition.
+        let mut gen = SplitMix64::new(2);
+        for spread in [0.01f64, 1.0, 8.0] {
+            let logits: Vec<f32> = (0..3000).map(|_| (gen.normal() * spread) as f32).collect();
+            for top_p in [0.5f32, 0.9, 1.0] {
+                let params = SamplingParams { temperature: 0.7, top_p };
+                let (mut a, mut b) = (SplitMix64::new(4), SplitMix64::new(4));
+                for _ in 0..20 {
+                    assert_eq!(sample(&logits, params, &mut a), reference_sample(&logits, params, &mut b));
+                }
+            }
+        }
+    }
+
+    /// Nucleus sampling as defined: sort everything, keep the top mass.
+    fn reference_sample(logits: &[f32], params: SamplingParams, rng: &mut SplitMix64) -> u32 {
+        let inv_t = 1.0 / f64::from(params.temperature);
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut probs: Vec<(u32, f64)> =
+            logits.iter().enumerate().map(|(i, &l)| (i as u32, ((f64::from(l) - f64::from(max)) * inv_t).exp())).collect();
+        let total: f64 = probs.iter().map(|p| p.1).sum();
+        probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let top_p = f64::from(params.top_p) * total;
+        let (mut kept, mut mass) = (0, 0.0);
+        for &(_, p) in &probs {
+            kept += 1;
+            mass += p;
+            if mass >= top_p {
+                break;
+            }
+        }
+        let target = rng.next_f64() * mass;
+        let mut acc = 0.0;
+        for &(id, p) in &probs[..kept] {
+            acc += p;
+            if target < acc {
+                return id;
+            }
+        }
+        probs[kept - 1].0
     }
 
     #[test]

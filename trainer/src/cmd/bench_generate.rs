@@ -43,6 +43,8 @@ struct BatchReport {
     new_tokens_per_row: usize,
     decode_tokens_per_s: f64,
     ms_per_step: f64,
+    /// Of which nucleus sampling (all rows), the rest being ort.
+    sampling_ms_per_step: f64,
 }
 
 #[derive(Serialize)]
@@ -80,6 +82,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     for &b in &a.batch {
         let mut prefill = Vec::new();
         let mut decode = Vec::new();
+        let mut sampling = Vec::new();
         // One untimed run first (allocations, ort's first-run work).
         for run in 0..=a.runs {
             let model = dir.generator.model();
@@ -90,14 +93,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let mut step = model.forward(&rows, &soft_b, &model.empty_cache(b)?)?;
             let t_prefill = t.elapsed().as_secs_f64();
             let t = Instant::now();
+            let mut t_sampling = 0.0;
             for _ in 0..steps {
+                let ts = Instant::now();
                 let next: Vec<i64> = (0..b).map(|r| i64::from(sample(step.last_logits(r, vocab), params, &mut rng))).collect();
+                t_sampling += ts.elapsed().as_secs_f64();
                 step = model.forward(&next, &soft_b, &step.cache)?;
             }
             let t_decode = t.elapsed().as_secs_f64();
             if run > 0 {
                 prefill.push(t_prefill);
                 decode.push(t_decode);
+                sampling.push(t_sampling);
             }
             pb.inc(1);
         }
@@ -109,6 +116,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             new_tokens_per_row: steps,
             decode_tokens_per_s: (b * steps) as f64 / d,
             ms_per_step: d * 1e3 / steps as f64,
+            sampling_ms_per_step: median(&mut sampling) * 1e3 / steps as f64,
         });
     }
     pb.finish_and_clear();
