@@ -18,7 +18,12 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     let message = error.message.as_str();
     let mut out = Vec::new();
     if message.contains("unexpected indentation") {
+        out.extend(realign_else(&lines, at));
         out.extend(realign(&lines, at));
+    }
+    if message.starts_with("unexpected") || message.starts_with("missing") {
+        out.extend(drop_dangling_end(&lines, at));
+        out.extend(join_empty_call(&lines, at));
     }
     if message.contains("unexpected newline") {
         out.extend(indent_body(&lines, at));
@@ -78,6 +83,65 @@ fn realign(lines: &[&str], at: usize) -> Option<Fix> {
         rule: Rule::Syntax,
         title: format!("Line {} is indented more than the line before it: line it up", at + 1),
         new_code: rebuild(lines, &replaced),
+    })
+}
+
+/// An `else` indented under its `if`'s body moves back to the `if`.
+fn realign_else(lines: &[&str], at: usize) -> Option<Fix> {
+    let line = lines[at];
+    let own = indent_of(line);
+    let rest = line.trim_start();
+    if !(rest.starts_with("else") && rest[4..].chars().next().is_none_or(|c| !c.is_alphanumeric())) {
+        return None;
+    }
+    let target = lines[..at].iter().rev().find_map(|l| {
+        let t = l.trim_start();
+        let i = indent_of(l);
+        (i.len() < own.len() && (t.starts_with("if ") || t.starts_with("unless "))).then_some(i)
+    })?;
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Line up the `else` on line {} with its `if`", at + 1),
+        new_code: rebuild(lines, &[(at, format!("{target}{rest}"))]),
+    })
+}
+
+/// A line left unfinished (`fd x +`, `pen.`): drop the dangling operator.
+fn drop_dangling_end(lines: &[&str], at: usize) -> Option<Fix> {
+    // The error is often reported on the line after the unfinished one.
+    let i = (0..=at.min(lines.len() - 1)).rev().find(|&i| !lines[i].trim().is_empty())?;
+    let line = lines[i];
+    let body = line.trim_end();
+    let dangling = ["+", "-", "*", "/", ".", ",", "=", "and", "or", "(", "["]
+        .iter()
+        .find(|op| body.ends_with(*op) && !body.ends_with("->") && !body.ends_with("=>"))?;
+    let before = &body[..body.len() - dangling.len()];
+    // `and`/`or` only as whole words (`color` does not end in the operator `or`).
+    let whole_word = !dangling.chars().all(char::is_alphabetic) || before.ends_with([' ', '\t']);
+    let kept = before.trim_end();
+    if kept.trim().is_empty() || !whole_word {
+        return None;
+    }
+    let new = format!("{kept}{}", &line[body.len()..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Remove the unfinished `{dangling}` at the end of line {}", i + 1),
+        new_code: rebuild(lines, &[(i, new)]),
+    })
+}
+
+/// `dot ()` passes `()` as an argument, which is not an expression: call `dot()`.
+fn join_empty_call(lines: &[&str], at: usize) -> Option<Fix> {
+    let line = lines[at];
+    let idx = line.find(" ()")?;
+    if !line[..idx].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let new = format!("{}(){}", &line[..idx], &line[idx + 3..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Write the call on line {} without a space before `()`", at + 1),
+        new_code: rebuild(lines, &[(at, new)]),
     })
 }
 
@@ -206,6 +270,15 @@ mod tests {
             vec!["for d in [1, 2]\n  fd d\nrt 90\n\npen red\n", "for d in [1, 2]\n  fd d\n  rt 90\n\npen red\n"]
         );
         assert!(fixes("for d in [1, 2]\n  fd d\n", "unexpected newline", 1, None).is_empty());
+    }
+
+    #[test]
+    fn else_dangling_ends_and_empty_calls() {
+        let code = "if x\n  write 1\n  else\n  write 2\n";
+        assert!(fixes(code, "unexpected indentation", 3, Some(3)).contains(&"if x\n  write 1\nelse\n  write 2\n".to_string()));
+        assert!(fixes("fd 10\nrt x +\n", "unexpected newline", 2, None).contains(&"fd 10\nrt x\n".to_string()));
+        assert!(!fixes("pen color\n", "unexpected newline", 1, None).iter().any(|c| c.contains("pen col\n")));
+        assert!(fixes("fd 30; dot ()\n", "unexpected )", 1, Some(13)).contains(&"fd 30; dot()\n".to_string()));
     }
 
     #[test]
