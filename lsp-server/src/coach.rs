@@ -50,7 +50,7 @@ impl Coach {
     pub fn missing_message(&self) -> Option<String> {
         match &self.status {
             ModelStatus::Unavailable(reason) => Some(format!(
-                "Pencil coach: {reason}, so backtracking hints and \"Fix in my style\" are off. Recording, error checking and quick fixes work."
+                "Pencil coach: {reason}, so backtracking hints and \"Fix in my style\" are off. Recording, error checking and quick fixes do not need the model."
             )),
         }
     }
@@ -73,7 +73,7 @@ mod tests {
         let coach = Coach::detect(Some(dir.path()));
         let msg = coach.missing_message().expect("message");
         assert!(msg.contains("no trace model") || msg.contains(MODEL_DIR_ENV) || msg.contains("model"), "{msg}");
-        assert!(msg.contains("quick fixes work"));
+        assert!(msg.contains("do not need the model"));
         assert_eq!(coach.risk_label(), "no model");
     }
 
