@@ -17,6 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Compute the paper's per-trace metrics over a corpus or rollout file.
+    #[command(long_about = cmd::metrics::LONG_ABOUT)]
     Metrics(cmd::metrics::Args),
     /// Train the byte-level BPE tokenizer on scrubbed corpora.
     Tokenizer(cmd::tokenizer::Args),

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::progress;
 
-const LONG_ABOUT: &str = "\
+/// The `--help` text: what the subcommand computes and every output field.
+pub const LONG_ABOUT: &str = "\
 Compute the paper's per-trace metrics (exact parity with its Python code) over a
 corpus (JSON Lines, gzipped or not) or a rollout file, programs as written
 (consecutive duplicate states count).
@@ -77,7 +78,6 @@ the backtracking ratio, mean self-BLEU of the groups, records skipped).";
 
 /// Arguments of `pencil-trainer metrics`.
 #[derive(clap::Args)]
-#[command(long_about = LONG_ABOUT)]
 pub struct Args {
     /// Corpus (JSON Lines, gzipped or not) or rollout file.
     pub file: PathBuf,
