@@ -300,7 +300,7 @@ mod tests {
     fn bad_traces_fail_with_file_and_line_or_are_skipped() {
         let text = format!("{CORPUS}{}\n", r#"{"student":"s","title":"t","programs":[{"n":1,"time":"2019-13-01 00:00:00","code":"x"}]}"#);
         let corpus = read_jsonl_str("mem.jsonl", &text, ReadOptions::default()).expect("corpus");
-        let err = compute_all(&corpus.traces, "mem.jsonl", false, &mut Vec::new()).err().expect("fails");
+        let err = compute_all(&corpus.traces, "mem.jsonl", false, &mut Vec::new()).expect_err("fails");
         assert_eq!(err.to_string(), r#"mem.jsonl:3: program 1: timestamp "2019-13-01 00:00:00" is not YYYY-MM-DD HH:MM:SS"#);
         let mut skipped = Vec::new();
         let computed = compute_all(&corpus.traces, "mem.jsonl", true, &mut skipped).expect("skips");
