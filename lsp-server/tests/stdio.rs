@@ -94,6 +94,29 @@ fn run_diagnose_fix_and_rerun() {
 }
 
 #[test]
+fn saving_records_and_checks_when_enabled() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut lsp = LspClient::start(data.path());
+    lsp.initialize(json!(null)); // recordOnSave defaults to on
+    let uri = "file:///tmp/saved.coffee";
+    lsp.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": "pen red\nfd 10 10\n"}}));
+    lsp.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}}));
+    let published = lsp.wait_notification("textDocument/publishDiagnostics", |p| p["uri"] == uri);
+    assert_eq!(published["params"]["diagnostics"].as_array().map(Vec::len), Some(1), "{published}");
+    // Turned off by configuration, a save records nothing more.
+    lsp.notify("workspace/didChangeConfiguration", json!({"settings": {"pencil": {"recordOnSave": false}}}));
+    lsp.notify("textDocument/didChange", change(uri, 2, "pen red\nfd 10\n"));
+    lsp.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}}));
+    let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(run["result"]["status"], "ok");
+    assert!(lsp.shutdown().success());
+    let (mut db, _) = Database::open_in(data.path()).expect("store");
+    let me = db.local_student().expect("student");
+    let codes: Vec<String> = db.states(&me, "saved").expect("states").into_iter().map(|s| s.code).collect();
+    assert_eq!(codes, vec!["pen red\nfd 10 10\n".to_string(), "pen red\nfd 10\n".to_string()]);
+}
+
+#[test]
 fn missing_comma_and_misspelled_command_are_fixed() {
     let data = tempfile::tempdir().expect("tempdir");
     let mut lsp = LspClient::start(data.path());
