@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use pencil_core::inference::sampling::sample;
-use pencil_core::inference::{next_state_header, EditSize, ModelDir, SamplingParams, SessionOptions};
+use pencil_core::inference::{next_state_header, EditSize, GenerationRequest, ModelDir, SamplingParams, SessionOptions};
 use pencil_core::model::rng::SplitMix64;
 use serde::Serialize;
 
@@ -33,6 +33,9 @@ pub struct Args {
     /// Let ONNX Runtime's idle workers spin-wait.
     #[arg(long)]
     spin: bool,
+    /// Also print this many sampled next states of the benchmark prompt (stderr), as a sanity check.
+    #[arg(long, default_value_t = 0)]
+    show: usize,
 }
 
 #[derive(Serialize)]
@@ -120,6 +123,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         });
     }
     pb.finish_and_clear();
+    if a.show > 0 {
+        let req = GenerationRequest {
+            prompt: &prompt,
+            soft_token: &soft,
+            n_samples: a.show,
+            max_new_tokens: steps,
+            sampling: params,
+            seed: 0,
+        };
+        eprintln!("prompt: {:?}", dir.generator.tokenizer().decode(&prompt)?);
+        for (i, s) in dir.generator.generate(&req)?.iter().enumerate() {
+            eprintln!("sample {i} ({:?}, {} tokens):\n{}", s.stop, s.ids.len(), s.text);
+        }
+    }
     let report = Report {
         model: a.model.display().to_string(),
         preset: dir.manifest.preset.clone(),
