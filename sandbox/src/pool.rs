@@ -34,9 +34,9 @@ impl Drop for Inner {
 /// Clone + Send + Sync handle to a pool of warm runtimes, each living on its own thread.
 #[derive(Clone)]
 pub struct Sandbox {
-    // Declared first so it drops before `inner` joins the workers.
+    // Declared first so it drops before `_pool` joins the workers.
     sender: Sender<Job>,
-    inner: Arc<Inner>,
+    _pool: Arc<Inner>,
 }
 
 impl Sandbox {
@@ -67,12 +67,11 @@ impl Sandbox {
                 Err(_) => return Err(SandboxError::WorkerGone),
             }
         }
-        Ok(Sandbox { sender, inner })
+        Ok(Sandbox { sender, _pool: inner })
     }
 
     /// Blocking: async callers use tokio::task::spawn_blocking.
     pub fn check(&self, source: &str) -> Result<Verdict, SandboxError> {
-        let _keep_pool_alive = &self.inner;
         let (reply, answer) = mpsc::channel();
         self.sender
             .send(Job { source: source.to_string(), reply })

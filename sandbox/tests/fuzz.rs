@@ -5,7 +5,7 @@
 mod common;
 
 use common::oracle_labels;
-use pencil_sandbox::{Sandbox, SandboxConfig};
+use pencil_sandbox::{Sandbox, SandboxConfig, Status};
 use std::time::Duration;
 
 const PROGRAMS: usize = 10_000;
@@ -82,25 +82,29 @@ fn ten_thousand_mutated_programs_crash_nothing() {
     // Short budgets: this test is about robustness, not verdicts.
     let sandbox = Sandbox::new(SandboxConfig {
         pool_size: 2,
-        wall_time: Duration::from_millis(150),
+        wall_time: Duration::from_millis(60),
         max_turtle_ops: 20_000,
         ..SandboxConfig::default()
     })
     .expect("sandbox");
-    let failures: Vec<String> = std::thread::scope(|scope| {
+    let outcomes: Vec<Result<Status, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = programs
             .chunks(PROGRAMS / 2)
             .map(|part| {
                 let sb = sandbox.clone();
                 scope.spawn(move || {
-                    part.iter()
-                        .filter_map(|p| sb.check(p).err().map(|e| format!("{e} on {p:?}")))
-                        .collect::<Vec<_>>()
+                    part.iter().map(|p| sb.check(p).map(|v| v.status).map_err(|e| format!("{e} on {p:?}"))).collect::<Vec<_>>()
                 })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("fuzz thread")).collect()
     });
+    let mut counts = std::collections::BTreeMap::new();
+    for o in &outcomes {
+        *counts.entry(format!("{o:?}").chars().take(30).collect::<String>()).or_insert(0usize) += 1;
+    }
+    eprintln!("fuzz outcomes: {counts:?}");
+    let failures: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
     assert!(failures.is_empty(), "{} programs broke the sandbox, e.g. {:?}", failures.len(), failures.first());
     for (src, ok) in [("fd 100", true), ("pen babyblue", false), ("await read defer x", false)] {
         assert_eq!(sandbox.check(src).expect("verdict").paper_success, ok, "{src}");
