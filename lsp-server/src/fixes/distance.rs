@@ -25,13 +25,15 @@ pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a
         3..=5 => 2,
         _ => 3,
     };
+    // Symbol-named globals (`$`, `_`) are never what a student meant to type.
     let mut found: Vec<(&'a str, usize)> = candidates
         .iter()
-        .filter(|&&c| c != name)
+        .filter(|&&c| c != name && c.starts_with(|ch: char| ch.is_alphabetic()))
         .map(|&c| (c, levenshtein(&lower, &c.to_lowercase())))
         .filter(|&(_, d)| d <= budget)
         .collect();
-    found.sort_by_key(|&(c, d)| (d, c.len().abs_diff(name.len()), c));
+    // A name cut short (`f`, `mov`) is most likely the start of the command it became.
+    found.sort_by_key(|&(c, d)| (d, !c.to_lowercase().starts_with(&lower), c.len().abs_diff(name.len()), c));
     found.truncate(limit);
     found
 }
@@ -87,5 +89,7 @@ mod tests {
         assert_eq!(nearest("gren", &names, 2), vec![("grey", 1), ("green", 1)]);
         assert_eq!(nearest("Red", &names, 1), vec![("red", 0)]);
         assert!(nearest("zzzzzz", &names, 3).is_empty());
+        let commands = ["$", "_", "fd", "bk", "pen", "pe"];
+        assert_eq!(nearest("f", &commands, 3), vec![("fd", 1)]);
     }
 }
