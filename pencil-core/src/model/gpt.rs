@@ -11,6 +11,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{linear, Linear, VarBuilder, VarMap};
 
 use super::config::ModelConfig;
+use super::cross_entropy::masked_cross_entropy;
 use super::rng::SplitMix64;
 use super::student::StudentEmbedding;
 
@@ -202,15 +203,6 @@ impl TraceModel {
         let logits = self.logits(&inputs, soft, mode)?.reshape((b * t, self.cfg.vocab_size))?;
         masked_cross_entropy(&logits.to_dtype(DType::F32)?, &ids.flatten_all()?, &weights.flatten_all()?)
     }
-}
-
-/// Mean negative log-likelihood of `targets` `[n]` under `logits` `[n, v]`,
-/// over positions whose weight `[n]` is non-zero.
-pub fn masked_cross_entropy(logits: &Tensor, targets: &Tensor, weights: &Tensor) -> Result<Tensor> {
-    let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let picked = logp.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?;
-    let total = weights.sum_all()?.to_scalar::<f32>()?.max(1.0);
-    ((picked * weights)?.sum_all()? * (-1.0 / f64::from(total)))?.to_dtype(DType::F32)
 }
 
 /// Additive causal mask `[t, t]`: 0 on and below the diagonal, -inf above.

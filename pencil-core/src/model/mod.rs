@@ -3,13 +3,15 @@
 //! with its student embedding module, and tokenizer loading.
 
 pub mod config;
+pub mod cross_entropy;
 pub mod gpt;
 pub mod rng;
 pub mod student;
 pub mod tokenizer;
 
 pub use config::{ModelConfig, Preset};
-pub use gpt::{init_weights, masked_cross_entropy, Mode, TraceModel};
+pub use cross_entropy::masked_cross_entropy;
+pub use gpt::{init_weights, Mode, TraceModel};
 pub use student::{StudentEmbedding, UNSEEN_STUDENT_ROW};
 pub use tokenizer::{SpecialIds, TraceTokenizer, SPECIAL_TOKENS};
 
