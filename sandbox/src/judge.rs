@@ -134,7 +134,7 @@ pub(crate) fn check(
 
     // Failed both ways: tell the student about the language they wrote in.
     // A program the CoffeeScript compiler rejects but JavaScript parses is JavaScript.
-    let js_parsed = !js.errors().first().is_some_and(|e| e.kind == "SyntaxError");
+    let js_parsed = js.errors().first().is_none_or(|e| e.kind != "SyntaxError");
     let compile_failed = matches!(&*compiled, CompileOutcome::Error(_));
     let (language, status, error) = if compile_failed && js_parsed {
         let (status, error) = describe(&js, None, engine, config);
