@@ -29,6 +29,8 @@ enum Command {
     Train(cmd::train::Args),
     /// Measure training throughput (tokens/s, MFU) of a preset.
     BenchTrain(cmd::bench_train::Args),
+    /// Per-token loss of a trained run on a dataset's validation and test splits.
+    Evaluate(cmd::evaluate::Args),
     /// Export a run directory as an ONNX model directory (model.onnx, manifest, ...).
     Export(cmd::export::Args),
     /// Measure generation tokens/s of an exported model (ort, KV cache).
@@ -43,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         Command::Synthesize(args) => cmd::synthesize::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::BenchTrain(args) => cmd::bench_train::run(args),
+        Command::Evaluate(args) => cmd::evaluate::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::BenchGenerate(args) => cmd::bench_generate::run(args),
     }

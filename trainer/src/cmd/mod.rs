@@ -8,3 +8,4 @@ pub mod tokenizer;
 pub mod train;
 pub mod export;
 pub mod bench_generate;
+pub mod evaluate;
