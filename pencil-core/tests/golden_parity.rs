@@ -35,8 +35,12 @@ fn trace_model() -> Vec<Trace> {
 fn differences(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
     match (got, want) {
         (Value::Object(g), Value::Object(w)) => {
-            let gk: Vec<_> = g.keys().collect();
-            let wk: Vec<_> = w.keys().collect();
+            // Key sets, not order: whether serde_json keeps insertion order
+            // depends on features other crates in the build switch on.
+            let mut gk: Vec<_> = g.keys().collect();
+            let mut wk: Vec<_> = w.keys().collect();
+            gk.sort();
+            wk.sort();
             if gk != wk {
                 out.push(format!("{path}: keys {gk:?} != {wk:?}"));
             }
