@@ -113,6 +113,29 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
+/// Formats Unix seconds as `YYYY-MM-DD HH:MM:SS` (proleptic Gregorian, UTC);
+/// the inverse of [`parse_timestamp`].
+pub fn format_timestamp(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -140,6 +163,15 @@ mod tests {
         assert_eq!(parse_timestamp("2019-02-29 00:00:00"), None);
         assert_eq!(parse_timestamp("2019-5-09 16:18:59"), None);
         assert_eq!(parse_timestamp("garbage"), None);
+    }
+
+    #[test]
+    fn format_is_the_inverse_of_parse() {
+        for unix in [0, 951_782_400, 1_557_418_739, 1_582_934_400, 1_709_164_800, 4_102_444_799, -86_401] {
+            let s = format_timestamp(unix);
+            assert_eq!(parse_timestamp(&s), Some(unix), "{s}");
+        }
+        assert_eq!(format_timestamp(1_557_418_739), "2019-05-09 16:18:59");
     }
 
     #[test]

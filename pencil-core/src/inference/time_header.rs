@@ -3,7 +3,7 @@
 //! after the previous one is usually a small edit and one written a minute
 //! later a larger one, so the time in the header steers the edit size.
 
-use crate::trace::parse_timestamp;
+use crate::trace::{format_timestamp, parse_timestamp};
 
 /// How large an edit the next sampled state should be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,28 +32,6 @@ impl EditSize {
 pub fn next_state_header(n: u32, previous_time: &str, size: EditSize) -> Option<String> {
     let t = parse_timestamp(previous_time)? + size.seconds();
     Some(format!("CODE {n} ({}):\n", format_timestamp(t)))
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC; the inverse of [`parse_timestamp`]).
-pub fn format_timestamp(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
