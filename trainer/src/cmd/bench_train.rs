@@ -27,21 +27,16 @@ pub struct Args {
     /// bf16 on a GPU.
     #[arg(long)]
     bf16: bool,
-    /// Force the CPU.
-    #[arg(long)]
-    cpu: bool,
-    /// CPU threads (default: half the logical cores; see pencil_trainer::cpu).
-    #[arg(long)]
-    threads: Option<usize>,
     /// Peak TFLOP/s for MFU (default: estimated for the device).
     #[arg(long)]
     peak_tflops: Option<f64>,
+    #[command(flatten)]
+    compute: super::compute::ComputeArgs,
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    pencil_trainer::cpu::configure_threads(a.threads);
-    pencil_trainer::cpu::tune_allocator();
+    a.compute.apply();
     let report = bench_train(&BenchOptions {
         preset: a.preset,
         batch_size: a.batch_size,
@@ -50,7 +45,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         warmup_steps: a.warmup_steps,
         steps: a.steps,
         bf16: a.bf16,
-        cpu: a.cpu,
+        cpu: a.compute.cpu,
         peak_flops: a.peak_tflops.map(|t| t * 1e12),
     })?;
     println!("{}", serde_json::to_string_pretty(&report)?);

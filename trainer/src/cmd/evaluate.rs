@@ -25,19 +25,14 @@ pub struct Args {
     /// Windows per batch.
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
-    /// CPU threads (default: half the logical cores; see pencil_trainer::cpu).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Use the CPU even when a GPU is present.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    compute: super::compute::ComputeArgs,
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    pencil_trainer::cpu::configure_threads(a.threads);
-    pencil_trainer::cpu::tune_allocator();
-    let device = pencil_core::model::device(a.cpu)?;
+    a.compute.apply();
+    let device = pencil_core::model::device(a.compute.cpu)?;
     let (model, tok) = load_run(&a.run, &device)?;
     let mut out = serde_json::Map::new();
     for split in Split::ALL.into_iter().filter(|s| *s != Split::Train) {

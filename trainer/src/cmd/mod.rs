@@ -1,6 +1,7 @@
 //! One module per subcommand.
 pub mod metrics;
 pub mod bench_train;
+pub mod compute;
 pub mod dataset;
 pub mod progress;
 pub mod synthesize;

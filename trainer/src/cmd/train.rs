@@ -58,21 +58,16 @@ pub struct Args {
     /// Compute in bf16 on a GPU (f32 master weights).
     #[arg(long)]
     bf16: bool,
-    /// Use the CPU even when a GPU is present.
-    #[arg(long)]
-    cpu: bool,
-    /// CPU threads (default: half the logical cores; see pencil_trainer::cpu).
-    #[arg(long)]
-    threads: Option<usize>,
     /// Stop this invocation after step N with a checkpoint (continue with --resume).
     #[arg(long)]
     halt_at: Option<usize>,
+    #[command(flatten)]
+    compute: super::compute::ComputeArgs,
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    pencil_trainer::cpu::configure_threads(a.threads);
-    pencil_trainer::cpu::tune_allocator();
+    a.compute.apply();
     let opts = TrainOptions {
         preset: a.preset,
         data: a.data,
@@ -87,7 +82,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seed: a.seed,
         adamw: AdamWParams { weight_decay: a.weight_decay, clip_norm: a.clip, ..AdamWParams::default() },
         bf16: a.bf16,
-        cpu: a.cpu,
+        cpu: a.compute.cpu,
         halt_at: a.halt_at,
     };
     let bar = crate::cmd::progress::bar(opts.max_steps as u64, "starting");
