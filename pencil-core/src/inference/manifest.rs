@@ -3,7 +3,7 @@
 //! untouched model from a broken one and say which file is wrong.
 //!
 //! Format version 1. Files listed: `model.onnx`, `tokenizer.json`,
-//! `students.safetensors` (later also the probe).
+//! `students.safetensors`, and `probe.safetensors` once a probe is trained.
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -10,6 +10,7 @@ use candle_nn::VarBuilder;
 use super::error::InferenceError;
 use super::generate::Generator;
 use super::manifest::{Manifest, MODEL_FILE, STUDENTS_FILE, TOKENIZER_FILE};
+use super::probe::{Probe, PROBE_FILE};
 use super::session::{OnnxModel, SessionOptions};
 use crate::model::{StudentEmbedding, TraceTokenizer};
 
@@ -63,6 +64,8 @@ pub struct ModelDir {
     pub generator: Generator,
     /// Student vectors and the soft-token MLP.
     pub students: StudentVectors,
+    /// The backtracking probe, when the manifest lists one.
+    pub probe: Option<Probe>,
 }
 
 impl ModelDir {
@@ -90,7 +93,11 @@ impl ModelDir {
             });
         }
         let students = StudentVectors::load(&dir.join(STUDENTS_FILE), &manifest)?;
+        let probe = match manifest.files.contains_key(PROBE_FILE) {
+            true => Some(Probe::load(&dir.join(PROBE_FILE), cfg.n_embd)?),
+            false => None,
+        };
         let generator = Generator::new(model, tokenizer, cfg.n_positions());
-        Ok(ModelDir { dir: dir.to_path_buf(), manifest, generator, students })
+        Ok(ModelDir { dir: dir.to_path_buf(), manifest, generator, students, probe })
     }
 }
