@@ -12,6 +12,7 @@
 //! - [`train`]: the training loop and the run directory.
 //! - [`bench`]: training throughput and MFU.
 //! - [`export`]: the ONNX graph, students file and manifest of a model directory.
+//! - [`probe`]: the backtracking probe of a model directory, its controls and report.
 
 pub mod bench;
 pub mod bpe;
@@ -19,6 +20,7 @@ pub mod cpu;
 pub mod dataset;
 pub mod export;
 pub mod optim;
+pub mod probe;
 pub mod scrub;
 pub mod splits;
 pub mod synthetic;

@@ -35,6 +35,8 @@ enum Command {
     Export(cmd::export::Args),
     /// Measure generation tokens/s of an exported model (ort, KV cache).
     BenchGenerate(cmd::bench_generate::Args),
+    /// Train and score the backtracking probe of a model directory (writes probe.safetensors).
+    Probe(cmd::probe::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,5 +50,6 @@ fn main() -> anyhow::Result<()> {
         Command::Evaluate(args) => cmd::evaluate::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::BenchGenerate(args) => cmd::bench_generate::run(args),
+        Command::Probe(args) => cmd::probe::run(args),
     }
 }

@@ -10,3 +10,4 @@ pub mod train;
 pub mod export;
 pub mod bench_generate;
 pub mod evaluate;
+pub mod probe;

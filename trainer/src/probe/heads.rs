@@ -1,0 +1,258 @@
+//! Fitting the probe's three heads on one feature set and scoring them on
+//! held-out titles: standardise, pick each head's L2 strength by
+//! title-grouped cross-validation on the training titles only, fit on all
+//! training rows, choose the F1-maximising threshold on the training rows,
+//! then score the test rows.
+
+use std::collections::BTreeMap;
+
+use pencil_core::inference::probe::{LinearHead, Probe};
+use pencil_core::model::rng::SplitMix64;
+use serde::Serialize;
+
+use super::linear::{fit_logistic, fit_ridge, sigmoid, Linear, Standardiser};
+use super::scores::{best_f1_threshold, f1_at, mean_absolute_error, r_squared, roc_auc};
+
+/// L2 strengths tried (the losses are sums over rows, so these compare to the row count).
+pub const L2_GRID: [f64; 5] = [1.0, 10.0, 100.0, 1000.0, 10000.0];
+/// Folds of the title-grouped cross-validation.
+const FOLDS: usize = 3;
+
+/// Rows of one side of the split: features, the title of each row, and targets.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// Features.
+    pub x: Vec<Vec<f32>>,
+    /// Title of each row (cross-validation folds group by it).
+    pub titles: Vec<String>,
+    /// Backtracks later.
+    pub backtracks: Vec<bool>,
+    /// Future attempts.
+    pub attempts: Vec<f64>,
+    /// Remaining edit distance.
+    pub remaining: Vec<f64>,
+}
+
+impl Rows {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.x.is_empty()
+    }
+
+    /// The same rows with other features.
+    pub fn with_features(&self, x: Vec<Vec<f32>>) -> Rows {
+        Rows { x, ..self.clone() }
+    }
+
+    /// Share of rows that backtrack later.
+    pub fn positive_rate(&self) -> f64 {
+        self.backtracks.iter().filter(|&&b| b).count() as f64 / self.len().max(1) as f64
+    }
+
+    fn subset(&self, keep: &[usize]) -> Rows {
+        Rows {
+            x: keep.iter().map(|&i| self.x[i].clone()).collect(),
+            titles: keep.iter().map(|&i| self.titles[i].clone()).collect(),
+            backtracks: keep.iter().map(|&i| self.backtracks[i]).collect(),
+            attempts: keep.iter().map(|&i| self.attempts[i]).collect(),
+            remaining: keep.iter().map(|&i| self.remaining[i]).collect(),
+        }
+    }
+}
+
+/// Scores of one regression head on the test rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegressionScores {
+    /// R^2 of the prediction of `ln(1 + target)` (the scale the head is fitted on).
+    pub r2_log: f64,
+    /// R^2 in the target's own units (prediction mapped back with `exp - 1`).
+    pub r2: f64,
+    /// Mean absolute error in the target's own units.
+    pub mae: f64,
+    /// The L2 strength cross-validation chose.
+    pub l2: f64,
+}
+
+/// Scores of one feature set on the test rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeadScores {
+    /// F1 at the threshold chosen on the training rows.
+    pub f1: f64,
+    /// ROC AUC (None when the test rows hold one class only).
+    pub auc: Option<f64>,
+    /// The risk threshold (F1-maximising on the training rows).
+    pub threshold: f64,
+    /// F1 of that threshold on the training rows.
+    pub train_f1: f64,
+    /// Share of test rows predicted to backtrack.
+    pub predicted_positive_rate: f64,
+    /// Share of test rows that do backtrack.
+    pub positive_rate: f64,
+    /// The classifier's L2 strength chosen by cross-validation.
+    pub l2: f64,
+    /// Future attempts.
+    pub attempts: RegressionScores,
+    /// Remaining edit distance.
+    pub remaining: RegressionScores,
+}
+
+/// The fitted heads of one feature set.
+#[derive(Debug, Clone)]
+pub struct FittedHeads {
+    /// Standardisation of the training features.
+    pub standardiser: Standardiser,
+    /// Logistic head.
+    pub risk: Linear,
+    /// Ridge head on `ln(1 + attempts)`.
+    pub attempts: Linear,
+    /// Ridge head on `ln(1 + remaining distance)`.
+    pub remaining: Linear,
+    /// F1-maximising risk threshold on the training rows.
+    pub threshold: f64,
+    /// L2 strengths chosen for the risk, attempts and remaining heads.
+    pub l2: [f64; 3],
+}
+
+impl FittedHeads {
+    /// The heads as the runtime's `Probe` (f32).
+    pub fn to_probe(&self) -> Probe {
+        let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let head = |l: &Linear| LinearHead { weight: f(&l.weight), bias: l.bias as f32 };
+        Probe {
+            mean: f(&self.standardiser.mean),
+            scale: f(&self.standardiser.scale),
+            risk: head(&self.risk),
+            attempts: head(&self.attempts),
+            remaining: head(&self.remaining),
+            threshold: self.threshold as f32,
+        }
+    }
+
+    /// Risk of one raw feature row.
+    pub fn risk_of(&self, x: &[f32]) -> f64 {
+        sigmoid(self.risk.score(&self.standardiser.apply(x)))
+    }
+}
+
+fn log1p_all(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|y| y.ln_1p()).collect()
+}
+
+/// Training-row indices of each title-grouped fold (seeded).
+fn title_folds(titles: &[String], seed: u64) -> Vec<Vec<usize>> {
+    let mut distinct: Vec<&String> = titles.iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    SplitMix64::for_purpose(seed, "probe folds").shuffle(&mut distinct);
+    let k = FOLDS.min(distinct.len());
+    if k < 2 {
+        return Vec::new();
+    }
+    let fold_of: BTreeMap<&String, usize> = distinct.iter().enumerate().map(|(i, t)| (*t, i % k)).collect();
+    let mut folds = vec![Vec::new(); k];
+    for (i, t) in titles.iter().enumerate() {
+        folds[fold_of[t]].push(i);
+    }
+    folds
+}
+
+/// Out-of-fold predictions of a head for every L2 strength; the best by `score`.
+fn choose_l2(
+    rows: &Rows,
+    folds: &[Vec<usize>],
+    fit_predict: &dyn Fn(&Rows, &Rows, f64) -> Option<Vec<f64>>,
+    score: &dyn Fn(&[f64], &[usize]) -> f64,
+) -> f64 {
+    if folds.is_empty() {
+        return L2_GRID[2];
+    }
+    let mut best = (L2_GRID[2], f64::NEG_INFINITY);
+    for &l2 in &L2_GRID {
+        let mut oof = vec![0.0; rows.len()];
+        let mut ok = true;
+        for held in folds {
+            let held_set: std::collections::HashSet<usize> = held.iter().copied().collect();
+            let keep: Vec<usize> = (0..rows.len()).filter(|i| !held_set.contains(i)).collect();
+            match fit_predict(&rows.subset(&keep), &rows.subset(held), l2) {
+                Some(p) => held.iter().zip(p).for_each(|(&i, v)| oof[i] = v),
+                None => ok = false,
+            }
+        }
+        let all: Vec<usize> = (0..rows.len()).collect();
+        let s = if ok { score(&oof, &all) } else { f64::NEG_INFINITY };
+        if s > best.1 {
+            best = (l2, s);
+        }
+    }
+    best.0
+}
+
+/// Fits the three heads on `train` (L2 strengths by title-grouped cross-validation).
+pub fn fit_heads(train: &Rows, seed: u64) -> anyhow::Result<FittedHeads> {
+    anyhow::ensure!(!train.is_empty(), "no training rows");
+    let folds = title_folds(&train.titles, seed);
+    let logistic = |tr: &Rows, te: &Rows, l2: f64| -> Option<Vec<f64>> {
+        let s = Standardiser::fit(&tr.x);
+        let m = fit_logistic(&s.apply_all(&tr.x), &tr.backtracks, l2)?;
+        Some(m.scores(&s.apply_all(&te.x)))
+    };
+    let auc = |p: &[f64], _: &[usize]| roc_auc(p, &train.backtracks).unwrap_or(0.5);
+    let l2_risk = choose_l2(train, &folds, &logistic, &auc);
+    let ridge = |target: fn(&Rows) -> &Vec<f64>| {
+        move |tr: &Rows, te: &Rows, l2: f64| -> Option<Vec<f64>> {
+            let s = Standardiser::fit(&tr.x);
+            let m = fit_ridge(&s.apply_all(&tr.x), &log1p_all(target(tr)), l2)?;
+            Some(m.scores(&s.apply_all(&te.x)))
+        }
+    };
+    let attempts_of: fn(&Rows) -> &Vec<f64> = |r| &r.attempts;
+    let remaining_of: fn(&Rows) -> &Vec<f64> = |r| &r.remaining;
+    let (log_attempts, log_remaining) = (log1p_all(&train.attempts), log1p_all(&train.remaining));
+    let r2_attempts = |p: &[f64], _: &[usize]| r_squared(p, &log_attempts);
+    let r2_remaining = |p: &[f64], _: &[usize]| r_squared(p, &log_remaining);
+    let l2_attempts = choose_l2(train, &folds, &ridge(attempts_of), &r2_attempts);
+    let l2_remaining = choose_l2(train, &folds, &ridge(remaining_of), &r2_remaining);
+
+    let standardiser = Standardiser::fit(&train.x);
+    let z = standardiser.apply_all(&train.x);
+    let fail = |what: &str| anyhow::anyhow!("the {what} head could not be fitted (singular system)");
+    let risk = fit_logistic(&z, &train.backtracks, l2_risk).ok_or_else(|| fail("risk"))?;
+    let attempts = fit_ridge(&z, &log_attempts, l2_attempts).ok_or_else(|| fail("attempts"))?;
+    let remaining = fit_ridge(&z, &log_remaining, l2_remaining).ok_or_else(|| fail("remaining"))?;
+    let train_risk: Vec<f64> = risk.scores(&z).into_iter().map(sigmoid).collect();
+    let (threshold, _) = best_f1_threshold(&train_risk, &train.backtracks);
+    Ok(FittedHeads { standardiser, risk, attempts, remaining, threshold, l2: [l2_risk, l2_attempts, l2_remaining] })
+}
+
+/// Scores fitted heads on `test` (and the threshold's F1 on `train`).
+pub fn score_heads(heads: &FittedHeads, train: &Rows, test: &Rows) -> HeadScores {
+    let l2 = heads.l2;
+    let risks = |rows: &Rows| -> Vec<f64> { rows.x.iter().map(|x| heads.risk_of(x)).collect() };
+    let (train_risk, test_risk) = (risks(train), risks(test));
+    let z = heads.standardiser.apply_all(&test.x);
+    let regression = |head: &Linear, actual: &[f64], l2: f64| {
+        let log_pred = head.scores(&z);
+        // Back to the target's units as the runtime does (Probe::predict clamps the log to [0, 20]).
+        let pred: Vec<f64> = log_pred.iter().map(|v| v.clamp(0.0, 20.0).exp_m1()).collect();
+        RegressionScores {
+            r2_log: r_squared(&log_pred, &log1p_all(actual)),
+            r2: r_squared(&pred, actual),
+            mae: mean_absolute_error(&pred, actual),
+            l2,
+        }
+    };
+    HeadScores {
+        f1: f1_at(&test_risk, &test.backtracks, heads.threshold),
+        auc: roc_auc(&test_risk, &test.backtracks),
+        threshold: heads.threshold,
+        train_f1: f1_at(&train_risk, &train.backtracks, heads.threshold),
+        predicted_positive_rate: test_risk.iter().filter(|&&r| r >= heads.threshold).count() as f64 / test.len().max(1) as f64,
+        positive_rate: test.positive_rate(),
+        l2: l2[0],
+        attempts: regression(&heads.attempts, &test.attempts, l2[1]),
+        remaining: regression(&heads.remaining, &test.remaining, l2[2]),
+    }
+}

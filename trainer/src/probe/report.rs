@@ -1,0 +1,125 @@
+//! What a probe run found: counts, the split, and the test scores of the
+//! probe and of every control, as written to the manifest's `probe` field
+//! and printed as a table.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::heads::HeadScores;
+
+/// Names of the rows of the results table, in print order.
+pub const RESULT_ROWS: [(&str, &str); 4] = [
+    ("probe", "probe (model features)"),
+    ("shuffled_students", "control: shuffled students"),
+    ("shuffled_embeddings", "control: shuffled embeddings"),
+    ("hand_features", "baseline: hand features"),
+];
+
+/// How many traces, prefixes and titles went where.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProbeCounts {
+    /// Traces read from the corpus files.
+    pub traces_read: usize,
+    /// Traces skipped because the dataset does not list their title (e.g. titles its scrub dropped).
+    pub traces_title_not_in_dataset: usize,
+    /// Traces with at least one eligible prefix.
+    pub traces_with_prefixes: usize,
+    /// Eligible prefixes of those traces (before any cap).
+    pub eligible_prefixes: usize,
+    /// Prefixes left out because they already contained the final program.
+    pub prefixes_excluded_at_goal: usize,
+    /// Traces whose prefixes were used.
+    pub traces_used: usize,
+    /// Training prefixes.
+    pub train_examples: usize,
+    /// Test prefixes.
+    pub test_examples: usize,
+    /// Share of training prefixes that backtrack later.
+    pub train_positive_rate: f64,
+    /// Share of test prefixes that backtrack later.
+    pub test_positive_rate: f64,
+    /// Training titles.
+    pub train_titles: usize,
+    /// Test titles.
+    pub test_titles: usize,
+    /// Distinct programs run in the sandbox for the hand features.
+    pub sandbox_programs: usize,
+}
+
+/// The whole report (the manifest's `probe` field).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    /// The command line.
+    pub command: String,
+    /// Wall seconds the command took.
+    pub seconds: f64,
+    /// Seed of the split, sampling and controls.
+    pub seed: u64,
+    /// Corpus files read.
+    pub corpus: Vec<String>,
+    /// Dataset directory whose splits.json and students.json were used, if any.
+    pub dataset: Option<String>,
+    /// Cap on prefixes (`--max-prefixes`).
+    pub max_prefixes: usize,
+    /// How the test titles were chosen.
+    pub split_rule: String,
+    /// Test titles.
+    pub test_titles: Vec<String>,
+    /// Test titles the trace model never trained on.
+    pub test_titles_unseen_by_model: Vec<String>,
+    /// Counts.
+    pub counts: ProbeCounts,
+    /// Mean milliseconds of one forward pass (features).
+    pub ms_per_forward: f64,
+    /// Feature width of the probe (the model's n_embd).
+    pub features: usize,
+    /// Names of the hand features of the baseline.
+    pub hand_features: Vec<String>,
+    /// Test scores: `probe`, `shuffled_students`, `shuffled_embeddings`, `hand_features`.
+    pub results: BTreeMap<String, HeadScores>,
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "  n/a".to_string(), |x| format!("{x:.3}"))
+}
+
+impl ProbeReport {
+    /// The counts and results as a text table.
+    pub fn table(&self) -> String {
+        let c = &self.counts;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "probe: {} train / {} test prefixes (positive rate {:.3} / {:.3}), {} / {} titles, {} traces used of {} read",
+            c.train_examples, c.test_examples, c.train_positive_rate, c.test_positive_rate, c.train_titles, c.test_titles, c.traces_used, c.traces_read
+        );
+        let _ = writeln!(s, "split: {}", self.split_rule);
+        let _ = writeln!(s, "test titles: {}", self.test_titles.join(", "));
+        let _ = writeln!(
+            s,
+            "{:<32} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>10} {:>9}",
+            "features", "F1", "AUC", "thresh", "pred+", "att R2log", "att MAE", "dist R2log", "dist MAE"
+        );
+        for (key, label) in RESULT_ROWS {
+            if let Some(r) = self.results.get(key) {
+                let _ = writeln!(
+                    s,
+                    "{:<32} {:>6.3} {:>6} {:>7.3} {:>8.3} {:>9.3} {:>8.2} {:>10.3} {:>9.1}",
+                    label,
+                    r.f1,
+                    opt(r.auc),
+                    r.threshold,
+                    r.predicted_positive_rate,
+                    r.attempts.r2_log,
+                    r.attempts.mae,
+                    r.remaining.r2_log,
+                    r.remaining.mae
+                );
+            }
+        }
+        let _ = writeln!(s, "{:.1} s ({:.1} ms per forward pass)", self.seconds, self.ms_per_forward);
+        s
+    }
+}
