@@ -52,7 +52,10 @@ impl AdamW {
         let slots = vars
             .into_iter()
             .map(|(name, var)| {
-                let master = var.as_tensor().to_dtype(DType::F32)?.copy()?;
+                // Detached: a master copied from a Var would record the copy op, and
+                // every later update would chain onto it, keeping every step's
+                // weights alive (a leak of one model's size per step).
+                let master = var.as_tensor().to_dtype(DType::F32)?.copy()?.detach();
                 let m = master.zeros_like()?;
                 let v = master.zeros_like()?;
                 let decay = var.rank() >= 2 && !name.starts_with("student.table");
@@ -85,11 +88,12 @@ impl AdamW {
         for s in &mut self.slots {
             let Some(g) = grads.get(s.var.as_tensor()) else { continue };
             let g = (g.to_dtype(DType::F32)? * scale)?;
-            s.m = ((&s.m * p.beta1)? + (&g * (1.0 - p.beta1))?)?;
-            s.v = ((&s.v * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;
+            let g = g.detach();
+            s.m = ((&s.m * p.beta1)? + (&g * (1.0 - p.beta1))?)?.detach();
+            s.v = ((&s.v * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?.detach();
             let update = ((&s.m / bc1)? / ((&s.v / bc2)?.sqrt()? + p.eps)?)?;
             let decayed = if s.decay { (&s.master * (1.0 - lr * p.weight_decay))? } else { s.master.clone() };
-            s.master = (decayed - (update * lr)?)?;
+            s.master = (decayed - (update * lr)?)?.detach();
             s.var.set(&s.master.to_dtype(s.var.dtype())?)?;
         }
         Ok(norm)
@@ -115,7 +119,7 @@ impl AdamW {
             let dev = s.m.device().clone();
             s.m = get(format!("m.{}", s.name))?.to_device(&dev)?;
             s.v = get(format!("v.{}", s.name))?.to_device(&dev)?;
-            s.master = get(format!("master.{}", s.name))?.to_device(&dev)?;
+            s.master = get(format!("master.{}", s.name))?.to_device(&dev)?.detach();
             s.var.set(&s.master.to_dtype(s.var.dtype())?)?;
         }
         self.step = get("step".to_string())?.to_vec1::<u32>()?.first().copied().unwrap_or(0) as usize;
@@ -159,5 +163,23 @@ mod tests {
         }
         let v = x.as_tensor().to_vec1::<f32>().expect("vec");
         assert!(v.iter().all(|a| a.abs() < 0.1), "{v:?}");
+    }
+
+    #[test]
+    fn optimizer_state_keeps_no_autograd_history() {
+        // A tracked master or moment would chain every step's tensors together
+        // (the leak that grew a small-preset run by ~1 GB a minute).
+        let dev = candle_core::Device::Cpu;
+        let x = Var::new(&[3.0f32, -2.0], &dev).expect("var");
+        let mut opt = AdamW::new(vec![("x".into(), x.clone())], AdamWParams::default()).expect("opt");
+        for _ in 0..3 {
+            let loss = x.as_tensor().sqr().expect("sqr").sum_all().expect("sum");
+            opt.step(&loss.backward().expect("backward"), 0.05).expect("step");
+        }
+        for s in &opt.slots {
+            for (what, t) in [("master", &s.master), ("m", &s.m), ("v", &s.v)] {
+                assert!(!t.track_op(), "{what} of {} records autograd ops", s.name);
+            }
+        }
     }
 }
