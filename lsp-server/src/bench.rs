@@ -72,7 +72,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
     let dir = tempfile::tempdir()?;
     let (store, _) = StoreHandle::open(dir.path())?;
     let checker = Checker::start(SandboxConfig::default())?;
-    let services = Services { store: Some(store), checker: Some(checker), coach: Coach::detect(None) };
+    let services = Services { store: Some(store), checker: Some(checker), coach: Coach::unavailable("bench: model not wired yet") };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     // Warm the runtime and the store so the first sample is not an outlier of start-up.
     for (_, trace, program) in programs.iter().take(3) {

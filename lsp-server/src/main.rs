@@ -20,6 +20,9 @@ struct Cli {
     /// Store directory (default: $PENCIL_DATA_DIR, else the platform's user data directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Trace model directory (default: $PENCIL_MODEL_DIR, else models/default beside the executable).
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// Accepted for editors that pass it; stdio is the default transport.
     #[arg(long, hide = true)]
     stdio: bool,
@@ -38,7 +41,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        None => serve(cli.listen, cli.allow_remote, ServerOptions { data_dir: cli.data_dir }),
+        None => serve(cli.listen, cli.allow_remote, ServerOptions { data_dir: cli.data_dir, model_dir: cli.model }),
         Some(Command::Replay(args)) => {
             pencil_lsp::replay::replay(&args, &mut std::io::stdout().lock())?;
             Ok(())

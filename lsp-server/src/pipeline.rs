@@ -1,12 +1,16 @@
-//! One run of a program through the coach, shared by the server (`pencil/run`, save)
-//! and `pencil-lsp replay`: record the state, check it in the sandbox, turn the
-//! verdict into diagnostics, and find verified quick fixes for a failing program.
+//! One run of a program through the coach, shared by the server (`pencil/run`, save),
+//! `pencil-lsp replay` and `bench`: record the state, check it in the sandbox, turn the
+//! verdict into diagnostics, and find verified quick fixes for a failing program; then
+//! the model-backed steps on the recorded trace: backtracking risk and "Fix in my style".
 
 use crate::checker::Checker;
-use crate::coach::Coach;
+use crate::coach::style_fix::{self, HintSize, StyleFix};
+use crate::coach::{Coach, StudentVector};
 use crate::diagnostics;
 use crate::fixes::{self, VerifiedFix};
 use crate::store::{HintRecord, RunResultRow, StateRecord, StoreHandle, Trigger};
+use pencil_core::inference::{ProbeOutput, StopReason};
+use pencil_core::{ProgramState, Trace};
 use pencil_sandbox::{Status, Verdict};
 use std::time::Instant;
 use tower_lsp_server::gen_lsp_types::Diagnostic;
@@ -160,4 +164,172 @@ pub async fn find_fixes(checker: &Checker, code: &str, verdict: &Verdict) -> Vec
     })
     .await
     .unwrap_or_default()
+}
+
+/// A title's trace as recorded for `student`, ending with `code`: the store's
+/// states, plus `code` at `time` when it is not already the newest state (or when
+/// there is no store).
+pub async fn trace_so_far(services: &Services, student: &str, title: &str, code: &str, time: &str) -> Trace {
+    let stored = match &services.store {
+        Some(store) => {
+            let (s, t) = (student.to_string(), title.to_string());
+            store.call(move |db| db.states(&s, &t)).await.unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let mut programs: Vec<ProgramState> = stored
+        .into_iter()
+        .map(|s| ProgramState { n: u32::try_from(s.n).unwrap_or(u32::MAX), time: s.time, code: s.code })
+        .collect();
+    if programs.last().is_none_or(|p| p.code != code) {
+        let n = programs.last().map_or(1, |p| p.n.saturating_add(1));
+        programs.push(ProgramState { n, time: time.to_string(), code: code.to_string() });
+    }
+    Trace { student: student.to_string(), title: title.to_string(), programs, eos: false, provenance: Default::default() }
+}
+
+/// The model's reading of a trace prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RiskOutcome {
+    /// No model is loaded.
+    NoModel,
+    /// The model has no backtracking probe.
+    NoProbe,
+    /// The probe's output.
+    Risk(ProbeOutput),
+    /// Inference failed (the message says why).
+    Failed(String),
+}
+
+/// Backtracking risk of `prefix` (every state so far, newest last), computed on a
+/// blocking thread.
+pub async fn assess_risk(services: &Services, prefix: Trace) -> RiskOutcome {
+    let Some(engine) = services.coach.engine().cloned() else { return RiskOutcome::NoModel };
+    if !engine.has_probe() {
+        return RiskOutcome::NoProbe;
+    }
+    match tokio::task::spawn_blocking(move || engine.risk(&prefix)).await {
+        Ok(Ok(Some(out))) => RiskOutcome::Risk(out),
+        Ok(Ok(None)) => RiskOutcome::NoProbe,
+        Ok(Err(e)) => RiskOutcome::Failed(e.to_string()),
+        Err(e) => RiskOutcome::Failed(format!("the risk task was interrupted: {e}")),
+    }
+}
+
+/// How "Fix in my style" samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StyleFixParams {
+    /// Continuations to sample.
+    pub samples: usize,
+    /// The size of change asked for.
+    pub size: HintSize,
+    /// Whose style.
+    pub vector: StudentVector,
+    /// Sampling seed.
+    pub seed: u64,
+}
+
+/// What a "Fix in my style" search did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StyleSearch {
+    /// The best running fixes, at most [`MAX_FIXES`], best first.
+    pub fixes: Vec<StyleFix>,
+    /// Continuations sampled.
+    pub sampled: usize,
+    /// Distinct complete candidates that differ from the current program.
+    pub candidates: usize,
+    /// Candidates that ran in the sandbox.
+    pub running: usize,
+    /// Milliseconds spent sampling.
+    pub sample_ms: f64,
+    /// Milliseconds spent checking candidates.
+    pub check_ms: f64,
+    /// Why the search could not run, if it could not.
+    pub problem: Option<String>,
+}
+
+/// "Fix in my style" for the newest state of `trace`: sample continuations with the
+/// model (blocking thread), keep complete, distinct candidates, check each in the
+/// sandbox, keep those that do not fail, and rank them against the current program.
+/// `progress` receives one line per stage (for `$/progress`).
+pub async fn find_style_fixes(
+    services: &Services,
+    trace: Trace,
+    params: StyleFixParams,
+    progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+) -> StyleSearch {
+    let say = |m: String| {
+        if let Some(p) = &progress {
+            let _ = p.send(m);
+        }
+    };
+    let mut search = StyleSearch::default();
+    let (Some(engine), Some(checker)) = (services.coach.engine().cloned(), services.checker.clone()) else {
+        search.problem = Some("no model or no sandbox".into());
+        return search;
+    };
+    let current = trace.programs.last().map(|p| p.code.clone()).unwrap_or_default();
+    say(format!("sampling {} programs in your style", params.samples));
+    let t = Instant::now();
+    let sampled = tokio::task::spawn_blocking(move || {
+        engine.sample_next_states(&trace, params.size.edit_size(), params.vector, params.samples, params.seed)
+    })
+    .await;
+    search.sample_ms = t.elapsed().as_secs_f64() * 1e3;
+    let samples = match sampled {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            search.problem = Some(format!("sampling failed: {e}"));
+            return search;
+        }
+        Err(e) => {
+            search.problem = Some(format!("sampling was interrupted: {e}"));
+            return search;
+        }
+    };
+    search.sampled = samples.len();
+    let mut seen = std::collections::HashSet::new();
+    // A sample cut off by the token budget or the context is not a whole program.
+    let candidates: Vec<String> = samples
+        .into_iter()
+        .filter(|s| matches!(s.stop, StopReason::EndOfText | StopReason::NextHeader))
+        .map(|s| s.text)
+        .filter(|c| !c.trim().is_empty() && c.trim_end() != current.trim_end() && seen.insert(c.clone()))
+        .collect();
+    search.candidates = candidates.len();
+    let t = Instant::now();
+    let mut running = Vec::new();
+    for (i, candidate) in candidates.into_iter().enumerate() {
+        say(format!("checking candidate {} of {}", i + 1, search.candidates));
+        if let Ok(v) = checker.check(candidate.clone()).await {
+            if v.status != Status::Error {
+                running.push(candidate);
+            }
+        }
+    }
+    search.check_ms = t.elapsed().as_secs_f64() * 1e3;
+    search.running = running.len();
+    search.fixes = style_fix::rank(&current, running, MAX_FIXES);
+    search
+}
+
+/// Records shown style fixes as hints (`kind = style_fix`) on state `state_id`, filling their ids.
+pub async fn record_style_fixes(services: &Services, state_id: i64, fixes: &mut [StyleFix], shown_at: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(store) = &services.store else { return problems };
+    for fix in fixes {
+        let hint = HintRecord {
+            state_id,
+            kind: "style_fix".into(),
+            rule: "trace_model".into(),
+            title: fix.title.clone(),
+            replacement: fix.new_code.clone(),
+            shown_at: shown_at.to_string(),
+        };
+        match store.call(move |db| db.record_hint(&hint)).await {
+            Ok(id) => fix.hint_id = Some(id),
+            Err(e) => problems.push(format!("hint not recorded: {e}")),
+        }
+    }
+    problems
 }

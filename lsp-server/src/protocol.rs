@@ -7,8 +7,9 @@
 //!   checks it in the sandbox, publishes diagnostics for the document and answers
 //!   with the verdict.
 //! * `pencil/hint` (notification, server -> client): a gentle hint to display
-//!   ([`HintParams`]). Sent only by the model-backed coach (backtracking risk); this
-//!   build has no model, so it never sends one.
+//!   ([`HintParams`]). Sent only by the model-backed coach, after a run whose
+//!   backtracking risk is above the `hintThreshold` setting (default: the probe's
+//!   threshold), at most once per title per `hintIntervalSeconds` of program time.
 //! * `workspace/executeCommand` [`ACCEPT_FIX_COMMAND`] with `[hintId]`: attached to every
 //!   quick fix so the store learns which hints the student accepted.
 
@@ -88,6 +89,18 @@ pub struct HintParams {
     pub message: String,
     /// The model's backtracking risk in [0, 1] that triggered the hint.
     pub risk: f64,
-    /// Store id of the hint, for acceptance tracking.
+    /// Store id of the hint, for acceptance tracking (-1 when the store is unavailable).
     pub hint_id: i64,
+}
+
+/// `pencil/hint` as a typed notification, for `Client::send_notification`.
+#[derive(Debug)]
+pub enum HintNotification {}
+
+impl tower_lsp_server::gen_lsp_types::Notification for HintNotification {
+    type Params = HintParams;
+    const METHOD: tower_lsp_server::gen_lsp_types::LspNotificationMethod<'static> =
+        tower_lsp_server::gen_lsp_types::LspNotificationMethod::Custom(HINT_METHOD);
+    const MESSAGE_DIRECTION: tower_lsp_server::gen_lsp_types::MessageDirection =
+        tower_lsp_server::gen_lsp_types::MessageDirection::ServerToClient;
 }

@@ -1,10 +1,13 @@
 //! `pencil-lsp replay`: feed corpus traces through the same pipeline as the editor
-//! (store, sandbox, quick fixes) and print what the student would have seen.
+//! (store, sandbox, quick fixes, the model's risk and "Fix in my style") and print
+//! what the student would have seen.
 
 use crate::checker::Checker;
-use crate::coach::Coach;
+use crate::coach::hints::hint_threshold;
+use crate::coach::style_fix::{request_seed, HintSize};
+use crate::coach::{Coach, ModelRequest, ModelStatus, StudentVector};
 use crate::fixes::{Outcome, VerifiedFix};
-use crate::pipeline::{self, RunInput, RunOutcome, Services};
+use crate::pipeline::{self, RiskOutcome, RunInput, RunOutcome, Services, StyleFixParams, StyleSearch};
 use crate::store::{StoreHandle, Trigger};
 use pencil_core::corpus::{read_corpus, ReadOptions};
 use pencil_core::Trace;
@@ -30,6 +33,57 @@ pub struct ReplayArgs {
     /// Store directory (default: a temporary directory, removed afterwards).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Trace model directory (default: $PENCIL_MODEL_DIR, else models/default beside the executable).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Continuations "Fix in my style" samples per failing state.
+    #[arg(long, default_value_t = crate::session::DEFAULT_FIX_SAMPLES)]
+    pub samples: usize,
+    /// Size of change "Fix in my style" asks for: small, medium or large.
+    #[arg(long, value_enum, default_value = "small")]
+    pub hint_size: HintSizeArg,
+    /// Whose style fixes imitate: mine (the unseen-student vector) or strong.
+    #[arg(long, value_enum, default_value = "mine")]
+    pub student_vector: StudentVectorArg,
+}
+
+/// `--hint-size` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HintSizeArg {
+    /// 1 s after the current state.
+    Small,
+    /// 20 s after.
+    Medium,
+    /// 60 s after.
+    Large,
+}
+
+impl From<HintSizeArg> for HintSize {
+    fn from(a: HintSizeArg) -> HintSize {
+        match a {
+            HintSizeArg::Small => HintSize::Small,
+            HintSizeArg::Medium => HintSize::Medium,
+            HintSizeArg::Large => HintSize::Large,
+        }
+    }
+}
+
+/// `--student-vector` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StudentVectorArg {
+    /// The unseen-student vector (row 0).
+    Mine,
+    /// The strong student's vector.
+    Strong,
+}
+
+impl From<StudentVectorArg> for StudentVector {
+    fn from(a: StudentVectorArg) -> StudentVector {
+        match a {
+            StudentVectorArg::Mine => StudentVector::Mine,
+            StudentVectorArg::Strong => StudentVector::Strong,
+        }
+    }
 }
 
 /// Why a replay could not run.
@@ -58,8 +112,10 @@ pub struct ReplaySummary {
     pub programs: usize,
     /// States whose verdict was `error`.
     pub errors: usize,
-    /// Error states with at least one verified fix.
+    /// Error states with at least one verified fix (rule-based or model).
     pub errors_with_fix: usize,
+    /// Error states with at least one running "Fix in my style".
+    pub errors_with_style_fix: usize,
 }
 
 /// Runs the replay, writing the report to `out`.
@@ -93,7 +149,14 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<ReplaySummary, R
             None
         }
     };
-    let coach = Coach::detect(None);
+    let coach = Coach::load(&ModelRequest { setting: None, cli: args.model.clone() });
+    match (coach.status(), coach.missing_message()) {
+        (ModelStatus::Ready { dir, .. }, None) => writeln!(out, "model: {}", dir.display())?,
+        (ModelStatus::Ready { dir, .. }, Some(m)) => writeln!(out, "model: {} · {m}", dir.display())?,
+        (ModelStatus::Unavailable(_), Some(m)) => writeln!(out, "{m}")?,
+        (ModelStatus::Unavailable(r), None) => writeln!(out, "no model: {r}")?,
+    }
+    let threshold = hint_threshold(None, coach.engine().and_then(|e| e.probe_threshold()));
     let services = Services { store: Some(store), checker, coach };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut summary = ReplaySummary::default();
@@ -112,19 +175,46 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<ReplaySummary, R
                 quick_fixes: true,
             };
             let outcome = runtime.block_on(pipeline::run(&services, input));
+            let failed = outcome.verdict.as_ref().is_some_and(|v| v.status == pencil_sandbox::Status::Error);
+            let (risk, style) = runtime.block_on(async {
+                let so_far = pipeline::trace_so_far(&services, &trace.student, &trace.title, &program.code, &program.time).await;
+                let risk = pipeline::assess_risk(&services, so_far.clone()).await;
+                let style = match failed && services.coach.engine().is_some() {
+                    true => {
+                        let params = StyleFixParams {
+                            samples: args.samples,
+                            size: args.hint_size.into(),
+                            vector: args.student_vector.into(),
+                            seed: request_seed(&trace.student, &trace.title, &program.code),
+                        };
+                        Some(pipeline::find_style_fixes(&services, so_far, params, None).await)
+                    }
+                    false => None,
+                };
+                (risk, style)
+            });
             summary.programs += 1;
-            if outcome.verdict.as_ref().is_some_and(|v| v.status == pencil_sandbox::Status::Error) {
+            if failed {
                 summary.errors += 1;
-                summary.errors_with_fix += usize::from(!outcome.fixes.is_empty());
+                let styled = style.as_ref().is_some_and(|s| !s.fixes.is_empty());
+                summary.errors_with_fix += usize::from(!outcome.fixes.is_empty() || styled);
+                summary.errors_with_style_fix += usize::from(styled);
             }
-            write_state(out, program.n, &program.time, previous, &program.code, &outcome, &services.coach)?;
+            write_state(out, program.n, &program.time, previous, &program.code, &outcome)?;
+            write_risk(out, &risk, threshold, &services.coach)?;
+            for fix in &outcome.fixes {
+                write_fix(out, &program.code, fix)?;
+            }
+            if let Some(search) = &style {
+                write_style(out, &program.code, search)?;
+            }
             previous = Some(&program.code);
         }
     }
     writeln!(
         out,
-        "== {} traces, {} program states, {} with errors, {} of them with a verified fix",
-        summary.traces, summary.programs, summary.errors, summary.errors_with_fix
+        "== {} traces, {} program states, {} with errors, {} of them with a verified fix ({} with a running \"Fix in my style\")",
+        summary.traces, summary.programs, summary.errors, summary.errors_with_fix, summary.errors_with_style_fix
     )?;
     Ok(summary)
 }
@@ -136,7 +226,6 @@ fn write_state(
     previous: Option<&str>,
     code: &str,
     outcome: &RunOutcome,
-    coach: &Coach,
 ) -> std::io::Result<()> {
     let state = outcome.state.map_or_else(
         || "not recorded".to_string(),
@@ -174,9 +263,45 @@ fn write_state(
     for p in &outcome.problems {
         writeln!(out, "   problem: {p}")?;
     }
-    writeln!(out, "   risk: {}", coach.risk_label())?;
-    for fix in &outcome.fixes {
-        write_fix(out, code, fix)?;
+    Ok(())
+}
+
+fn write_risk(out: &mut dyn Write, risk: &RiskOutcome, threshold: f64, coach: &Coach) -> std::io::Result<()> {
+    match risk {
+        RiskOutcome::Risk(r) => {
+            let verdict = if f64::from(r.risk) >= threshold { "above" } else { "below" };
+            writeln!(
+                out,
+                "   risk: {:.2} ({verdict} threshold {threshold:.2}) · ~{:.0} more attempts, ~{:.0} characters from the final program",
+                r.risk, r.future_attempts, r.remaining_distance
+            )
+        }
+        RiskOutcome::Failed(e) => writeln!(out, "   risk: failed ({e})"),
+        RiskOutcome::NoModel | RiskOutcome::NoProbe => writeln!(out, "   risk: {}", coach.risk_unavailable_label()),
+    }
+}
+
+fn write_style(out: &mut dyn Write, code: &str, search: &StyleSearch) -> std::io::Result<()> {
+    if let Some(problem) = &search.problem {
+        return writeln!(out, "   fix in my style: {problem}");
+    }
+    writeln!(
+        out,
+        "   fix in my style: {} sampled, {} distinct complete, {} run · {:.0} ms sampling + {:.0} ms checking",
+        search.sampled, search.candidates, search.running, search.sample_ms, search.check_ms
+    )?;
+    for fix in &search.fixes {
+        writeln!(out, "   fix: {} (verified: runs; edit distance {}, BLEU {:.2})", fix.title, fix.distance, fix.bleu)?;
+        write_diff(out, code, &fix.new_code)?;
+    }
+    Ok(())
+}
+
+fn write_diff(out: &mut dyn Write, code: &str, new_code: &str) -> std::io::Result<()> {
+    let diff = TextDiff::from_lines(code, new_code);
+    let text = diff.unified_diff().context_radius(1).header("program", "fixed").to_string();
+    for line in text.lines() {
+        writeln!(out, "      {line}")?;
     }
     Ok(())
 }
@@ -187,10 +312,5 @@ fn write_fix(out: &mut dyn Write, code: &str, fix: &VerifiedFix) -> std::io::Res
         Outcome::Progress => "verified: this error is gone",
     };
     writeln!(out, "   fix: {} ({verified})", fix.fix.title)?;
-    let diff = TextDiff::from_lines(code, &fix.fix.new_code);
-    let text = diff.unified_diff().context_radius(1).header("program", "fixed").to_string();
-    for line in text.lines() {
-        writeln!(out, "      {line}")?;
-    }
-    Ok(())
+    write_diff(out, code, &fix.fix.new_code)
 }

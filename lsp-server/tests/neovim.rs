@@ -19,6 +19,7 @@ fn neovim_runs_sees_the_error_applies_the_fix_and_runs_again() {
         .env("PENCIL_LSP_BIN", env!("CARGO_BIN_EXE_pencil-lsp"))
         .env("PENCIL_PLUGIN_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/../editor-extensions/neovim"))
         .env("PENCIL_DATA_DIR", work.path().join("data"))
+        .env("PENCIL_MODEL_DIR", "")
         .env("PENCIL_TEST_FILE", &file)
         .env("PENCIL_TEST_OUT", &out)
         .env("HOME", work.path())

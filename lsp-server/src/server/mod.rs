@@ -5,6 +5,7 @@
 //! the handler's first `.await`, and no lock is held across an `.await`.
 
 mod api;
+mod backtracking;
 mod transport;
 mod wire_guard;
 
@@ -14,8 +15,9 @@ use crate::pipeline::Services;
 use crate::protocol::RUN_METHOD;
 use crate::session::Session;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use crate::coach::hints::HintState;
+use std::sync::atomic::{AtomicBool, AtomicI32};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::{Client, ClientSocket, LanguageServer, LspService};
@@ -25,6 +27,8 @@ use tower_lsp_server::{Client, ClientSocket, LanguageServer, LspService};
 pub struct ServerOptions {
     /// `--data-dir`: where the store lives unless the client says otherwise.
     pub data_dir: Option<PathBuf>,
+    /// `--model`: the model directory unless the client's `modelDir` says otherwise.
+    pub model_dir: Option<PathBuf>,
 }
 
 /// One client's language server.
@@ -35,6 +39,10 @@ pub struct PencilServer {
     options: ServerOptions,
     /// Set once the "what is missing" message has been shown.
     told_missing: AtomicBool,
+    /// Backtracking-hint bookkeeping, shared with background risk tasks.
+    hints: Arc<Mutex<HintState>>,
+    /// Numbers for server-created progress tokens.
+    progress_tokens: AtomicI32,
 }
 
 impl PencilServer {
@@ -45,12 +53,24 @@ impl PencilServer {
             services: OnceLock::new(),
             options,
             told_missing: AtomicBool::new(false),
+            hints: Arc::default(),
+            progress_tokens: AtomicI32::new(1),
         }
     }
 
     /// The session, locked briefly; a panic elsewhere never wedges the server.
     fn session(&self) -> MutexGuard<'_, Session> {
         self.session.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The hint bookkeeping, locked briefly.
+    fn hints_state(&self) -> MutexGuard<'_, HintState> {
+        self.hints.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A fresh token for server-initiated `$/progress`.
+    fn next_progress_token(&self) -> i32 {
+        self.progress_tokens.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `pencil/run` (custom request).

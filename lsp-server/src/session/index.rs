@@ -1,13 +1,14 @@
 //! Open documents by URI, each with the snapshot of its last run.
 
 use crate::edit::{DocumentError, TextDocument};
+use crate::coach::style_fix::StyleFix;
 use crate::fixes::VerifiedFix;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tower_lsp_server::gen_lsp_types::{Diagnostic, TextDocumentContentChangeEvent, Uri};
 
 /// What a run left behind for code actions: valid while the text is unchanged.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RunSnapshot {
     /// The text that ran.
     pub text: String,
@@ -15,6 +16,24 @@ pub struct RunSnapshot {
     pub diagnostics: Vec<Diagnostic>,
     /// Quick fixes verified in the sandbox, best first.
     pub fixes: Vec<VerifiedFix>,
+    /// For a failing run with a model loaded: where "Fix in my style" looks.
+    pub style: Option<StyleFixSlot>,
+}
+
+/// "Fix in my style" for one failing run: computed once, on the first code action
+/// request, and shared by every later request for the same text.
+#[derive(Debug, Clone)]
+pub struct StyleFixSlot {
+    /// Whose trace.
+    pub student: String,
+    /// The title.
+    pub title: String,
+    /// The recorded state the fixes are offered on, when recorded.
+    pub state_id: Option<i64>,
+    /// When the run happened (the program clock).
+    pub time: String,
+    /// The fixes, once computed.
+    pub fixes: Arc<tokio::sync::OnceCell<Vec<StyleFix>>>,
 }
 
 /// One open document.

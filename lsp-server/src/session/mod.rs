@@ -5,9 +5,9 @@ mod index;
 mod options;
 mod settings;
 
-pub use index::{title_of, DocumentEntry, DocumentIndex, RunSnapshot};
+pub use index::{title_of, DocumentEntry, DocumentIndex, RunSnapshot, StyleFixSlot};
 pub use options::ClientOptions;
-pub use settings::{Settings, DATA_DIR_ENV};
+pub use settings::{Settings, DATA_DIR_ENV, DEFAULT_FIX_SAMPLES, MAX_FIX_SAMPLES};
 
 /// Open documents plus the settings in force.
 #[derive(Debug, Default)]
@@ -19,4 +19,6 @@ pub struct Session {
     /// Messages for the student decided during `initialize`, shown once `initialized`
     /// arrives (the protocol forbids sending them earlier).
     pub pending_messages: Vec<String>,
+    /// Whether the client accepts server-initiated `$/progress` (`window.workDoneProgress`).
+    pub client_progress: bool,
 }

@@ -16,6 +16,16 @@ pub struct ClientOptions {
     pub quick_fixes: Option<bool>,
     /// Directory of the trace model (`models/<name>/`).
     pub model_dir: Option<PathBuf>,
+    /// Backtracking risk above which a hint is shown (default: the probe's threshold, else 0.5).
+    pub hint_threshold: Option<f64>,
+    /// Least seconds of program time between two hints for one title (default 120).
+    pub hint_interval_seconds: Option<u32>,
+    /// Continuations "Fix in my style" samples (default 8).
+    pub fix_samples: Option<usize>,
+    /// `small | medium | large`: the size of change "Fix in my style" asks for.
+    pub hint_size: Option<crate::coach::style_fix::HintSize>,
+    /// `mine | strong`: whose style "Fix in my style" imitates.
+    pub student_vector: Option<crate::coach::StudentVector>,
 }
 
 impl ClientOptions {
@@ -44,5 +54,11 @@ mod tests {
         assert_eq!(flat.map(|o| o.data_dir), Ok(Some(PathBuf::from("/tmp/x"))));
         assert_eq!(ClientOptions::from_json(None), Ok(ClientOptions::default()));
         assert!(ClientOptions::from_json(Some(&json!({"quickFixes": "yes"}))).is_err());
+        let coach = ClientOptions::from_json(Some(&json!({"hintSize": "large", "studentVector": "strong", "fixSamples": 4})));
+        let coach = coach.expect("coach options");
+        assert_eq!(coach.hint_size, Some(crate::coach::style_fix::HintSize::Large));
+        assert_eq!(coach.student_vector, Some(crate::coach::StudentVector::Strong));
+        assert_eq!(coach.fix_samples, Some(4));
+        assert!(ClientOptions::from_json(Some(&json!({"hintSize": "huge"}))).is_err());
     }
 }

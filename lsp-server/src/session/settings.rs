@@ -1,6 +1,9 @@
 //! Stage two of configuration: settings the code uses, every value decided.
 
 use super::options::ClientOptions;
+use crate::coach::hints::DEFAULT_HINT_INTERVAL_S;
+use crate::coach::style_fix::HintSize;
+use crate::coach::StudentVector;
 use std::path::PathBuf;
 
 /// Environment variable that overrides the platform's data directory.
@@ -17,11 +20,37 @@ pub struct Settings {
     pub quick_fixes: bool,
     /// Directory of the trace model, when configured.
     pub model_dir: Option<PathBuf>,
+    /// Hint threshold set by the client (else the probe's, else 0.5).
+    pub hint_threshold: Option<f64>,
+    /// Least seconds of program time between two hints for one title.
+    pub hint_interval_s: i64,
+    /// Continuations "Fix in my style" samples.
+    pub fix_samples: usize,
+    /// The size of change "Fix in my style" asks for.
+    pub hint_size: HintSize,
+    /// Whose style "Fix in my style" imitates.
+    pub student_vector: StudentVector,
 }
+
+/// Default number of continuations "Fix in my style" samples.
+pub const DEFAULT_FIX_SAMPLES: usize = 8;
+
+/// Most continuations one request may sample (the batch shares one session).
+pub const MAX_FIX_SAMPLES: usize = 32;
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { data_dir: None, record_on_save: true, quick_fixes: true, model_dir: None }
+        Settings {
+            data_dir: None,
+            record_on_save: true,
+            quick_fixes: true,
+            model_dir: None,
+            hint_threshold: None,
+            hint_interval_s: DEFAULT_HINT_INTERVAL_S,
+            fix_samples: DEFAULT_FIX_SAMPLES,
+            hint_size: HintSize::default(),
+            student_vector: StudentVector::default(),
+        }
     }
 }
 
@@ -35,13 +64,7 @@ impl Settings {
             .or(cli_data_dir)
             .or(env_data_dir.filter(|p| !p.as_os_str().is_empty()))
             .or_else(|| dirs::data_dir().map(|d| d.join("pencil-coach")));
-        let defaults = Settings::default();
-        Settings {
-            data_dir,
-            record_on_save: options.record_on_save.unwrap_or(defaults.record_on_save),
-            quick_fixes: options.quick_fixes.unwrap_or(defaults.quick_fixes),
-            model_dir: options.model_dir.clone(),
-        }
+        Settings { data_dir, ..Settings::default() }.update(options)
     }
 
     /// Applies options that can change while running (the store stays where it opened).
@@ -51,6 +74,11 @@ impl Settings {
             record_on_save: options.record_on_save.unwrap_or(self.record_on_save),
             quick_fixes: options.quick_fixes.unwrap_or(self.quick_fixes),
             model_dir: options.model_dir.clone().or_else(|| self.model_dir.clone()),
+            hint_threshold: options.hint_threshold.filter(|t| t.is_finite()).or(self.hint_threshold),
+            hint_interval_s: options.hint_interval_seconds.map_or(self.hint_interval_s, i64::from),
+            fix_samples: options.fix_samples.map_or(self.fix_samples, |n| n.clamp(1, MAX_FIX_SAMPLES)),
+            hint_size: options.hint_size.unwrap_or(self.hint_size),
+            student_vector: options.student_vector.unwrap_or(self.student_vector),
         }
     }
 }

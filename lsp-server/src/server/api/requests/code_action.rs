@@ -1,16 +1,22 @@
-//! `textDocument/codeAction`: the last run's verified quick fixes as minimal edits.
+//! `textDocument/codeAction`: the last run's verified quick fixes as minimal edits,
+//! then, for a failing run with a model loaded, "Fix in my style" (computed on the
+//! first request for that run, with `$/progress`, and reused after).
 
 use crate::edit::minimal_edits;
 use crate::error::ServerError;
 use crate::protocol::ACCEPT_FIX_COMMAND;
-use crate::server::PencilServer;
+use crate::coach::style_fix::{request_seed, StyleFix};
+use crate::pipeline::{self, Services, StyleFixParams};
+use crate::server::api::log;
+use crate::server::{services, PencilServer};
+use crate::session::{Settings, StyleFixSlot};
 use std::collections::HashMap;
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
 pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionParams) -> Result<Option<Vec<CodeActionResponse>>> {
     let uri = params.text_document.uri;
-    let (doc, last_run) = {
+    let (doc, last_run, settings, client_progress) = {
         let session = server.session();
         let entry = session.documents.get(&uri).ok_or_else(|| ServerError::NotOpen(uri.to_string()))?;
         let Some(doc) = entry.document.clone() else {
@@ -20,14 +26,14 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
             }
             .into());
         };
-        (doc, entry.last_run.clone())
+        (doc, entry.last_run.clone(), session.settings.clone(), session.client_progress)
     };
     doc.index().byte_range(doc.text(), params.range).map_err(ServerError::from)?;
     if params.context.only.as_ref().is_some_and(|only| !only.contains(&CodeActionKind::QuickFix)) {
         return Ok(None);
     }
     let Some(run) = last_run.filter(|r| r.text == doc.text()) else { return Ok(None) };
-    let actions = run
+    let mut actions = run
         .fixes
         .iter()
         .enumerate()
@@ -51,5 +57,95 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
             })
         })
         .collect::<Vec<_>>();
+    if let (Some(slot), Some(services)) = (&run.style, services(server)) {
+        let token = params.work_done_progress_params.work_done_token.clone();
+        let fixes = slot
+            .fixes
+            .get_or_init(|| style_fixes(server, services, &run.text, slot, &settings, token, client_progress))
+            .await;
+        actions.extend(fixes.iter().map(|fix| style_action(&uri, doc.text(), &run.diagnostics, fix)));
+    }
     Ok((!actions.is_empty()).then_some(actions))
+}
+
+/// Samples, verifies and records the style fixes of one failing run, showing progress.
+async fn style_fixes(
+    server: &PencilServer,
+    services: &Services,
+    text: &str,
+    slot: &StyleFixSlot,
+    settings: &Settings,
+    client_token: Option<ProgressToken>,
+    client_progress: bool,
+) -> Vec<StyleFix> {
+    let token = match client_token {
+        Some(t) => Some(t),
+        None if client_progress => {
+            let token = ProgressToken::Int(server.next_progress_token());
+            let created = server
+                .client
+                .send_request::<WorkDoneProgressCreateRequest>(WorkDoneProgressCreateParams { token: token.clone() })
+                .await;
+            created.is_ok().then_some(token)
+        }
+        None => None,
+    };
+    let progress = match token {
+        Some(t) => Some(server.client.progress(t, "Fix in my style").with_message("reading your trace").begin().await),
+        None => None,
+    };
+    let trace = pipeline::trace_so_far(services, &slot.student, &slot.title, text, &slot.time).await;
+    let params = StyleFixParams {
+        samples: settings.fix_samples,
+        size: settings.hint_size,
+        vector: settings.student_vector,
+        seed: request_seed(&slot.student, &slot.title, text),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let forward = async {
+        while let Some(message) = rx.recv().await {
+            if let Some(p) = &progress {
+                p.report(message).await;
+            }
+        }
+    };
+    let (mut search, ()) = tokio::join!(pipeline::find_style_fixes(services, trace, params, Some(tx)), forward);
+    if let Some(problem) = &search.problem {
+        log(server, MessageType::Warning, format!("Fix in my style: {problem}")).await;
+    }
+    if let Some(state_id) = slot.state_id {
+        for problem in pipeline::record_style_fixes(services, state_id, &mut search.fixes, &slot.time).await {
+            log(server, MessageType::Warning, problem).await;
+        }
+    }
+    if let Some(p) = progress {
+        let found = match search.fixes.len() {
+            0 => format!("no running fix among {} samples", search.sampled),
+            n => format!("{n} running fix{} from {} samples", if n == 1 { "" } else { "es" }, search.sampled),
+        };
+        p.finish_with_message(found).await;
+    }
+    search.fixes
+}
+
+fn style_action(uri: &Uri, text: &str, diagnostics: &[Diagnostic], fix: &StyleFix) -> CodeActionResponse {
+    CodeActionResponse::CodeAction(CodeAction {
+        title: fix.title.clone(),
+        kind: Some(CodeActionKind::QuickFix),
+        diagnostics: Some(diagnostics.to_vec()),
+        is_preferred: Some(false),
+        disabled: None,
+        edit: Some(WorkspaceEdit {
+            changes: Some(HashMap::from([(uri.clone(), minimal_edits(text, &fix.new_code))])),
+            ..Default::default()
+        }),
+        command: fix.hint_id.map(|id| Command {
+            title: "Remember that this fix was used".into(),
+            tooltip: None,
+            command: ACCEPT_FIX_COMMAND.into(),
+            arguments: Some(vec![serde_json::json!(id)]),
+        }),
+        data: None,
+        tags: None,
+    })
 }

@@ -2,7 +2,7 @@
 //! and announce capabilities (including the custom protocol's version).
 
 use crate::checker::Checker;
-use crate::coach::Coach;
+use crate::coach::{Coach, ModelRequest};
 use crate::pipeline::Services;
 use crate::protocol::{ACCEPT_FIX_COMMAND, PROTOCOL_VERSION, RUN_METHOD, HINT_METHOD};
 use crate::server::PencilServer;
@@ -21,20 +21,21 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: InitializeP
     let env_dir = std::env::var_os(DATA_DIR_ENV).map(Into::into);
     let settings = Settings::resolve(&options, server.options.data_dir.clone(), env_dir);
     let data_dir = settings.data_dir.clone();
-    let model_dir = settings.model_dir.clone();
-    // Opening SQLite and loading the compiler block: keep them off the executor.
+    let model_request = ModelRequest { setting: settings.model_dir.clone(), cli: server.options.model_dir.clone() };
+    let client_progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
+    // Opening SQLite, loading the compiler and the model block: keep them off the executor.
     let started = tokio::task::spawn_blocking(move || {
         let store = match data_dir {
             Some(dir) => StoreHandle::open(&dir).map_err(|e| format!("the store in {} could not be opened: {e}", dir.display())),
             None => Err("no user data directory was found; set PENCIL_DATA_DIR or the dataDir setting".to_string()),
         };
         let checker = Checker::start(SandboxConfig::default());
-        (store, checker, Coach::detect(model_dir.as_deref()))
+        (store, checker, Coach::load(&model_request))
     })
     .await;
     let (store, checker, coach) = match started {
         Ok(parts) => parts,
-        Err(e) => (Err(format!("start-up was interrupted: {e}")), Err(pencil_sandbox::SandboxError::WorkerGone), Coach::detect(None)),
+        Err(e) => (Err(format!("start-up was interrupted: {e}")), Err(pencil_sandbox::SandboxError::WorkerGone), Coach::unavailable("start-up was interrupted")),
     };
     let store = match store {
         Ok((store, report)) => {
@@ -54,10 +55,15 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: InitializeP
             None
         }
     };
+    match coach.status() {
+        crate::coach::ModelStatus::Ready { dir, probe } => tracing::info!("trace model: {} (probe: {probe})", dir.display()),
+        crate::coach::ModelStatus::Unavailable(reason) => tracing::info!("no trace model: {reason}"),
+    }
     messages.extend(coach.missing_message());
     {
         let mut session = server.session();
         session.settings = settings;
+        session.client_progress = client_progress;
         session.pending_messages.extend(messages);
     }
     let _ = server.services.set(Services { store, checker, coach });

@@ -1,0 +1,143 @@
+//! The loaded trace model: one ONNX Runtime session behind a mutex, used only from
+//! blocking threads (never the async executor). It answers two questions: the
+//! probe's backtracking risk for a trace prefix, and sampled next program states.
+
+use pencil_core::inference::{
+    next_state_prompt, pooled_features, prefix_prompt, EditSize, GenerationRequest, InferenceError, ModelDir, ProbeOutput,
+    Sample, SamplingParams, SessionOptions,
+};
+use pencil_core::model::TraceTokenizer;
+use pencil_core::Trace;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// Whose style the sampled fixes imitate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StudentVector {
+    /// The student's own vector. The local student was never in the training
+    /// data, so this is table row 0, the unseen-student vector.
+    #[default]
+    Mine,
+    /// The strong student's vector (the paper's §J), from the model directory.
+    Strong,
+}
+
+/// Nucleus sampling for fixes: the paper's p = 0.9, slightly cooled.
+pub const FIX_SAMPLING: SamplingParams = SamplingParams { temperature: 0.9, top_p: 0.9 };
+
+/// A model directory opened for the coach.
+pub struct ModelEngine {
+    dir: PathBuf,
+    model: Mutex<ModelDir>,
+    unseen_soft: Vec<f32>,
+    strong_soft: Vec<f32>,
+    title_tokens: usize,
+    n_positions: usize,
+    probe_threshold: Option<f32>,
+}
+
+impl std::fmt::Debug for ModelEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelEngine").field("dir", &self.dir).field("probe_threshold", &self.probe_threshold).finish()
+    }
+}
+
+impl ModelEngine {
+    /// Opens `dir` (blocking: hashes every file, builds the session); errors name the file.
+    pub fn open(dir: &Path, options: &SessionOptions) -> Result<ModelEngine, InferenceError> {
+        let model = ModelDir::open(dir, options)?;
+        let unseen_soft = model.students.soft_token(&model.students.row_vector(0)?)?;
+        let strong_soft = model.students.soft_token(&model.students.strong_vector()?)?;
+        Ok(ModelEngine {
+            dir: dir.to_path_buf(),
+            title_tokens: model.manifest.config.title_tokens,
+            n_positions: model.generator.n_positions(),
+            probe_threshold: model.probe.as_ref().map(|p| p.threshold),
+            unseen_soft,
+            strong_soft,
+            model: Mutex::new(model),
+        })
+    }
+
+    /// The directory it was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the model directory has a backtracking probe.
+    pub fn has_probe(&self) -> bool {
+        self.probe_threshold.is_some()
+    }
+
+    /// The probe's F1-optimal threshold, when there is a probe.
+    pub fn probe_threshold(&self) -> Option<f32> {
+        self.probe_threshold
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ModelDir> {
+        // A panic in an earlier request leaves the model itself intact.
+        self.model.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn soft(&self, vector: StudentVector) -> &[f32] {
+        match vector {
+            StudentVector::Mine => &self.unseen_soft,
+            StudentVector::Strong => &self.strong_soft,
+        }
+    }
+
+    /// The probe's reading of a trace prefix (every state so far, the newest last),
+    /// with the unseen-student vector; `None` when the model has no probe. Blocking.
+    pub fn risk(&self, prefix: &Trace) -> Result<Option<ProbeOutput>, InferenceError> {
+        let mut guard = self.lock();
+        let model = &mut *guard;
+        let Some(probe) = &model.probe else { return Ok(None) };
+        let ids = prefix_prompt(model.generator.tokenizer(), prefix, self.title_tokens, self.n_positions - 1)?;
+        let pooled = pooled_features(model.generator.model(), &ids, &self.unseen_soft)?;
+        Ok(Some(probe.predict(&pooled)?))
+    }
+
+    /// Samples `n` next program states after `trace`'s last one, `size` later. Blocking.
+    pub fn sample_next_states(
+        &self,
+        trace: &Trace,
+        size: EditSize,
+        vector: StudentVector,
+        n: usize,
+        seed: u64,
+    ) -> Result<Vec<Sample>, InferenceError> {
+        let mut guard = self.lock();
+        let current = trace.programs.last().map_or("", |p| p.code.as_str());
+        let (prompt, max_new_tokens) =
+            fix_prompt(guard.generator.tokenizer(), trace, current, size, self.title_tokens, self.n_positions)?;
+        let request = GenerationRequest {
+            prompt: &prompt,
+            soft_token: self.soft(vector),
+            n_samples: n,
+            max_new_tokens,
+            sampling: FIX_SAMPLING,
+            seed,
+        };
+        guard.generator.generate(&request)
+    }
+}
+
+/// The prompt for the state after `trace` and the token budget of one sample: room
+/// for one and a half times the current program plus slack, at most half the
+/// context; the prompt keeps its newest tokens in the rest.
+pub fn fix_prompt(
+    tok: &TraceTokenizer,
+    trace: &Trace,
+    current: &str,
+    size: EditSize,
+    title_tokens: usize,
+    n_positions: usize,
+) -> Result<(Vec<u32>, usize), InferenceError> {
+    let window = n_positions.saturating_sub(1);
+    let current_tokens = tok.encode(current)?.len();
+    let max_new_tokens = (current_tokens * 3 / 2 + 16).min(window / 2).max(1);
+    let prompt = next_state_prompt(tok, trace, title_tokens, size, window - max_new_tokens)?;
+    Ok((prompt, max_new_tokens))
+}

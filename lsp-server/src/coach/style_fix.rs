@@ -1,0 +1,183 @@
+//! "Fix in my style": the plain parts. Which edit size the hint-size setting asks
+//! the model for, how sandbox-verified candidates are ranked (closest to the
+//! student's program by the paper's edit distance, then BLEU), and the title that
+//! says what a fix changes.
+
+use pencil_core::inference::EditSize;
+use pencil_core::metrics::bleu::quality_bleu;
+use pencil_core::metrics::edit_distance;
+use serde::Deserialize;
+use similar::{ChangeTag, TextDiff};
+
+/// How large a change the student wants: the time header the model is prompted with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HintSize {
+    /// 1 s after the current state: the smallest edits.
+    #[default]
+    Small,
+    /// 20 s after.
+    Medium,
+    /// 60 s after: larger rewrites.
+    Large,
+}
+
+impl HintSize {
+    /// The time gap the prompt's next header carries.
+    pub fn edit_size(self) -> EditSize {
+        EditSize::Seconds(match self {
+            HintSize::Small => 1,
+            HintSize::Medium => 20,
+            HintSize::Large => 60,
+        })
+    }
+}
+
+/// A sampled program that ran in the sandbox, ranked against the current program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleFix {
+    /// The whole fixed program.
+    pub new_code: String,
+    /// What it changes, for the code action's title.
+    pub title: String,
+    /// The paper's edit distance from the current program (characters).
+    pub distance: usize,
+    /// BLEU of the fix against the current program (the tie-breaker).
+    pub bleu: f64,
+    /// Store id of the hint row, once recorded.
+    pub hint_id: Option<i64>,
+}
+
+/// Distinct running candidates ranked for the student: smallest edit distance to
+/// `current` first, then highest BLEU, then text (so ties are stable). Blank
+/// programs and the unchanged program are not fixes. At most `limit`.
+pub fn rank(current: &str, running: impl IntoIterator<Item = String>, limit: usize) -> Vec<StyleFix> {
+    let mut seen = std::collections::HashSet::new();
+    let mut fixes: Vec<StyleFix> = running
+        .into_iter()
+        .filter(|c| !c.trim().is_empty() && c.trim_end() != current.trim_end())
+        .filter(|c| seen.insert(c.clone()))
+        .map(|new_code| StyleFix {
+            distance: edit_distance(current, &new_code),
+            bleu: quality_bleu(&[new_code.as_str()], &[current]),
+            title: describe_change(current, &new_code),
+            new_code,
+            hint_id: None,
+        })
+        .collect();
+    fixes.sort_by(|a, b| a.distance.cmp(&b.distance).then(b.bleu.total_cmp(&a.bleu)).then_with(|| a.new_code.cmp(&b.new_code)));
+    fixes.truncate(limit);
+    fixes
+}
+
+/// Longest line text shown in a title.
+const TITLE_SNIPPET: usize = 40;
+
+fn snippet(line: &str) -> String {
+    let line = line.trim();
+    match line.char_indices().nth(TITLE_SNIPPET) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
+    }
+}
+
+/// The code action title: "Fix in my style: change line 3 (`fd 100` → `fd 50`)",
+/// "add line 4 (`rt 90`)", "remove line 2 (`zz`)", or "change lines 2–5".
+pub fn describe_change(old: &str, new: &str) -> String {
+    let diff = TextDiff::from_lines(old, new);
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    for change in diff.iter_all_changes() {
+        match change.tag() {
+            ChangeTag::Delete => removed.push((change.old_index().unwrap_or(0), change.value())),
+            ChangeTag::Insert => added.push((change.new_index().unwrap_or(0), change.value())),
+            ChangeTag::Equal => {}
+        }
+    }
+    let what = match (removed.as_slice(), added.as_slice()) {
+        ([(i, before)], [(_, after)]) => format!("change line {} (`{}` → `{}`)", i + 1, snippet(before), snippet(after)),
+        ([], [(i, after)]) => format!("add line {} (`{}`)", i + 1, snippet(after)),
+        ([(i, before)], []) => format!("remove line {} (`{}`)", i + 1, snippet(before)),
+        ([], []) => "change whitespace".to_string(),
+        _ => {
+            let lines: Vec<usize> = removed.iter().map(|(i, _)| i + 1).chain(added.iter().map(|(i, _)| i + 1)).collect();
+            let (lo, hi) = (lines.iter().min().copied().unwrap_or(1), lines.iter().max().copied().unwrap_or(1));
+            if lo == hi { format!("change line {lo}") } else { format!("change lines {lo}–{hi}") }
+        }
+    };
+    format!("Fix in my style: {what}")
+}
+
+/// A seed for one request, stable for the same student, title and program, so the
+/// same failing program gets the same suggestions (FNV-1a).
+pub fn request_seed(student: &str, title: &str, code: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [student, title, code] {
+        for b in part.bytes().chain([0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_running_candidate_comes_first_and_duplicates_go() {
+        let current = "pen red\nfd 100\nrt 9O\n";
+        let candidates = vec![
+            "pen red\nfd 100\nrt 90\nfd 50\n".to_string(),
+            "pen red\nfd 100\nrt 90\n".to_string(),
+            "pen red\nfd 100\nrt 90\n".to_string(),
+            "  \n".to_string(),
+            current.to_string(),
+            "dot blue\n".to_string(),
+        ];
+        let ranked = rank(current, candidates, 3);
+        let codes: Vec<&str> = ranked.iter().map(|f| f.new_code.as_str()).collect();
+        assert_eq!(codes, ["pen red\nfd 100\nrt 90\n", "pen red\nfd 100\nrt 90\nfd 50\n", "dot blue\n"]);
+        assert!(ranked[0].distance < ranked[1].distance && ranked[1].distance < ranked[2].distance);
+        assert_eq!(ranked[0].title, "Fix in my style: change line 3 (`rt 9O` → `rt 90`)");
+        assert_eq!(rank(current, vec!["a\n".into(), "b\n".into()], 1).len(), 1);
+    }
+
+    #[test]
+    fn bleu_breaks_ties_in_edit_distance() {
+        // Same edit distance from the current program; the one that keeps more of
+        // its word sequence (higher BLEU) wins.
+        let current = "pen red\nfd 100\nrt 90\nfd 100\nrt 90\n";
+        let a = "pen red\nfd 100\nrt 90\nfd 100\nrt 45\n".to_string();
+        let b = "pen red\nfd 100\nrt 45\nfd 100\nrt 90\n".to_string();
+        let (da, db) = (edit_distance(current, &a), edit_distance(current, &b));
+        assert_eq!(da, db);
+        let (ba, bb) = (quality_bleu(&[a.as_str()], &[current]), quality_bleu(&[b.as_str()], &[current]));
+        assert_ne!(ba, bb);
+        let ranked = rank(current, vec![a.clone(), b.clone()], 2);
+        let want = if ba > bb { &a } else { &b };
+        assert_eq!(&ranked[0].new_code, want);
+    }
+
+    #[test]
+    fn titles_say_what_changes() {
+        assert_eq!(describe_change("fd 100\nrt 90\n", "fd 100\nrt 90\nfd 50\n"), "Fix in my style: add line 3 (`fd 50`)");
+        assert_eq!(describe_change("fd 100\nzz\nrt 90\n", "fd 100\nrt 90\n"), "Fix in my style: remove line 2 (`zz`)");
+        assert_eq!(describe_change("a\nb\nc\n", "x\nb\ny\n"), "Fix in my style: change lines 1–3");
+        let long = format!("write '{}'\n", "x".repeat(80));
+        assert!(describe_change("fd 1\n", &long).contains('…'));
+    }
+
+    #[test]
+    fn hint_sizes_are_one_twenty_and_sixty_seconds() {
+        let secs: Vec<i64> = [HintSize::Small, HintSize::Medium, HintSize::Large].iter().map(|s| s.edit_size().seconds()).collect();
+        assert_eq!(secs, [1, 20, 60]);
+    }
+
+    #[test]
+    fn seeds_are_stable_and_depend_on_every_part() {
+        assert_eq!(request_seed("s", "t", "fd 1\n"), request_seed("s", "t", "fd 1\n"));
+        assert_ne!(request_seed("s", "t", "fd 1\n"), request_seed("s", "t", "fd 2\n"));
+        assert_ne!(request_seed("st", "", "x"), request_seed("s", "t", "x"));
+    }
+}
