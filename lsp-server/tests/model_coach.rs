@@ -1,0 +1,88 @@
+//! The model-backed coach end to end over stdio, with a tiny exported model whose
+//! weights are scripted to write a known next program: a failing run gets a
+//! backtracking hint (the model's probe says "high risk"), a "Fix in my style" code
+//! action with `$/progress`, and the action's edit, applied, runs.
+
+mod model_support;
+mod support;
+
+use model_support::{digitless_tokenizer, export_scripted_model};
+use pencil_core::{ProgramState, Trace};
+use pencil_lsp::coach::engine::fix_prompt;
+use pencil_lsp::coach::style_fix::HintSize;
+use serde_json::json;
+use support::{apply_text_edits, LspClient};
+
+const FAILING: &str = "pen red\nfd 100\nrt 90\nfdd 50\n";
+const FIXED: &str = "pen red\nfd 100\nrt 90\nfd 60\n";
+
+#[test]
+fn failing_run_gets_a_hint_and_a_fix_in_my_style_that_runs() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let tok = digitless_tokenizer();
+    // The prompt the server will build for the first state of "snowman"; any clock
+    // time gives the same length with this tokenizer.
+    let cfg_probe = pencil_core::model::Preset::Tiny.config(tok.vocab_size(), 3);
+    let trace = Trace {
+        student: "me".into(),
+        title: "snowman".into(),
+        programs: vec![ProgramState { n: 1, time: "2031-07-04 09:08:07".into(), code: FAILING.into() }],
+        eos: false,
+        provenance: Default::default(),
+    };
+    let (prompt, _) = fix_prompt(&tok, &trace, FAILING, HintSize::Small.edit_size(), cfg_probe.title_tokens, cfg_probe.n_positions())
+        .expect("prompt");
+    let mut script = tok.encode(FIXED).expect("encode");
+    script.push(tok.special.end_of_text);
+    let model_dir = work.path().join("model");
+    export_scripted_model(work.path(), &model_dir, &tok, prompt.len(), &script, Some(4.0));
+
+    let mut lsp = LspClient::start(&work.path().join("data"));
+    let init = lsp.initialize(json!({"modelDir": model_dir, "fixSamples": 4}));
+    assert!(init.get("error").is_none(), "{init}");
+    let uri = "file:///tmp/pencil/snowman.coffee";
+    lsp.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": FAILING}}));
+    let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(run["result"]["status"], "error", "{run}");
+
+    // The probe reads sigmoid(4) ~ 0.98 > its threshold 0.5: one gentle hint.
+    let hint = lsp.wait_notification("pencil/hint", |p| p["textDocument"]["uri"] == uri);
+    let risk = hint["params"]["risk"].as_f64().expect("risk");
+    assert!((risk - 0.982).abs() < 0.01, "{hint}");
+    assert!(hint["params"]["hintId"].as_i64().is_some_and(|id| id > 0), "recorded in the store: {hint}");
+    assert!(hint["params"]["message"].as_str().is_some_and(|m| m.contains("backtracking risk 98%")), "{hint}");
+
+    let actions = lsp.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": {"uri": uri},
+            "range": {"start": {"line": 3, "character": 0}, "end": {"line": 3, "character": 0}},
+            "context": {"diagnostics": []},
+            "workDoneToken": "fix-1"
+        }),
+    );
+    let list = actions["result"].as_array().unwrap_or_else(|| panic!("actions: {actions}"));
+    let titles: Vec<&str> = list.iter().filter_map(|a| a["title"].as_str()).collect();
+    let style_at = titles.iter().position(|t| t.starts_with("Fix in my style")).unwrap_or_else(|| panic!("{titles:?}"));
+    assert!(titles[..style_at].iter().all(|t| !t.starts_with("Fix in my style")), "rule-based fixes come first: {titles:?}");
+    assert_eq!(titles[style_at], "Fix in my style: change line 4 (`fdd 50` → `fd 60`)");
+    assert_eq!(titles.iter().filter(|t| t.starts_with("Fix in my style")).count(), 1, "identical samples are offered once");
+    for kind in ["begin", "report", "end"] {
+        lsp.wait_notification("$/progress", |p| p["token"] == "fix-1" && p["value"]["kind"] == kind);
+    }
+
+    let action = &list[style_at];
+    let edits = action["edit"]["changes"][uri].as_array().expect("edits");
+    let fixed = apply_text_edits(FAILING, edits);
+    assert_eq!(fixed, FIXED);
+    assert!(action["command"]["arguments"][0].as_i64().is_some(), "the fix is recorded as a hint: {action}");
+    lsp.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]}),
+    );
+    let rerun = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(rerun["result"]["status"], "ok", "the fix runs: {rerun}");
+    let accepted = lsp.request("workspace/executeCommand", json!({"command": action["command"]["command"], "arguments": action["command"]["arguments"]}));
+    assert_eq!(accepted["result"], json!(true), "{accepted}");
+    assert!(lsp.shutdown().success());
+}
