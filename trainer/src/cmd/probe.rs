@@ -21,7 +21,7 @@ pub struct Args {
     /// Dataset directory (splits.json, students.json); default: the one the manifest's provenance names.
     #[arg(long)]
     dataset: Option<PathBuf>,
-    /// Most prefixes used (whole traces sampled, seeded, until reached).
+    /// Most prefixes used (traces sampled, seeded, until reached; at most 3 prefixes of a trace).
     #[arg(long, default_value_t = DEFAULT_MAX_PREFIXES)]
     max_prefixes: usize,
     /// Seed of the split, the sampling and the controls.

@@ -52,6 +52,9 @@ pub const MIN_TEST_EXAMPLES: usize = 300;
 /// passes per prefix plus the sandbox) stays near 8 minutes on a busy 2-core CPU.
 pub const DEFAULT_MAX_PREFIXES: usize = 2500;
 
+/// Most prefixes taken from one trace (a seeded random choice among its eligible ones).
+pub const PREFIXES_PER_TRACE: usize = 3;
+
 /// Options of [`run_probe`].
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
@@ -61,7 +64,8 @@ pub struct ProbeOptions {
     pub corpus: Vec<PathBuf>,
     /// Dataset directory (splits.json, students.json); default: the one in the manifest's provenance.
     pub dataset: Option<PathBuf>,
-    /// Most prefixes used (whole traces are sampled until the cap is reached).
+    /// Most prefixes used (traces sampled, seeded, until the cap is reached; at most
+    /// [`PREFIXES_PER_TRACE`] of each).
     pub max_prefixes: usize,
     /// Seed of the split, sampling and controls.
     pub seed: u64,
@@ -158,8 +162,20 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     counts.traces_with_prefixes = candidates.len();
     anyhow::ensure!(!candidates.is_empty(), "no trace of the corpus has a prefix to probe");
 
+    // A few prefixes of many traces rather than every prefix of a few: the
+    // prefixes of one trace share most of their future, so their labels repeat.
+    let mut pick = SplitMix64::for_purpose(opts.seed, "probe prefixes per trace");
+    for c in &mut candidates {
+        if c.labels.len() > PREFIXES_PER_TRACE {
+            pick.shuffle(&mut c.labels);
+            c.labels.truncate(PREFIXES_PER_TRACE);
+            c.labels.sort_by_key(|l| l.k);
+        }
+    }
+    counts.prefixes_after_per_trace_cap = candidates.iter().map(|c| c.labels.len()).sum();
+
     // The split, by title, judged on the examples the cap will leave.
-    let rate = (opts.max_prefixes as f64 / counts.eligible_prefixes as f64).min(1.0);
+    let rate = (opts.max_prefixes as f64 / counts.prefixes_after_per_trace_cap as f64).min(1.0);
     let mut per_title: BTreeMap<String, f64> = BTreeMap::new();
     for c in &candidates {
         *per_title.entry(c.trace.title.clone()).or_default() += rate * c.labels.len() as f64;
@@ -198,7 +214,8 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     let sandbox_done = AtomicUsize::new(0);
     let n_students = manifest.config.n_students;
     let (features, forward_seconds, facts, sandbox_programs) = std::thread::scope(|scope| -> anyhow::Result<_> {
-        let sandbox_job = scope.spawn(|| -> anyhow::Result<(HashMap<usize, TraceFacts>, usize)> {
+        let sandbox_job = scope.spawn(|| -> anyhow::Result<(HashMap<usize, TraceFacts>, usize, f64)> {
+            let t0 = Instant::now();
             let mut oracle = FailureOracle::new(Sandbox::new(opts.sandbox.clone()).context("starting the sandbox")?);
             let mut facts = HashMap::new();
             for (&i, &k) in &upto {
@@ -207,7 +224,7 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
                 facts.insert(i, TraceFacts::new(trace, k, fails));
                 sandbox_done.fetch_add(1, Ordering::Relaxed);
             }
-            Ok((facts, oracle.checked()))
+            Ok((facts, oracle.checked(), t0.elapsed().as_secs_f64()))
         });
 
         let mut model = ModelFeatures::new(&mut dir);
@@ -240,9 +257,10 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
             progress.set_message(format!("waiting for the sandbox: {}/{} traces", sandbox_done.load(Ordering::Relaxed), upto.len()));
             std::thread::sleep(Duration::from_millis(200));
         }
-        let (facts, checked) = sandbox_job.join().map_err(|_| anyhow::anyhow!("the sandbox thread panicked"))??;
-        Ok((features, forward_seconds, facts, checked))
+        let (facts, checked, sandbox_seconds) = sandbox_job.join().map_err(|_| anyhow::anyhow!("the sandbox thread panicked"))??;
+        Ok((features, forward_seconds, facts, (checked, sandbox_seconds)))
     })?;
+    let (sandbox_programs, sandbox_seconds) = sandbox_programs;
     counts.sandbox_programs = sandbox_programs;
 
     // Rows of every feature set.
@@ -302,6 +320,7 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
         test_titles_unseen_by_model: split.unseen_by_model.iter().cloned().collect(),
         counts,
         ms_per_forward: 1000.0 * forward_seconds / n_features.max(1) as f64,
+        sandbox_seconds,
         features: manifest.config.n_embd,
         hand_features: HAND_FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         results,

@@ -28,6 +28,8 @@ pub struct ProbeCounts {
     pub traces_with_prefixes: usize,
     /// Eligible prefixes of those traces (before any cap).
     pub eligible_prefixes: usize,
+    /// Eligible prefixes left after keeping at most `PREFIXES_PER_TRACE` of each trace.
+    pub prefixes_after_per_trace_cap: usize,
     /// Prefixes left out because they already contained the final program.
     pub prefixes_excluded_at_goal: usize,
     /// Traces whose prefixes were used.
@@ -73,6 +75,8 @@ pub struct ProbeReport {
     pub counts: ProbeCounts,
     /// Mean milliseconds of one forward pass (features).
     pub ms_per_forward: f64,
+    /// Wall seconds the sandbox took for the hand features (beside the forward passes).
+    pub sandbox_seconds: f64,
     /// Feature width of the probe (the model's n_embd).
     pub features: usize,
     /// Names of the hand features of the baseline.
@@ -119,7 +123,11 @@ impl ProbeReport {
                 );
             }
         }
-        let _ = writeln!(s, "{:.1} s ({:.1} ms per forward pass)", self.seconds, self.ms_per_forward);
+        let _ = writeln!(
+            s,
+            "{:.1} s ({:.1} ms per forward pass; sandbox {} programs in {:.1} s); {} eligible prefixes, {} left out at the goal",
+            self.seconds, self.ms_per_forward, c.sandbox_programs, self.sandbox_seconds, c.eligible_prefixes, c.prefixes_excluded_at_goal
+        );
         s
     }
 }

@@ -1,0 +1,153 @@
+//! The backtracking probe end to end: a tiny exported model and a small
+//! corpus in, `probe.safetensors` and the manifest's report out, which
+//! `ModelDir::open` loads and which gives a risk in [0, 1] from one forward pass.
+
+mod export_support;
+
+use std::path::{Path, PathBuf};
+
+use export_support::{random_weights, tiny_config, tiny_tokenizer};
+use pencil_core::inference::manifest::Manifest;
+use pencil_core::inference::{pooled_features, prefix_prompt, ModelDir, SessionOptions, PROBE_FILE};
+use pencil_core::model::rng::SplitMix64;
+use pencil_core::{ProgramState, Provenance, Trace};
+use pencil_sandbox::SandboxConfig;
+use pencil_trainer::export::{export_run, ExportOptions};
+use pencil_trainer::probe::{run_probe, ProbeOptions};
+
+const STUDENTS: [&str; 3] = ["alice", "bob", "carol"];
+const TITLES: [&str; 5] = ["snowman", "car", "flower", "house", "star"];
+
+/// A trace of 4-6 states towards a goal; `wander` puts a detour away from it in the middle.
+fn trace(rng: &mut SplitMix64, student: &str, title: &str, wander: bool) -> Trace {
+    let (a, b) = (10 * (1 + rng.below(9)), 15 * (1 + rng.below(6)));
+    let goal = format!("pen red\nfd {a}\nrt {b}\ndot blue, 30\n");
+    let mut codes = vec!["pen red\n".to_string(), format!("pen red\nfd {a}\n")];
+    if wander {
+        codes.push(format!("pen red\nfd {a}\nzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz {b}\nx = ->\n  (\n"));
+    }
+    codes.push(format!("pen red\nfd {a}\nrt {b}\n"));
+    if rng.below(2) == 0 {
+        codes.push(format!("pen red\nfd {a}\nrt {b}\ndot blue\n"));
+    }
+    codes.push(goal);
+    Trace {
+        student: student.into(),
+        title: title.into(),
+        programs: codes
+            .into_iter()
+            .enumerate()
+            .map(|(i, code)| ProgramState { n: i as u32 + 1, time: format!("2019-05-09 16:{:02}:{:02}", 10 + i, rng.below(60)), code })
+            .collect(),
+        eos: true,
+        provenance: Provenance::default(),
+    }
+}
+
+/// Run directory (random tiny weights), corpus file and dataset directory.
+fn fixtures(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = root.join("run");
+    std::fs::create_dir_all(&run).expect("mkdir");
+    let tok = tiny_tokenizer();
+    tok.inner().save(run.join("tokenizer.json"), false).expect("save tokenizer");
+    let cfg = tiny_config(tok.vocab_size());
+    std::fs::write(run.join("config.json"), serde_json::to_string(&cfg).expect("json")).expect("write");
+    candle_core::safetensors::save(&random_weights(&cfg, 4), run.join("model.safetensors")).expect("save weights");
+    std::fs::write(run.join("students.json"), serde_json::json!({ "students": STUDENTS }).to_string()).expect("write");
+
+    let mut rng = SplitMix64::new(21);
+    let mut lines = Vec::new();
+    for title in TITLES {
+        for student in STUDENTS.iter().chain(&["dave"]) {
+            for i in 0..2 {
+                let wander = i == 1 || rng.below(3) == 0;
+                let t = trace(&mut rng, student, title, wander);
+                let programs: Vec<_> = t.programs.iter().map(|p| serde_json::json!({"n": p.n, "time": p.time, "code": p.code})).collect();
+                let rec = serde_json::json!({"source": "trace-model", "student": t.student, "title": t.title, "eos": true, "programs": programs});
+                lines.push(rec.to_string());
+            }
+        }
+    }
+    let corpus = root.join("corpus.jsonl");
+    std::fs::write(&corpus, lines.join("\n") + "\n").expect("write corpus");
+
+    // "house" is the title the model never trained on; "dave" the unseen student.
+    let dataset = root.join("dataset");
+    std::fs::create_dir_all(&dataset).expect("mkdir");
+    let pairs = |titles: &[&str], students: &[&str]| -> Vec<(String, String)> {
+        titles.iter().flat_map(|t| students.iter().map(move |s| (s.to_string(), t.to_string()))).collect()
+    };
+    let splits = serde_json::json!({
+        "train": pairs(&["snowman", "car", "flower", "star"], &STUDENTS),
+        "unseen_student_seen_title": pairs(&["snowman", "car", "flower", "star"], &["dave"]),
+        "seen_student_unseen_title": pairs(&["house"], &STUDENTS),
+        "unseen_student_unseen_title": pairs(&["house"], &["dave"]),
+    });
+    std::fs::write(dataset.join("splits.json"), splits.to_string()).expect("write");
+    (run, corpus, dataset)
+}
+
+#[test]
+fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (run, corpus, dataset) = fixtures(tmp.path());
+    let out = tmp.path().join("model");
+    let bar = indicatif::ProgressBar::hidden();
+    let opts = ExportOptions { run_dir: run, out: out.clone(), corpus: vec![corpus.clone()], command: "test export".into(), check_parity: false };
+    export_run(&opts, &bar).expect("export");
+
+    let opts = ProbeOptions {
+        model_dir: out.clone(),
+        corpus: vec![corpus],
+        dataset: Some(dataset),
+        max_prefixes: 10_000,
+        seed: 3,
+        command: "pencil-trainer probe (test)".into(),
+        session: SessionOptions::default(),
+        sandbox: SandboxConfig::default(),
+    };
+    let report = run_probe(&opts, &bar).expect("probe runs (ONNX Runtime and the sandbox are present here and in CI)");
+    eprintln!("{}", report.table());
+
+    // Counts: 40 traces, 1-3 prefixes each; "house" tests, plus a fifth of the others (it is far below 300).
+    let c = &report.counts;
+    assert_eq!(c.traces_read, 40);
+    assert_eq!(c.traces_title_not_in_dataset, 0);
+    assert_eq!(c.traces_used, 40);
+    assert!(c.eligible_prefixes >= 120 && c.prefixes_after_per_trace_cap == 120, "{c:?}");
+    assert_eq!(c.train_examples + c.test_examples, 120);
+    assert!(report.test_titles.contains(&"house".to_string()) && report.test_titles.len() == 2, "{:?}", report.test_titles);
+    assert_eq!(report.test_titles_unseen_by_model, vec!["house".to_string()]);
+    assert!(c.train_positive_rate > 0.0 && c.train_positive_rate < 1.0, "{c:?}");
+    assert!(c.sandbox_programs > 40, "{c:?}");
+    for key in ["probe", "shuffled_students", "shuffled_embeddings", "hand_features"] {
+        let r = &report.results[key];
+        assert!((0.0..=1.0).contains(&r.f1) && (0.0..=1.0).contains(&r.threshold), "{key}: {r:?}");
+        assert!(r.auc.is_none_or(|a| (0.0..=1.0).contains(&a)), "{key}: {r:?}");
+    }
+    // The hand features see the detour coming (it always fails to compile and
+    // is a large edit); the baseline must beat chance on held-out titles.
+    assert!(report.results["hand_features"].auc.expect("both classes in the test titles") > 0.6, "{:?}", report.results["hand_features"]);
+    assert!(report.table().contains("control: shuffled students"));
+
+    // The manifest lists the file and holds the report.
+    let m = Manifest::read(&out).expect("manifest");
+    m.validate(&out).expect("manifest matches the files");
+    assert!(m.files[PROBE_FILE].bytes > 0);
+    let stored = m.probe.clone().expect("probe report in the manifest");
+    assert_eq!(stored["counts"]["train_examples"], serde_json::json!(c.train_examples));
+    assert_eq!(stored["command"], serde_json::json!("pencil-trainer probe (test)"));
+
+    // The server's path: open, one forward pass, a risk in [0, 1].
+    let mut dir = ModelDir::open(&out, &SessionOptions::default()).expect("open");
+    let probe = dir.probe.clone().expect("ModelDir loads the probe the manifest lists");
+    assert_eq!(probe.width(), m.config.n_embd);
+    let mut rng = SplitMix64::new(5);
+    let prefix = trace(&mut rng, "bob", "house", false);
+    let ids = prefix_prompt(dir.generator.tokenizer(), &prefix, m.config.title_tokens, m.config.context).expect("prompt");
+    let soft = dir.students.soft_token(&dir.students.row_vector(2).expect("bob's row")).expect("soft token");
+    let pooled = pooled_features(dir.generator.model(), &ids, &soft).expect("forward");
+    let out = probe.predict(&pooled).expect("predict");
+    assert!((0.0..=1.0).contains(&out.risk), "{out:?}");
+    assert!(out.future_attempts >= 0.0 && out.remaining_distance >= 0.0, "{out:?}");
+}
