@@ -1,9 +1,12 @@
-//! `pencil-lsp bench`: latency of the run pipeline and reach of the quick fixes over
-//! corpus programs (mid-trace and last program of each sampled trace).
+//! `pencil-lsp bench`: latency of the run pipeline (record + check + risk), time to
+//! the first verified suggestion, and reach of the rule-based quick fixes and of
+//! "Fix in my style" over corpus programs (mid-trace and last program of each
+//! sampled trace), plus resident memory with the model loaded.
 
 use crate::checker::Checker;
-use crate::coach::Coach;
-use crate::pipeline::{self, RunInput, Services};
+use crate::coach::style_fix::{request_seed, HintSize};
+use crate::coach::{Coach, ModelRequest, ModelStatus, StudentVector};
+use crate::pipeline::{self, RiskOutcome, RunInput, Services, StyleFixParams};
 use crate::store::{StoreHandle, Trigger};
 use indicatif::{ProgressBar, ProgressStyle};
 use pencil_core::corpus::{read_corpus, ReadOptions};
@@ -11,6 +14,7 @@ use pencil_sandbox::{SandboxConfig, Status};
 use similar::{ChangeTag, TextDiff};
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Instant;
 
 /// Options of `pencil-lsp bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,6 +25,16 @@ pub struct BenchArgs {
     /// Number of traces to sample (evenly spaced through the file).
     #[arg(long, default_value_t = 150)]
     pub traces: usize,
+    /// Trace model directory (default: $PENCIL_MODEL_DIR, else models/default beside the executable).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// At most this many `error` programs get a "Fix in my style" search (each samples
+    /// and checks `--samples` programs; the first ones in sampling order).
+    #[arg(long, default_value_t = 120)]
+    pub model_errors: usize,
+    /// Continuations sampled per "Fix in my style" search.
+    #[arg(long, default_value_t = crate::session::DEFAULT_FIX_SAMPLES)]
+    pub samples: usize,
 }
 
 /// Why the benchmark could not run.
@@ -45,11 +59,35 @@ struct Tally {
     run_ms: Vec<f64>,
     record_ms: Vec<f64>,
     check_ms: Vec<f64>,
+    risk_ms: Vec<f64>,
+    /// Record + check + risk, per run.
+    run_risk_ms: Vec<f64>,
     first_fix_ms: Vec<f64>,
+    /// Time to the first verified suggestion, rule-based or model, over searched errors.
+    first_any_ms: Vec<f64>,
+    /// Time to the model's verified suggestions, over searched errors where it found one.
+    first_model_ms: Vec<f64>,
+    /// Model search time (sampling + checking), every search.
+    search_ms: Vec<f64>,
     lines_touched: Vec<usize>,
+    /// Lines touched by the best fix (rule-based first, else the model's), over searched errors.
+    lines_touched_any: Vec<usize>,
+    lines_touched_model: Vec<usize>,
     statuses: [usize; 4],
     errors: [usize; 2],
     errors_fixed: [usize; 2],
+    /// Per kind (mid-trace, last): errors searched by the model, fixed by rules among
+    /// them, by the model, by either.
+    searched: [usize; 2],
+    searched_rule_fixed: [usize; 2],
+    searched_model_fixed: [usize; 2],
+    searched_any_fixed: [usize; 2],
+    samples: usize,
+    cut_off: usize,
+    candidates: usize,
+    running: usize,
+    risk_problems: usize,
+    model_loaded: bool,
     /// Error message shapes (digits masked) -> (count, with a fix).
     kinds: std::collections::BTreeMap<String, (usize, usize)>,
 }
@@ -59,34 +97,58 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
     let corpus = read_corpus(&args.corpus, ReadOptions { skip_bad: true })?;
     let traces = &corpus.traces;
     let step = (traces.len() / args.traces.max(1)).max(1);
-    let mut programs: Vec<(usize, &pencil_core::Trace, &pencil_core::ProgramState)> = Vec::new();
+    // (kind: 0 mid-trace / 1 last, trace, index of the program in the trace)
+    let mut programs: Vec<(usize, &pencil_core::Trace, usize)> = Vec::new();
     for trace in traces.iter().step_by(step).take(args.traces) {
         let len = trace.programs.len();
         if len > 1 {
-            programs.push((0, trace, &trace.programs[(len - 1) / 2]));
+            programs.push((0, trace, (len - 1) / 2));
         }
-        if let Some(last) = trace.programs.last() {
-            programs.push((1, trace, last));
+        if len > 0 {
+            programs.push((1, trace, len - 1));
         }
     }
     let dir = tempfile::tempdir()?;
     let (store, _) = StoreHandle::open(dir.path())?;
     let checker = Checker::start(SandboxConfig::default())?;
-    let services = Services { store: Some(store), checker: Some(checker), coach: Coach::unavailable("bench: model not wired yet") };
+    let load_started = Instant::now();
+    let coach = Coach::load(&ModelRequest { setting: None, cli: args.model.clone() });
+    let load_ms = load_started.elapsed().as_secs_f64() * 1e3;
+    let model_line = match (coach.status(), coach.missing_message()) {
+        (ModelStatus::Ready { dir, probe }, _) => format!("model: {} (probe: {probe}), loaded in {load_ms:.0} ms", dir.display()),
+        (ModelStatus::Unavailable(r), _) => format!("model: none ({r})"),
+    };
+    let services = Services { store: Some(store), checker: Some(checker), coach };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    // Warm the runtime and the store so the first sample is not an outlier of start-up.
-    for (_, trace, program) in programs.iter().take(3) {
-        runtime.block_on(pipeline::run(&services, input(trace, &program.code, "warmup")));
+    // Warm the runtime, the store and the model so the first sample is not an outlier of start-up.
+    for (_, trace, i) in programs.iter().take(3) {
+        runtime.block_on(pipeline::run(&services, input(trace, &trace.programs[*i].code, "warmup")));
+        runtime.block_on(pipeline::assess_risk(&services, prefix(trace, *i)));
     }
     let bar = ProgressBar::new(programs.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} programs {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let mut tally = Tally::default();
-    for (kind, trace, program) in &programs {
+    let has_model = services.coach.engine().is_some();
+    tally.model_loaded = has_model;
+    for (kind, trace, i) in &programs {
+        let program = &trace.programs[*i];
         let outcome = runtime.block_on(pipeline::run(&services, input(trace, &program.code, &trace.student)));
+        let risk_started = Instant::now();
+        let risk = runtime.block_on(pipeline::assess_risk(&services, prefix(trace, *i)));
+        let risk_ms = match risk {
+            RiskOutcome::Risk(_) => risk_started.elapsed().as_secs_f64() * 1e3,
+            RiskOutcome::Failed(_) => {
+                tally.risk_problems += 1;
+                0.0
+            }
+            RiskOutcome::NoModel | RiskOutcome::NoProbe => 0.0,
+        };
         bar.inc(1);
         tally.run_ms.push(outcome.timings.run_ms);
         tally.record_ms.push(outcome.timings.record_ms);
         tally.check_ms.push(outcome.timings.check_ms);
+        tally.risk_ms.push(risk_ms);
+        tally.run_risk_ms.push(outcome.timings.run_ms + risk_ms);
         let Some(verdict) = outcome.verdict else { continue };
         tally.statuses[match verdict.status {
             Status::Ok => 0,
@@ -103,15 +165,59 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
             let entry = tally.kinds.entry(shape).or_default();
             entry.0 += 1;
             entry.1 += usize::from(!outcome.fixes.is_empty());
+            let rule_ms = outcome.timings.run_ms + outcome.timings.fixes_ms;
             if let Some(best) = outcome.fixes.first() {
                 tally.errors_fixed[*kind] += 1;
-                tally.first_fix_ms.push(outcome.timings.run_ms + outcome.timings.fixes_ms);
+                tally.first_fix_ms.push(rule_ms);
                 tally.lines_touched.push(lines_touched(&program.code, &best.fix.new_code));
+            }
+            if has_model && tally.searched[0] + tally.searched[1] < args.model_errors {
+                let params = StyleFixParams {
+                    samples: args.samples,
+                    size: HintSize::Small,
+                    vector: StudentVector::Mine,
+                    seed: request_seed(&trace.student, &trace.title, &program.code),
+                };
+                let search = runtime.block_on(pipeline::find_style_fixes(&services, prefix(trace, *i), params, None));
+                let search_ms = search.sample_ms + search.check_ms;
+                tally.search_ms.push(search_ms);
+                tally.samples += search.sampled;
+                tally.cut_off += search.cut_off;
+                tally.candidates += search.candidates;
+                tally.running += search.running;
+                tally.searched[*kind] += 1;
+                let rule_fixed = !outcome.fixes.is_empty();
+                let model_best = search.fixes.first();
+                tally.searched_rule_fixed[*kind] += usize::from(rule_fixed);
+                tally.searched_model_fixed[*kind] += usize::from(model_best.is_some());
+                tally.searched_any_fixed[*kind] += usize::from(rule_fixed || model_best.is_some());
+                // The model search starts when the editor asks for code actions, right after the run.
+                if let Some(m) = model_best {
+                    tally.first_model_ms.push(rule_ms + search_ms);
+                    tally.lines_touched_model.push(lines_touched(&program.code, &m.new_code));
+                }
+                match (outcome.fixes.first(), model_best) {
+                    (Some(rule), _) => {
+                        tally.first_any_ms.push(rule_ms);
+                        tally.lines_touched_any.push(lines_touched(&program.code, &rule.fix.new_code));
+                    }
+                    (None, Some(m)) => {
+                        tally.first_any_ms.push(rule_ms + search_ms);
+                        tally.lines_touched_any.push(lines_touched(&program.code, &m.new_code));
+                    }
+                    (None, None) => {}
+                }
             }
         }
     }
     bar.finish_and_clear();
+    writeln!(out, "{model_line}")?;
     report(out, args, programs.len(), &mut tally)
+}
+
+/// The trace up to and including program `i`, as the coach would have recorded it.
+fn prefix(trace: &pencil_core::Trace, i: usize) -> pencil_core::Trace {
+    pencil_core::Trace { programs: trace.programs[..=i].to_vec(), eos: false, ..trace.clone() }
 }
 
 fn input(trace: &pencil_core::Trace, code: &str, student: &str) -> RunInput {
@@ -145,11 +251,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) -> Result<(), BenchError> {
-    tally.run_ms.sort_by(f64::total_cmp);
-    tally.record_ms.sort_by(f64::total_cmp);
-    tally.check_ms.sort_by(f64::total_cmp);
-    tally.first_fix_ms.sort_by(f64::total_cmp);
-    tally.lines_touched.sort_unstable();
+    for v in [
+        &mut tally.run_ms,
+        &mut tally.record_ms,
+        &mut tally.check_ms,
+        &mut tally.risk_ms,
+        &mut tally.run_risk_ms,
+        &mut tally.first_fix_ms,
+        &mut tally.first_any_ms,
+        &mut tally.first_model_ms,
+        &mut tally.search_ms,
+    ] {
+        v.sort_by(f64::total_cmp);
+    }
+    for v in [&mut tally.lines_touched, &mut tally.lines_touched_any, &mut tally.lines_touched_model] {
+        v.sort_unstable();
+    }
     let r = &tally.run_ms;
     writeln!(out, "bench: {n} programs (mid-trace and last) from {} sampled traces of {}", args.traces, args.corpus.display())?;
     writeln!(
@@ -160,7 +277,21 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
         percentile(r, 99.0),
         r.last().copied().unwrap_or(f64::NAN)
     )?;
-    for (name, v) in [("  record alone (SQLite, synchronous=FULL)", &tally.record_ms), ("  check alone (sandbox)", &tally.check_ms)] {
+    let rr = &tally.run_risk_ms;
+    writeln!(
+        out,
+        "per-run latency (record + check + risk): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms{}",
+        percentile(rr, 50.0),
+        percentile(rr, 90.0),
+        percentile(rr, 99.0),
+        rr.last().copied().unwrap_or(f64::NAN),
+        if tally.risk_ms.iter().all(|&r| r == 0.0) { " (no risk computed: no model or no probe)" } else { "" }
+    )?;
+    for (name, v) in [
+        ("  record alone (SQLite, synchronous=FULL)", &tally.record_ms),
+        ("  check alone (sandbox)", &tally.check_ms),
+        ("  risk alone (probe: one forward pass; runs after pencil/run has answered)", &tally.risk_ms),
+    ] {
         writeln!(out, "{name}: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms", percentile(v, 50.0), percentile(v, 90.0), percentile(v, 99.0))?;
     }
     let [ok, error, timeout, waits] = tally.statuses;
@@ -196,21 +327,93 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
         percentile(&tally.first_fix_ms, 50.0),
         percentile(&tally.first_fix_ms, 90.0)
     )?;
-    let median_lines = tally.lines_touched.get(tally.lines_touched.len() / 2).copied();
-    writeln!(out, "lines touched by the best fix: median {}", median_lines.map_or("-".to_string(), |m| m.to_string()))?;
+    let median = |v: &[usize]| v.get(v.len() / 2).map_or("-".to_string(), |m| m.to_string());
+    writeln!(out, "lines touched by the best rule-based fix: median {}", median(&tally.lines_touched))?;
+    let searched = tally.searched[0] + tally.searched[1];
+    if searched > 0 {
+        let sum = |a: [usize; 2]| a[0] + a[1];
+        writeln!(
+            out,
+            "\"Fix in my style\" over {searched} error programs ({} samples each): {} sampled ({} cut off by the token budget or context), {} distinct new programs, {} ran",
+            args.samples, tally.samples, tally.cut_off, tally.candidates, tally.running
+        )?;
+        for (label, k) in [("all", None), ("mid-trace", Some(0)), ("last", Some(1))] {
+            let pick = |a: [usize; 2]| k.map_or(sum(a), |k| a[k]);
+            let total = pick(tally.searched);
+            writeln!(
+                out,
+                "  {label}: >= 1 verified fix, rules only {}/{total} ({:.1}%), model only {}/{total} ({:.1}%), rules + model {}/{total} ({:.1}%)",
+                pick(tally.searched_rule_fixed),
+                share(pick(tally.searched_rule_fixed), total),
+                pick(tally.searched_model_fixed),
+                share(pick(tally.searched_model_fixed), total),
+                pick(tally.searched_any_fixed),
+                share(pick(tally.searched_any_fixed), total),
+            )?;
+        }
+        writeln!(
+            out,
+            "time to first verified suggestion (rule-based or model; model search starts right after the run): p50 {:.1} ms, p90 {:.1} ms over {} fixed",
+            percentile(&tally.first_any_ms, 50.0),
+            percentile(&tally.first_any_ms, 90.0),
+            tally.first_any_ms.len()
+        )?;
+        writeln!(
+            out,
+            "time to the model's verified suggestions (run + rules + sampling + checking): p50 {:.1} ms, p90 {:.1} ms over {} fixed; search alone p50 {:.1} ms, p90 {:.1} ms",
+            percentile(&tally.first_model_ms, 50.0),
+            percentile(&tally.first_model_ms, 90.0),
+            tally.first_model_ms.len(),
+            percentile(&tally.search_ms, 50.0),
+            percentile(&tally.search_ms, 90.0)
+        )?;
+        writeln!(
+            out,
+            "lines touched by the best fix (rule-based first, else the model's): median {}; by the model's best: median {}",
+            median(&tally.lines_touched_any),
+            median(&tally.lines_touched_model)
+        )?;
+    }
+    if tally.risk_problems > 0 {
+        writeln!(out, "risk failed on {} programs", tally.risk_problems)?;
+    }
     let mut kinds: Vec<(&String, &(usize, usize))> = tally.kinds.iter().collect();
     kinds.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
     for (shape, (count, fixed)) in kinds.into_iter().take(12) {
         writeln!(out, "  {count:>4} errors, {fixed:>4} fixed: {shape}")?;
     }
-    writeln!(out, "resident memory: {} (no model loaded)", resident_memory().unwrap_or_else(|| "unknown".into()))?;
+    let memory = |key| resident_memory(key).unwrap_or_else(|| "unknown".into());
+    writeln!(
+        out,
+        "bench process memory: VmRSS {}, peak VmHWM {} ({}; includes the whole corpus in memory)",
+        memory("VmRSS:"),
+        memory("VmHWM:"),
+        if tally.model_loaded { "model loaded" } else { "no model loaded" }
+    )?;
+    let measured = std::env::current_exe().and_then(|exe| {
+        let dir = tempfile::tempdir()?;
+        crate::bench_server::measure(&exe, dir.path(), args.model.as_deref(), MEMORY_PROBE_PROGRAM)
+    });
+    match measured {
+        Ok(m) => writeln!(
+            out,
+            "language server memory (pencil-lsp over stdio, {}, after a failing run and its code actions): VmRSS {:.0} MB, peak VmHWM {:.0} MB",
+            if tally.model_loaded { "model loaded" } else { "no model" },
+            m.rss_mb,
+            m.hwm_mb
+        )?,
+        Err(e) => writeln!(out, "language server memory: not measured ({e})")?,
+    }
     Ok(())
 }
 
-/// VmRSS of this process, from /proc (Linux).
-fn resident_memory() -> Option<String> {
+/// The failing program the memory measurement runs (a misspelled command).
+const MEMORY_PROBE_PROGRAM: &str = "pen red\nfd 100\nrt 90\nfdd 50\n";
+
+/// A memory line (`VmRSS:`, `VmHWM:`) of this process, from /proc (Linux).
+fn resident_memory(key: &str) -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(format!("{:.0} MB", kb / 1024.0))
 }

@@ -236,6 +236,8 @@ pub struct StyleSearch {
     pub fixes: Vec<StyleFix>,
     /// Continuations sampled.
     pub sampled: usize,
+    /// Samples cut off by the token budget or the context window (not whole programs).
+    pub cut_off: usize,
     /// Distinct complete candidates that differ from the current program.
     pub candidates: usize,
     /// Candidates that ran in the sandbox.
@@ -288,6 +290,7 @@ pub async fn find_style_fixes(
         }
     };
     search.sampled = samples.len();
+    search.cut_off = samples.iter().filter(|s| matches!(s.stop, StopReason::MaxTokens | StopReason::Context)).count();
     let mut seen = std::collections::HashSet::new();
     // A sample cut off by the token budget or the context is not a whole program.
     let candidates: Vec<String> = samples

@@ -287,8 +287,8 @@ fn write_style(out: &mut dyn Write, code: &str, search: &StyleSearch) -> std::io
     }
     writeln!(
         out,
-        "   fix in my style: {} sampled, {} distinct complete, {} run · {:.0} ms sampling + {:.0} ms checking",
-        search.sampled, search.candidates, search.running, search.sample_ms, search.check_ms
+        "   fix in my style: {} sampled ({} cut off), {} distinct new programs, {} run · {:.0} ms sampling + {:.0} ms checking",
+        search.sampled, search.cut_off, search.candidates, search.running, search.sample_ms, search.check_ms
     )?;
     for fix in &search.fixes {
         writeln!(out, "   fix: {} (verified: runs; edit distance {}, BLEU {:.2})", fix.title, fix.distance, fix.bleu)?;

@@ -124,9 +124,10 @@ impl ModelEngine {
     }
 }
 
-/// The prompt for the state after `trace` and the token budget of one sample: room
-/// for one and a half times the current program plus slack, at most half the
-/// context; the prompt keeps its newest tokens in the rest.
+/// The prompt for the state after `trace` and the token budget of one sample. A
+/// fix rewrites the whole program, so the budget is one and a half times the
+/// current program plus slack, but the prompt keeps room for the current program
+/// itself and its headers ([`PROMPT_RESERVE`]); the prompt keeps its newest tokens.
 pub fn fix_prompt(
     tok: &TraceTokenizer,
     trace: &Trace,
@@ -137,7 +138,14 @@ pub fn fix_prompt(
 ) -> Result<(Vec<u32>, usize), InferenceError> {
     let window = n_positions.saturating_sub(1);
     let current_tokens = tok.encode(current)?.len();
-    let max_new_tokens = (current_tokens * 3 / 2 + 16).min(window / 2).max(1);
+    let reserve = title_tokens + 1 + current_tokens + PROMPT_RESERVE;
+    let max_new_tokens = (current_tokens * 3 / 2 + 16).min(window.saturating_sub(reserve)).max(MIN_NEW_TOKENS.min(window / 2));
     let prompt = next_state_prompt(tok, trace, title_tokens, size, window - max_new_tokens)?;
     Ok((prompt, max_new_tokens))
 }
+
+/// Tokens kept for the two `CODE n (time):` headers around the current program.
+pub const PROMPT_RESERVE: usize = 32;
+
+/// The smallest token budget of a sample.
+pub const MIN_NEW_TOKENS: usize = 16;
