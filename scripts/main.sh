@@ -2,11 +2,15 @@
 # The main job on a fresh machine: set-up (idempotent), build, then feed the
 # bundled public corpus through the coach's pipeline, as a student would meet
 # it: every program state recorded, checked in the sandbox, diagnostics at the
-# right line, and verified quick fixes shown as diffs. Then the paper's
-# metrics over the same corpus.
+# right line, verified quick fixes shown as diffs, and with the trace model
+# the backtracking risk of every state and "Fix in my style" (sampled next
+# states that run in the sandbox, ranked by closeness) for failing ones. Then
+# the paper's metrics over the same corpus.
 #
-# No trained model ships yet (models/default/ is a later step), so replay says
-# "risk: no model" and offers only the rule-based, sandbox-verified fixes.
+# The model is the shipped default, models/default/ (found beside the
+# executable), unless PENCIL_MODEL_DIR names another; without one (or without
+# ONNX Runtime) replay says so once and still shows the rule-based fixes. A
+# model without a probe gives "risk: no probe in this model".
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
