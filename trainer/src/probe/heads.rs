@@ -159,13 +159,12 @@ fn title_folds(titles: &[String], seed: u64) -> Vec<Vec<usize>> {
     folds
 }
 
-/// Out-of-fold predictions of a head for every L2 strength; the best by `score`.
-fn choose_l2(
-    rows: &Rows,
-    folds: &[Vec<usize>],
-    fit_predict: &dyn Fn(&Rows, &Rows, f64) -> Option<Vec<f64>>,
-    score: &dyn Fn(&[f64], &[usize]) -> f64,
-) -> f64 {
+/// Fits a head on the first rows with an L2 strength and predicts the second rows.
+type FitPredict<'a> = &'a dyn Fn(&Rows, &Rows, f64) -> Option<Vec<f64>>;
+
+/// Out-of-fold predictions of a head for every L2 strength; the best by `score`
+/// (of the out-of-fold predictions of all rows).
+fn choose_l2(rows: &Rows, folds: &[Vec<usize>], fit_predict: FitPredict<'_>, score: &dyn Fn(&[f64]) -> f64) -> f64 {
     if folds.is_empty() {
         return L2_GRID[2];
     }
@@ -181,8 +180,7 @@ fn choose_l2(
                 None => ok = false,
             }
         }
-        let all: Vec<usize> = (0..rows.len()).collect();
-        let s = if ok { score(&oof, &all) } else { f64::NEG_INFINITY };
+        let s = if ok { score(&oof) } else { f64::NEG_INFINITY };
         if s > best.1 {
             best = (l2, s);
         }
@@ -199,7 +197,7 @@ pub fn fit_heads(train: &Rows, seed: u64) -> anyhow::Result<FittedHeads> {
         let m = fit_logistic(&s.apply_all(&tr.x), &tr.backtracks, l2)?;
         Some(m.scores(&s.apply_all(&te.x)))
     };
-    let auc = |p: &[f64], _: &[usize]| roc_auc(p, &train.backtracks).unwrap_or(0.5);
+    let auc = |p: &[f64]| roc_auc(p, &train.backtracks).unwrap_or(0.5);
     let l2_risk = choose_l2(train, &folds, &logistic, &auc);
     let ridge = |target: fn(&Rows) -> &Vec<f64>| {
         move |tr: &Rows, te: &Rows, l2: f64| -> Option<Vec<f64>> {
@@ -211,8 +209,8 @@ pub fn fit_heads(train: &Rows, seed: u64) -> anyhow::Result<FittedHeads> {
     let attempts_of: fn(&Rows) -> &Vec<f64> = |r| &r.attempts;
     let remaining_of: fn(&Rows) -> &Vec<f64> = |r| &r.remaining;
     let (log_attempts, log_remaining) = (log1p_all(&train.attempts), log1p_all(&train.remaining));
-    let r2_attempts = |p: &[f64], _: &[usize]| r_squared(p, &log_attempts);
-    let r2_remaining = |p: &[f64], _: &[usize]| r_squared(p, &log_remaining);
+    let r2_attempts = |p: &[f64]| r_squared(p, &log_attempts);
+    let r2_remaining = |p: &[f64]| r_squared(p, &log_remaining);
     let l2_attempts = choose_l2(train, &folds, &ridge(attempts_of), &r2_attempts);
     let l2_remaining = choose_l2(train, &folds, &ridge(remaining_of), &r2_remaining);
 

@@ -11,7 +11,8 @@
 //! - [`linear`], [`scores`], [`heads`]: the linear heads, their metrics, fitting and scoring.
 //! - [`report`]: the report and its table.
 //!
-//! Controls, same protocol as the probe: *shuffled students* (every prefix
+//! The probe is also scored with the test prefixes read as the editor reads
+//! them (the unseen-student row 0). Controls, same protocol as the probe: *shuffled students* (every prefix
 //! read with a random other student's soft token, train and test), *shuffled
 //! embeddings* (training features permuted across training prefixes, labels
 //! kept; tested on real features), and the *hand-feature* baseline.
@@ -207,7 +208,8 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     counts.traces_used = upto.len();
 
     // Sandbox verdicts on one thread while the model computes features on this one.
-    let n_features = 2 * examples.len();
+    let n_test_read_as_unseen = examples.iter().filter(|e| e.is_test && candidates[e.candidate].row != 0).count();
+    let n_features = 2 * examples.len() + n_test_read_as_unseen;
     progress.set_length(n_features as u64);
     progress.set_position(0);
     progress.set_message("features (real and shuffled-student)");
@@ -246,8 +248,14 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
                 },
             };
             let shuffled = model.features(&c.trace, e.label.k, other)?;
-            features.push((real, shuffled));
-            progress.set_position(2 * n as u64 + 2);
+            // The editor reads every student with the unseen-student row 0: test prefixes are scored that way too.
+            let unseen = match (e.is_test, c.row) {
+                (false, _) => None,
+                (true, 0) => Some(real.clone()),
+                (true, _) => Some(model.features(&c.trace, e.label.k, 0)?),
+            };
+            features.push((real, shuffled, unseen));
+            progress.inc(if e.is_test && c.row != 0 { 3 } else { 2 });
             if n % 16 == 0 {
                 progress.set_message(format!("features; sandbox {}/{} traces", sandbox_done.load(Ordering::Relaxed), upto.len()));
             }
@@ -268,7 +276,8 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     let mut real = [Rows::default(), Rows::default()];
     let mut shuffled_students = [Vec::new(), Vec::new()];
     let mut hand = [Vec::new(), Vec::new()];
-    for (e, (x, xs)) in examples.iter().zip(&features) {
+    let mut test_read_as_unseen = Vec::new();
+    for (e, (x, xs, x0)) in examples.iter().zip(&features) {
         let side = usize::from(e.is_test);
         let c = &candidates[e.candidate];
         let r = &mut real[side];
@@ -278,6 +287,9 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
         r.attempts.push(e.label.future_attempts as f64);
         r.remaining.push(e.label.remaining_distance as f64);
         shuffled_students[side].push(xs.clone());
+        if let Some(x0) = x0 {
+            test_read_as_unseen.push(x0.clone());
+        }
         let f = facts.get(&e.candidate).context("sandbox facts of a selected trace")?;
         hand[side].push(hand_features(f, e.label.k));
     }
@@ -297,6 +309,7 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     let probe_heads = fit_heads(&train, opts.seed)?;
     let mut results = BTreeMap::new();
     results.insert("probe".to_string(), score_heads(&probe_heads, &train, &test));
+    results.insert("probe_read_as_unseen_student".to_string(), score_heads(&probe_heads, &train, &test.with_features(test_read_as_unseen)));
     let variants = [
         ("shuffled_students", train.with_features(ss_train), test.with_features(ss_test)),
         ("shuffled_embeddings", train.with_features(permuted), test.clone()),

@@ -10,8 +10,9 @@ use serde::Serialize;
 use super::heads::HeadScores;
 
 /// Names of the rows of the results table, in print order.
-pub const RESULT_ROWS: [(&str, &str); 4] = [
+pub const RESULT_ROWS: [(&str, &str); 5] = [
     ("probe", "probe (model features)"),
+    ("probe_read_as_unseen_student", "probe, test read as row 0"),
     ("shuffled_students", "control: shuffled students"),
     ("shuffled_embeddings", "control: shuffled embeddings"),
     ("hand_features", "baseline: hand features"),
@@ -81,7 +82,9 @@ pub struct ProbeReport {
     pub features: usize,
     /// Names of the hand features of the baseline.
     pub hand_features: Vec<String>,
-    /// Test scores: `probe`, `shuffled_students`, `shuffled_embeddings`, `hand_features`.
+    /// Test scores: `probe`, `probe_read_as_unseen_student` (same heads, test prefixes
+    /// read with the unseen-student row 0 as the editor does), `shuffled_students`,
+    /// `shuffled_embeddings`, `hand_features`.
     pub results: BTreeMap<String, HeadScores>,
 }
 
