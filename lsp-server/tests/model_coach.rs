@@ -16,13 +16,13 @@ use support::{apply_text_edits, LspClient};
 const FAILING: &str = "pen red\nfd 100\nrt 90\nfdd 50\n";
 const FIXED: &str = "pen red\nfd 100\nrt 90\nfd 60\n";
 
-#[test]
-fn failing_run_gets_a_hint_and_a_fix_in_my_style_that_runs() {
-    let work = tempfile::tempdir().expect("tempdir");
+/// A model directory in `work` that, after the first state of "snowman" being
+/// [`FAILING`], writes [`FIXED`], and whose probe says risk sigmoid(4) ~ 0.98.
+fn scripted_model(work: &std::path::Path) -> std::path::PathBuf {
     let tok = digitless_tokenizer();
-    // The prompt the server will build for the first state of "snowman"; any clock
+    // The prompt the coach builds for the first state of "snowman"; any clock
     // time gives the same length with this tokenizer.
-    let cfg_probe = pencil_core::model::Preset::Tiny.config(tok.vocab_size(), 3);
+    let cfg = pencil_core::model::Preset::Tiny.config(tok.vocab_size(), 3);
     let trace = Trace {
         student: "me".into(),
         title: "snowman".into(),
@@ -30,12 +30,45 @@ fn failing_run_gets_a_hint_and_a_fix_in_my_style_that_runs() {
         eos: false,
         provenance: Default::default(),
     };
-    let (prompt, _) = fix_prompt(&tok, &trace, FAILING, HintSize::Small.edit_size(), cfg_probe.title_tokens, cfg_probe.n_positions())
-        .expect("prompt");
+    let (prompt, _) =
+        fix_prompt(&tok, &trace, FAILING, HintSize::Small.edit_size(), cfg.title_tokens, cfg.n_positions()).expect("prompt");
     let mut script = tok.encode(FIXED).expect("encode");
     script.push(tok.special.end_of_text);
-    let model_dir = work.path().join("model");
-    export_scripted_model(work.path(), &model_dir, &tok, prompt.len(), &script, Some(4.0));
+    let model_dir = work.join("model");
+    export_scripted_model(work, &model_dir, &tok, prompt.len(), &script, Some(4.0));
+    model_dir
+}
+
+#[test]
+fn replay_prints_risk_and_the_fix_in_my_style_as_a_diff() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let model_dir = scripted_model(work.path());
+    let corpus = work.path().join("corpus.jsonl");
+    let trace = json!({"student": "s1", "title": "snowman", "programs": [{"n": 1, "time": "2024-03-01 10:00:00", "code": FAILING}]});
+    std::fs::write(&corpus, format!("{trace}\n")).expect("write corpus");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pencil-lsp"))
+        .args(["replay", corpus.to_str().expect("utf-8"), "--samples", "3", "--model", model_dir.to_str().expect("utf-8")])
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run replay");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert!(lines[0].starts_with("model: "), "{text}");
+    assert!(lines.iter().any(|l| l.starts_with("risk: 0.98 (above threshold 0.50)")), "{text}");
+    assert!(lines.iter().any(|l| l.starts_with("fix in my style: 3 sampled (0 cut off), 1 distinct new programs, 1 run")), "{text}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("fix: Fix in my style: change line 4 (`fdd 50` → `fd 60`) (verified: runs")),
+        "{text}"
+    );
+    assert!(lines.contains(&"-fdd 50") && lines.contains(&"+fd 60"), "{text}");
+    assert!(lines.last().is_some_and(|l| l.ends_with("1 of them with a verified fix (1 with a running \"Fix in my style\")")), "{text}");
+}
+
+#[test]
+fn failing_run_gets_a_hint_and_a_fix_in_my_style_that_runs() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let model_dir = scripted_model(work.path());
 
     let mut lsp = LspClient::start(&work.path().join("data"));
     let init = lsp.initialize(json!({"modelDir": model_dir, "fixSamples": 4}));
