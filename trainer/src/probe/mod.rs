@@ -12,10 +12,11 @@
 //! - [`report`]: the report and its table.
 //!
 //! The probe is also scored with the test prefixes read as the editor reads
-//! them (the unseen-student row 0). Controls, same protocol as the probe: *shuffled students* (every prefix
-//! read with a random other student's soft token, train and test), *shuffled
-//! embeddings* (training features permuted across training prefixes, labels
-//! kept; tested on real features), and the *hand-feature* baseline.
+//! them (the unseen-student row 0). Controls, same protocol as the probe:
+//! *shuffled students* (every prefix read with a random other student's soft
+//! token, train and test), *shuffled embeddings* (training features permuted
+//! across training prefixes, labels kept; tested on real features), and the
+//! *hand-feature* baseline.
 
 pub mod examples;
 pub mod hand_features;
@@ -184,7 +185,7 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     let split = split_titles(&per_title, dataset_titles.as_ref(), MIN_TEST_EXAMPLES as f64, opts.seed);
     anyhow::ensure!(!split.train.is_empty() && !split.test.is_empty(), "the corpus has too few titles to split ({})", per_title.len());
 
-    // Whole traces, in a seeded order, until each side reaches its share of the cap.
+    // Traces (with their kept prefixes) in a seeded order, until each side reaches its share of the cap.
     let mut examples = Vec::new();
     for is_test in [false, true] {
         let mut idx: Vec<usize> = (0..candidates.len()).filter(|&i| split.is_test(&candidates[i].trace.title) == is_test).collect();
@@ -215,7 +216,7 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     progress.set_message("features (real and shuffled-student)");
     let sandbox_done = AtomicUsize::new(0);
     let n_students = manifest.config.n_students;
-    let (features, forward_seconds, facts, sandbox_programs) = std::thread::scope(|scope| -> anyhow::Result<_> {
+    let (features, forward_seconds, facts, sandbox) = std::thread::scope(|scope| -> anyhow::Result<_> {
         let sandbox_job = scope.spawn(|| -> anyhow::Result<(HashMap<usize, TraceFacts>, usize, f64)> {
             let t0 = Instant::now();
             let mut oracle = FailureOracle::new(Sandbox::new(opts.sandbox.clone()).context("starting the sandbox")?);
@@ -268,7 +269,7 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
         let (facts, checked, sandbox_seconds) = sandbox_job.join().map_err(|_| anyhow::anyhow!("the sandbox thread panicked"))??;
         Ok((features, forward_seconds, facts, (checked, sandbox_seconds)))
     })?;
-    let (sandbox_programs, sandbox_seconds) = sandbox_programs;
+    let (sandbox_programs, sandbox_seconds) = sandbox;
     counts.sandbox_programs = sandbox_programs;
 
     // Rows of every feature set.
