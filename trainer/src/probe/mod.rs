@@ -358,3 +358,48 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pencil_core::inference::manifest::{ModelProvenance, FORMAT_VERSION};
+    use pencil_core::model::Preset;
+
+    fn manifest(run_dir: &Path, data: serde_json::Value, n_students: usize) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            preset: "tiny".into(),
+            config: Preset::Tiny.config(300, n_students),
+            onnx_opset: 17,
+            validation_loss: None,
+            strong_student: None,
+            parity: None,
+            probe: None,
+            provenance: ModelProvenance { run_dir: run_dir.display().to_string(), data, ..ModelProvenance::default() },
+            files: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn dataset_and_students_come_from_the_provenance_and_must_match_the_table() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (run, data) = (tmp.path().join("run"), tmp.path().join("data"));
+        std::fs::create_dir_all(&run).expect("mkdir");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        let m = manifest(&run, serde_json::json!({ "training": { "data": data.display().to_string() } }), 2);
+        assert_eq!(dataset_from_provenance(&m), Some(data.clone()));
+        assert_eq!(dataset_from_provenance(&manifest(&run, serde_json::Value::Null, 2)), None);
+
+        // Nowhere to be found: the error says where it looked.
+        let e = student_index(&m, Some(&data)).expect_err("no students.json").to_string();
+        assert!(e.contains("students.json") && e.contains("--dataset"), "{e}");
+        // The dataset's copy is used when the run has none, and its size must match the table.
+        std::fs::write(data.join("students.json"), r#"{"students": ["a", "b"]}"#).expect("write");
+        let (index, path) = student_index(&m, Some(&data)).expect("found");
+        assert_eq!((index.row("b"), index.row("zed")), (2, 0));
+        assert_eq!(path, data.join("students.json"));
+        std::fs::write(run.join("students.json"), r#"{"students": ["a", "b", "c"]}"#).expect("write");
+        let e = student_index(&m, Some(&data)).expect_err("3 students for a 2-row table").to_string();
+        assert!(e.contains("lists 3 students") && e.contains("has 2"), "{e}");
+    }
+}
