@@ -128,6 +128,7 @@ impl ModelEngine {
 /// fix rewrites the whole program, so the budget is one and a half times the
 /// current program plus slack, but the prompt keeps room for the current program
 /// itself and its headers ([`PROMPT_RESERVE`]); the prompt keeps its newest tokens.
+/// A program too long to be read and written again in the context is refused.
 pub fn fix_prompt(
     tok: &TraceTokenizer,
     trace: &Trace,
@@ -139,7 +140,14 @@ pub fn fix_prompt(
     let window = n_positions.saturating_sub(1);
     let current_tokens = tok.encode(current)?.len();
     let reserve = title_tokens + 1 + current_tokens + PROMPT_RESERVE;
-    let max_new_tokens = (current_tokens * 3 / 2 + 16).min(window.saturating_sub(reserve)).max(MIN_NEW_TOKENS.min(window / 2));
+    // The model must read the program and write it again (changed): both in one window.
+    if reserve + current_tokens > window {
+        return Err(InferenceError::Request(format!(
+            "the program is {current_tokens} tokens; this model's context of {window} tokens fits programs of at most {} tokens for a fix",
+            window.saturating_sub(title_tokens + 1 + PROMPT_RESERVE) / 2
+        )));
+    }
+    let max_new_tokens = (current_tokens * 3 / 2 + 16).min(window - reserve).max(MIN_NEW_TOKENS.min(window / 2));
     let prompt = next_state_prompt(tok, trace, title_tokens, size, window - max_new_tokens)?;
     Ok((prompt, max_new_tokens))
 }

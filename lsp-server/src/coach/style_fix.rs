@@ -48,17 +48,34 @@ pub struct StyleFix {
     pub hint_id: Option<i64>,
 }
 
+/// Largest share of the current program (in characters, by the paper's edit
+/// distance) a fix may rewrite: a recovery edit keeps most of the student's work,
+/// and a running program that replaces it is not a fix of it.
+pub const MAX_REWRITE_SHARE: f64 = 0.5;
+
+/// Edit distance always allowed, so that short programs can still be fixed.
+pub const MIN_REWRITE_CHARS: usize = 40;
+
+/// Whether a candidate `distance` characters away is still an edit of `current`.
+pub fn keeps_the_program(current: &str, distance: usize) -> bool {
+    let limit = (current.chars().count() as f64 * MAX_REWRITE_SHARE) as usize;
+    distance <= limit.max(MIN_REWRITE_CHARS)
+}
+
 /// Distinct running candidates ranked for the student: smallest edit distance to
 /// `current` first, then highest BLEU, then text (so ties are stable). Blank
-/// programs and the unchanged program are not fixes. At most `limit`.
+/// programs, the unchanged program and rewrites of most of it
+/// ([`keeps_the_program`]) are not fixes. At most `limit`.
 pub fn rank(current: &str, running: impl IntoIterator<Item = String>, limit: usize) -> Vec<StyleFix> {
     let mut seen = std::collections::HashSet::new();
     let mut fixes: Vec<StyleFix> = running
         .into_iter()
         .filter(|c| !c.trim().is_empty() && c.trim_end() != current.trim_end())
         .filter(|c| seen.insert(c.clone()))
-        .map(|new_code| StyleFix {
-            distance: edit_distance(current, &new_code),
+        .map(|new_code| (edit_distance(current, &new_code), new_code))
+        .filter(|(distance, _)| keeps_the_program(current, *distance))
+        .map(|(distance, new_code)| StyleFix {
+            distance,
             bleu: quality_bleu(&[new_code.as_str()], &[current]),
             title: describe_change(current, &new_code),
             new_code,
@@ -141,6 +158,18 @@ mod tests {
         assert!(ranked[0].distance < ranked[1].distance && ranked[1].distance < ranked[2].distance);
         assert_eq!(ranked[0].title, "Fix in my style: change line 3 (`rt 9O` → `rt 90`)");
         assert_eq!(rank(current, vec!["a\n".into(), "b\n".into()], 1).len(), 1);
+    }
+
+    #[test]
+    fn rewrites_of_most_of_the_program_are_not_fixes() {
+        let current: String = (0..20).map(|i| format!("fd {i}\nrt 90\n")).collect();
+        let rewrite = "rt 120\nfd 300\n".to_string();
+        let local = current.replacen("fd 3\n", "fd 30\n", 1);
+        assert!(!keeps_the_program(&current, edit_distance(&current, &rewrite)));
+        let ranked = rank(&current, vec![rewrite, local.clone()], 3);
+        assert_eq!(ranked.iter().map(|f| f.new_code.as_str()).collect::<Vec<_>>(), [local.as_str()]);
+        // Short programs may change completely within the floor.
+        assert!(keeps_the_program("fdd\n", edit_distance("fdd\n", "pen red\nfd 100\n")));
     }
 
     #[test]
