@@ -83,6 +83,8 @@ struct Tally {
     searched_model_fixed: [usize; 2],
     searched_any_fixed: [usize; 2],
     samples: usize,
+    /// Searches that could not sample, by reason (e.g. a program too long for the context).
+    search_problems: std::collections::BTreeMap<String, usize>,
     cut_off: usize,
     candidates: usize,
     running: usize,
@@ -182,6 +184,11 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
                 let search_ms = search.sample_ms + search.check_ms;
                 tally.search_ms.push(search_ms);
                 tally.samples += search.sampled;
+                if let Some(problem) = &search.problem {
+                    // Numbers differ per program; the reason is the same.
+                    let shape: String = problem.chars().map(|c| if c.is_ascii_digit() { 'N' } else { c }).collect();
+                    *tally.search_problems.entry(shape).or_default() += 1;
+                }
                 tally.cut_off += search.cut_off;
                 tally.candidates += search.candidates;
                 tally.running += search.running;
@@ -337,6 +344,9 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
             "\"Fix in my style\" over {searched} error programs ({} samples each): {} sampled ({} cut off by the token budget or context), {} distinct new programs, {} ran",
             args.samples, tally.samples, tally.cut_off, tally.candidates, tally.running
         )?;
+        for (problem, count) in &tally.search_problems {
+            writeln!(out, "  {count} searches did not sample: {problem}")?;
+        }
         for (label, k) in [("all", None), ("mid-trace", Some(0)), ("last", Some(1))] {
             let pick = |a: [usize; 2]| k.map_or(sum(a), |k| a[k]);
             let total = pick(tally.searched);
@@ -380,7 +390,7 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
     let mut kinds: Vec<(&String, &(usize, usize))> = tally.kinds.iter().collect();
     kinds.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
     for (shape, (count, fixed)) in kinds.into_iter().take(12) {
-        writeln!(out, "  {count:>4} errors, {fixed:>4} fixed: {shape}")?;
+        writeln!(out, "  {count:>4} errors, {fixed:>4} with a rule-based fix: {shape}")?;
     }
     let memory = |key| resident_memory(key).unwrap_or_else(|| "unknown".into());
     writeln!(

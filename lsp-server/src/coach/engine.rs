@@ -157,3 +157,45 @@ pub const PROMPT_RESERVE: usize = 32;
 
 /// The smallest token budget of a sample.
 pub const MIN_NEW_TOKENS: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pencil_core::ProgramState;
+
+    fn tokenizer() -> TraceTokenizer {
+        let texts: Vec<String> =
+            (0..20).map(|i| format!("house<mask><start>CODE {i} (2020-01-01 00:00:00):\npen red\nfd 100\n<|endoftext|>")).collect();
+        TraceTokenizer::from_tokenizer(pencil_trainer::bpe::train_bpe(&texts, 300).expect("bpe")).expect("specials")
+    }
+
+    fn trace(code: &str) -> Trace {
+        Trace {
+            student: "s".into(),
+            title: "house".into(),
+            programs: vec![ProgramState { n: 1, time: "2020-01-01 00:00:00".into(), code: code.into() }],
+            eos: false,
+            provenance: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_budget_fits_the_program_and_the_prompt_keeps_it_whole() {
+        let tok = tokenizer();
+        let code = "pen red\nfd 100\nrt 90\n";
+        let (prompt, budget) = fix_prompt(&tok, &trace(code), code, EditSize::Small, 8, 129).expect("fits");
+        let program_tokens = tok.encode(code).expect("encode").len();
+        assert!(budget >= program_tokens && budget <= 64, "{budget}");
+        assert!(prompt.len() + budget < 129);
+        let text = tok.decode(&prompt).expect("decode");
+        assert!(text.contains(code) && text.ends_with("CODE 2 (2020-01-01 00:00:01):\n"), "{text}");
+    }
+
+    #[test]
+    fn a_program_too_long_for_the_context_is_refused_with_the_limit() {
+        let tok = tokenizer();
+        let code = "fd 100\nrt 90\n".repeat(40);
+        let e = fix_prompt(&tok, &trace(&code), &code, EditSize::Small, 8, 129).expect_err("too long").to_string();
+        assert!(e.contains("fits programs of at most"), "{e}");
+    }
+}
