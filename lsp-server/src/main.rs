@@ -40,6 +40,10 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The tools print their report on stdout; logs (stderr) only when asked for.
+    if cli.command.is_some() && std::env::var_os("RUST_LOG").is_some() {
+        server::init_logging();
+    }
     match cli.command {
         None => serve(cli.listen, cli.allow_remote, ServerOptions { data_dir: cli.data_dir, model_dir: cli.model }),
         Some(Command::Replay(args)) => {

@@ -9,7 +9,7 @@ use crate::coach::{Coach, StudentVector};
 use crate::diagnostics;
 use crate::fixes::{self, VerifiedFix};
 use crate::store::{HintRecord, RunResultRow, StateRecord, StoreHandle, Trigger};
-use pencil_core::inference::{ProbeOutput, StopReason};
+use pencil_core::inference::ProbeOutput;
 use pencil_core::{ProgramState, Trace};
 use pencil_sandbox::{Status, Verdict};
 use std::time::Instant;
@@ -236,7 +236,7 @@ pub struct StyleSearch {
     pub fixes: Vec<StyleFix>,
     /// Continuations sampled.
     pub sampled: usize,
-    /// Samples cut off by the token budget or the context window (not whole programs).
+    /// Samples cut off by the token budget or the context before the state ended.
     pub cut_off: usize,
     /// Distinct complete candidates that differ from the current program.
     pub candidates: usize,
@@ -290,13 +290,12 @@ pub async fn find_style_fixes(
         }
     };
     search.sampled = samples.len();
-    search.cut_off = samples.iter().filter(|s| matches!(s.stop, StopReason::MaxTokens | StopReason::Context)).count();
+    let states: Vec<Option<String>> = samples.iter().map(|s| style_fix::sampled_state(&s.text, s.stop).map(str::to_string)).collect();
+    search.cut_off = states.iter().filter(|s| s.is_none()).count();
     let mut seen = std::collections::HashSet::new();
-    // A sample cut off by the token budget or the context is not a whole program.
-    let candidates: Vec<String> = samples
+    let candidates: Vec<String> = states
         .into_iter()
-        .filter(|s| matches!(s.stop, StopReason::EndOfText | StopReason::NextHeader))
-        .map(|s| s.text)
+        .flatten()
         .filter(|c| !c.trim().is_empty() && c.trim_end() != current.trim_end() && seen.insert(c.clone()))
         .collect();
     search.candidates = candidates.len();
@@ -305,6 +304,7 @@ pub async fn find_style_fixes(
     for (i, candidate) in candidates.into_iter().enumerate() {
         say(format!("checking candidate {} of {}", i + 1, search.candidates));
         if let Ok(v) = checker.check(candidate.clone()).await {
+            tracing::debug!("style fix candidate {}: {:?} {:?}\n{candidate}", i + 1, v.status, v.error.as_ref().map(|e| &e.message));
             if v.status != Status::Error {
                 running.push(candidate);
             }

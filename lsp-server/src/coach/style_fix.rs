@@ -3,7 +3,7 @@
 //! student's program by the paper's edit distance, then BLEU), and the title that
 //! says what a fix changes.
 
-use pencil_core::inference::EditSize;
+use pencil_core::inference::{EditSize, StopReason};
 use pencil_core::metrics::bleu::quality_bleu;
 use pencil_core::metrics::edit_distance;
 use serde::Deserialize;
@@ -85,6 +85,19 @@ pub fn rank(current: &str, running: impl IntoIterator<Item = String>, limit: usi
     fixes.sort_by(|a, b| a.distance.cmp(&b.distance).then(b.bleu.total_cmp(&a.bleu)).then_with(|| a.new_code.cmp(&b.new_code)));
     fixes.truncate(limit);
     fixes
+}
+
+/// The program state a sample proposes, read the way the paper's parser reads a
+/// trace: a state ends at the first `CODE <digit>` (the start of a following
+/// header, even one the model wrote badly) or at `<|endoftext|>`; a sample cut off
+/// by the token budget or the context before either is not a whole state.
+pub fn sampled_state(text: &str, stop: StopReason) -> Option<&str> {
+    let cut = text.match_indices("CODE ").find(|(i, _)| text[i + 5..].starts_with(|c: char| c.is_ascii_digit())).map(|(i, _)| i);
+    match (cut, stop) {
+        (Some(i), _) => Some(&text[..i]),
+        (None, StopReason::EndOfText | StopReason::NextHeader) => Some(text),
+        (None, StopReason::MaxTokens | StopReason::Context) => None,
+    }
 }
 
 /// Longest line text shown in a title.
@@ -195,6 +208,16 @@ mod tests {
         assert_eq!(describe_change("a\nb\nc\n", "x\nb\ny\n"), "Fix in my style: change lines 1–3");
         let long = format!("write '{}'\n", "x".repeat(80));
         assert!(describe_change("fd 1\n", &long).contains('…'));
+    }
+
+    #[test]
+    fn sampled_states_end_where_the_papers_parser_ends_them() {
+        assert_eq!(sampled_state("fd 1\n", StopReason::EndOfText), Some("fd 1\n"));
+        assert_eq!(sampled_state("fd 1\n", StopReason::NextHeader), Some("fd 1\n"));
+        assert_eq!(sampled_state("fd 1\nCODE 7\nrt 9", StopReason::MaxTokens), Some("fd 1\n"), "a malformed header still ends it");
+        assert_eq!(sampled_state("fd 1\nrt 9", StopReason::MaxTokens), None);
+        assert_eq!(sampled_state("write 'CODE x'\nfd 1", StopReason::Context), None);
+        assert_eq!(sampled_state("write 'CODE x'\n", StopReason::EndOfText), Some("write 'CODE x'\n"));
     }
 
     #[test]
