@@ -3,7 +3,7 @@
 //! the exit code is non-zero only when the tool itself cannot do its job.
 
 use anyhow::Context as _;
-use pencil_sandbox::{Sandbox, SandboxConfig, Status, Verdict};
+use pencil_sandbox::{ResourceLoads, Sandbox, SandboxConfig, Status, Verdict};
 use std::io::{Read as _, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +23,10 @@ pub struct Args {
     /// Warm runtimes to check files in parallel.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Count resources that cannot load offline (images, scripts, data) as errors, as the
+    /// paper's offline oracle did; by default they are reported and left unchecked.
+    #[arg(long)]
+    pub offline_loads_fail: bool,
 }
 
 /// One line of `--json` output.
@@ -38,6 +42,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     let config = SandboxConfig {
         wall_time: Duration::from_millis(args.wall_time_ms),
         pool_size: args.jobs.max(1),
+        resource_loads: if args.offline_loads_fail { ResourceLoads::Fail } else { ResourceLoads::Unchecked },
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::new(config).context("starting the sandbox")?;
@@ -98,6 +103,10 @@ fn human_line(file: &str, v: &Verdict) -> String {
         pencil_sandbox::Language::Javascript => "javascript",
     };
     let paper = if v.paper_success { "paper: success" } else { "paper: failure" };
+    let paper = match &v.unchecked_load {
+        Some(load) => format!("{paper}; unchecked offline: {}", load.message),
+        None => paper.to_string(),
+    };
     match &v.error {
         Some(e) => {
             let pos = match (e.line, e.column) {
@@ -124,6 +133,7 @@ mod tests {
             language: Language::Coffeescript,
             error: Some(ProgramError { kind: "ReferenceError".into(), message: "babyblue is not defined".into(), line: Some(2), column: Some(5) }),
             ms: 1.25,
+            unchecked_load: None,
         };
         assert_eq!(
             human_line("a.coffee", &v),

@@ -1,6 +1,12 @@
 //! The sandbox as the server uses it: started once, called off the async executor.
 
-use pencil_sandbox::{Sandbox, SandboxConfig, SandboxError, Verdict};
+use pencil_sandbox::{ResourceLoads, Sandbox, SandboxConfig, SandboxError, Verdict};
+
+/// The sandbox as students meet it: a resource that fails to load only because the
+/// sandbox is offline is reported, not counted as an error (`ResourceLoads::Unchecked`).
+pub fn student_sandbox_config() -> SandboxConfig {
+    SandboxConfig { resource_loads: ResourceLoads::Unchecked, ..SandboxConfig::default() }
+}
 
 /// Why a check gave no verdict.
 #[derive(Debug, thiserror::Error)]

@@ -8,13 +8,22 @@ use tower_lsp_server::gen_lsp_types::{Code, Diagnostic, DiagnosticSeverity, Mess
 pub const SOURCE: &str = "pencil";
 
 /// Diagnostics for a verdict on `text`: an error at its place, a warning for a program
-/// that never finishes, nothing for a program that runs or waits for input.
+/// that never finishes, nothing for a program that runs or waits for input; plus a note
+/// on a resource the offline checker could not load.
 pub fn from_verdict(text: &str, verdict: &Verdict) -> Vec<Diagnostic> {
     let index = LineIndex::new(text);
+    let mut diagnostics = from_status(text, &index, verdict);
+    if let Some(load) = &verdict.unchecked_load {
+        diagnostics.push(unchecked_load(text, &index, load));
+    }
+    diagnostics
+}
+
+fn from_status(text: &str, index: &LineIndex, verdict: &Verdict) -> Vec<Diagnostic> {
     match verdict.status {
         Status::Ok | Status::WaitsForInput => Vec::new(),
         Status::Timeout => vec![diagnostic(
-            whole_line(text, &index, 0),
+            whole_line(text, index, 0),
             DiagnosticSeverity::Warning,
             "Timeout",
             "This program did not finish in time: is there a loop that never stops?".to_string(),
@@ -22,20 +31,52 @@ pub fn from_verdict(text: &str, verdict: &Verdict) -> Vec<Diagnostic> {
         Status::Error => {
             let Some(error) = &verdict.error else {
                 return vec![diagnostic(
-                    whole_line(text, &index, 0),
+                    whole_line(text, index, 0),
                     DiagnosticSeverity::Error,
                     "Error",
                     "This program stopped with an error.".to_string(),
                 )];
             };
             vec![diagnostic(
-                error_range(text, &index, error),
+                error_range(text, index, error),
                 DiagnosticSeverity::Error,
                 &error.kind,
                 format!("{}: {}", error.kind, error.message),
             )]
         }
     }
+}
+
+/// An Information note on a load the offline checker could not make: the program may
+/// well be right, so it is not an error (`pencil_sandbox::ResourceLoads::Unchecked`).
+fn unchecked_load(text: &str, index: &LineIndex, load: &ProgramError) -> Diagnostic {
+    let url = load_address(&load.message);
+    let range = url.and_then(|u| locate_address(text, index, u)).unwrap_or_else(|| whole_line(text, index, 0));
+    let what = url.map_or_else(|| "a resource".to_string(), |u| format!("`{u}`"));
+    diagnostic(
+        range,
+        DiagnosticSeverity::Information,
+        "UncheckedLoad",
+        format!("The checker runs offline, so it could not load {what}; the rest of the program was checked. In Pencil Code, online, it should load."),
+    )
+}
+
+/// The address in `Failed to load resource: URL (what)`.
+fn load_address(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Failed to load resource: ")?;
+    let url = rest.rsplit_once(" (").map_or(rest, |(u, _)| u).trim();
+    (!url.is_empty()).then_some(url)
+}
+
+/// Where the program names `url`: the whole address, else its last path segment
+/// (`wear 'apple'` loads `//pencilcode.net/img/apple`).
+fn locate_address(text: &str, index: &LineIndex, url: &str) -> Option<Range> {
+    let last = url.rsplit('/').next().filter(|s| !s.is_empty());
+    let (at, len) = text
+        .find(url)
+        .map(|i| (i, url.len()))
+        .or_else(|| last.and_then(|l| text.find(l).map(|i| (i, l.len()))))?;
+    Some(Range { start: index.position(text, at), end: index.position(text, at + len) })
 }
 
 fn diagnostic(range: Range, severity: DiagnosticSeverity, code: &str, message: String) -> Diagnostic {
@@ -122,6 +163,7 @@ mod tests {
             language: Language::Coffeescript,
             error: Some(ProgramError { kind: kind.into(), message: message.into(), line, column }),
             ms: 1.0,
+            unchecked_load: None,
         }
     }
 
@@ -166,5 +208,30 @@ mod tests {
         v.status = Status::Timeout;
         let d = from_verdict("forever ->\n  fd 1\n", &v);
         assert_eq!(d.first().and_then(|d| d.severity), Some(DiagnosticSeverity::Warning));
+    }
+
+    #[test]
+    fn unchecked_loads_are_information_at_the_address() {
+        let text = "pen red\nwear 'apple'\nfd 10\n";
+        let mut v = verdict("x", "y", None, None);
+        v.status = Status::Ok;
+        v.error = None;
+        v.unchecked_load = Some(ProgramError {
+            kind: "ResourceError".into(),
+            message: "Failed to load resource: //pencilcode.net/img/apple (wear)".into(),
+            line: None,
+            column: None,
+        });
+        let d = from_verdict(text, &v);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].severity, Some(DiagnosticSeverity::Information));
+        assert_eq!((d[0].range.start, d[0].range.end), (Position { line: 1, character: 6 }, Position { line: 1, character: 11 }));
+        let Message::String(m) = &d[0].message else { panic!("plain message") };
+        assert!(m.contains("`//pencilcode.net/img/apple`"), "{m}");
+        // With an error too, the error comes first.
+        v.status = Status::Error;
+        v.error = Some(ProgramError { kind: "ReferenceError".into(), message: "fdd is not defined".into(), line: Some(3), column: None });
+        let d = from_verdict("pen red\nwear 'apple'\nfdd 10\n", &v);
+        assert_eq!(d.iter().map(|d| d.severity).collect::<Vec<_>>(), [Some(DiagnosticSeverity::Error), Some(DiagnosticSeverity::Information)]);
     }
 }

@@ -11,7 +11,6 @@ use crate::pipeline::{self, RiskOutcome, RunInput, RunOutcome, Services, StyleFi
 use crate::store::{StoreHandle, Trigger};
 use pencil_core::corpus::{read_corpus, ReadOptions};
 use pencil_core::Trace;
-use pencil_sandbox::SandboxConfig;
 use similar::TextDiff;
 use std::io::Write;
 use std::path::PathBuf;
@@ -142,7 +141,7 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<ReplaySummary, R
     if let Some(w) = report.warning() {
         writeln!(out, "warning: {w}")?;
     }
-    let checker = match Checker::start(SandboxConfig::default()) {
+    let checker = match Checker::start(crate::checker::student_sandbox_config()) {
         Ok(c) => Some(c),
         Err(e) => {
             writeln!(out, "warning: the program checker could not start ({e}); states are recorded but not checked")?;

@@ -1,7 +1,7 @@
 //! The two verdicts: the paper's success rule and the student-facing status.
 
 use crate::engine::{CallError, Engine, RawError, RunOptions, RunReport};
-use crate::{Language, ProgramError, SandboxConfig, SandboxError, Status, Verdict};
+use crate::{Language, ProgramError, ResourceLoads, SandboxConfig, SandboxError, Status, Verdict};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -64,6 +64,31 @@ impl RunEnd {
             _ => &[],
         }
     }
+    /// The run with failed resource loads taken out of its errors; the first one goes to `first`.
+    fn without_resource_loads(mut self, first: &mut Option<RawError>) -> RunEnd {
+        if let RunEnd::Report(r) = &mut self {
+            let (loads, others): (Vec<RawError>, Vec<RawError>) =
+                r.errors.drain(..).partition(|e| e.kind == RESOURCE_ERROR);
+            r.errors = others;
+            if first.is_none() {
+                *first = loads.into_iter().next();
+            }
+        }
+        self
+    }
+}
+
+/// The error kind the runtime gives a resource that failed to load.
+const RESOURCE_ERROR: &str = "ResourceError";
+
+/// The CoffeeScript run succeeded: no error and the END line reached.
+fn coffee_ran(run: &Option<RunEnd>) -> bool {
+    matches!(run, Some(RunEnd::Report(r)) if r.errors.is_empty() && r.end_reached)
+}
+
+/// The JavaScript re-run succeeded: no error.
+fn javascript_ran(run: &RunEnd) -> bool {
+    matches!(run, RunEnd::Report(r) if r.errors.is_empty())
 }
 
 /// Checks one program on `engine`, as the paper's harness and the student see it.
@@ -108,28 +133,42 @@ pub(crate) fn check(
         CompileOutcome::Js(js) => Some(RunEnd::from_call(engine.run(js, "coffeescript", &options, budget))?),
         _ => None,
     };
-    let coffee_ok = matches!(&coffee, Some(RunEnd::Report(r)) if r.errors.is_empty() && r.end_reached);
-    if coffee_ok {
-        return Ok(Verdict {
-            status: Status::Ok,
-            paper_success: true,
-            language: Language::Coffeescript,
-            error: None,
-            ms: elapsed_ms(started),
-        });
+    let ran = |status, paper_success, language, unchecked_load: Option<RawError>| Verdict {
+        status,
+        paper_success,
+        language,
+        error: None,
+        ms: elapsed_ms(started),
+        unchecked_load: unchecked_load.map(to_program_error),
+    };
+    if coffee_ran(&coffee) {
+        return Ok(ran(Status::Ok, true, Language::Coffeescript, None));
     }
 
     // The JavaScript re-run of the same text: success needs only no error.
     let js = RunEnd::from_call(engine.run(&coffee_text, "javascript", &options, budget))?;
-    let js_ok = matches!(&js, RunEnd::Report(r) if r.errors.is_empty());
-    if js_ok {
-        return Ok(Verdict {
-            status: Status::Ok,
-            paper_success: true,
-            language: Language::Javascript,
-            error: None,
-            ms: elapsed_ms(started),
-        });
+    if javascript_ran(&js) {
+        return Ok(ran(Status::Ok, true, Language::Javascript, None));
+    }
+
+    // The paper's rule says the program failed. Unless failed loads count, the student's
+    // status comes from the other errors: a load that fails only because the sandbox is
+    // offline is not something the student can fix.
+    let mut unchecked_load = None;
+    let (coffee, js) = match config.resource_loads {
+        ResourceLoads::Fail => (coffee, js),
+        ResourceLoads::Unchecked => (
+            coffee.map(|run| run.without_resource_loads(&mut unchecked_load)),
+            js.without_resource_loads(&mut unchecked_load),
+        ),
+    };
+    if unchecked_load.is_some() {
+        if coffee_ran(&coffee) {
+            return Ok(ran(Status::Ok, false, Language::Coffeescript, unchecked_load));
+        }
+        if javascript_ran(&js) {
+            return Ok(ran(Status::Ok, false, Language::Javascript, unchecked_load));
+        }
     }
 
     // Failed both ways: tell the student about the language they wrote in.
@@ -150,7 +189,14 @@ pub(crate) fn check(
             (CompileOutcome::Js(_), None) => (Language::Coffeescript, Status::Error, None),
         }
     };
-    Ok(Verdict { status, paper_success: false, language, error, ms: elapsed_ms(started) })
+    Ok(Verdict {
+        status,
+        paper_success: false,
+        language,
+        error,
+        ms: elapsed_ms(started),
+        unchecked_load: unchecked_load.map(to_program_error),
+    })
 }
 
 /// Student-facing status and first error of a failed run. `coffee_source` maps

@@ -31,6 +31,9 @@ pub struct SandboxConfig {
     pub virtual_window: Duration,
     /// Whether absolute `http(s)` resources fail to load (the offline oracle says they do).
     pub absolute_urls_fail: bool,
+    /// Whether a resource the sandbox cannot load makes the student's `status` an error
+    /// (the paper's verdict, `paper_success`, always counts it).
+    pub resource_loads: ResourceLoads,
     /// Turtle commands one run may issue before the page counts as hung.
     pub max_turtle_ops: u64,
     /// Timer callbacks (`forever`, `tick`, `setTimeout`...) one run may fire in the window.
@@ -45,10 +48,26 @@ impl Default for SandboxConfig {
             pool_size: 1,
             virtual_window: Duration::from_millis(5500),
             absolute_urls_fail: true,
+            resource_loads: ResourceLoads::Fail,
             max_turtle_ops: 300_000,
             max_timer_callbacks: 100_000,
         }
     }
+}
+
+/// How a failed resource load (`wear`, `img`, `recolor`, `load`, ...) counts in the student's status.
+///
+/// The sandbox, like the paper's oracle, runs offline: every image, script or data file
+/// a program loads from the web fails here, though it loads in Pencil Code, online. No
+/// edit of the student's code fixes that, so an editor should not call it an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResourceLoads {
+    /// A failed load is an error, as in the offline oracle.
+    #[default]
+    Fail,
+    /// A failed load is left unchecked: the status comes from the program's other errors,
+    /// and the first such load is reported in [`Verdict::unchecked_load`].
+    Unchecked,
 }
 
 /// What can stop the sandbox itself from giving a verdict (not a program's failure).

@@ -15,6 +15,10 @@ pub struct Verdict {
     pub error: Option<ProgramError>,
     /// Wall time of the check, in milliseconds.
     pub ms: f64,
+    /// With [`crate::ResourceLoads::Unchecked`]: the first resource the offline sandbox could not
+    /// load, which did not count against `status` (it did against `paper_success`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unchecked_load: Option<ProgramError>,
 }
 
 /// The student-facing state of a program.

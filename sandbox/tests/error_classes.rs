@@ -189,3 +189,31 @@ impl Want {
         self
     }
 }
+
+#[test]
+fn unchecked_resource_loads_leave_the_status_to_the_other_errors() {
+    use pencil_sandbox::{ResourceLoads, Sandbox, SandboxConfig};
+    let sandbox = Sandbox::new(SandboxConfig { resource_loads: ResourceLoads::Unchecked, ..SandboxConfig::default() })
+        .expect("sandbox starts");
+    let check = |src: &str| sandbox.check(src).expect("the sandbox answers");
+
+    // Only a load fails: the student's program runs; the paper's verdict still fails it.
+    let v = check("wear 'squidward'\nfd 10");
+    assert_eq!(v.status, Status::Ok, "{v:?}");
+    assert!(!v.paper_success);
+    assert!(v.error.is_none());
+    let load = v.unchecked_load.expect("the load is reported");
+    assert_eq!(load.kind, "ResourceError");
+    assert!(load.message.contains("pencilcode.net/img/squidward"), "{}", load.message);
+
+    // A load and a real error: the real error is the student's, at its line.
+    let v = check("recolor '/img/ir.png'\nfd 10\nfdd 10");
+    assert_eq!(v.status, Status::Error, "{v:?}");
+    let e = v.error.expect("an error");
+    assert_eq!((e.kind.as_str(), e.line), ("ReferenceError", Some(3)));
+    assert!(v.unchecked_load.is_some());
+
+    // A program that loads nothing is judged as before, and reports no load.
+    let v = check("fd 10");
+    assert_eq!((v.status, v.paper_success, v.unchecked_load), (Status::Ok, true, None));
+}

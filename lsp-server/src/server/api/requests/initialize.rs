@@ -8,7 +8,6 @@ use crate::protocol::{ACCEPT_FIX_COMMAND, PROTOCOL_VERSION, RUN_METHOD, HINT_MET
 use crate::server::PencilServer;
 use crate::session::{ClientOptions, Settings, DATA_DIR_ENV};
 use crate::store::StoreHandle;
-use pencil_sandbox::SandboxConfig;
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
@@ -29,7 +28,7 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: InitializeP
             Some(dir) => StoreHandle::open(&dir).map_err(|e| format!("the store in {} could not be opened: {e}", dir.display())),
             None => Err("no user data directory was found; set PENCIL_DATA_DIR or the dataDir setting".to_string()),
         };
-        let checker = Checker::start(SandboxConfig::default());
+        let checker = Checker::start(crate::checker::student_sandbox_config());
         (store, checker, Coach::load(&model_request))
     })
     .await;
