@@ -172,10 +172,13 @@ pub(crate) fn check(
     }
 
     // Failed both ways: tell the student about the language they wrote in.
-    // A program the CoffeeScript compiler rejects but JavaScript parses is JavaScript.
+    // A program the CoffeeScript compiler rejects but JavaScript parses is JavaScript;
+    // so is one the compiler rejects at a JavaScript keyword (`function`, `var`), even if
+    // it does not parse yet: the student is still writing JavaScript.
     let js_parsed = js.errors().first().is_none_or(|e| e.kind != "SyntaxError");
     let compile_failed = matches!(&*compiled, CompileOutcome::Error(_));
-    let (language, status, error) = if compile_failed && js_parsed {
+    let wrote_javascript = matches!(&*compiled, CompileOutcome::Error(e) if is_javascript_keyword_error(&e.message));
+    let (language, status, error) = if compile_failed && (js_parsed || wrote_javascript) {
         let (status, error) = describe(&js, None, engine, config);
         (Language::Javascript, status, error)
     } else {
@@ -240,6 +243,11 @@ fn describe(
             None => (Status::Ok, None),
         },
     }
+}
+
+/// CoffeeScript's complaint about a keyword only JavaScript has (`reserved word "function"`).
+fn is_javascript_keyword_error(message: &str) -> bool {
+    ["function", "var", "let", "const"].iter().any(|k| message.starts_with(&format!("reserved word \"{k}\"")))
 }
 
 /// The identifier an error message names (`x is not defined`, `t.wear is not a function` -> `wear`).

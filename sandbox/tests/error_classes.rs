@@ -217,3 +217,13 @@ fn unchecked_resource_loads_leave_the_status_to_the_other_errors() {
     let v = check("fd 10");
     assert_eq!((v.status, v.paper_success, v.unchecked_load), (Status::Ok, true, None));
 }
+
+#[test]
+fn unfinished_javascript_gets_its_javascript_error() {
+    // The compiler stops at `function`; the student is writing JavaScript, unfinished.
+    let v = verdict("function square() {\n  fd(10);\n  rt(90);\n\nsquare();\n");
+    assert_eq!((v.status, v.language), (Status::Error, Language::Javascript), "{v:?}");
+    assert_eq!(v.error.as_ref().map(|e| e.kind.as_str()), Some("SyntaxError"), "{v:?}");
+    let v = verdict("var n = 4;\nfor (var i = 0; i < n; i++) {\n  fd(10);\n");
+    assert_eq!(v.language, Language::Javascript, "{v:?}");
+}

@@ -1,10 +1,13 @@
 //! Rule-based quick fixes for the commonest failures, each verified in the sandbox
 //! before it is offered: unknown color -> nearest real color, misspelled or truncated
-//! turtle command -> nearest command, missing comma between arguments, and syntax
-//! slips (over-indented lines, unclosed brackets and strings, stray punctuation).
+//! turtle command -> nearest command or a name the program defines, missing comma
+//! between arguments, syntax slips (over-indented lines, unclosed brackets and strings,
+//! stray punctuation), and the program's shape (a function called before its definition,
+//! a stray `break`, an unfinished last line).
 
 mod distance;
 mod rules;
+mod structure;
 mod syntax;
 
 pub use distance::{compound_colors, levenshtein, nearest};

@@ -17,6 +17,12 @@ pub enum Rule {
     NameCase,
     /// A syntax slip: indentation, brackets, quotes, stray punctuation.
     Syntax,
+    /// Unknown name -> a name this program defines (`jelyfish` -> `jellyfish`).
+    OwnName,
+    /// A function called before the line that defines it: move the definition up.
+    DefineBeforeUse,
+    /// A syntax error on the last line, still being typed: leave that line out.
+    UnfinishedLine,
 }
 
 impl Rule {
@@ -28,6 +34,9 @@ impl Rule {
             Rule::MissingComma => "missing_comma",
             Rule::NameCase => "name_case",
             Rule::Syntax => "syntax",
+            Rule::OwnName => "own_name",
+            Rule::DefineBeforeUse => "define_before_use",
+            Rule::UnfinishedLine => "unfinished_line",
         }
     }
 }
@@ -54,6 +63,7 @@ pub fn candidates(code: &str, error: &ProgramError) -> Vec<Fix> {
     }
     out.extend(super::syntax::syntax_fixes(code, error));
     out.extend(minus_spacing_fix(code, error));
+    out.extend(super::structure::structure_fixes(code, error));
     out.dedup_by(|a, b| a.new_code == b.new_code);
     out
 }
@@ -65,6 +75,7 @@ fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
         colors = compound_colors(name, names::colors(), 2).into_iter().map(|c| (c, 0)).collect();
     }
     let commands = nearest(name, names::turtle_functions(), 2);
+    let colors_and_commands_empty = colors.is_empty() && commands.is_empty();
     let color_fixes = colors.into_iter().map(|(c, d)| {
         (d, Fix { rule: Rule::NearestColor, title: format!("Change `{name}` to the color `{c}`"), new_code: replace_word(code, name, c) })
     });
@@ -85,13 +96,60 @@ fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
         .chain(names::special_words())
         .filter(|g| **g != name && g.to_lowercase() == lower)
         .map(|g| (0, false, Fix { rule: Rule::NameCase, title: format!("Write `{name}` as `{g}`"), new_code: replace_word(code, name, g) }));
+    // The program's own names (a function or variable it assigns), misspelled or cut short.
+    let defined = defined_names(code);
+    let defined: Vec<&str> = defined.iter().map(String::as_str).filter(|d| *d != name).collect();
+    let own_fixes = nearest(name, &defined, 2).into_iter().chain(completions(name, &defined)).map(|(d, dist)| {
+        (dist, false, Fix { rule: Rule::OwnName, title: format!("Change `{name}` to `{d}`, defined in this program"), new_code: replace_word(code, name, d) })
+    });
+    // A name cut short that no close name matched (`pen gr`): complete it.
+    let completion_fixes = if colors_and_commands_empty {
+        let pool: Vec<&str> = if in_command_position { names::turtle_functions().to_vec() } else { names::colors().to_vec() };
+        completions(name, &pool)
+            .map(|(c, dist)| {
+                let (rule, what) = if in_command_position { (Rule::NearestCommand, "command") } else { (Rule::NearestColor, "color") };
+                (dist, true, Fix { rule, title: format!("Complete `{name}` as the {what} `{c}`"), new_code: replace_word(code, name, c) })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut all: Vec<(usize, bool, Fix)> = case_fixes
+        .chain(own_fixes)
+        .chain(completion_fixes)
         .chain(color_fixes
         .map(|(d, f)| (d, in_command_position, f)))
         .chain(command_fixes.map(|(d, f)| (d, !in_command_position, f)))
         .collect();
     all.sort_by_key(|(d, unlikely, _)| (*unlikely, *d));
     all.into_iter().map(|(_, _, f)| f).filter(|f| f.new_code != code).collect()
+}
+
+/// Names `pool` has that start with `name` (at least two letters typed), shortest
+/// first, at most two, with the number of letters still to type.
+fn completions<'a>(name: &str, pool: &[&'a str]) -> impl Iterator<Item = (&'a str, usize)> + use<'a> {
+    let mut found: Vec<(&'a str, usize)> = if name.chars().count() >= 2 {
+        pool.iter().filter(|c| c.len() > name.len() && c.starts_with(name)).map(|c| (*c, c.len() - name.len())).collect()
+    } else {
+        Vec::new()
+    };
+    found.sort_by_key(|&(c, d)| (d, c));
+    found.truncate(2);
+    found.into_iter()
+}
+
+/// Names the program assigns (`jellyfish = ->`, `size = 10`), in order, once each.
+fn defined_names(code: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in code.lines() {
+        let Some(word) = first_word(line) else { continue };
+        let rest = line.trim_start()[word.len()..].trim_start();
+        let assigns = rest.starts_with('=') && !rest.starts_with("==");
+        if assigns && !word.starts_with(|c: char| c.is_ascii_digit()) && !out.iter().any(|o| o == word) {
+            out.push(word.to_string());
+        }
+    }
+    out
 }
 
 fn first_word(line: &str) -> Option<&str> {
@@ -320,6 +378,20 @@ mod tests {
     fn minus_without_space_is_subtraction() {
         let fixes = candidates("s = 5\ns = s -1\n", &err("TypeError", "s is not a function", Some(2)));
         assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("s = 5\ns = s - 1\n"));
+    }
+
+    #[test]
+    fn own_names_are_corrected_and_short_names_completed() {
+        let code = "starburst = (n) -> fd n\nstarburst 3\nstarb\n";
+        let fixes = candidates(code, &err("ReferenceError", "starb is not defined", Some(3)));
+        assert_eq!(fixes.first().map(|f| (f.rule, f.new_code.as_str())), Some((Rule::OwnName, "starburst = (n) -> fd n\nstarburst 3\nstarburst\n")));
+        let code = "jellyfish = -> fd 1\njelyfish()\n";
+        let fixes = candidates(code, &err("ReferenceError", "jelyfish is not defined", Some(2)));
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("jellyfish = -> fd 1\njellyfish()\n"));
+        // A color cut short, too far from every color by edit distance.
+        let fixes = candidates("pen gr\n", &err("ReferenceError", "gr is not defined", Some(1)));
+        let codes: Vec<&str> = fixes.iter().map(|f| f.new_code.as_str()).collect();
+        assert!(codes.contains(&"pen gray\n") || codes.contains(&"pen green\n"), "{codes:?}");
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     }
     if let Some(missing) = message.strip_prefix("missing ").and_then(|m| m.trim().chars().next()) {
         out.extend(close_unclosed(&lines, at, missing).into_iter().flatten());
+        if matches!(missing, '"' | '\'') {
+            out.extend(close_string(&lines, at, &missing.to_string()));
+        }
+    }
+    if message.starts_with("unexpected") {
+        out.extend(apostrophe_in_quotes(&lines, at));
     }
     if let Some(token) = message.strip_prefix("unmatched ").or_else(|| message.strip_prefix("unexpected ")) {
         let token = token.trim().trim_start_matches("token in expression:").trim().trim_matches('\'');
@@ -224,6 +230,23 @@ fn close_string(lines: &[&str], at: usize, quote: &str) -> Option<Fix> {
     })
 }
 
+/// `write 'that's it'`: the apostrophe ends the text early. Quote the text with `"`.
+fn apostrophe_in_quotes(lines: &[&str], at: usize) -> Option<Fix> {
+    let line = lines[at];
+    let quotes: Vec<usize> = line.match_indices('\'').map(|(i, _)| i).collect();
+    // An odd count of at least three: one is an apostrophe inside the text.
+    if quotes.len() < 3 || quotes.len() % 2 == 0 || line.contains('"') || line.contains("#{") {
+        return None;
+    }
+    let (first, last) = (quotes[0], quotes[quotes.len() - 1]);
+    let new = format!("{}\"{}\"{}", &line[..first], &line[first + 1..last], &line[last + 1..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Put the text on line {} in double quotes: its apostrophe ends '…' early", at + 1),
+        new_code: rebuild(lines, &[(at, new)]),
+    })
+}
+
 /// Removes a one-character token at the error's (1-based, UTF-16) column.
 fn remove_at(lines: &[&str], at: usize, column: u32, token: &str) -> Option<Fix> {
     let line = lines[at];
@@ -291,5 +314,13 @@ mod tests {
         assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd 100\nrt 90\n"]);
         assert_eq!(fixes("label 'hi\nfd 10\n", "unexpected '", 1, Some(7)), vec!["label 'hi'\nfd 10\n", "label hi\nfd 10\n"]);
         assert!(fixes("fd 10\n", "unexpected if", 1, Some(1)).is_empty());
+        assert!(fixes("write \"the end\nfd 1\n", "missing \", starting", 1, Some(7)).contains(&"write \"the end\"\nfd 1\n".to_string()));
+    }
+
+    #[test]
+    fn apostrophes_inside_single_quotes_get_double_quotes() {
+        assert!(fixes("write 'that's right'\n", "unexpected s", 1, Some(13)).contains(&"write \"that's right\"\n".to_string()));
+        // Balanced quotes, or a line with double quotes already: no change of quotes.
+        assert!(!fixes("write 'a', 'b'\n", "unexpected s", 1, None).iter().any(|c| c.contains('"')));
     }
 }
