@@ -91,6 +91,44 @@ fn javascript_ran(run: &RunEnd) -> bool {
     matches!(run, RunEnd::Report(r) if r.errors.is_empty())
 }
 
+/// Whether the compile outcome of `source` is cached.
+pub(crate) fn is_cached(cache: &CompileCache, source: &str) -> bool {
+    cache.get(&format!("{source}{END_LINE}")).is_some()
+}
+
+/// Compiles `source` into the cache unless it is there; true if it compiled now.
+/// A later check of the same text then only runs it.
+pub(crate) fn prepare(engine: &mut Engine, cache: &CompileCache, config: &SandboxConfig, source: &str) -> Result<bool, SandboxError> {
+    let coffee_text = format!("{source}{END_LINE}");
+    if cache.get(&coffee_text).is_some() {
+        return Ok(false);
+    }
+    compile_cached(engine, cache, config.wall_time, &coffee_text)?;
+    Ok(true)
+}
+
+/// The compile outcome of `coffee_text`, from the cache or compiled now and cached.
+fn compile_cached(engine: &mut Engine, cache: &CompileCache, budget: std::time::Duration, coffee_text: &str) -> Result<Arc<CompileOutcome>, SandboxError> {
+    if let Some(c) = cache.get(coffee_text) {
+        return Ok(c);
+    }
+    let outcome = match engine.compile(coffee_text, budget) {
+        Ok(c) if c.ok => CompileOutcome::Js(c.js.unwrap_or_default()),
+        Ok(c) => CompileOutcome::Error(c.error.unwrap_or(RawError {
+            kind: "SyntaxError".into(),
+            message: "compile failed".into(),
+            line: None,
+            column: None,
+        })),
+        Err(CallError::Timeout) => CompileOutcome::Timeout,
+        Err(CallError::OutOfMemory) => CompileOutcome::Timeout,
+        Err(CallError::Host(m)) => return Err(SandboxError::Host(m)),
+    };
+    let outcome = Arc::new(outcome);
+    cache.put(coffee_text.to_string(), Arc::clone(&outcome));
+    Ok(outcome)
+}
+
 /// Checks one program on `engine`, as the paper's harness and the student see it.
 pub(crate) fn check(
     engine: &mut Engine,
@@ -107,26 +145,7 @@ pub(crate) fn check(
         max_events: config.max_timer_callbacks,
     };
     let coffee_text = format!("{source}{END_LINE}");
-    let compiled = match cache.get(&coffee_text) {
-        Some(c) => c,
-        None => {
-            let outcome = match engine.compile(&coffee_text, budget) {
-                Ok(c) if c.ok => CompileOutcome::Js(c.js.unwrap_or_default()),
-                Ok(c) => CompileOutcome::Error(c.error.unwrap_or(RawError {
-                    kind: "SyntaxError".into(),
-                    message: "compile failed".into(),
-                    line: None,
-                    column: None,
-                })),
-                Err(CallError::Timeout) => CompileOutcome::Timeout,
-                Err(CallError::OutOfMemory) => CompileOutcome::Timeout,
-                Err(CallError::Host(m)) => return Err(SandboxError::Host(m)),
-            };
-            let outcome = Arc::new(outcome);
-            cache.put(coffee_text.clone(), Arc::clone(&outcome));
-            outcome
-        }
-    };
+    let compiled = compile_cached(engine, cache, budget, &coffee_text)?;
 
     // The CoffeeScript run: success needs no error and the END line reached.
     let coffee = match &*compiled {

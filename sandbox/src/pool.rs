@@ -12,9 +12,11 @@ use std::time::Duration;
 /// Time allowed to load the compiler into a fresh runtime.
 const STARTUP_BUDGET: Duration = Duration::from_secs(30);
 
-struct Job {
-    source: String,
-    reply: Sender<Result<Verdict, SandboxError>>,
+enum Job {
+    /// Check a program: compile (or take it from the cache), run, judge.
+    Check { source: String, reply: Sender<Result<Verdict, SandboxError>> },
+    /// Compile only, into the shared cache; answers whether it compiled now.
+    Prepare { source: String, reply: Sender<Result<bool, SandboxError>> },
 }
 
 struct Inner {
@@ -36,6 +38,7 @@ impl Drop for Inner {
 pub struct Sandbox {
     // Declared first so it drops before `_pool` joins the workers.
     sender: Sender<Job>,
+    cache: Arc<CompileCache>,
     _pool: Arc<Inner>,
 }
 
@@ -67,14 +70,30 @@ impl Sandbox {
                 Err(_) => return Err(SandboxError::WorkerGone),
             }
         }
-        Ok(Sandbox { sender, _pool: inner })
+        Ok(Sandbox { sender, cache, _pool: inner })
     }
 
     /// Blocking: async callers use tokio::task::spawn_blocking.
     pub fn check(&self, source: &str) -> Result<Verdict, SandboxError> {
         let (reply, answer) = mpsc::channel();
         self.sender
-            .send(Job { source: source.to_string(), reply })
+            .send(Job::Check { source: source.to_string(), reply })
+            .map_err(|_| SandboxError::WorkerGone)?;
+        answer.recv().map_err(|_| SandboxError::WorkerGone)?
+    }
+
+    /// Whether `source` is compiled and cached (no runtime is involved).
+    pub fn is_prepared(&self, source: &str) -> bool {
+        judge::is_cached(&self.cache, source)
+    }
+
+    /// Blocking: compiles `source` ahead of its check (an editor calls this as the
+    /// student types), so that checking the same text later only runs it. Returns
+    /// whether it compiled now (false: it was cached). Compiling never runs student code.
+    pub fn prepare(&self, source: &str) -> Result<bool, SandboxError> {
+        let (reply, answer) = mpsc::channel();
+        self.sender
+            .send(Job::Prepare { source: source.to_string(), reply })
             .map_err(|_| SandboxError::WorkerGone)?;
         answer.recv().map_err(|_| SandboxError::WorkerGone)?
     }
@@ -114,23 +133,44 @@ fn worker(
         if engine.is_none() {
             engine = Engine::new(config.memory_limit, STARTUP_BUDGET).ok();
         }
-        let Some(eng) = engine.as_mut() else {
-            let _ = job.reply.send(Err(SandboxError::Startup("could not rebuild a runtime".into())));
+        if engine.is_none() {
+            let gone = || SandboxError::Startup("could not rebuild a runtime".into());
+            match job {
+                Job::Check { reply, .. } => drop(reply.send(Err(gone()))),
+                Job::Prepare { reply, .. } => drop(reply.send(Err(gone()))),
+            }
             continue;
-        };
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| judge::check(eng, cache, config, &job.source)));
-        let answer = match outcome {
-            Ok(answer) => {
-                if eng.retired {
-                    engine = None; // leaked state or out of memory: start afresh next time
-                }
-                answer
+        }
+        match job {
+            Job::Check { source, reply } => {
+                let answer = guarded(&mut engine, |eng| judge::check(eng, cache, config, &source));
+                let _ = reply.send(answer);
             }
-            Err(_) => {
-                engine = None;
-                Err(SandboxError::Host("the runtime panicked".into()))
+            Job::Prepare { source, reply } => {
+                let answer = guarded(&mut engine, |eng| judge::prepare(eng, cache, config, &source));
+                let _ = reply.send(answer);
             }
-        };
-        let _ = job.reply.send(answer);
+        }
+    }
+}
+
+/// Runs `call` on the engine; a panic, leaked state or exhausted memory retires it
+/// (`slot` is emptied, and the next job starts a fresh runtime).
+fn guarded<T>(
+    slot: &mut Option<Engine>,
+    call: impl FnOnce(&mut Engine) -> Result<T, SandboxError>,
+) -> Result<T, SandboxError> {
+    let Some(eng) = slot.as_mut() else { return Err(SandboxError::WorkerGone) };
+    match std::panic::catch_unwind(AssertUnwindSafe(|| call(eng))) {
+        Ok(answer) => {
+            if eng.retired {
+                *slot = None; // leaked state or out of memory: start afresh next time
+            }
+            answer
+        }
+        Err(_) => {
+            *slot = None;
+            Err(SandboxError::Host("the runtime panicked".into()))
+        }
     }
 }

@@ -123,3 +123,20 @@ fn the_pool_is_shared_across_threads() {
         assert!(h.join().expect("thread").paper_success);
     }
 }
+
+#[test]
+fn preparing_compiles_once_and_never_runs_the_program() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox starts");
+    // An endless loop: compiling it must not run it (this returns at once, not at the wall time).
+    let endless = "while true\n  x = 1\n";
+    assert!(sandbox.prepare(endless).expect("prepare"), "compiled now");
+    assert!(!sandbox.prepare(endless).expect("prepare"), "then cached");
+    // A prepared program is judged exactly as an unprepared one.
+    let programs = ["pen red\nfd 100\nrt 90\n", "fd 100\n  rt 90\n", "pen red\nfdd 10\n", endless];
+    let fresh = Sandbox::new(SandboxConfig::default()).expect("sandbox starts");
+    for p in programs {
+        sandbox.prepare(p).expect("prepare");
+        let (a, b) = (sandbox.check(p).expect("check"), fresh.check(p).expect("check"));
+        assert_eq!((a.status, a.paper_success, a.language, &a.error), (b.status, b.paper_success, b.language, &b.error), "{p:?}");
+    }
+}

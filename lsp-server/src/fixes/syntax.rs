@@ -235,7 +235,7 @@ fn apostrophe_in_quotes(lines: &[&str], at: usize) -> Option<Fix> {
     let line = lines[at];
     let quotes: Vec<usize> = line.match_indices('\'').map(|(i, _)| i).collect();
     // An odd count of at least three: one is an apostrophe inside the text.
-    if quotes.len() < 3 || quotes.len() % 2 == 0 || line.contains('"') || line.contains("#{") {
+    if quotes.len() < 3 || quotes.len().is_multiple_of(2) || line.contains('"') || line.contains("#{") {
         return None;
     }
     let (first, last) = (quotes[0], quotes[quotes.len() - 1]);

@@ -6,6 +6,7 @@
 
 mod api;
 mod backtracking;
+mod precompile;
 mod transport;
 mod wire_guard;
 
@@ -43,6 +44,8 @@ pub struct PencilServer {
     hints: Arc<Mutex<HintState>>,
     /// Numbers for server-created progress tokens.
     progress_tokens: AtomicI32,
+    /// Compiles the text the student is editing once it is still (see `precompile`).
+    precompiler: Arc<precompile::Precompiler>,
 }
 
 impl PencilServer {
@@ -55,6 +58,7 @@ impl PencilServer {
             told_missing: AtomicBool::new(false),
             hints: Arc::default(),
             progress_tokens: AtomicI32::new(1),
+            precompiler: Arc::default(),
         }
     }
 
@@ -66,6 +70,14 @@ impl PencilServer {
     /// The hint bookkeeping, locked briefly.
     fn hints_state(&self) -> MutexGuard<'_, HintState> {
         self.hints.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// After an edit: compile the document's text once it has been still a moment.
+    fn precompile_soon(&self, uri: &Uri) {
+        let text = self.session().documents.get(uri).and_then(|e| e.document.as_ref().map(|d| Arc::<str>::from(d.text())));
+        if let Some(text) = text {
+            self.precompiler.edited(services(self).and_then(|s| s.checker.clone()), uri, text);
+        }
     }
 
     /// A fresh token for server-initiated `$/progress`.

@@ -87,7 +87,7 @@ impl<'i> NgramStats<'i> {
 }
 
 /// Token ids of each text, equal tokens getting equal ids.
-fn intern<'t>(texts: &[&[&'t str]]) -> Vec<Vec<u32>> {
+fn intern(texts: &[&[&str]]) -> Vec<Vec<u32>> {
     let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
     texts
         .iter()

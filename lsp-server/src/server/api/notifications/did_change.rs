@@ -9,6 +9,9 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: DidChangeTe
     let id = params.text_document;
     let uri = id.text_document_identifier.uri;
     let result = server.session().documents.change(&uri, &params.content_changes, id.version);
+    if result.is_ok() {
+        server.precompile_soon(&uri);
+    }
     if let Err(e) = result {
         log(server, MessageType::Error, format!("{}: change refused: {e}", uri.as_ref())).await;
     }

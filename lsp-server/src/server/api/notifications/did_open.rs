@@ -1,4 +1,5 @@
-//! `textDocument/didOpen`: start tracking the document (checked on Run or save).
+//! `textDocument/didOpen`: start tracking the document (checked on Run or save;
+//! compiled ahead once still).
 
 use crate::server::api::log;
 use crate::server::PencilServer;
@@ -8,6 +9,9 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: DidOpenText
     let doc = params.text_document;
     let uri = doc.uri.clone();
     let result = server.session().documents.open(doc.uri, doc.text, doc.version);
+    if result.is_ok() {
+        server.precompile_soon(&uri);
+    }
     if let Err(e) = result {
         log(server, MessageType::Warning, format!("{}: {e}", uri.as_ref())).await;
         server.client.show_message(MessageType::Warning, format!("Pencil coach: {e}")).await;
