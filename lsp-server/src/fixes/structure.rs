@@ -18,6 +18,7 @@ pub fn structure_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
         "SyntaxError" => {
             out.extend(drop_stray_jump(&lines, error));
             out.extend(drop_unfinished_last_line(&lines, error));
+            out.extend(drop_unfinished_last_block(&lines, error));
             out.extend(close_at_end(&lines));
         }
         _ => {}
@@ -240,6 +241,27 @@ fn unclosed_brackets(code: &str) -> Vec<(char, usize)> {
     stack
 }
 
+/// The unfinished last line was the only line of the block above it (`for [1..3]` /
+/// `  do`): leave out both, since the block cannot stay empty.
+fn drop_unfinished_last_block(lines: &[&str], error: &ProgramError) -> Option<Fix> {
+    let last = (0..lines.len()).rev().find(|&i| !is_blank(lines[i]))?;
+    let at = error.line.map(|l| l.saturating_sub(1) as usize)?;
+    let opener = (0..last).rev().find(|&i| !is_blank(lines[i]))?;
+    if at < last || indent_len(lines[opener]) >= indent_len(lines[last]) {
+        return None;
+    }
+    let new_code: String = lines.iter().enumerate().filter(|&(i, _)| i != opener && i != last).map(|(_, l)| *l).collect();
+    if is_blank(&new_code) {
+        return None;
+    }
+    let shown: String = lines[opener].trim().chars().take(30).collect();
+    Some(Fix {
+        rule: Rule::UnfinishedLine,
+        title: format!("Leave out the unfinished block at lines {}-{} (`{shown}`) for now", opener + 1, last + 1),
+        new_code,
+    })
+}
+
 fn without_line(lines: &[&str], at: usize) -> String {
     lines.iter().enumerate().filter(|&(i, _)| i != at).map(|(_, l)| *l).collect()
 }
@@ -300,6 +322,9 @@ mod tests {
         assert_eq!(codes(code, &err("SyntaxError", "unexpected newline", 3)), ["pen red\nfd 100\n\n"]);
         // Reported past the end (the harness's END line).
         assert_eq!(codes("fd 1\nvy = vy + (a", &err("SyntaxError", "missing )", 4)).first().map(String::as_str), Some("fd 1\n"));
+        // The last line was the only line of its block: both go.
+        let code = "fd 1\nfor [1..3]\n  do\n";
+        assert!(codes(code, &err("SyntaxError", "unexpected indentation", 3)).contains(&"fd 1\n".to_string()));
         // An error before the last line, or a program of one line: nothing.
         assert!(codes("fd 1 )\nrt 90\n", &err("SyntaxError", "unmatched )", 1)).is_empty());
         assert!(codes("for\n", &err("SyntaxError", "unexpected newline", 1)).is_empty());

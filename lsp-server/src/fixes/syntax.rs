@@ -19,6 +19,10 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     let mut out = Vec::new();
     if message.contains("unexpected indentation") {
         out.extend(realign_else(&lines, at));
+        // The compiler may report the end of the line before the misplaced `else`.
+        if let Some(next) = (at + 1..lines.len()).find(|&j| !lines[j].trim().is_empty()) {
+            out.extend(realign_else(&lines, next));
+        }
         out.extend(realign(&lines, at));
     }
     if message.starts_with("unexpected") || message.starts_with("missing") {
@@ -299,6 +303,7 @@ mod tests {
     fn else_dangling_ends_and_empty_calls() {
         let code = "if x\n  write 1\n  else\n  write 2\n";
         assert!(fixes(code, "unexpected indentation", 3, Some(3)).contains(&"if x\n  write 1\nelse\n  write 2\n".to_string()));
+        assert!(fixes(code, "unexpected indentation", 2, Some(10)).contains(&"if x\n  write 1\nelse\n  write 2\n".to_string()));
         assert!(fixes("fd 10\nrt x +\n", "unexpected newline", 2, None).contains(&"fd 10\nrt x\n".to_string()));
         assert!(!fixes("pen color\n", "unexpected newline", 1, None).iter().any(|c| c.contains("pen col\n")));
         assert!(fixes("fd 30; dot ()\n", "unexpected )", 1, Some(13)).contains(&"fd 30; dot()\n".to_string()));
