@@ -54,7 +54,7 @@ impl ModelEngine {
             dir: dir.to_path_buf(),
             title_tokens: model.manifest.config.title_tokens,
             n_positions: model.generator.n_positions(),
-            probe_threshold: model.probe.as_ref().map(|p| p.threshold),
+            probe_threshold: model.probe.as_ref().map(|p| p.hint_threshold),
             unseen_soft,
             strong_soft,
             model: Mutex::new(model),
@@ -71,7 +71,7 @@ impl ModelEngine {
         self.probe_threshold.is_some()
     }
 
-    /// The probe's F1-optimal threshold, when there is a probe.
+    /// The probe's hint threshold, when there is a probe.
     pub fn probe_threshold(&self) -> Option<f32> {
         self.probe_threshold
     }

@@ -11,8 +11,8 @@ pub const DEFAULT_HINT_THRESHOLD: f64 = 0.5;
 /// Default least time between two hints for one title, in seconds of program time.
 pub const DEFAULT_HINT_INTERVAL_S: i64 = 120;
 
-/// The threshold in force: the `hintThreshold` setting, else the probe's own
-/// F1-optimal threshold, else [`DEFAULT_HINT_THRESHOLD`].
+/// The threshold in force: the `hintThreshold` setting, else the probe's hint
+/// threshold (the riskiest fifth of its training prefixes), else [`DEFAULT_HINT_THRESHOLD`].
 pub fn hint_threshold(setting: Option<f64>, probe: Option<f32>) -> f64 {
     setting.or(probe.map(f64::from)).unwrap_or(DEFAULT_HINT_THRESHOLD)
 }

@@ -105,6 +105,7 @@ pub fn export_scripted_model(root: &Path, out: &Path, tok: &TraceTokenizer, star
             attempts: head(1.0),
             remaining: head(2.0),
             threshold: 0.5,
+            hint_threshold: 0.5,
         };
         probe.save(&out.join(PROBE_FILE)).expect("save probe");
         let mut manifest = Manifest::read(out).expect("manifest");

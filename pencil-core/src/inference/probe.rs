@@ -65,7 +65,14 @@ pub struct Probe {
     pub remaining: LinearHead,
     /// The F1-optimal risk threshold on the training prefixes.
     pub threshold: f32,
+    /// The risk above which an editor hints: it flags [`HINT_RATE`] of the training
+    /// prefixes. Higher than `threshold` on a weak probe, because a hint interrupts a
+    /// student and should be right more often than not. (`threshold` when the file has none.)
+    pub hint_threshold: f32,
 }
+
+/// Share of training prefixes the hint threshold flags.
+pub const HINT_RATE: f64 = 0.2;
 
 impl Probe {
     /// Width of the features the probe reads (the model's `n_embd`).
@@ -114,6 +121,7 @@ impl Probe {
             map.insert(format!("{name}.bias"), one(head.bias).map_err(err)?);
         }
         map.insert("threshold".to_string(), one(self.threshold).map_err(err)?);
+        map.insert("hint_threshold".to_string(), one(self.hint_threshold).map_err(err)?);
         candle_core::safetensors::save(&map, path).map_err(err)
     }
 
@@ -139,13 +147,17 @@ impl Probe {
         if scale.iter().any(|s| *s <= 0.0) {
             return Err(err("tensor \"scale\" holds a value that is not positive".into()));
         }
+        let threshold = get("threshold", 1)?[0];
+        // Probes written before the hint threshold existed hint at the F1 threshold.
+        let hint_threshold = if tensors.contains_key("hint_threshold") { get("hint_threshold", 1)?[0] } else { threshold };
         Ok(Probe {
             mean: get("mean", n_embd)?,
             scale,
             risk: head("risk")?,
             attempts: head("attempts")?,
             remaining: head("remaining")?,
-            threshold: get("threshold", 1)?[0],
+            threshold,
+            hint_threshold,
         })
     }
 }
@@ -187,6 +199,7 @@ mod tests {
             attempts: head(0.1, 1.0),
             remaining: head(-0.1, 3.0),
             threshold: 0.4,
+            hint_threshold: 0.6,
         }
     }
 

@@ -1,12 +1,13 @@
 //! Fitting the probe's three heads on one feature set and scoring them on
 //! held-out titles: standardise, pick each head's L2 strength by
 //! title-grouped cross-validation on the training titles only, fit on all
-//! training rows, choose the F1-maximising threshold on the training rows,
-//! then score the test rows.
+//! training rows, choose the F1-maximising threshold and the hint threshold
+//! (flags `HINT_RATE` of the training rows) on the training rows, then score
+//! the test rows.
 
 use std::collections::BTreeMap;
 
-use pencil_core::inference::probe::{LinearHead, Probe};
+use pencil_core::inference::probe::{LinearHead, Probe, HINT_RATE};
 use pencil_core::model::rng::SplitMix64;
 use serde::Serialize;
 
@@ -95,6 +96,12 @@ pub struct HeadScores {
     pub positive_rate: f64,
     /// The classifier's L2 strength chosen by cross-validation.
     pub l2: f64,
+    /// The hint threshold (flags `HINT_RATE` of the training rows).
+    pub hint_threshold: f64,
+    /// Share of test rows at or above the hint threshold.
+    pub hint_flag_rate: f64,
+    /// Of those, the share that do backtrack (None when none is flagged).
+    pub hint_precision: Option<f64>,
     /// Future attempts.
     pub attempts: RegressionScores,
     /// Remaining edit distance.
@@ -114,6 +121,8 @@ pub struct FittedHeads {
     pub remaining: Linear,
     /// F1-maximising risk threshold on the training rows.
     pub threshold: f64,
+    /// Risk quantile of the training rows that flags `HINT_RATE` of them.
+    pub hint_threshold: f64,
     /// L2 strengths chosen for the risk, attempts and remaining heads.
     pub l2: [f64; 3],
 }
@@ -130,6 +139,7 @@ impl FittedHeads {
             attempts: head(&self.attempts),
             remaining: head(&self.remaining),
             threshold: self.threshold as f32,
+            hint_threshold: self.hint_threshold as f32,
         }
     }
 
@@ -222,7 +232,22 @@ pub fn fit_heads(train: &Rows, seed: u64) -> anyhow::Result<FittedHeads> {
     let remaining = fit_ridge(&z, &log_remaining, l2_remaining).ok_or_else(|| fail("remaining"))?;
     let train_risk: Vec<f64> = risk.scores(&z).into_iter().map(sigmoid).collect();
     let (threshold, _) = best_f1_threshold(&train_risk, &train.backtracks);
-    Ok(FittedHeads { standardiser, risk, attempts, remaining, threshold, l2: [l2_risk, l2_attempts, l2_remaining] })
+    let hint_threshold = flagging_threshold(&train_risk, HINT_RATE);
+    Ok(FittedHeads { standardiser, risk, attempts, remaining, threshold, hint_threshold, l2: [l2_risk, l2_attempts, l2_remaining] })
+}
+
+/// The smallest risk that flags at most `rate` of `risks` (those at or above it).
+pub fn flagging_threshold(risks: &[f64], rate: f64) -> f64 {
+    let mut sorted = risks.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let k = ((sorted.len() as f64 * rate).floor() as usize).max(1);
+    let Some(&cut) = sorted.get(k) else { return sorted.last().copied().unwrap_or(1.0) };
+    // Halfway between the first risk left out and the lowest risk above it, so that
+    // ties at the cut stay unflagged rather than flag more than asked.
+    match sorted[..k].iter().rev().find(|&&r| r > cut) {
+        Some(&above) => (above + cut) / 2.0,
+        None => 1.0,
+    }
 }
 
 /// Scores fitted heads on `test` (and the threshold's F1 on `train`).
@@ -250,7 +275,29 @@ pub fn score_heads(heads: &FittedHeads, train: &Rows, test: &Rows) -> HeadScores
         predicted_positive_rate: test_risk.iter().filter(|&&r| r >= heads.threshold).count() as f64 / test.len().max(1) as f64,
         positive_rate: test.positive_rate(),
         l2: l2[0],
+        hint_threshold: heads.hint_threshold,
+        hint_flag_rate: test_risk.iter().filter(|&&r| r >= heads.hint_threshold).count() as f64 / test.len().max(1) as f64,
+        hint_precision: {
+            let flagged: Vec<bool> = test_risk.iter().zip(&test.backtracks).filter(|(r, _)| **r >= heads.hint_threshold).map(|(_, y)| *y).collect();
+            (!flagged.is_empty()).then(|| flagged.iter().filter(|y| **y).count() as f64 / flagged.len() as f64)
+        },
         attempts: regression(&heads.attempts, &test.attempts, l2[1]),
         remaining: regression(&heads.remaining, &test.remaining, l2[2]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_threshold_flags_the_riskiest_fifth() {
+        let risks: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0).collect();
+        let t = flagging_threshold(&risks, 0.2);
+        assert_eq!(risks.iter().filter(|&&r| r >= t).count(), 20);
+        // Ties at the cut stay unflagged rather than flag more than asked.
+        let t = flagging_threshold(&[0.9, 0.5, 0.5, 0.5, 0.1], 0.4);
+        assert_eq!(t, 0.7);
+        assert_eq!(flagging_threshold(&[0.3], 0.2), 0.3);
     }
 }

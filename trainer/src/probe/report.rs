@@ -126,6 +126,17 @@ impl ProbeReport {
                 );
             }
         }
+        if let Some(r) = self.results.get("probe") {
+            let _ = writeln!(
+                s,
+                "hint threshold {:.3} (flags {:.0}% of training prefixes): flags {:.1}% of test prefixes, {} of them backtrack (test positive rate {:.3})",
+                r.hint_threshold,
+                pencil_core::inference::HINT_RATE * 100.0,
+                r.hint_flag_rate * 100.0,
+                r.hint_precision.map_or("none".to_string(), |p| format!("{:.1}%", p * 100.0)),
+                r.positive_rate
+            );
+        }
         let _ = writeln!(
             s,
             "{:.1} s ({:.1} ms per forward pass; sandbox {} programs in {:.1} s); {} eligible prefixes, {} left out at the goal",
