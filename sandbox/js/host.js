@@ -332,10 +332,16 @@
   ['append', 'prepend', 'after', 'before', 'replaceWith', 'wrap'].forEach(function (n) {
     jqProto[n] = function () { for (var i = 0; i < arguments.length; i++) scanHtml(arguments[i]); return this; };
   });
+  // Styles set are kept per element and read back as set (not computed).
   jqProto.css = function (k, v) {
-    if (arguments.length === 1 && typeof k === 'string') return '';
-    if (typeof k === 'object' && k) { for (var key in k) if (typeof k[key] === 'string') scanHtml(k[key]); }
-    if (typeof v === 'string') scanHtml(v);
+    if (arguments.length === 1 && typeof k === 'string') return this._css && hasOwn(this._css, k) ? this._css[k] : '';
+    if (!this._css) this._css = Object.create(null);
+    if (typeof k === 'object' && k) {
+      for (var key in k) { if (typeof k[key] === 'string') scanHtml(k[key]); this._css[key] = StringCtor(k[key]); }
+    } else if (typeof k === 'string' && arguments.length > 1 && typeof v !== 'function') {
+      if (typeof v === 'string') scanHtml(v);
+      this._css[k] = StringCtor(v);
+    }
     return this;
   };
   jqProto.attr = function (k, v) {
@@ -446,7 +452,12 @@
     distance: function (a, b) { var t = turOf(this), p = target(a, b); return MathObj.sqrt((p[0] - t.x) * (p[0] - t.x) + (p[1] - t.y) * (p[1] - t.y)); },
     canvas: function () { return anything('canvas'); },
     imagedata: function () { return anything('imagedata'); },
-    cell: function (r, c) { return new JQ(null, 'cell'); },
+    // The same cell every time, so styles a program sets on it read back (mazes).
+    cell: function (r, c) {
+      var key = num(r, 0) + ',' + num(c, 0);
+      if (!this._cells) this._cells = Object.create(null);
+      return this._cells[key] || (this._cells[key] = new JQ(null, 'cell'));
+    },
     shown: function () { return turOf(this).visible; },
     hidden: function () { return !turOf(this).visible; },
     inside: function () { return true; },
@@ -795,7 +806,11 @@
   define('_start_ide_js_', '');
   define('CoffeeScript', { compile: function (s, o) { return CoffeeScript.compile(s, o); }, VERSION: '1.8.0-c', iced: icedRuntime });
   define('iced', icedRuntime);
-  define('io', function () { return anything('socket'); });
+  // socket.io's client: `io()` and `io.connect()` open a socket whose polling
+  // request fails on the offline page, as in the oracle's runs.
+  var socketIo = function io() { resource('/socket.io/?EIO=3&transport=polling', 'socket.io'); return anything('socket'); };
+  socketIo.connect = socketIo;
+  define('io', socketIo);
   // Every turtle name must exist, even those modelled only loosely.
   objectKeys(TURTLE.functions).forEach(function (n) { if (!hasOwn(G, n)) define(n, function () {}); });
 

@@ -180,6 +180,10 @@ fn read_back_state_is_plausible() {
     check("rt 90\nif direction() != 90 then throw new Error 'turned wrong'", ok());
     check("r = random 10\nif r < 0 or r >= 10 then throw new Error 'range'", ok());
     check("t = table 3, 3\nt.cell(1, 1).text 'x'", ok());
+    // Styles read back as set on the same cell: Pencil Code's maze example depends on it.
+    check("t = table 3, 3\nt.cell(0, 1).css 'borderTop', 'none'\nif not /none/.test(t.cell(0, 1).css 'borderTop') then throw new Error 'lost'\nif /none/.test(t.cell(1, 1).css 'borderTop') then throw new Error 'shared'", ok());
+    let maze = "[w, h] = [5, 5]\ngrid = table(w, h).home()\nsides = [\n  {dx: 0, dy: -1, ob: 'borderTop', ib: 'borderBottom'}\n  {dx: 1, dy: 0, ob: 'borderRight', ib: 'borderLeft'}\n  {dx: 0, dy: 1, ob: 'borderBottom', ib: 'borderTop'}\n  {dx: -1, dy: 0, ob: 'borderLeft', ib: 'borderRight'}\n]\nisopen = (x, y, side) -> /none/.test(grid.cell(y, x).css side.ob)\nisbox = (x, y) ->\n  return false unless 0 <= x < w and 0 <= y < h\n  for s in sides\n    if isopen x, y, s then return false\n  true\nmakemaze = (x, y) ->\n  loop\n    adj = (s for s in sides when isbox x + s.dx, y + s.dy)\n    if adj.length is 0 then return\n    c = random adj\n    grid.cell(y, x).css c.ob, 'none'\n    grid.cell(y + c.dy, x + c.dx).css c.ib, 'none'\n    makemaze x + c.dx, y + c.dy\nmakemaze 0, 0";
+    check(maze, ok());
     check("t = new Turtle red\nt.fd 50\nif t.touches(blue) then write 'hit'", ok());
 }
 
@@ -212,6 +216,12 @@ fn unchecked_resource_loads_leave_the_status_to_the_other_errors() {
     let e = v.error.expect("an error");
     assert_eq!((e.kind.as_str(), e.line), ("ReferenceError", Some(3)));
     assert!(v.unchecked_load.is_some());
+
+    // socket.io's client connects (and fails offline) rather than being missing.
+    let v = check("socket = io.connect()\nsocket.on 'message', (c) -> fd 10\nsocket.send 'red'\nfd 10");
+    assert_eq!(v.status, Status::Ok, "{v:?}");
+    assert!(!v.paper_success);
+    assert!(v.unchecked_load.expect("the socket's request is reported").message.contains("socket.io"));
 
     // A program that loads nothing is judged as before, and reports no load.
     let v = check("fd 10");
