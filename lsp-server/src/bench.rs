@@ -65,6 +65,11 @@ struct Tally {
     record_ms: Vec<f64>,
     check_ms: Vec<f64>,
     risk_ms: Vec<f64>,
+    /// Risk when the model read the previous run's prefix and, as the student paused,
+    /// the trace up to the program about to run (only the new state is left to read).
+    risk_ahead_ms: Vec<f64>,
+    /// Record + check + risk with the text compiled and the trace read as the student paused.
+    run_risk_ahead_ms: Vec<f64>,
     /// Record + check + risk, per run.
     run_risk_ms: Vec<f64>,
     first_fix_ms: Vec<f64>,
@@ -146,6 +151,9 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
     for (kind, trace, i) in &programs {
         let program = &trace.programs[*i];
         let outcome = runtime.block_on(pipeline::run(&services, input(trace, &program.code, &trace.student)));
+        if let Some(engine) = services.coach.engine() {
+            engine.forget_prefixes();
+        }
         let risk_started = Instant::now();
         let risk = runtime.block_on(pipeline::assess_risk(&services, prefix(trace, *i)));
         let risk_ms = match risk {
@@ -165,6 +173,25 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
             let _ = checker.prepare_blocking(&typed);
             let warm = runtime.block_on(pipeline::run(&services, input(trace, &typed, &trace.student)));
             tally.run_precompiled_ms.push(warm.timings.run_ms);
+            // The risk as the server usually meets it: the model read the previous
+            // run's prefix then, and this one up to its new state during the pause
+            // (at a time a few seconds off the run's, as in the editor).
+            if let Some(engine) = services.coach.engine().filter(|e| e.has_probe()) {
+                engine.forget_prefixes();
+                let previous = i.checked_sub(1).map(|p| engine.risk(&prefix(trace, p)));
+                let mut ahead = prefix(trace, *i);
+                if let Some(last) = ahead.programs.last_mut() {
+                    last.time = crate::clock::now_timestamp();
+                }
+                if matches!(previous, None | Some(Ok(_))) && engine.prepare_risk(&ahead).is_ok() {
+                    let started = Instant::now();
+                    if matches!(runtime.block_on(pipeline::assess_risk(&services, prefix(trace, *i))), RiskOutcome::Risk(_)) {
+                        let ms = started.elapsed().as_secs_f64() * 1e3;
+                        tally.risk_ahead_ms.push(ms);
+                        tally.run_risk_ahead_ms.push(warm.timings.run_ms + ms);
+                    }
+                }
+            }
         }
         tally.record_ms.push(outcome.timings.record_ms);
         tally.check_ms.push(outcome.timings.check_ms);
@@ -288,6 +315,8 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
         &mut tally.record_ms,
         &mut tally.check_ms,
         &mut tally.risk_ms,
+        &mut tally.risk_ahead_ms,
+        &mut tally.run_risk_ahead_ms,
         &mut tally.run_risk_ms,
         &mut tally.first_fix_ms,
         &mut tally.first_any_ms,
@@ -328,11 +357,26 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
         rr.last().copied().unwrap_or(f64::NAN),
         if tally.risk_ms.iter().all(|&r| r == 0.0) { " (no risk computed: no model or no probe)" } else { "" }
     )?;
+    if !tally.run_risk_ahead_ms.is_empty() {
+        let a = &tally.run_risk_ahead_ms;
+        writeln!(
+            out,
+            "per-run latency (record + check + risk) when the text was compiled and the trace read by the model as the student paused: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            percentile(a, 50.0),
+            percentile(a, 90.0),
+            percentile(a, 99.0),
+            a.last().copied().unwrap_or(f64::NAN)
+        )?;
+    }
     for (name, v) in [
         ("  record alone (SQLite, synchronous=FULL)", &tally.record_ms),
         ("  check alone (sandbox)", &tally.check_ms),
         ("  risk alone (probe: one forward pass; runs after pencil/run has answered)", &tally.risk_ms),
+        ("  risk alone, trace read ahead (the new state only)", &tally.risk_ahead_ms),
     ] {
+        if v.is_empty() {
+            continue;
+        }
         writeln!(out, "{name}: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms", percentile(v, 50.0), percentile(v, 90.0), percentile(v, 99.0))?;
     }
     let [ok, error, timeout, waits] = tally.statuses;

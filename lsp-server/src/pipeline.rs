@@ -29,6 +29,13 @@ pub struct Services {
     pub coach: Coach,
 }
 
+impl Services {
+    /// The store's local student id ("local" when there is no store).
+    pub fn local_student(&self) -> String {
+        self.store.as_ref().map_or_else(|| "local".to_string(), |s| s.local_student().to_string())
+    }
+}
+
 /// One program to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunInput {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use export_support::{random_weights, tiny_config, tiny_tokenizer};
 use pencil_core::inference::manifest::Manifest;
-use pencil_core::inference::{pooled_features, prefix_prompt, ModelDir, SessionOptions, PROBE_FILE};
+use pencil_core::inference::{pooled_features, prefix_prompt, ModelDir, PrefixMemos, SessionOptions, PROBE_FILE};
 use pencil_core::model::rng::SplitMix64;
 use pencil_core::{ProgramState, Provenance, Trace};
 use pencil_sandbox::SandboxConfig;
@@ -150,4 +150,29 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
     let out = probe.predict(&pooled).expect("predict");
     assert!((0.0..=1.0).contains(&out.risk), "{out:?}");
     assert!(out.future_attempts >= 0.0 && out.remaining_distance >= 0.0, "{out:?}");
+
+    // The server's memo: each longer prefix reads only its new state, with the
+    // features of one full forward pass.
+    let mut memos = PrefixMemos::new(2);
+    let (mut previous, mut extended) = (Vec::new(), 0);
+    for k in 1..=prefix.programs.len() {
+        let part = Trace { programs: prefix.programs[..k].to_vec(), ..prefix.clone() };
+        let ids = prefix_prompt(dir.generator.tokenizer(), &part, m.config.title_tokens, m.config.context).expect("prompt");
+        let full = pooled_features(dir.generator.model(), &ids, &soft).expect("forward");
+        let (reused, read) = memos.pooled_features(dir.generator.model(), &ids, &soft).expect("memo forward");
+        let diff = full.iter().zip(&reused).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(diff < 1e-4, "prefix {k}: features differ by {diff}");
+        if k > 1 && ids.starts_with(&previous) {
+            assert_eq!(read, ids.len() - previous.len(), "prefix {k} reads only its new ids");
+            extended += 1;
+        }
+        previous = ids.clone();
+        let (_, again) = memos.pooled_features(dir.generator.model(), &ids, &soft).expect("memo again");
+        assert_eq!(again, 0, "the same prefix is remembered");
+    }
+    assert!(extended > 0, "no prefix extended the one before it");
+    let other_soft = dir.students.soft_token(&dir.students.row_vector(1).expect("row")).expect("soft");
+    let ids = prefix_prompt(dir.generator.tokenizer(), &prefix, m.config.title_tokens, m.config.context).expect("prompt");
+    let (_, read) = memos.pooled_features(dir.generator.model(), &ids, &other_soft).expect("other student");
+    assert_eq!(read, ids.len(), "another soft token starts over");
 }

@@ -3,8 +3,8 @@
 //! probe's backtracking risk for a trace prefix, and sampled next program states.
 
 use pencil_core::inference::{
-    next_state_prompt, pooled_features, prefix_prompt, EditSize, GenerationRequest, InferenceError, ModelDir, ProbeOutput,
-    Sample, SamplingParams, SessionOptions,
+    next_state_prompt, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, ModelDir,
+    PrefixMemos, ProbeOutput, Sample, SamplingParams, SessionOptions,
 };
 use pencil_core::model::TraceTokenizer;
 use pencil_core::Trace;
@@ -27,10 +27,19 @@ pub enum StudentVector {
 /// Nucleus sampling for fixes: the paper's p = 0.9, slightly cooled.
 pub const FIX_SAMPLING: SamplingParams = SamplingParams { temperature: 0.9, top_p: 0.9 };
 
+/// Trace prefixes whose model state is kept for the next risk: a few titles' worth.
+const REMEMBERED_PREFIXES: usize = 4;
+
+/// The opened model and what it has read lately, under one lock.
+struct Loaded {
+    dir: ModelDir,
+    memos: PrefixMemos,
+}
+
 /// A model directory opened for the coach.
 pub struct ModelEngine {
     dir: PathBuf,
-    model: Mutex<ModelDir>,
+    model: Mutex<Loaded>,
     unseen_soft: Vec<f32>,
     strong_soft: Vec<f32>,
     title_tokens: usize,
@@ -57,7 +66,7 @@ impl ModelEngine {
             probe_threshold: model.probe.as_ref().map(|p| p.hint_threshold),
             unseen_soft,
             strong_soft,
-            model: Mutex::new(model),
+            model: Mutex::new(Loaded { dir: model, memos: PrefixMemos::new(REMEMBERED_PREFIXES) }),
         })
     }
 
@@ -76,7 +85,7 @@ impl ModelEngine {
         self.probe_threshold
     }
 
-    fn lock(&self) -> MutexGuard<'_, ModelDir> {
+    fn lock(&self) -> MutexGuard<'_, Loaded> {
         // A panic in an earlier request leaves the model itself intact.
         self.model.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -89,14 +98,36 @@ impl ModelEngine {
     }
 
     /// The probe's reading of a trace prefix (every state so far, the newest last),
-    /// with the unseen-student vector; `None` when the model has no probe. Blocking.
+    /// with the unseen-student vector; `None` when the model has no probe. The model
+    /// reads only what the prefixes it remembers do not cover (usually the newest
+    /// state). Blocking.
     pub fn risk(&self, prefix: &Trace) -> Result<Option<ProbeOutput>, InferenceError> {
         let mut guard = self.lock();
-        let model = &mut *guard;
-        let Some(probe) = &model.probe else { return Ok(None) };
-        let ids = prefix_prompt(model.generator.tokenizer(), prefix, self.title_tokens, self.n_positions - 1)?;
-        let pooled = pooled_features(model.generator.model(), &ids, &self.unseen_soft)?;
+        let Loaded { dir, memos } = &mut *guard;
+        let Some(probe) = &dir.probe else { return Ok(None) };
+        let ids = prefix_prompt(dir.generator.tokenizer(), prefix, self.title_tokens, self.n_positions - 1)?;
+        let (pooled, _) = memos.pooled_features(dir.generator.model(), &ids, &self.unseen_soft)?;
         Ok(Some(probe.predict(&pooled)?))
+    }
+
+    /// Reads ahead of a run: the model reads `prefix` up to its last state (the
+    /// program the student is about to run, whose time is not known yet), so the
+    /// risk at the run reads only that state. Blocking; does nothing without a probe.
+    pub fn prepare_risk(&self, prefix: &Trace) -> Result<(), InferenceError> {
+        let mut guard = self.lock();
+        let Loaded { dir, memos } = &mut *guard;
+        if dir.probe.is_none() || prefix.programs.is_empty() {
+            return Ok(());
+        }
+        if let Some(ids) = prefix_before_last(dir.generator.tokenizer(), prefix, self.title_tokens, self.n_positions - 1)? {
+            memos.pooled_features(dir.generator.model(), &ids, &self.unseen_soft)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the prefixes read so far (benchmarks measure a risk from nothing).
+    pub fn forget_prefixes(&self) {
+        self.lock().memos.clear();
     }
 
     /// Samples `n` next program states after `trace`'s last one, `size` later. Blocking.
@@ -111,7 +142,7 @@ impl ModelEngine {
         let mut guard = self.lock();
         let current = trace.programs.last().map_or("", |p| p.code.as_str());
         let (prompt, max_new_tokens) =
-            fix_prompt(guard.generator.tokenizer(), trace, current, size, self.title_tokens, self.n_positions)?;
+            fix_prompt(guard.dir.generator.tokenizer(), trace, current, size, self.title_tokens, self.n_positions)?;
         let request = GenerationRequest {
             prompt: &prompt,
             soft_token: self.soft(vector),
@@ -120,7 +151,7 @@ impl ModelEngine {
             sampling: FIX_SAMPLING,
             seed,
         };
-        guard.generator.generate(&request)
+        guard.dir.generator.generate(&request)
     }
 }
 

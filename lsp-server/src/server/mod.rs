@@ -76,7 +76,13 @@ impl PencilServer {
     fn precompile_soon(&self, uri: &Uri) {
         let text = self.session().documents.get(uri).and_then(|e| e.document.as_ref().map(|d| Arc::<str>::from(d.text())));
         if let Some(text) = text {
-            self.precompiler.edited(services(self).and_then(|s| s.checker.clone()), uri, text);
+            let services = services(self);
+            let risk = services.filter(|s| s.coach.engine().is_some()).map(|s| precompile::RiskAhead {
+                services: s.clone(),
+                student: s.local_student(),
+                title: crate::session::title_of(uri),
+            });
+            self.precompiler.edited(services.and_then(|s| s.checker.clone()), risk, uri, text);
         }
     }
 

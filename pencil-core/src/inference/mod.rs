@@ -20,7 +20,7 @@ pub use error::InferenceError;
 pub use manifest::Manifest;
 pub use model_dir::{ModelDir, StudentVectors};
 pub use generate::{GenerationRequest, Generator, Sample, StopReason};
-pub use probe::{pooled_features, prefix_prompt, Probe, ProbeOutput, HINT_RATE, PROBE_FILE};
+pub use probe::{pooled_features, prefix_before_last, prefix_prompt, window_start, PrefixMemos, Probe, ProbeOutput, HINT_RATE, PROBE_FILE};
 pub use prompt::next_state_prompt;
 pub use sampling::SamplingParams;
 pub use session::{GraphDims, KvCache, OnnxModel, SessionOptions, StepOutput};

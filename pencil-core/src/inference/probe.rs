@@ -16,7 +16,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 use super::error::InferenceError;
-use super::session::OnnxModel;
+use super::session::{KvCache, OnnxModel};
 use crate::model::TraceTokenizer;
 use crate::text_format::write_program;
 use crate::trace::Trace;
@@ -163,19 +163,56 @@ impl Probe {
 }
 
 /// Token ids of a trace prefix as the probe reads it: the title region, then
-/// every program state so far as a block, with no next header. At most
-/// `max_len` ids (a longer prefix keeps its last `max_len`).
+/// every program state so far as a block, with no next header. A prefix longer
+/// than `max_len` ids is cut at the front, at a multiple of half the window
+/// ([`window_start`]).
 pub fn prefix_prompt(tok: &TraceTokenizer, prefix: &Trace, title_tokens: usize, max_len: usize) -> Result<Vec<u32>, InferenceError> {
+    let mut ids = full_prefix(tok, prefix, title_tokens)?;
+    ids.drain(..window_start(ids.len(), max_len));
+    Ok(ids)
+}
+
+/// The ids [`prefix_prompt`] gives for `prefix`, cut before its last program
+/// state: what the model can read ahead of a run whose program is known but
+/// whose time is not yet. `None` when the window starts inside the last state or
+/// the cut does not fall between two tokens.
+pub fn prefix_before_last(
+    tok: &TraceTokenizer,
+    prefix: &Trace,
+    title_tokens: usize,
+    max_len: usize,
+) -> Result<Option<Vec<u32>>, InferenceError> {
+    let full = full_prefix(tok, prefix, title_tokens)?;
+    let start = window_start(full.len(), max_len);
+    let earlier = &prefix.programs[..prefix.programs.len() - 1];
+    let mut before = tok.title_region(&prefix.title, title_tokens, false)?;
+    if !earlier.is_empty() {
+        before.extend(tok.encode(&earlier.iter().map(write_program).collect::<String>())?);
+    }
+    Ok((before.len() > start && full.starts_with(&before)).then(|| before[start..].to_vec()))
+}
+
+fn full_prefix(tok: &TraceTokenizer, prefix: &Trace, title_tokens: usize) -> Result<Vec<u32>, InferenceError> {
     if prefix.programs.is_empty() {
         return Err(InferenceError::Request("the trace prefix has no program state".into()));
     }
     let body: String = prefix.programs.iter().map(write_program).collect();
     let mut ids = tok.title_region(&prefix.title, title_tokens, false)?;
     ids.extend(tok.encode(&body)?);
-    if ids.len() > max_len {
-        ids.drain(..ids.len() - max_len);
-    }
     Ok(ids)
+}
+
+/// Where the probe's window starts in a prefix of `len` ids: 0 while it fits,
+/// then the smallest multiple of `max_len / 2` that leaves at most `max_len`.
+/// The window moves in half-window hops rather than with every token, so the
+/// prefixes between two hops extend each other and their model state can be
+/// reused ([`PrefixMemos`]); the window always holds at least half the context.
+pub fn window_start(len: usize, max_len: usize) -> usize {
+    if len <= max_len {
+        return 0;
+    }
+    let hop = (max_len / 2).max(1);
+    (len - max_len).div_ceil(hop) * hop
 }
 
 /// The model's mean-pooled final hidden state over soft token + `ids` (one
@@ -184,6 +221,72 @@ pub fn pooled_features(model: &mut OnnxModel, ids: &[u32], soft: &[f32]) -> Resu
     let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
     let cache = model.empty_cache(1)?;
     Ok(model.forward(&ids, soft, &cache)?.pooled)
+}
+
+/// One prefix the model has read: its ids, the soft token it was read with, the
+/// KV cache, and the sum of its final hidden states (so a longer prefix's mean
+/// needs only its new positions).
+struct PrefixMemo {
+    ids: Vec<u32>,
+    soft: Vec<f32>,
+    cache: KvCache,
+    sum: Vec<f32>,
+    positions: usize,
+}
+
+/// The last few prefixes the model read, newest first. A student's next run
+/// usually adds one program state to the prefix read at their last run, so its
+/// features cost a forward pass over that state alone.
+pub struct PrefixMemos {
+    memos: Vec<PrefixMemo>,
+    capacity: usize,
+}
+
+impl PrefixMemos {
+    /// Keeps at most `capacity` prefixes (each holds a KV cache: for the default
+    /// model 4 MB at a full window).
+    pub fn new(capacity: usize) -> Self {
+        PrefixMemos { memos: Vec::new(), capacity }
+    }
+
+    /// Forgets every prefix.
+    pub fn clear(&mut self) {
+        self.memos.clear();
+    }
+
+    /// [`pooled_features`] of `ids`, reusing the longest remembered prefix of
+    /// `ids` read with the same soft token; remembers `ids`. Also returns how
+    /// many ids the model had to read.
+    pub fn pooled_features(&mut self, model: &mut OnnxModel, ids: &[u32], soft: &[f32]) -> Result<(Vec<f32>, usize), InferenceError> {
+        let best = self
+            .memos
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.soft == soft && m.ids.len() <= ids.len() && ids.starts_with(&m.ids))
+            .max_by_key(|(_, m)| m.ids.len())
+            .map(|(i, _)| i);
+        let (memo, read) = match best {
+            Some(i) if self.memos[i].ids.len() == ids.len() => (self.memos.remove(i), 0),
+            Some(i) => {
+                let old = self.memos.remove(i);
+                let new_ids: Vec<i64> = ids[old.ids.len()..].iter().map(|&x| i64::from(x)).collect();
+                let step = model.forward(&new_ids, soft, &old.cache)?;
+                let sum = old.sum.iter().zip(&step.pooled).map(|(s, p)| s + p * step.positions as f32).collect();
+                let memo = PrefixMemo { ids: ids.to_vec(), soft: old.soft, cache: step.cache, sum, positions: old.positions + step.positions };
+                (memo, new_ids.len())
+            }
+            None => {
+                let all: Vec<i64> = ids.iter().map(|&x| i64::from(x)).collect();
+                let step = model.forward(&all, soft, &model.empty_cache(1)?)?;
+                let sum = step.pooled.iter().map(|p| p * step.positions as f32).collect();
+                (PrefixMemo { ids: ids.to_vec(), soft: soft.to_vec(), cache: step.cache, sum, positions: step.positions }, ids.len())
+            }
+        };
+        let pooled = memo.sum.iter().map(|s| s / memo.positions as f32).collect();
+        self.memos.insert(0, memo);
+        self.memos.truncate(self.capacity);
+        Ok((pooled, read))
+    }
 }
 
 #[cfg(test)]
@@ -201,6 +304,26 @@ mod tests {
             threshold: 0.4,
             hint_threshold: 0.6,
         }
+    }
+
+    #[test]
+    fn the_window_moves_in_half_window_hops() {
+        assert_eq!(window_start(0, 512), 0);
+        assert_eq!(window_start(512, 512), 0);
+        assert_eq!(window_start(513, 512), 256);
+        assert_eq!(window_start(768, 512), 256);
+        assert_eq!(window_start(769, 512), 512);
+        for len in 0..3000 {
+            let start = window_start(len, 512);
+            let kept = len - start;
+            assert!(kept <= 512 && (len <= 512 || kept > 256), "len {len}: keeps {kept}");
+            assert_eq!(start % 256, 0);
+            // Between hops one prefix extends the previous one.
+            if len > 0 && start != window_start(len - 1, 512) {
+                assert!(start > window_start(len - 1, 512));
+            }
+        }
+        assert_eq!(window_start(5, 1), 4);
     }
 
     #[test]

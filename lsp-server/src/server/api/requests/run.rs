@@ -37,7 +37,7 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     let Some(services) = services(server) else {
         return Err(ServerError::Unchecked("the server is not initialized".into()));
     };
-    let student = services.store.as_ref().map_or_else(|| "local".to_string(), |s| s.local_student().to_string());
+    let student = services.local_student();
     let input = RunInput {
         student: student.clone(),
         title: title_of(&uri),
