@@ -1,6 +1,13 @@
 //! The sandbox as the server uses it: started once, called off the async executor.
+//! A program can be checked ahead, while the student pauses before pressing Run: the
+//! sandbox's verdicts repeat (seeded randomness, a virtual clock for animation; only a
+//! program reading the wall clock through `Date` may differ, as it would a moment
+//! later anyway), so the run of the same text takes that verdict instead of running
+//! the program again.
 
 use pencil_sandbox::{ResourceLoads, Sandbox, SandboxConfig, SandboxError, Verdict};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::OnceCell;
 
 /// The sandbox as students meet it: a resource that fails to load only because the
 /// sandbox is offline is reported, not counted as an error (`ResourceLoads::Unchecked`).
@@ -19,10 +26,15 @@ pub enum CheckError {
     Interrupted(String),
 }
 
+/// The text last checked ahead and its verdict (set once the check ends; a run of
+/// the same text that comes before then waits for it rather than checking twice).
+type Ahead = Option<(Arc<str>, Arc<OnceCell<Verdict>>)>;
+
 /// Cloneable handle to the sandbox's pool of warm runtimes.
 #[derive(Clone)]
 pub struct Checker {
     sandbox: Sandbox,
+    ahead: Arc<Mutex<Ahead>>,
 }
 
 impl std::fmt::Debug for Checker {
@@ -34,7 +46,7 @@ impl std::fmt::Debug for Checker {
 impl Checker {
     /// Starts the sandbox (blocking: loads the compiler into each warm runtime).
     pub fn start(config: SandboxConfig) -> Result<Checker, SandboxError> {
-        Ok(Checker { sandbox: Sandbox::new(config)? })
+        Ok(Checker { sandbox: Sandbox::new(config)?, ahead: Arc::default() })
     }
 
     /// Checks one program, blocking the calling thread.
@@ -61,8 +73,34 @@ impl Checker {
         self.sandbox.prepare(source)
     }
 
-    /// Checks one program on the blocking pool, never on the async executor.
+    /// Checks one program on the blocking pool, never on the async executor; a
+    /// verdict checked ahead for exactly this text is taken (once) instead.
     pub async fn check(&self, source: String) -> Result<Verdict, CheckError> {
+        let ahead = {
+            let mut slot = self.ahead.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.as_ref().is_some_and(|(text, _)| **text == *source) { slot.take() } else { None }
+        };
+        match ahead {
+            Some((_, verdict)) => verdict.get_or_try_init(|| self.check_now(source)).await.cloned(),
+            None => self.check_now(source).await,
+        }
+    }
+
+    /// Checks `source` now and keeps the verdict for the next [`Checker::check`] of
+    /// the same text (replacing any earlier one).
+    pub async fn check_ahead(&self, source: Arc<str>) -> Result<(), CheckError> {
+        let verdict = Arc::new(OnceCell::new());
+        *self.ahead.lock().unwrap_or_else(PoisonError::into_inner) = Some((Arc::clone(&source), Arc::clone(&verdict)));
+        verdict.get_or_try_init(|| self.check_now(source.to_string())).await.map(|_| ())
+    }
+
+    /// Whether a verdict for exactly `source` was checked ahead and is ready.
+    pub fn is_checked_ahead(&self, source: &str) -> bool {
+        let slot = self.ahead.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref().is_some_and(|(text, verdict)| **text == *source && verdict.initialized())
+    }
+
+    async fn check_now(&self, source: String) -> Result<Verdict, CheckError> {
         let sandbox = self.sandbox.clone();
         tokio::task::spawn_blocking(move || sandbox.check(&source))
             .await

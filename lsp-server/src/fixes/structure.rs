@@ -15,6 +15,10 @@ pub fn structure_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     let mut out = Vec::new();
     match error.kind.as_str() {
         "TypeError" => out.extend(define_before_use(&lines, error)),
+        // A name cut short on the last line (`w` of `wander`): the line was still being typed.
+        "ReferenceError" if lines.iter().rev().find(|l| !is_blank(l)).is_some_and(|l| is_lone_name(l)) => {
+            out.extend(drop_unfinished_last_line(&lines, error));
+        }
         "SyntaxError" => {
             out.extend(drop_stray_jump(&lines, error));
             out.extend(drop_unfinished_last_line(&lines, error));
@@ -24,6 +28,14 @@ pub fn structure_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
         _ => {}
     }
     out
+}
+
+/// A line holding one bare name and nothing else.
+fn is_lone_name(line: &str) -> bool {
+    let t = line.trim();
+    let mut chars = t.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
 fn indent_len(line: &str) -> usize {
@@ -328,5 +340,11 @@ mod tests {
         // An error before the last line, or a program of one line: nothing.
         assert!(codes("fd 1 )\nrt 90\n", &err("SyntaxError", "unmatched )", 1)).is_empty());
         assert!(codes("for\n", &err("SyntaxError", "unexpected newline", 1)).is_empty());
+        // A name cut short on the last line.
+        assert_eq!(codes("fd 1\nw\n", &err("ReferenceError", "w is not defined", 2)), ["fd 1\n"]);
+        // An unknown name inside a longer last line is another rule's business.
+        assert!(codes("fd 1\nfd w\n", &err("ReferenceError", "w is not defined", 2)).is_empty());
+        // ... and so is an unknown name before the last line.
+        assert!(codes("w\nfd 1\n", &err("ReferenceError", "w is not defined", 1)).is_empty());
     }
 }

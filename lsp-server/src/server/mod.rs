@@ -6,7 +6,7 @@
 
 mod api;
 mod backtracking;
-mod precompile;
+mod ahead;
 mod transport;
 mod wire_guard;
 
@@ -44,8 +44,8 @@ pub struct PencilServer {
     hints: Arc<Mutex<HintState>>,
     /// Numbers for server-created progress tokens.
     progress_tokens: AtomicI32,
-    /// Compiles the text the student is editing once it is still (see `precompile`).
-    precompiler: Arc<precompile::Precompiler>,
+    /// Checks the text the student is editing once it is still, and reads its trace (see `ahead`).
+    ahead: Arc<ahead::WorkAhead>,
 }
 
 impl PencilServer {
@@ -58,7 +58,7 @@ impl PencilServer {
             told_missing: AtomicBool::new(false),
             hints: Arc::default(),
             progress_tokens: AtomicI32::new(1),
-            precompiler: Arc::default(),
+            ahead: Arc::default(),
         }
     }
 
@@ -72,17 +72,17 @@ impl PencilServer {
         self.hints.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// After an edit: compile the document's text once it has been still a moment.
-    fn precompile_soon(&self, uri: &Uri) {
+    /// After an edit: check the document's text, and read its trace, once it has been still a moment.
+    fn work_ahead_soon(&self, uri: &Uri) {
         let text = self.session().documents.get(uri).and_then(|e| e.document.as_ref().map(|d| Arc::<str>::from(d.text())));
         if let Some(text) = text {
             let services = services(self);
-            let risk = services.filter(|s| s.coach.engine().is_some()).map(|s| precompile::RiskAhead {
+            let risk = services.filter(|s| s.coach.engine().is_some()).map(|s| ahead::RiskAhead {
                 services: s.clone(),
                 student: s.local_student(),
                 title: crate::session::title_of(uri),
             });
-            self.precompiler.edited(services.and_then(|s| s.checker.clone()), risk, uri, text);
+            self.ahead.edited(services.and_then(|s| s.checker.clone()), risk, uri, text);
         }
     }
 

@@ -10,7 +10,7 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: DidChangeTe
     let uri = id.text_document_identifier.uri;
     let result = server.session().documents.change(&uri, &params.content_changes, id.version);
     if result.is_ok() {
-        server.precompile_soon(&uri);
+        server.work_ahead_soon(&uri);
     }
     if let Err(e) = result {
         log(server, MessageType::Error, format!("{}: change refused: {e}", uri.as_ref())).await;

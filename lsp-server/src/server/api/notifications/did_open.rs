@@ -10,7 +10,7 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: DidOpenText
     let uri = doc.uri.clone();
     let result = server.session().documents.open(doc.uri, doc.text, doc.version);
     if result.is_ok() {
-        server.precompile_soon(&uri);
+        server.work_ahead_soon(&uri);
     }
     if let Err(e) = result {
         log(server, MessageType::Warning, format!("{}: {e}", uri.as_ref())).await;
