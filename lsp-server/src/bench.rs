@@ -315,6 +315,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// One latency line: `label: p50 …, p90 …, p99 …, max …` and `suffix`, from sorted samples.
+fn latency_line(out: &mut dyn Write, label: &str, sorted: &[f64], suffix: &str) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{label}: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms{suffix}",
+        percentile(sorted, 50.0),
+        percentile(sorted, 90.0),
+        percentile(sorted, 99.0),
+        sorted.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
 fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) -> Result<(), BenchError> {
     for v in [
         &mut tally.run_ms,
@@ -336,53 +348,33 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
     for v in [&mut tally.lines_touched, &mut tally.lines_touched_any, &mut tally.lines_touched_model] {
         v.sort_unstable();
     }
-    let r = &tally.run_ms;
     writeln!(out, "bench: {n} programs (mid-trace and last) from {} sampled traces of {}", args.traces, args.corpus.display())?;
-    writeln!(
+    latency_line(out, "per-run latency (record + check)", &tally.run_ms, "")?;
+    latency_line(
         out,
-        "per-run latency (record + check): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(r, 50.0),
-        percentile(r, 90.0),
-        percentile(r, 99.0),
-        r.last().copied().unwrap_or(f64::NAN)
+        "per-run latency (record + check) when the text had only been compiled as the student paused",
+        &tally.run_precompiled_ms,
+        "",
     )?;
-    let w = &tally.run_precompiled_ms;
-    writeln!(
+    latency_line(
         out,
-        "per-run latency (record + check) when the text had only been compiled as the student paused: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(w, 50.0),
-        percentile(w, 90.0),
-        percentile(w, 99.0),
-        w.last().copied().unwrap_or(f64::NAN)
+        "per-run latency (record + check) when the text was checked as the student paused (the server's way)",
+        &tally.run_ahead_ms,
+        "",
     )?;
-    let a = &tally.run_ahead_ms;
-    writeln!(
+    let no_risk = tally.risk_ms.iter().all(|&r| r == 0.0);
+    latency_line(
         out,
-        "per-run latency (record + check) when the text was checked as the student paused (the server's way): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(a, 50.0),
-        percentile(a, 90.0),
-        percentile(a, 99.0),
-        a.last().copied().unwrap_or(f64::NAN)
-    )?;
-    let rr = &tally.run_risk_ms;
-    writeln!(
-        out,
-        "per-run latency (record + check + risk): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms{}",
-        percentile(rr, 50.0),
-        percentile(rr, 90.0),
-        percentile(rr, 99.0),
-        rr.last().copied().unwrap_or(f64::NAN),
-        if tally.risk_ms.iter().all(|&r| r == 0.0) { " (no risk computed: no model or no probe)" } else { "" }
+        "per-run latency (record + check + risk)",
+        &tally.run_risk_ms,
+        if no_risk { " (no risk computed: no model or no probe)" } else { "" },
     )?;
     if !tally.run_risk_ahead_ms.is_empty() {
-        let a = &tally.run_risk_ahead_ms;
-        writeln!(
+        latency_line(
             out,
-            "per-run latency (record + check + risk) when the text was checked and the trace read by the model as the student paused: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            percentile(a, 50.0),
-            percentile(a, 90.0),
-            percentile(a, 99.0),
-            a.last().copied().unwrap_or(f64::NAN)
+            "per-run latency (record + check + risk) when the text was checked and the trace read by the model as the student paused",
+            &tally.run_risk_ahead_ms,
+            "",
         )?;
     }
     for (name, v) in [

@@ -54,21 +54,13 @@ impl Checker {
         self.sandbox.check(source)
     }
 
-    /// Compiles one program ahead of its check, on the blocking pool (true: compiled now).
-    pub async fn prepare(&self, source: String) -> Result<bool, CheckError> {
-        let sandbox = self.sandbox.clone();
-        tokio::task::spawn_blocking(move || sandbox.prepare(&source))
-            .await
-            .map_err(|e| CheckError::Interrupted(e.to_string()))?
-            .map_err(CheckError::from)
-    }
-
     /// Whether the program is compiled and cached.
     pub fn is_prepared(&self, source: &str) -> bool {
         self.sandbox.is_prepared(source)
     }
 
-    /// Compiles one program ahead of its check, blocking the calling thread.
+    /// Compiles one program ahead of its check, blocking the calling thread (the
+    /// benchmark's baseline for checking ahead: compiled, not yet run).
     pub fn prepare_blocking(&self, source: &str) -> Result<bool, SandboxError> {
         self.sandbox.prepare(source)
     }

@@ -255,6 +255,8 @@ pub fn score_heads(heads: &FittedHeads, train: &Rows, test: &Rows) -> HeadScores
     let l2 = heads.l2;
     let risks = |rows: &Rows| -> Vec<f64> { rows.x.iter().map(|x| heads.risk_of(x)).collect() };
     let (train_risk, test_risk) = (risks(train), risks(test));
+    // Share of test rows at or above a threshold.
+    let flag_rate = |t: f64| test_risk.iter().filter(|&&r| r >= t).count() as f64 / test.len().max(1) as f64;
     let z = heads.standardiser.apply_all(&test.x);
     let regression = |head: &Linear, actual: &[f64], l2: f64| {
         let log_pred = head.scores(&z);
@@ -272,11 +274,11 @@ pub fn score_heads(heads: &FittedHeads, train: &Rows, test: &Rows) -> HeadScores
         auc: roc_auc(&test_risk, &test.backtracks),
         threshold: heads.threshold,
         train_f1: f1_at(&train_risk, &train.backtracks, heads.threshold),
-        predicted_positive_rate: test_risk.iter().filter(|&&r| r >= heads.threshold).count() as f64 / test.len().max(1) as f64,
+        predicted_positive_rate: flag_rate(heads.threshold),
         positive_rate: test.positive_rate(),
         l2: l2[0],
         hint_threshold: heads.hint_threshold,
-        hint_flag_rate: test_risk.iter().filter(|&&r| r >= heads.hint_threshold).count() as f64 / test.len().max(1) as f64,
+        hint_flag_rate: flag_rate(heads.hint_threshold),
         hint_precision: {
             let flagged: Vec<bool> = test_risk.iter().zip(&test.backtracks).filter(|(r, _)| **r >= heads.hint_threshold).map(|(_, y)| *y).collect();
             (!flagged.is_empty()).then(|| flagged.iter().filter(|y| **y).count() as f64 / flagged.len() as f64)
