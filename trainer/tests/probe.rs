@@ -7,7 +7,8 @@ mod export_support;
 use std::path::{Path, PathBuf};
 
 use export_support::{random_weights, tiny_config, tiny_tokenizer};
-use pencil_core::inference::manifest::Manifest;
+use pencil_core::inference::manifest::{Manifest, FEATURES_FILE};
+use pencil_core::inference::model_dir::PROBE_GRAPH_KEY;
 use pencil_core::inference::{pooled_features, prefix_prompt, ModelDir, PrefixMemos, SessionOptions, PROBE_FILE};
 use pencil_core::model::rng::SplitMix64;
 use pencil_core::{ProgramState, Provenance, Trace};
@@ -93,7 +94,15 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
     let (run, corpus, dataset) = fixtures(tmp.path());
     let out = tmp.path().join("model");
     let bar = indicatif::ProgressBar::hidden();
-    let opts = ExportOptions { run_dir: run, out: out.clone(), corpus: vec![corpus.clone()], command: "test export".into(), check_parity: false };
+    let opts = ExportOptions {
+        run_dir: run,
+        out: out.clone(),
+        corpus: vec![corpus.clone()],
+        command: "test export".into(),
+        check_parity: false,
+        feature_layers: 1,
+        feature_int8: true,
+    };
     export_run(&opts, &bar).expect("export");
 
     let opts = ProbeOptions {
@@ -137,6 +146,8 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
     let stored = m.probe.clone().expect("probe report in the manifest");
     assert_eq!(stored["counts"]["train_examples"], serde_json::json!(c.train_examples));
     assert_eq!(stored["command"], serde_json::json!("pencil-trainer probe (test)"));
+    assert_eq!(stored[PROBE_GRAPH_KEY], serde_json::json!(FEATURES_FILE), "the probe read the int8 feature graph");
+    assert_eq!(m.features.as_ref().map(|f| (f.layers, f.int8)), Some((1, true)));
 
     // The server's path: open, one forward pass, a risk in [0, 1].
     let mut dir = ModelDir::open(&out, &SessionOptions::default()).expect("open");
@@ -146,7 +157,7 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
     let prefix = trace(&mut rng, "bob", "house", false);
     let ids = prefix_prompt(dir.generator.tokenizer(), &prefix, m.config.title_tokens, m.config.context).expect("prompt");
     let soft = dir.students.soft_token(&dir.students.row_vector(2).expect("bob's row")).expect("soft token");
-    let pooled = pooled_features(dir.generator.model(), &ids, &soft).expect("forward");
+    let pooled = pooled_features(dir.probe_model(), &ids, &soft).expect("forward");
     let out = probe.predict(&pooled).expect("predict");
     assert!((0.0..=1.0).contains(&out.risk), "{out:?}");
     assert!(out.future_attempts >= 0.0 && out.remaining_distance >= 0.0, "{out:?}");
@@ -158,8 +169,8 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
     for k in 1..=prefix.programs.len() {
         let part = Trace { programs: prefix.programs[..k].to_vec(), ..prefix.clone() };
         let ids = prefix_prompt(dir.generator.tokenizer(), &part, m.config.title_tokens, m.config.context).expect("prompt");
-        let full = pooled_features(dir.generator.model(), &ids, &soft).expect("forward");
-        let (reused, read) = memos.pooled_features(dir.generator.model(), &ids, &soft).expect("memo forward");
+        let full = pooled_features(dir.probe_model(), &ids, &soft).expect("forward");
+        let (reused, read) = memos.pooled_features(dir.probe_model(), &ids, &soft).expect("memo forward");
         let diff = full.iter().zip(&reused).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(diff < 1e-4, "prefix {k}: features differ by {diff}");
         if k > 1 && ids.starts_with(&previous) {
@@ -167,12 +178,22 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
             extended += 1;
         }
         previous = ids.clone();
-        let (_, again) = memos.pooled_features(dir.generator.model(), &ids, &soft).expect("memo again");
+        let (_, again) = memos.pooled_features(dir.probe_model(), &ids, &soft).expect("memo again");
         assert_eq!(again, 0, "the same prefix is remembered");
     }
     assert!(extended > 0, "no prefix extended the one before it");
     let other_soft = dir.students.soft_token(&dir.students.row_vector(1).expect("row")).expect("soft");
     let ids = prefix_prompt(dir.generator.tokenizer(), &prefix, m.config.title_tokens, m.config.context).expect("prompt");
-    let (_, read) = memos.pooled_features(dir.generator.model(), &ids, &other_soft).expect("other student");
+    let (_, read) = memos.pooled_features(dir.probe_model(), &ids, &other_soft).expect("other student");
     assert_eq!(read, ids.len(), "another soft token starts over");
+    drop(dir);
+
+    // A probe fitted on one graph's features is refused with another's.
+    let model_dir = tmp.path().join("model");
+    let mut m = Manifest::read(&model_dir).expect("manifest");
+    m.files.remove(FEATURES_FILE);
+    m.write(&model_dir).expect("write manifest");
+    let Err(e) = ModelDir::open(&model_dir, &SessionOptions::default()) else { panic!("the probe would read model.onnx") };
+    let e = e.to_string();
+    assert!(e.contains("fitted on features.onnx") && e.contains("pencil-trainer probe"), "{e}");
 }

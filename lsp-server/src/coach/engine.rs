@@ -104,10 +104,12 @@ impl ModelEngine {
     pub fn risk(&self, prefix: &Trace) -> Result<Option<ProbeOutput>, InferenceError> {
         let mut guard = self.lock();
         let Loaded { dir, memos } = &mut *guard;
-        let Some(probe) = &dir.probe else { return Ok(None) };
+        if dir.probe.is_none() {
+            return Ok(None);
+        }
         let ids = prefix_prompt(dir.generator.tokenizer(), prefix, self.title_tokens, self.n_positions - 1)?;
-        let (pooled, _) = memos.pooled_features(dir.generator.model(), &ids, &self.unseen_soft)?;
-        Ok(Some(probe.predict(&pooled)?))
+        let (pooled, _) = memos.pooled_features(dir.probe_model(), &ids, &self.unseen_soft)?;
+        dir.probe.as_ref().map(|p| p.predict(&pooled)).transpose()
     }
 
     /// Reads ahead of a run: the model reads `prefix` up to its last state (the
@@ -120,7 +122,7 @@ impl ModelEngine {
             return Ok(());
         }
         if let Some(ids) = prefix_before_last(dir.generator.tokenizer(), prefix, self.title_tokens, self.n_positions - 1)? {
-            memos.pooled_features(dir.generator.model(), &ids, &self.unseen_soft)?;
+            memos.pooled_features(dir.probe_model(), &ids, &self.unseen_soft)?;
         }
         Ok(())
     }

@@ -3,7 +3,8 @@
 //! untouched model from a broken one and say which file is wrong.
 //!
 //! Format version 1. Files listed: `model.onnx`, `tokenizer.json`,
-//! `students.safetensors`, and `probe.safetensors` once a probe is trained.
+//! `students.safetensors`, `features.onnx` (the probe's feature graph) when the
+//! export wrote one, and `probe.safetensors` once a probe is trained.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -23,6 +24,8 @@ pub const MODEL_FILE: &str = "model.onnx";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// The student table, MLP and strong-student vector.
 pub const STUDENTS_FILE: &str = "students.safetensors";
+/// The probe's feature graph: the model's first blocks, int8, no logits.
+pub const FEATURES_FILE: &str = "features.onnx";
 /// Version of the manifest format this code writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -80,6 +83,19 @@ pub struct ParityReport {
     pub sequence_lengths: Vec<usize>,
 }
 
+/// How `features.onnx` was cut from the trace model, and how close its
+/// features come to the same blocks in full precision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureGraph {
+    /// Transformer blocks it runs (the first `layers` of the model's).
+    pub layers: usize,
+    /// Whether its weight matrices and token embedding are int8.
+    pub int8: bool,
+    /// Lowest cosine similarity between its `pooled` and the full-precision
+    /// graph's over the same blocks, on random token sequences at export.
+    pub min_cosine_vs_f32: Option<f32>,
+}
+
 /// The manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -98,6 +114,9 @@ pub struct Manifest {
     /// Candle-vs-ort parity, when measured.
     #[serde(default)]
     pub parity: Option<ParityReport>,
+    /// The probe's feature graph, when the export wrote one.
+    #[serde(default)]
+    pub features: Option<FeatureGraph>,
     /// Probe scores (filled once the backtracking probe exists).
     #[serde(default)]
     pub probe: Option<serde_json::Value>,

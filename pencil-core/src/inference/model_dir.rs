@@ -9,7 +9,7 @@ use candle_nn::VarBuilder;
 
 use super::error::InferenceError;
 use super::generate::Generator;
-use super::manifest::{Manifest, MODEL_FILE, STUDENTS_FILE, TOKENIZER_FILE};
+use super::manifest::{Manifest, FEATURES_FILE, MODEL_FILE, STUDENTS_FILE, TOKENIZER_FILE};
 use super::probe::{Probe, PROBE_FILE};
 use super::session::{OnnxModel, SessionOptions};
 use crate::model::{StudentEmbedding, TraceTokenizer};
@@ -66,11 +66,23 @@ pub struct ModelDir {
     pub students: StudentVectors,
     /// The backtracking probe, when the manifest lists one.
     pub probe: Option<Probe>,
+    /// The probe's feature graph (`features.onnx`), when the manifest lists one.
+    features: Option<OnnxModel>,
 }
 
 impl ModelDir {
     /// Opens `dir`: every file must match the manifest; errors name the file.
     pub fn open(dir: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
+        Self::open_with(dir, options, true)
+    }
+
+    /// Opens `dir` without its probe: for training a new one, whatever the
+    /// old one was fitted on.
+    pub fn open_without_probe(dir: &Path, options: &SessionOptions) -> Result<Self, InferenceError> {
+        Self::open_with(dir, options, false)
+    }
+
+    fn open_with(dir: &Path, options: &SessionOptions, with_probe: bool) -> Result<Self, InferenceError> {
         let manifest = Manifest::read(dir)?;
         manifest.validate(dir)?;
         let model_path = dir.join(MODEL_FILE);
@@ -93,11 +105,63 @@ impl ModelDir {
             });
         }
         let students = StudentVectors::load(&dir.join(STUDENTS_FILE), &manifest)?;
-        let probe = match manifest.files.contains_key(PROBE_FILE) {
+        let probe = match with_probe && manifest.files.contains_key(PROBE_FILE) {
             true => Some(Probe::load(&dir.join(PROBE_FILE), cfg.n_embd)?),
             false => None,
         };
+        let features = match manifest.files.contains_key(FEATURES_FILE) {
+            true => Some(open_features(dir, &manifest, options)?),
+            false => None,
+        };
+        // A probe is only right on the features it was fitted on.
+        let reads = if features.is_some() { FEATURES_FILE } else { MODEL_FILE };
+        if let Some(report) = manifest.probe.as_ref().filter(|_| probe.is_some()) {
+            let fitted_on = report.get(PROBE_GRAPH_KEY).and_then(|v| v.as_str()).unwrap_or(MODEL_FILE);
+            if fitted_on != reads {
+                return Err(InferenceError::Interface {
+                    path: dir.join(PROBE_FILE),
+                    reason: format!("the probe was fitted on {fitted_on}'s features but would read {reads}'s; train it again (pencil-trainer probe)"),
+                });
+            }
+        }
         let generator = Generator::new(model, tokenizer, cfg.n_positions());
-        Ok(ModelDir { dir: dir.to_path_buf(), manifest, generator, students, probe })
+        Ok(ModelDir { dir: dir.to_path_buf(), manifest, generator, students, probe, features })
     }
+
+    /// The graph the probe reads its features from: `features.onnx` when the
+    /// directory has one, else the trace model itself.
+    pub fn probe_model(&mut self) -> &mut OnnxModel {
+        match self.features.as_mut() {
+            Some(f) => f,
+            None => self.generator.model(),
+        }
+    }
+
+    /// The file [`Self::probe_model`] was loaded from.
+    pub fn probe_graph_file(&self) -> &'static str {
+        if self.features.is_some() {
+            FEATURES_FILE
+        } else {
+            MODEL_FILE
+        }
+    }
+}
+
+/// Key of the probe report (the manifest's `probe` field) naming the graph whose features it was fitted on.
+pub const PROBE_GRAPH_KEY: &str = "feature_graph";
+
+/// Opens `features.onnx` and checks it against the manifest.
+fn open_features(dir: &Path, manifest: &Manifest, options: &SessionOptions) -> Result<OnnxModel, InferenceError> {
+    let path = dir.join(FEATURES_FILE);
+    let graph = OnnxModel::load(&path, options)?;
+    let cfg = &manifest.config;
+    let d = graph.dims();
+    let layers = manifest.features.as_ref().map_or(cfg.n_layer, |f| f.layers);
+    if (d.n_layer, d.n_head, d.head_dim, d.n_embd) != (layers, cfg.n_head, cfg.head_dim(), cfg.n_embd) {
+        return Err(InferenceError::Interface {
+            path,
+            reason: format!("feature graph sizes {d:?} differ from the manifest's ({layers} blocks of the model's configuration)"),
+        });
+    }
+    Ok(graph)
 }

@@ -4,7 +4,8 @@
 //! `input_ids` `[b, t]` i64, `soft_token` `[b, n_embd]`, `past_key_values.{i}.key|value`
 //! `[b, heads, past, head_dim]`; outputs `logits` `[b, new, vocab]`,
 //! `present.{i}.key|value`, `pooled` `[b, n_embd]`. The soft token is only
-//! used when the past is empty (then `new = t + 1`, else `new = t`).
+//! used when the past is empty (then `new = t + 1`, else `new = t`). The
+//! probe's feature graph (`features.onnx`) keeps that contract without `logits`.
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +39,7 @@ pub struct GraphDims {
     pub head_dim: usize,
     /// Residual width (the soft token's length).
     pub n_embd: usize,
-    /// Vocabulary size (the logits' last dimension).
+    /// Vocabulary size (the logits' last dimension); 0 for a feature graph, which has no logits.
     pub vocab_size: usize,
 }
 
@@ -68,7 +69,7 @@ impl KvCache {
 
 /// What one forward step returns.
 pub struct StepOutput {
-    /// Logits `[batch, positions, vocab]`, row-major.
+    /// Logits `[batch, positions, vocab]`, row-major (empty from a feature graph).
     pub logits: Vec<f32>,
     /// Positions computed in this step.
     pub positions: usize,
@@ -168,17 +169,20 @@ impl OnnxModel {
             inputs.push((format!("past_key_values.{i}.value"), v.into()));
         }
         let mut out = self.session.run(inputs).map_err(InferenceError::run)?;
+        let logits_v = out.remove("logits");
         let mut take = |name: &str| out.remove(name).ok_or_else(|| InferenceError::Run(format!("the graph gave no {name:?} output")));
-        let logits_v = take("logits")?;
         let pooled_v = take("pooled")?;
         let mut layers = Vec::with_capacity(d.n_layer);
         for i in 0..d.n_layer {
             layers.push((take(&format!("present.{i}.key"))?, take(&format!("present.{i}.value"))?));
         }
         drop(out);
-        let (shape, logits) = logits_v.try_extract_tensor::<f32>().map_err(InferenceError::run)?;
-        let positions = usize::try_from(shape.get(1).copied().unwrap_or(0)).unwrap_or(0);
-        let logits = logits.to_vec();
+        let positions = t + usize::from(cache.is_empty());
+        let logits = match logits_v {
+            Some(v) => v.try_extract_tensor::<f32>().map_err(InferenceError::run)?.1.to_vec(),
+            None if d.vocab_size == 0 => Vec::new(),
+            None => return Err(InferenceError::Run("the graph gave no \"logits\" output".into())),
+        };
         let (_, pooled) = pooled_v.try_extract_tensor::<f32>().map_err(InferenceError::run)?;
         Ok(StepOutput { logits, positions, pooled: pooled.to_vec(), cache: KvCache { layers, batch, len: cache.len + positions } })
     }
@@ -219,7 +223,8 @@ fn read_dims(session: &Session) -> Result<GraphDims, String> {
     input("input_ids")?;
     let soft = input("soft_token")?;
     let past = input("past_key_values.0.key")?;
-    let logits = output("logits")?;
+    // A feature graph has no logits.
+    let logits = output("logits").ok();
     output("pooled")?;
     let n_layer = session.inputs().iter().filter(|o| o.name().starts_with("past_key_values.") && o.name().ends_with(".key")).count();
     for i in 0..n_layer {
@@ -234,6 +239,9 @@ fn read_dims(session: &Session) -> Result<GraphDims, String> {
         n_head: fixed(past.get(1), "past key heads")?,
         head_dim: fixed(past.get(3), "past key head width")?,
         n_embd: fixed(soft.get(1), "soft token width")?,
-        vocab_size: fixed(logits.get(2), "logits vocabulary")?,
+        vocab_size: match logits {
+            Some(l) => fixed(l.get(2), "logits vocabulary")?,
+            None => 0,
+        },
     })
 }

@@ -1,5 +1,6 @@
 //! `pencil-trainer export`: a training run directory in, a model directory
-//! (`model.onnx`, `tokenizer.json`, `students.safetensors`, `manifest.json`) out.
+//! (`model.onnx`, `features.onnx`, `tokenizer.json`, `students.safetensors`,
+//! `manifest.json`) out.
 
 use std::path::PathBuf;
 
@@ -22,13 +23,29 @@ pub struct Args {
     /// Skip the checks that need ONNX Runtime (candle-vs-ort parity, loading the result).
     #[arg(long)]
     no_check: bool,
+    /// Blocks of the probe's feature graph (features.onnx); 0 writes none and the
+    /// probe reads model.onnx.
+    #[arg(long, default_value_t = pencil_trainer::export::DEFAULT_FEATURE_LAYERS)]
+    feature_layers: usize,
+    /// Keep the feature graph in full precision instead of int8.
+    #[arg(long)]
+    feature_f32: bool,
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let progress = bar(0, "exporting");
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let manifest = export_run(&ExportOptions { run_dir: a.run_dir, out: a.out.clone(), corpus: a.corpus, command, check_parity: !a.no_check }, &progress)?;
+    let opts = ExportOptions {
+        run_dir: a.run_dir,
+        out: a.out.clone(),
+        corpus: a.corpus,
+        command,
+        check_parity: !a.no_check,
+        feature_layers: a.feature_layers,
+        feature_int8: !a.feature_f32,
+    };
+    let manifest = export_run(&opts, &progress)?;
     progress.finish_with_message("exported");
     if !a.no_check {
         // Opening validates the manifest and runs ort's own graph checks.
@@ -40,6 +57,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "export: candle vs ort max |logit diff| {:.2e} (whole sequences), {:.2e} (through the KV cache)",
             p.max_abs_logit_diff, p.max_abs_logit_diff_kv_cache
         );
+    }
+    if let Some(f) = &manifest.features {
+        let cosine = f.min_cosine_vs_f32.map_or_else(|| "not measured".to_string(), |c| format!("min cosine {c:.4} vs full precision"));
+        eprintln!("export: features.onnx: {} blocks, {}; {cosine}", f.layers, if f.int8 { "int8" } else { "f32" });
     }
     eprintln!(
         "export: {} ({} preset, {} bytes in {} files); strong student: {}",

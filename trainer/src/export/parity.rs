@@ -52,6 +52,42 @@ pub fn measure(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, onnx: &Path
     })
 }
 
+/// Lowest cosine similarity between the `pooled` output of the feature graph
+/// at `path` and that of the same `layers` blocks in full precision (written
+/// beside it for the comparison), over random sequences, whole and through the
+/// KV cache.
+pub fn feature_agreement(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, layers: usize, path: &Path) -> anyhow::Result<f32> {
+    let scratch = tempfile::tempdir()?;
+    let reference_path = scratch.path().join("features-f32.onnx");
+    super::write_features_onnx(cfg, weights, layers, false, &reference_path)?;
+    let mut graph = OnnxModel::load(path, &SessionOptions::default())?;
+    let mut reference = OnnxModel::load(&reference_path, &SessionOptions::default())?;
+    let mut rng = SplitMix64::for_purpose(0, "feature agreement");
+    let mut worst = 1.0f32;
+    for t in [1usize, 17, cfg.context / 2].into_iter().filter(|&t| t >= 1 && t < cfg.context) {
+        let ids: Vec<i64> = (0..t).map(|_| rng.below(cfg.vocab_size) as i64).collect();
+        let soft: Vec<f32> = (0..cfg.n_embd).map(|_| rng.normal() as f32).collect();
+        let a = graph.forward(&ids, &soft, &graph.empty_cache(1)?)?;
+        let b = reference.forward(&ids, &soft, &reference.empty_cache(1)?)?;
+        worst = worst.min(cosine(&a.pooled, &b.pooled));
+        // One more token through each graph's own cache.
+        let next = [rng.below(cfg.vocab_size) as i64];
+        let a = graph.forward(&next, &soft, &a.cache)?;
+        let b = reference.forward(&next, &soft, &b.cache)?;
+        worst = worst.min(cosine(&a.pooled, &b.pooled));
+    }
+    Ok(worst)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if a.len() != b.len() {
+        return f32::NEG_INFINITY;
+    }
+    dot / (norm(a) * norm(b)).max(f32::MIN_POSITIVE)
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() {
         return f32::INFINITY;

@@ -156,3 +156,70 @@ fn repeated_cache_continues_each_row_like_the_original() {
         assert!(diff < TOLERANCE, "row {r}: {diff}");
     }
 }
+
+/// candle's mean hidden state over the first `layers` blocks: the model of the
+/// same weights configured with fewer blocks (later blocks' weights unused).
+fn candle_pooled(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, layers: usize, ids: &[u32], soft: &[f32]) -> Vec<f32> {
+    let cut = ModelConfig { n_layer: layers, ..cfg.clone() };
+    let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &Device::Cpu);
+    let model = TraceModel::load(vb, &cut).expect("cut model builds");
+    let (_, hidden) = candle_forward(&model, ids, 1, soft);
+    let (d, n) = (cfg.n_embd, ids.len() + 1);
+    (0..d).map(|c| (0..n).map(|p| hidden[p * d + c]).sum::<f32>() / n as f32).collect()
+}
+
+#[test]
+fn feature_graph_pools_the_first_blocks_and_int8_stays_close() {
+    let vocab = 300;
+    let (cfg, _, weights) = random_tiny(13, vocab);
+    assert!(cfg.n_layer >= 2, "the tiny preset must have blocks to cut");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rng = SplitMix64::new(21);
+    let d = cfg.n_embd;
+    for layers in [1, cfg.n_layer] {
+        let f32_path = dir.path().join(format!("f32-{layers}.onnx"));
+        let int8_path = dir.path().join(format!("int8-{layers}.onnx"));
+        super::write_features_onnx(&cfg, &weights, layers, false, &f32_path).expect("export f32");
+        super::write_features_onnx(&cfg, &weights, layers, true, &int8_path).expect("export int8");
+        let mut exact = OnnxModel::load(&f32_path, &SessionOptions::default()).expect("ort loads the f32 feature graph");
+        let mut int8 = OnnxModel::load(&int8_path, &SessionOptions::default()).expect("ort loads the int8 feature graph");
+        assert_eq!((exact.dims().n_layer, exact.dims().vocab_size), (layers, 0), "a feature graph has its blocks and no logits");
+        for t in [1usize, 9, 60] {
+            let ids = random_ids(&mut rng, 1, t, vocab);
+            let soft: Vec<f32> = (0..d).map(|_| rng.normal() as f32).collect();
+            let want = candle_pooled(&cfg, &weights, layers, &ids, &soft);
+            let ids64: Vec<i64> = ids.iter().map(|&x| i64::from(x)).collect();
+            let got = exact.forward(&ids64, &soft, &exact.empty_cache(1).expect("cache")).expect("forward");
+            assert!(got.logits.is_empty());
+            let diff = max_abs_diff(&got.pooled, &want);
+            assert!(diff < TOLERANCE, "{layers} blocks, t={t}: f32 pooled differs from candle by {diff}");
+            let q = int8.forward(&ids64, &soft, &int8.empty_cache(1).expect("cache")).expect("int8 forward");
+            let cos = cosine(&q.pooled, &want);
+            assert!(cos > 0.99, "{layers} blocks, t={t}: int8 cosine {cos}");
+            assert!(max_abs_diff(&q.pooled, &want) > 0.0, "int8 should not be bit-identical to f32");
+
+            // Through the cache the int8 graph gives the same features as one
+            // pass: activations are quantized per position.
+            if t >= 4 {
+                let split = t / 2;
+                let first = int8.forward(&ids64[..split], &soft, &int8.empty_cache(1).expect("cache")).expect("prefix");
+                let rest = int8.forward(&ids64[split..], &soft, &first.cache).expect("rest");
+                let (n1, n2) = (first.positions as f32, rest.positions as f32);
+                let mean: Vec<f32> = first.pooled.iter().zip(&rest.pooled).map(|(a, b)| (a * n1 + b * n2) / (n1 + n2)).collect();
+                let diff = max_abs_diff(&mean, &q.pooled);
+                assert!(diff < 1e-4, "{layers} blocks, t={t}: cached int8 features differ from one pass by {diff}");
+            }
+        }
+    }
+    let path = dir.path().join(format!("int8-{}.onnx", cfg.n_layer));
+    let agreement = super::parity::feature_agreement(&cfg, &weights, cfg.n_layer, &path).expect("agreement");
+    assert!(agreement > 0.99 && agreement <= 1.0 + 1e-6, "{agreement}");
+    assert!(super::onnx_graph::build_features_model(&cfg, &weights, 0, true).is_err());
+    assert!(super::onnx_graph::build_features_model(&cfg, &weights, cfg.n_layer + 1, true).is_err());
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}

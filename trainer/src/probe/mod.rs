@@ -125,7 +125,7 @@ fn student_index(manifest: &Manifest, dataset: Option<&Path>) -> anyhow::Result<
 pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyhow::Result<ProbeReport> {
     let started = Instant::now();
     progress.set_message("opening the model");
-    let mut dir = ModelDir::open(&opts.model_dir, &opts.session)?;
+    let mut dir = ModelDir::open_without_probe(&opts.model_dir, &opts.session)?;
     let manifest = dir.manifest.clone();
 
     let dataset = match &opts.dataset {
@@ -336,6 +336,7 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
         ms_per_forward: 1000.0 * forward_seconds / n_features.max(1) as f64,
         sandbox_seconds,
         features: manifest.config.n_embd,
+        feature_graph: dir.probe_graph_file().to_string(),
         hand_features: HAND_FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         results,
     };
@@ -374,6 +375,7 @@ mod tests {
             validation_loss: None,
             strong_student: None,
             parity: None,
+            features: None,
             probe: None,
             provenance: ModelProvenance { run_dir: run_dir.display().to_string(), data, ..ModelProvenance::default() },
             files: BTreeMap::new(),

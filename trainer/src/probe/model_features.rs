@@ -1,5 +1,6 @@
 //! The probe's features from the trace model: one forward pass over
-//! "student soft token + title + programs so far", mean-pooled final hidden
+//! "student soft token + title + programs so far" through the directory's
+//! feature graph (`features.onnx`, else the model itself), mean-pooled hidden
 //! state (`pencil_core::inference::probe::{prefix_prompt, pooled_features}`,
 //! the same functions the language server calls).
 
@@ -50,6 +51,6 @@ impl<'a> ModelFeatures<'a> {
         };
         let ids = prefix_prompt(self.dir.generator.tokenizer(), &prefix, self.title_tokens, self.max_len)?;
         let soft = self.soft_token(row)?;
-        pooled_features(self.dir.generator.model(), &ids, &soft)
+        pooled_features(self.dir.probe_model(), &ids, &soft)
     }
 }

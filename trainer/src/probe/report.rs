@@ -80,6 +80,9 @@ pub struct ProbeReport {
     pub sandbox_seconds: f64,
     /// Feature width of the probe (the model's n_embd).
     pub features: usize,
+    /// The graph whose pooled output the probe read (`features.onnx` or `model.onnx`);
+    /// the server checks it reads the same one. Serialized under `PROBE_GRAPH_KEY`.
+    pub feature_graph: String,
     /// Names of the hand features of the baseline.
     pub hand_features: Vec<String>,
     /// Test scores: `probe`, `probe_read_as_unseen_student` (same heads, test prefixes
