@@ -211,7 +211,7 @@ pub enum RiskOutcome {
 /// Backtracking risk of `prefix` (every state so far, newest last), computed on a
 /// blocking thread.
 pub async fn assess_risk(services: &Services, prefix: Trace) -> RiskOutcome {
-    let Some(engine) = services.coach.engine().cloned() else { return RiskOutcome::NoModel };
+    let Some(engine) = services.coach.engine() else { return RiskOutcome::NoModel };
     if !engine.has_probe() {
         return RiskOutcome::NoProbe;
     }
@@ -273,7 +273,7 @@ pub async fn find_style_fixes(
         }
     };
     let mut search = StyleSearch::default();
-    let (Some(engine), Some(checker)) = (services.coach.engine().cloned(), services.checker.clone()) else {
+    let (Some(engine), Some(checker)) = (services.coach.engine(), services.checker.clone()) else {
         search.problem = Some("no model or no sandbox".into());
         return search;
     };

@@ -119,3 +119,37 @@ fn failing_run_gets_a_hint_and_a_fix_in_my_style_that_runs() {
     assert_eq!(accepted["result"], json!(true), "{accepted}");
     assert!(lsp.shutdown().success());
 }
+
+#[test]
+fn a_changed_model_dir_setting_loads_that_model_without_a_restart() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let model_dir = scripted_model(work.path());
+
+    // Started with the model off: the server says so.
+    let mut lsp = LspClient::start(&work.path().join("data"));
+    let init = lsp.initialize(json!({}));
+    assert!(init.get("error").is_none(), "{init}");
+    lsp.wait_notification("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("\"Fix in my style\" are off")));
+
+    // The setting names a model: it loads in the background and the student is told.
+    lsp.notify("workspace/didChangeConfiguration", json!({"settings": {"pencil": {"modelDir": model_dir}}}));
+    let shown = lsp.wait_notification("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("now using the trace model")));
+    assert!(shown["params"]["message"].as_str().is_some_and(|m| m.contains(model_dir.to_str().expect("utf-8"))), "{shown}");
+
+    // From then on a failing run gets the model's hint.
+    let uri = "file:///tmp/pencil/snowman.coffee";
+    lsp.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": FAILING}}));
+    let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(run["result"]["status"], "error", "{run}");
+    let hint = lsp.wait_notification("pencil/hint", |p| p["textDocument"]["uri"] == uri);
+    assert!(hint["params"]["risk"].as_f64().is_some_and(|r| r > 0.9), "{hint}");
+
+    // A directory that is not a model: a clear warning naming it; the server carries on.
+    let bogus = work.path().join("no-model-here");
+    lsp.notify("workspace/didChangeConfiguration", json!({"settings": {"modelDir": bogus}}));
+    let warned = lsp.wait_notification("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("no-model-here")));
+    assert_eq!(warned["params"]["type"], json!(2), "a warning: {warned}");
+    let again = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(again["result"]["status"], "error", "recording and checking go on: {again}");
+    assert!(lsp.shutdown().success());
+}

@@ -16,7 +16,7 @@ pub use locate::{locate, ModelLocation, ModelSource, MODEL_DIR_ENV};
 
 use pencil_core::inference::SessionOptions;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// What the model-backed coach can do in this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +42,17 @@ pub struct ModelRequest {
     pub cli: Option<PathBuf>,
 }
 
-/// The model-backed coach: a status and, when ready, the shared engine.
+/// The model-backed coach: a status and, when ready, the shared engine. Clones
+/// share one slot, so a `modelDir` change ([`Coach::replace`]) reaches every
+/// holder; work already started keeps the engine it took.
 #[derive(Debug, Clone)]
 pub struct Coach {
+    slot: Arc<RwLock<Loaded>>,
+}
+
+/// What a coach holds at one moment.
+#[derive(Debug)]
+struct Loaded {
     status: ModelStatus,
     engine: Option<Arc<ModelEngine>>,
 }
@@ -57,7 +65,27 @@ pub const MODEL_THREADS: usize = 1;
 impl Coach {
     /// A coach without a model, for the given reason.
     pub fn unavailable(reason: impl Into<String>) -> Coach {
-        Coach { status: ModelStatus::Unavailable(reason.into()), engine: None }
+        Coach::holding(ModelStatus::Unavailable(reason.into()), None)
+    }
+
+    fn holding(status: ModelStatus, engine: Option<Arc<ModelEngine>>) -> Coach {
+        Coach { slot: Arc::new(RwLock::new(Loaded { status, engine })) }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Loaded> {
+        // Nothing panics while holding the lock; a poisoned one still holds a whole value.
+        self.slot.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes `other`'s model and status (for a changed `modelDir`); every clone of
+    /// this coach sees them from now on.
+    pub fn replace(&self, other: &Coach) {
+        let (status, engine) = {
+            let o = other.read();
+            (o.status.clone(), o.engine.clone())
+        };
+        let mut slot = self.slot.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Loaded { status, engine };
     }
 
     /// Finds and loads the model (blocking: call it off the async executor).
@@ -74,27 +102,26 @@ impl Coach {
     pub fn open(dir: &Path) -> Coach {
         let options = SessionOptions { intra_threads: Some(MODEL_THREADS), ..SessionOptions::default() };
         match ModelEngine::open(dir, &options) {
-            Ok(engine) => Coach {
-                status: ModelStatus::Ready { dir: dir.to_path_buf(), probe: engine.has_probe() },
-                engine: Some(Arc::new(engine)),
-            },
+            Ok(engine) => {
+                Coach::holding(ModelStatus::Ready { dir: dir.to_path_buf(), probe: engine.has_probe() }, Some(Arc::new(engine)))
+            }
             Err(e) => Coach::unavailable(format!("the trace model in {} could not be loaded ({e})", dir.display())),
         }
     }
 
     /// The current status.
-    pub fn status(&self) -> &ModelStatus {
-        &self.status
+    pub fn status(&self) -> ModelStatus {
+        self.read().status.clone()
     }
 
     /// The loaded model, when there is one.
-    pub fn engine(&self) -> Option<&Arc<ModelEngine>> {
-        self.engine.as_ref()
+    pub fn engine(&self) -> Option<Arc<ModelEngine>> {
+        self.read().engine.clone()
     }
 
     /// The one message to show about missing model features, if any are missing.
     pub fn missing_message(&self) -> Option<String> {
-        match &self.status {
+        match &self.read().status {
             ModelStatus::Unavailable(reason) => Some(format!(
                 "Pencil coach: {reason}, so backtracking hints and \"Fix in my style\" are off. Recording, error checking and quick fixes do not need the model."
             )),
@@ -108,7 +135,7 @@ impl Coach {
 
     /// What replay prints for risk when there is no number to print.
     pub fn risk_unavailable_label(&self) -> &'static str {
-        match &self.status {
+        match &self.read().status {
             ModelStatus::Unavailable(_) => "no model",
             ModelStatus::Ready { probe: false, .. } => "no probe in this model",
             ModelStatus::Ready { probe: true, .. } => "not computed",

@@ -60,7 +60,7 @@ impl WorkAhead {
                 }
             }
             if let Some(RiskAhead { services, student, title }) = risk {
-                let Some(engine) = services.coach.engine().cloned().filter(|e| e.has_probe()) else { return };
+                let Some(engine) = services.coach.engine().filter(|e| e.has_probe()) else { return };
                 if this.generation.load(Ordering::SeqCst) != generation {
                     return;
                 }

@@ -7,6 +7,7 @@
 mod api;
 mod backtracking;
 mod ahead;
+mod model_switch;
 mod transport;
 mod wire_guard;
 
@@ -46,6 +47,8 @@ pub struct PencilServer {
     progress_tokens: AtomicI32,
     /// Checks the text the student is editing once it is still, and reads its trace (see `ahead`).
     ahead: Arc<ahead::WorkAhead>,
+    /// Loads the model a changed `modelDir` names (see `model_switch`).
+    model_switch: Arc<model_switch::ModelSwitch>,
 }
 
 impl PencilServer {
@@ -59,6 +62,7 @@ impl PencilServer {
             hints: Arc::default(),
             progress_tokens: AtomicI32::new(1),
             ahead: Arc::default(),
+            model_switch: Arc::default(),
         }
     }
 

@@ -1,16 +1,26 @@
-//! `workspace/didChangeConfiguration`: re-resolve settings (the store stays put).
+//! `workspace/didChangeConfiguration`: re-resolve settings (the store stays put);
+//! a changed `modelDir` loads that model in the background (`server::model_switch`).
 
 use crate::server::api::log;
-use crate::server::PencilServer;
+use crate::server::{services, PencilServer};
 use crate::session::ClientOptions;
 use tower_lsp_server::gen_lsp_types::{DidChangeConfigurationParams, MessageType};
 
 pub(in crate::server) async fn handle(server: &PencilServer, params: DidChangeConfigurationParams) {
-    match ClientOptions::from_json(Some(&params.settings)) {
-        Ok(options) => {
-            let mut session = server.session();
-            session.settings = session.settings.update(&options);
+    let options = match ClientOptions::from_json(Some(&params.settings)) {
+        Ok(options) => options,
+        Err(e) => return log(server, MessageType::Warning, e).await,
+    };
+    let (before, after) = {
+        let mut session = server.session();
+        let before = session.settings.model_dir.clone();
+        session.settings = session.settings.update(&options);
+        (before, session.settings.model_dir.clone())
+    };
+    if before != after {
+        if let Some(s) = services(server) {
+            let request = crate::server::model_switch::request(after, server.options.model_dir.clone());
+            server.model_switch.start(s.coach.clone(), request, server.client.clone());
         }
-        Err(e) => log(server, MessageType::Warning, e).await,
     }
 }
