@@ -4,7 +4,6 @@
 //! finishes, only the newest load is kept.
 
 use crate::coach::{Coach, ModelRequest, ModelStatus};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tower_lsp_server::gen_lsp_types::MessageType;
 use tower_lsp_server::Client;
@@ -56,9 +55,4 @@ fn announcement(coach: &Coach) -> (MessageType, String) {
         (ModelStatus::Ready { .. }, Some(missing)) => (MessageType::Info, missing),
         (ModelStatus::Unavailable(_), missing) => (MessageType::Warning, missing.unwrap_or_default()),
     }
-}
-
-/// The request for a `modelDir` setting, with the command line's `--model` behind it.
-pub(super) fn request(setting: Option<PathBuf>, cli: Option<PathBuf>) -> ModelRequest {
-    ModelRequest { setting, cli }
 }

@@ -1,6 +1,7 @@
 //! `workspace/didChangeConfiguration`: re-resolve settings (the store stays put);
 //! a changed `modelDir` loads that model in the background (`server::model_switch`).
 
+use crate::coach::ModelRequest;
 use crate::server::api::log;
 use crate::server::{services, PencilServer};
 use crate::session::ClientOptions;
@@ -19,7 +20,7 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: DidChangeCo
     };
     if before != after {
         if let Some(s) = services(server) {
-            let request = crate::server::model_switch::request(after, server.options.model_dir.clone());
+            let request = ModelRequest { setting: after, cli: server.options.model_dir.clone() };
             server.model_switch.start(s.coach.clone(), request, server.client.clone());
         }
     }
