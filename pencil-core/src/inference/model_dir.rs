@@ -113,10 +113,12 @@ impl ModelDir {
             true => Some(open_features(dir, &manifest, options)?),
             false => None,
         };
+        let generator = Generator::new(model, tokenizer, cfg.n_positions());
+        let opened = ModelDir { dir: dir.to_path_buf(), manifest, generator, students, probe, features };
         // A probe is only right on the features it was fitted on.
-        let reads = if features.is_some() { FEATURES_FILE } else { MODEL_FILE };
-        if let Some(report) = manifest.probe.as_ref().filter(|_| probe.is_some()) {
+        if let Some(report) = opened.manifest.probe.as_ref().filter(|_| opened.probe.is_some()) {
             let fitted_on = report.get(PROBE_GRAPH_KEY).and_then(|v| v.as_str()).unwrap_or(MODEL_FILE);
+            let reads = opened.probe_graph_file();
             if fitted_on != reads {
                 return Err(InferenceError::Interface {
                     path: dir.join(PROBE_FILE),
@@ -124,8 +126,7 @@ impl ModelDir {
                 });
             }
         }
-        let generator = Generator::new(model, tokenizer, cfg.n_positions());
-        Ok(ModelDir { dir: dir.to_path_buf(), manifest, generator, students, probe, features })
+        Ok(opened)
     }
 
     /// The graph the probe reads its features from: `features.onnx` when the

@@ -38,10 +38,7 @@ use crate::dataset::{read_json, StudentIndex};
 
 /// Writes `model.onnx` for `cfg` and `weights` to `path`; returns its size in bytes.
 pub fn write_onnx(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, path: &Path) -> anyhow::Result<u64> {
-    let model = onnx_graph::build_model(cfg, weights)?;
-    let bytes = model.encode_to_vec();
-    std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-    Ok(bytes.len() as u64)
+    write_graph(&onnx_graph::build_model(cfg, weights)?, path)
 }
 
 /// Writes the probe's feature graph (see [`onnx_graph::build_features_model`]) to `path`; returns its size in bytes.
@@ -52,7 +49,11 @@ pub fn write_features_onnx(
     int8: bool,
     path: &Path,
 ) -> anyhow::Result<u64> {
-    let model = onnx_graph::build_features_model(cfg, weights, layers, int8)?;
+    write_graph(&onnx_graph::build_features_model(cfg, weights, layers, int8)?, path)
+}
+
+/// Writes an ONNX model to `path`; returns its size in bytes.
+fn write_graph(model: &candle_onnx::onnx::ModelProto, path: &Path) -> anyhow::Result<u64> {
     let bytes = model.encode_to_vec();
     std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(bytes.len() as u64)

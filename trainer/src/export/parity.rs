@@ -79,12 +79,13 @@ pub fn feature_agreement(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, l
     Ok(worst)
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+/// Cosine similarity of two vectors; negative infinity when their lengths differ.
+pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() {
         return f32::NEG_INFINITY;
     }
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (norm(a) * norm(b)).max(f32::MIN_POSITIVE)
 }
 

@@ -194,7 +194,7 @@ fn feature_graph_pools_the_first_blocks_and_int8_stays_close() {
             let diff = max_abs_diff(&got.pooled, &want);
             assert!(diff < TOLERANCE, "{layers} blocks, t={t}: f32 pooled differs from candle by {diff}");
             let q = int8.forward(&ids64, &soft, &int8.empty_cache(1).expect("cache")).expect("int8 forward");
-            let cos = cosine(&q.pooled, &want);
+            let cos = super::parity::cosine(&q.pooled, &want);
             assert!(cos > 0.99, "{layers} blocks, t={t}: int8 cosine {cos}");
             assert!(max_abs_diff(&q.pooled, &want) > 0.0, "int8 should not be bit-identical to f32");
 
@@ -216,10 +216,4 @@ fn feature_graph_pools_the_first_blocks_and_int8_stays_close() {
     assert!(agreement > 0.99 && agreement <= 1.0 + 1e-6, "{agreement}");
     assert!(super::onnx_graph::build_features_model(&cfg, &weights, 0, true).is_err());
     assert!(super::onnx_graph::build_features_model(&cfg, &weights, cfg.n_layer + 1, true).is_err());
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    dot / (norm(a) * norm(b))
 }
