@@ -13,6 +13,7 @@ pub mod check;
 pub mod checker;
 pub mod clock;
 pub mod coach;
+pub mod data;
 pub mod diagnostics;
 pub mod edit;
 pub mod error;

@@ -36,6 +36,8 @@ enum Command {
     Bench(pencil_lsp::bench::BenchArgs),
     /// Run programs in the sandbox and print one verdict per file.
     Check(pencil_lsp::check::Args),
+    /// Your own data: show what is stored, export it, or delete it.
+    Data(pencil_lsp::data::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Bench(args)) => Ok(pencil_lsp::bench::bench(&args, &mut std::io::stdout().lock())?),
         Some(Command::Check(args)) => pencil_lsp::check::run(&args, &mut std::io::stdout().lock()),
+        Some(Command::Data(args)) => pencil_lsp::data::run(&args, &mut std::io::stdout().lock()),
     }
 }
 

@@ -979,7 +979,8 @@
   snapshotGlobals();
   var host = {
     compile: function (src) { return JSONstringify(compile(src)); },
-    run: function (code, lang, options) { return run(code, lang, options); },
+    // Options arrive as JSON text (engine.rs hands arguments over as strings).
+    run: function (code, lang, optionsJson) { return run(code, lang, JSONparse(optionsJson)); },
     sourcePosition: sourcePosition,
     // Leaves a runtime's state idle after an interrupted run.
     // Global names a Chromium page would not have (should be none).

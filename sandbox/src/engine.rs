@@ -110,7 +110,7 @@ impl Engine {
 
     /// Compiles CoffeeScript (`bare: true`) with Pencil Code's dialect.
     pub(crate) fn compile(&mut self, source: &str, budget: Duration) -> Result<Compiled, CallError> {
-        let json = self.call(format!("__pencil_sandbox__.compile({})", js_string(source)), budget)?;
+        let json = self.call_host(HostCall::Compile, &[source], budget)?;
         serde_json::from_str(&json).map_err(|e| CallError::Host(format!("compile reply: {e}")))
     }
 
@@ -123,8 +123,7 @@ impl Engine {
         budget: Duration,
     ) -> Result<RunReport, CallError> {
         let opts = serde_json::to_string(options).map_err(|e| CallError::Host(e.to_string()))?;
-        let script = format!("__pencil_sandbox__.run({}, {:?}, {opts})", js_string(code), language);
-        let outcome = self.call(script, budget);
+        let outcome = self.call_host(HostCall::Run, &[code, language, &opts], budget);
         if outcome.is_err() && !self.retired {
             // Leave the host idle and the globals restored after an interrupted run.
             match self.call("__pencil_sandbox__.reset()".to_string(), budget) {
@@ -150,15 +149,38 @@ impl Engine {
         name: Option<&str>,
         budget: Duration,
     ) -> Option<(u32, u32)> {
-        let script = format!(
-            "__pencil_sandbox__.sourcePosition({}, {line}, {}, {})",
-            js_string(source),
-            column.unwrap_or(1),
-            name.map(js_string).unwrap_or_else(|| "null".into())
-        );
-        let json = self.call(script, budget).ok()?;
+        let (line, column) = (line.to_string(), column.unwrap_or(1).to_string());
+        let mut args = vec![source, line.as_str(), column.as_str()];
+        args.extend(name);
+        let json = self.call_host(HostCall::SourcePosition, &args, budget).ok()?;
         let pos: Option<(u32, u32)> = serde_json::from_str(&json).ok()?;
         pos
+    }
+
+    /// Calls the host with `args` handed over as string values, never spliced into
+    /// script text: the engine keeps an on-disk bytecode cache keyed by script text,
+    /// so a script that contained the student's program would leave a copy of it on
+    /// disk. The scripts run here are constant; only their arguments change.
+    fn call_host(&mut self, call: HostCall, args: &[&str], budget: Duration) -> Result<String, CallError> {
+        self.set_args(args)?;
+        self.call(call.script().to_string(), budget)
+    }
+
+    /// Sets `globalThis.__pencil_args__` to `args` (the host script takes and deletes it).
+    fn set_args(&mut self, args: &[&str]) -> Result<(), CallError> {
+        deno_core::scope!(scope, &mut self.runtime);
+        let global = scope.get_current_context().global(scope);
+        let array = v8::Array::new(scope, i32::try_from(args.len()).unwrap_or(i32::MAX));
+        for (i, arg) in args.iter().enumerate() {
+            let value = v8::String::new(scope, arg)
+                .ok_or_else(|| CallError::Host("an argument is too long for the engine".into()))?;
+            array.set_index(scope, u32::try_from(i).unwrap_or(u32::MAX), value.into());
+        }
+        let key = v8::String::new(scope, ARGS_GLOBAL).ok_or_else(|| CallError::Host("argument name".into()))?;
+        match global.set(scope, key.into(), array.into()) {
+            Some(true) => Ok(()),
+            _ => Err(CallError::Host("could not hand the arguments to the host".into())),
+        }
     }
 
     /// Runs a script under the wall-time budget and returns its value as a string.
@@ -193,9 +215,39 @@ impl Engine {
     }
 }
 
-/// A JavaScript string literal for `s` (JSON strings are valid JavaScript).
-fn js_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+/// The global through which `call_host` hands arguments to the host.
+const ARGS_GLOBAL: &str = "__pencil_args__";
+
+/// The host functions Rust calls with arguments (see `call_host`).
+#[derive(Debug, Clone, Copy)]
+enum HostCall {
+    /// `compile(source)`.
+    Compile,
+    /// `run(code, language, options_json)`.
+    Run,
+    /// `sourcePosition(source, line, column[, name])`.
+    SourcePosition,
+}
+
+impl HostCall {
+    /// The constant script for this call: it takes the arguments off the global
+    /// before anything else runs, so no student program ever sees them.
+    fn script(self) -> &'static str {
+        match self {
+            HostCall::Compile => {
+                "(function () { var a = globalThis.__pencil_args__; delete globalThis.__pencil_args__; \
+                 return __pencil_sandbox__.compile(a[0]); })()"
+            }
+            HostCall::Run => {
+                "(function () { var a = globalThis.__pencil_args__; delete globalThis.__pencil_args__; \
+                 return __pencil_sandbox__.run(a[0], a[1], a[2]); })()"
+            }
+            HostCall::SourcePosition => {
+                "(function () { var a = globalThis.__pencil_args__; delete globalThis.__pencil_args__; \
+                 return __pencil_sandbox__.sourcePosition(a[0], Number(a[1]), Number(a[2]), a.length > 3 ? a[3] : null); })()"
+            }
+        }
+    }
 }
 
 #[cfg(test)]

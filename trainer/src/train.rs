@@ -188,9 +188,31 @@ fn named_vars(varmap: &VarMap) -> anyhow::Result<Vec<(String, candle_core::Var)>
     Ok(data.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
+/// The options this invocation trains with: a resumed run keeps the learning-rate
+/// schedule recorded when it started (peak rate, warm-up, length), whatever this
+/// invocation's flags say, so the rate never jumps at a resume; `--halt-at`
+/// ends an invocation early without changing the schedule.
+fn run_schedule(opts: &TrainOptions, out: &Path, resume: bool, progress: &indicatif::ProgressBar) -> anyhow::Result<TrainOptions> {
+    if !resume {
+        return Ok(opts.clone());
+    }
+    let saved: TrainOptions = read_json(&out.join("train_config.json"))
+        .context("a resumed run needs the train_config.json its first invocation wrote")?;
+    let fixed = TrainOptions { max_steps: saved.max_steps, warmup: saved.warmup, lr: saved.lr, ..opts.clone() };
+    if (opts.max_steps, opts.warmup) != (fixed.max_steps, fixed.warmup) || opts.lr != fixed.lr {
+        progress.println(format!(
+            "resuming with the run's own schedule: {} steps, warm-up {}, peak rate {} (train_config.json); \
+             --max-steps {}, --warmup {}, --lr {} are ignored (use --halt-at to stop earlier)",
+            fixed.max_steps, fixed.warmup, fixed.lr, opts.max_steps, opts.warmup, opts.lr
+        ));
+    }
+    Ok(fixed)
+}
+
 /// Trains a model; `resume` continues from `out/checkpoint`.
 pub fn train(opts: &TrainOptions, out: &Path, resume: bool, progress: &indicatif::ProgressBar) -> anyhow::Result<TrainReport> {
     let started = Instant::now();
+    let opts = &run_schedule(opts, out, resume, progress)?;
     let manifest: Manifest = read_json(&opts.data.join("manifest.json"))?;
     let tok = TraceTokenizer::load(&opts.data.join("tokenizer.json"))?;
     let vdir = opts.data.join(opts.variant.name());

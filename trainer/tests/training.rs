@@ -212,11 +212,18 @@ fn resume_reproduces_the_same_loss() {
     let halted = TrainOptions { halt_at: Some(12), ..options(&data, 24, 8) };
     let first = train(&halted, &split_dir, false, &indicatif::ProgressBar::hidden()).expect("first half");
     assert_eq!(first.state.step, 12);
-    let second = train(&options(&data, 24, 8), &split_dir, true, &indicatif::ProgressBar::hidden()).expect("resumed");
+    // The resume asks for a longer run: the schedule recorded at the start still rules,
+    // so the rate does not jump and the run ends where it was planned to.
+    let second = train(&options(&data, 40, 8), &split_dir, true, &indicatif::ProgressBar::hidden()).expect("resumed");
     assert_eq!(second.state.step, 24);
     let last = |r: &pencil_trainer::train::TrainReport| r.evals.last().map(|e| (e.step, e.val_loss, e.train_loss)).expect("eval");
     let (s1, v1, t1) = last(&straight);
     let (s2, v2, t2) = last(&second);
     assert_eq!(s1, s2);
     assert!((v1 - v2).abs() < 1e-5 && (t1 - t2).abs() < 1e-5, "straight {v1}/{t1} vs resumed {v2}/{t2}");
+    let rates = |r: &pencil_trainer::train::TrainReport| r.evals.iter().map(|e| (e.step, e.lr)).collect::<Vec<_>>();
+    let straight_rates = rates(&straight);
+    for (step, lr) in rates(&first).into_iter().chain(rates(&second)) {
+        assert!(straight_rates.contains(&(step, lr)), "step {step}: rate {lr} is not the straight run's");
+    }
 }

@@ -8,6 +8,7 @@ mod api;
 mod backtracking;
 mod ahead;
 mod model_switch;
+mod retention;
 mod transport;
 mod wire_guard;
 
@@ -49,6 +50,8 @@ pub struct PencilServer {
     ahead: Arc<ahead::WorkAhead>,
     /// Loads the model a changed `modelDir` names (see `model_switch`).
     model_switch: Arc<model_switch::ModelSwitch>,
+    /// Removes program states older than `retentionDays` (see `retention`).
+    retention: retention::Retention,
 }
 
 impl PencilServer {
@@ -63,6 +66,7 @@ impl PencilServer {
             progress_tokens: AtomicI32::new(1),
             ahead: Arc::default(),
             model_switch: Arc::default(),
+            retention: retention::Retention::default(),
         }
     }
 

@@ -26,6 +26,8 @@ pub struct ClientOptions {
     pub hint_size: Option<crate::coach::style_fix::HintSize>,
     /// `mine | strong`: whose style "Fix in my style" imitates.
     pub student_vector: Option<crate::coach::StudentVector>,
+    /// Days program states are kept after their last run (0 or absent: until the student deletes them).
+    pub retention_days: Option<u32>,
 }
 
 impl ClientOptions {

@@ -30,6 +30,8 @@ pub struct Settings {
     pub hint_size: HintSize,
     /// Whose style "Fix in my style" imitates.
     pub student_vector: StudentVector,
+    /// Days program states are kept after their last run; `None` keeps them until deleted.
+    pub retention_days: Option<u32>,
 }
 
 /// Default number of continuations "Fix in my style" samples.
@@ -50,6 +52,7 @@ impl Default for Settings {
             fix_samples: DEFAULT_FIX_SAMPLES,
             hint_size: HintSize::default(),
             student_vector: StudentVector::default(),
+            retention_days: None,
         }
     }
 }
@@ -79,6 +82,11 @@ impl Settings {
             fix_samples: options.fix_samples.map_or(self.fix_samples, |n| n.clamp(1, MAX_FIX_SAMPLES)),
             hint_size: options.hint_size.unwrap_or(self.hint_size),
             student_vector: options.student_vector.unwrap_or(self.student_vector),
+            retention_days: match options.retention_days {
+                Some(0) => None,
+                Some(days) => Some(days),
+                None => self.retention_days,
+            },
         }
     }
 }

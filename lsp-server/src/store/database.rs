@@ -19,6 +19,8 @@ pub struct OpenReport {
     pub moved_aside: Option<(PathBuf, String)>,
     /// Schema version found before migrating (0 for a new store).
     pub migrated_from: i64,
+    /// Files and directories whose permissions were wider than private and were tightened.
+    pub tightened: Vec<PathBuf>,
 }
 
 impl OpenReport {
@@ -30,6 +32,14 @@ impl OpenReport {
                 self.path.display(),
                 to.display()
             )
+        })
+    }
+
+    /// The sentence to log when permissions were tightened (paths only).
+    pub fn tightened_notice(&self) -> Option<String> {
+        (!self.tightened.is_empty()).then(|| {
+            let paths: Vec<String> = self.tightened.iter().map(|p| p.display().to_string()).collect();
+            format!("made the coach's store private to this user (others could read it before): {}", paths.join(", "))
         })
     }
 }
@@ -138,7 +148,7 @@ pub struct HintRecord {
 /// An open store.
 #[derive(Debug)]
 pub struct Database {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 enum OpenFailure {
@@ -151,16 +161,22 @@ fn is_corruption(e: &rusqlite::Error) -> bool {
 }
 
 impl Database {
-    /// Opens `DB_FILE` in `dir`, creating the directory if needed.
+    /// Opens `DB_FILE` in `dir`, creating the directory (private to this user) if needed.
     pub fn open_in(dir: &Path) -> Result<(Database, OpenReport), StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::Io { what: "creating data directory", path: dir.display().to_string(), source })?;
-        Database::open(&dir.join(DB_FILE))
+        let dir_tightened = super::private_files::private_dir(dir)?;
+        let (db, mut report) = Database::open(&dir.join(DB_FILE))?;
+        if dir_tightened {
+            report.tightened.insert(0, dir.to_path_buf());
+        }
+        Ok((db, report))
     }
 
     /// Opens or creates the store at `path`, migrating it to the latest schema. An
     /// unreadable file is renamed to `<path>.corrupt-<unix time>` (with its WAL), never overwritten.
     pub fn open(path: &Path) -> Result<(Database, OpenReport), StoreError> {
+        // Private before SQLite touches it: SQLite creates the WAL and SHM files
+        // with the main file's permissions.
+        let tightened = super::private_files::private_store_files(path)?;
         let mut moved_aside = None;
         let conn = match Database::try_open(path) {
             Ok(conn) => conn,
@@ -180,7 +196,7 @@ impl Database {
         };
         let mut db = Database { conn };
         let migrated_from = db.migrate(path)?;
-        Ok((db, OpenReport { path: path.to_path_buf(), moved_aside, migrated_from }))
+        Ok((db, OpenReport { path: path.to_path_buf(), moved_aside, migrated_from, tightened }))
     }
 
     fn try_open(path: &Path) -> Result<Connection, OpenFailure> {
@@ -211,7 +227,8 @@ impl Database {
             });
         }
         // FULL: a commit is on disk before the caller hears of it, even across power loss.
-        self.conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+        // secure_delete: deleted or overwritten rows are zeroed, not left in free pages.
+        self.conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;")?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
             tx.execute_batch(sql)?;

@@ -26,7 +26,16 @@ pub struct LspClient {
 impl LspClient {
     /// Starts `pencil-lsp` with its store in `data_dir`.
     pub fn start(data_dir: &Path) -> LspClient {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"))
+        LspClient::start_with_env(data_dir, &[])
+    }
+
+    /// Starts `pencil-lsp` with its store in `data_dir` and these environment variables set.
+    pub fn start_with_env(data_dir: &Path, env: &[(&str, &Path)]) -> LspClient {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"));
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
             .env("PENCIL_DATA_DIR", data_dir)
             // No model: these tests cover the server without one (an empty value turns it off).
             .env("PENCIL_MODEL_DIR", "")

@@ -80,6 +80,38 @@ function M.run(bufnr)
   return r
 end
 
+-- The student's own data through `pencil-lsp data`: `show`, `export FILE`,
+-- `delete TITLE` or `delete --all` (asks first). Returns the tool's output.
+function M.data(args)
+  local cmd = { config.cmd[1], 'data' }
+  local action = args[1]
+  if action == 'show' then
+    table.insert(cmd, 'show')
+  elseif action == 'export' and args[2] then
+    vim.list_extend(cmd, { 'export', '--out', vim.fn.expand(args[2]) })
+  elseif action == 'delete' and args[2] then
+    local what = args[2] == '--all' and 'ALL your recorded programs' or ('your recorded programs of "' .. args[2] .. '"')
+    if vim.fn.confirm('Delete ' .. what .. ' for good?', '&Yes\n&No', 2) ~= 1 then
+      notify('nothing was deleted')
+      return nil
+    end
+    table.insert(cmd, 'delete')
+    if args[2] == '--all' then table.insert(cmd, '--all') else vim.list_extend(cmd, { '--title', args[2] }) end
+    table.insert(cmd, '--yes')
+  else
+    notify('usage: :PencilData show | export FILE | delete TITLE | delete --all', vim.log.levels.ERROR)
+    return nil
+  end
+  if config.settings.dataDir then vim.list_extend(cmd, { '--data-dir', config.settings.dataDir }) end
+  local output = vim.fn.system(cmd)
+  if vim.v.shell_error ~= 0 then
+    notify(output, vim.log.levels.ERROR)
+    return nil
+  end
+  notify(output)
+  return output
+end
+
 -- setup{ cmd = {...}, settings = { dataDir = ..., recordOnSave = true, quickFixes = true } }
 function M.setup(opts)
   config = vim.tbl_deep_extend('force', config, opts or {})
@@ -90,6 +122,8 @@ function M.setup(opts)
     callback = function(args) M.attach(args.buf) end,
   })
   vim.api.nvim_create_user_command('PencilRun', function() M.run() end, { desc = 'Run and check this program' })
+  vim.api.nvim_create_user_command('PencilData', function(o) M.data(o.fargs) end,
+    { nargs = '+', desc = 'Your data: show | export FILE | delete TITLE | delete --all' })
 end
 
 return M

@@ -12,12 +12,13 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: DidChangeCo
         Ok(options) => options,
         Err(e) => return log(server, MessageType::Warning, e).await,
     };
-    let (before, after) = {
+    let (before, after, retention_days) = {
         let mut session = server.session();
         let before = session.settings.model_dir.clone();
         session.settings = session.settings.update(&options);
-        (before, session.settings.model_dir.clone())
+        (before, session.settings.model_dir.clone(), session.settings.retention_days)
     };
+    server.retention.set(retention_days);
     if before != after {
         if let Some(s) = services(server) {
             let request = ModelRequest { setting: after, cli: server.options.model_dir.clone() };

@@ -39,7 +39,12 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: InitializeP
     let store = match store {
         Ok((store, report)) => {
             tracing::info!("store: {}", report.path.display());
+            if let Some(notice) = report.tightened_notice() {
+                tracing::warn!("{notice}");
+            }
             messages.extend(report.warning());
+            server.retention.set(settings.retention_days);
+            server.retention.start(store.clone());
             Some(store)
         }
         Err(e) => {
