@@ -88,3 +88,11 @@ if [ ! -f "$py/.nltk-3.9.2" ]; then
     --target "$py" "nltk==3.9.2"
   touch "$py/.nltk-3.9.2"
 fi
+
+# --- VS Code extension: its npm packages (exact versions, package-lock.json) --
+ext="$root/editor-extensions/vscode"
+if [ ! -f "$ext/node_modules/.package-lock.json" ] || ! cmp -s "$ext/package-lock.json" "$ext/node_modules/.pencil-lock"; then
+  echo "setup: installing the VS Code extension's npm packages (npm ci)" >&2
+  (cd "$ext" && npm ci --no-audit --no-fund >/dev/null)
+  cp "$ext/package-lock.json" "$ext/node_modules/.pencil-lock"
+fi

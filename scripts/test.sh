@@ -11,4 +11,6 @@ if [ ! -d ../shared/data ]; then
 fi
 bash scripts/setup.sh
 export PATH="$root/.deps/npm/node_modules/.bin:$PATH"
+# The VS Code extension: its own logic under Node's test runner, then the .vsix.
+(cd editor-extensions/vscode && npm test && npm run package </dev/null)
 cargo test --workspace --locked --no-fail-fast

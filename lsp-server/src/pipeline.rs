@@ -311,7 +311,14 @@ pub async fn find_style_fixes(
     for (i, candidate) in candidates.into_iter().enumerate() {
         say(format!("checking candidate {} of {}", i + 1, search.candidates));
         if let Ok(v) = checker.check(candidate.clone()).await {
-            tracing::debug!("style fix candidate {}: {:?} {:?}\n{candidate}", i + 1, v.status, v.error.as_ref().map(|e| &e.message));
+            // Status and error class only: logs never carry the student's code (nor messages quoting it).
+            tracing::debug!(
+                "style fix candidate {}: {} lines, {:?} {:?}",
+                i + 1,
+                candidate.lines().count(),
+                v.status,
+                v.error.as_ref().map(|e| &e.kind)
+            );
             if v.status != Status::Error {
                 running.push(candidate);
             }
