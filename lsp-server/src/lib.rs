@@ -8,6 +8,7 @@
 //! transport and is tested without an editor.
 
 pub mod bench;
+pub mod bench_handshake;
 pub mod bench_server;
 pub mod check;
 pub mod checker;

@@ -7,11 +7,16 @@
 mod api;
 mod backtracking;
 mod ahead;
+mod http;
+mod listen;
 mod model_switch;
 mod transport;
+pub mod trust;
 mod wire_guard;
 
-pub use transport::{run_stdio, run_websocket, ListenError};
+pub use listen::{run_listen, ListenArgs};
+pub use transport::{run_stdio, run_websocket, ListenConfig, ListenError};
+use trust::Peer;
 
 use crate::pipeline::Services;
 use crate::protocol::RUN_METHOD;
@@ -49,12 +54,15 @@ pub struct PencilServer {
     ahead: Arc<ahead::WorkAhead>,
     /// Loads the model a changed `modelDir` names (see `model_switch`).
     model_switch: Arc<model_switch::ModelSwitch>,
+    /// Who the client is: over WebSocket, settings that name files are ignored (`trust`).
+    peer: Peer,
 }
 
 impl PencilServer {
-    fn new(client: Client, options: ServerOptions) -> PencilServer {
+    fn new(client: Client, options: ServerOptions, peer: Peer) -> PencilServer {
         PencilServer {
             client,
+            peer,
             session: Mutex::new(Session::default()),
             services: OnceLock::new(),
             options,
@@ -102,8 +110,8 @@ impl PencilServer {
 }
 
 /// Builds the service for one client connection, with the custom methods registered.
-pub fn service(options: ServerOptions) -> (LspService<PencilServer>, ClientSocket) {
-    LspService::build(|client| PencilServer::new(client, options))
+pub fn service(options: ServerOptions, peer: Peer) -> (LspService<PencilServer>, ClientSocket) {
+    LspService::build(|client| PencilServer::new(client, options, peer))
         .custom_method(RUN_METHOD, PencilServer::run)
         .finish()
 }

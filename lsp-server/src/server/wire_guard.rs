@@ -4,6 +4,7 @@
 //! only well-formed JSON-RPC frames and answers everything else itself, with the
 //! JSON-RPC error the specification prescribes; the server never sees garbage.
 
+use super::trust::{method_access, MethodAccess, Peer};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
@@ -20,9 +21,23 @@ fn error_response(id: Value, code: i64, message: String) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Checks that `body` is one JSON-RPC 2.0 message tower-lsp-server will decode.
-/// On failure returns the error response to send back.
-pub fn check_message(body: &[u8]) -> Result<(), Vec<u8>> {
+/// Checks that `body` is one JSON-RPC 2.0 message tower-lsp-server will decode,
+/// and that `peer` may call its method (`trust::method_access`). On failure returns
+/// the error response to send back, or None for a notification to drop unanswered.
+pub fn check_message(body: &[u8], peer: Peer) -> Result<(), Option<Vec<u8>>> {
+    let message = check_json_rpc(body).map_err(Some)?;
+    let Some(method) = message.get("method").and_then(Value::as_str) else { return Ok(()) };
+    let why = match method_access(peer, &method) {
+        MethodAccess::Allowed => return Ok(()),
+        MethodAccess::Refused => "is not available over WebSocket",
+        MethodAccess::NeedsConfirmation => "needs the student's confirmation in the page",
+    };
+    tracing::warn!("refused {method:?} from a {peer:?} client: it {why}");
+    Err(message.get("id").map(|id| error_response(id.clone(), -32601, format!("Method not allowed: {method} {why}"))))
+}
+
+/// The message, when it is one JSON-RPC 2.0 message; else the error response.
+fn check_json_rpc(body: &[u8]) -> Result<Value, Vec<u8>> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| error_response(Value::Null, -32700, format!("Parse error: {e}")))?;
     let id = value.get("id").cloned().unwrap_or(Value::Null);
@@ -32,7 +47,7 @@ pub fn check_message(body: &[u8]) -> Result<(), Vec<u8>> {
         return Err(invalid("\"jsonrpc\" must be \"2.0\""));
     }
     let id_ok = |v: Option<&Value>| v.is_none_or(|v| v.is_string() || v.is_i64() || v.is_u64() || v.is_null());
-    match obj.get("method") {
+    let shape = match obj.get("method") {
         Some(Value::String(_)) => {
             if !id_ok(obj.get("id")) {
                 return Err(invalid("\"id\" must be a number or a string"));
@@ -47,7 +62,8 @@ pub fn check_message(body: &[u8]) -> Result<(), Vec<u8>> {
             Ok(())
         }
         None => Err(invalid("neither a request, a notification nor a response")),
-    }
+    };
+    shape.map(|()| value)
 }
 
 /// What reading one frame produced.
@@ -55,10 +71,12 @@ enum Frame {
     Body(Vec<u8>),
     /// A frame to answer with this error response and skip.
     Rejected(Vec<u8>),
+    /// A notification to skip unanswered.
+    Dropped,
     End,
 }
 
-async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Frame {
+async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>, peer: Peer) -> Frame {
     let mut length: Option<Result<usize, String>> = None;
     let mut saw_header = false;
     loop {
@@ -104,9 +122,10 @@ async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Frame {
             if reader.read_exact(&mut body).await.is_err() {
                 return Frame::End;
             }
-            match check_message(&body) {
+            match check_message(&body, peer) {
                 Ok(()) => Frame::Body(body),
-                Err(response) => Frame::Rejected(response),
+                Err(Some(response)) => Frame::Rejected(response),
+                Err(None) => Frame::Dropped,
             }
         }
     }
@@ -120,15 +139,16 @@ fn framed(body: &[u8]) -> Vec<u8> {
 
 /// Pumps client bytes from `input` into `to_server`, forwarding good frames and sending
 /// error responses for bad ones to `replies`. Ends (closing `to_server`) at end of input.
-pub async fn guard_input<R, W>(input: R, mut to_server: W, replies: mpsc::Sender<Vec<u8>>)
+pub async fn guard_input<R, W>(input: R, mut to_server: W, replies: mpsc::Sender<Vec<u8>>, peer: Peer)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let mut reader = BufReader::new(input);
     loop {
-        match read_frame(&mut reader).await {
+        match read_frame(&mut reader, peer).await {
             Frame::End => break,
+            Frame::Dropped => {}
             Frame::Body(body) => {
                 if to_server.write_all(&framed(&body)).await.is_err() || to_server.flush().await.is_err() {
                     break;
@@ -157,7 +177,7 @@ where
     let (frames_tx, mut frames) = mpsc::channel::<Vec<u8>>(16);
     let read = async move {
         let mut reader = BufReader::new(from_server);
-        while let Frame::Body(body) = read_frame(&mut reader).await {
+        while let Frame::Body(body) = read_frame(&mut reader, Peer::Stdio).await {
             if frames_tx.send(body).await.is_err() {
                 break;
             }
@@ -202,6 +222,7 @@ mod tests {
 
     #[test]
     fn only_json_rpc_messages_pass() {
+        let check_message = |body: &[u8]| check_message(body, Peer::Stdio).map_err(|e| e.expect("a response"));
         assert!(check_message(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).is_ok());
         assert!(check_message(br#"{"jsonrpc":"2.0","method":"exit"}"#).is_ok());
         assert!(check_message(br#"{"jsonrpc":"2.0","id":"a","result":null}"#).is_ok());
@@ -219,5 +240,17 @@ mod tests {
         let response: Value =
             serde_json::from_slice(&check_message(br#"{"jsonrpc":"1.0","id":7,"method":"x"}"#).expect_err("rejected")).expect("json");
         assert_eq!(response["id"], 7);
+    }
+
+    #[test]
+    fn websocket_peers_call_only_listed_methods() {
+        let ws = |body: &[u8]| check_message(body, Peer::WebSocket);
+        assert!(ws(br#"{"jsonrpc":"2.0","id":1,"method":"pencil/run","params":{}}"#).is_ok());
+        assert!(ws(br#"{"jsonrpc":"2.0","id":"a","result":null}"#).is_ok());
+        let refused = ws(br#"{"jsonrpc":"2.0","id":4,"method":"workspace/symbol","params":{}}"#).expect_err("refused");
+        let response: Value = serde_json::from_slice(&refused.expect("answered")).expect("json");
+        assert_eq!((response["id"].clone(), response["error"]["code"].clone()), (json!(4), json!(-32601)));
+        assert!(matches!(ws(br#"{"jsonrpc":"2.0","method":"pencil/secret","params":{}}"#), Err(None)));
+        assert!(check_message(br#"{"jsonrpc":"2.0","id":4,"method":"workspace/symbol"}"#, Peer::Stdio).is_ok());
     }
 }

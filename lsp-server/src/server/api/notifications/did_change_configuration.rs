@@ -3,15 +3,20 @@
 
 use crate::coach::ModelRequest;
 use crate::server::api::log;
+use crate::server::trust::drop_path_settings;
 use crate::server::{services, PencilServer};
 use crate::session::ClientOptions;
 use tower_lsp_server::gen_lsp_types::{DidChangeConfigurationParams, MessageType};
 
 pub(in crate::server) async fn handle(server: &PencilServer, params: DidChangeConfigurationParams) {
-    let options = match ClientOptions::from_json(Some(&params.settings)) {
+    let mut options = match ClientOptions::from_json(Some(&params.settings)) {
         Ok(options) => options,
         Err(e) => return log(server, MessageType::Warning, e).await,
     };
+    if let Some(refused) = drop_path_settings(server.peer, &mut options) {
+        log(server, MessageType::Warning, refused.clone()).await;
+        server.client.show_message(MessageType::Warning, refused).await;
+    }
     let (before, after) = {
         let mut session = server.session();
         let before = session.settings.model_dir.clone();

@@ -5,6 +5,7 @@ use crate::checker::Checker;
 use crate::coach::{Coach, ModelRequest};
 use crate::pipeline::Services;
 use crate::protocol::{ACCEPT_FIX_COMMAND, PROTOCOL_VERSION, RUN_METHOD, HINT_METHOD};
+use crate::server::trust::drop_path_settings;
 use crate::server::PencilServer;
 use crate::session::{ClientOptions, Settings, DATA_DIR_ENV};
 use crate::store::StoreHandle;
@@ -13,10 +14,11 @@ use tower_lsp_server::jsonrpc::Result;
 
 pub(in crate::server) async fn handle(server: &PencilServer, params: InitializeParams) -> Result<InitializeResult> {
     let mut messages = Vec::new();
-    let options = ClientOptions::from_json(params.initialization_options.as_ref()).unwrap_or_else(|e| {
+    let mut options = ClientOptions::from_json(params.initialization_options.as_ref()).unwrap_or_else(|e| {
         messages.push(format!("Pencil coach: {e}"));
         ClientOptions::default()
     });
+    messages.extend(drop_path_settings(server.peer, &mut options));
     let env_dir = std::env::var_os(DATA_DIR_ENV).map(Into::into);
     let settings = Settings::resolve(&options, server.options.data_dir.clone(), env_dir);
     let data_dir = settings.data_dir.clone();
