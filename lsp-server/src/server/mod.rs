@@ -7,6 +7,7 @@
 mod api;
 mod backtracking;
 mod ahead;
+mod codec;
 mod http;
 mod listen;
 mod model_switch;

@@ -1,9 +1,11 @@
-//! Transports: stdio (default) and WebSocket for the browser editor. Over WebSocket
-//! each text message carries one JSON-RPC message without `Content-Length` framing
-//! (as browser LSP clients send them); the bridge adds and strips the framing.
+//! Transports: stdio (default) and WebSocket for the browser editor. Both hand bare
+//! message bodies to one server session (`serve_session`): stdio reads and writes
+//! them through `codec`, and over WebSocket each text message carries one JSON-RPC
+//! message without `Content-Length` framing (as browser LSP clients send them).
 //! A WebSocket connection is admitted by `trust` (Host, Origin, token) before any
 //! LSP byte is read, and its session runs as `Peer::WebSocket`.
 
+use super::codec::{self, FrameReader};
 use super::http::{self, HeadError, Replay};
 use super::trust::{Admission, ListenPolicy, Peer, Refusal, RequestHead, Token};
 use super::{service, wire_guard, ServerOptions};
@@ -11,9 +13,9 @@ use futures_util::{SinkExt, StreamExt};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
 use tokio_tungstenite::tungstenite::Message;
@@ -38,29 +40,56 @@ pub enum ListenError {
 
 /// Serves one client over stdin/stdout until it exits.
 pub async fn run_stdio(options: ServerOptions) {
-    serve_guarded(tokio::io::stdin(), tokio::io::stdout(), options, Peer::Stdio).await;
+    let (incoming_tx, incoming) = mpsc::channel(16);
+    let (outgoing, mut outgoing_rx) = mpsc::channel::<Vec<u8>>(16);
+    let read = async move {
+        let mut frames = FrameReader::new(tokio::io::stdin());
+        while let Some(frame) = frames.next().await {
+            if incoming_tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(body) = outgoing_rx.recv().await {
+            if codec::write_frame(&mut stdout, &body).await.is_err() {
+                break;
+            }
+        }
+    };
+    let rest = async move {
+        tokio::join!(serve_session(incoming, outgoing, options, Peer::Stdio), write);
+    };
+    tokio::pin!(read, rest);
+    // After `exit` the server is done even if the client keeps its end open.
+    tokio::select! {
+        () = &mut rest => {}
+        () = &mut read => rest.await,
+    }
 }
 
-/// Serves one client over a framed byte stream, with the wire guard in front of the
-/// server so malformed messages are answered instead of ending the session.
-async fn serve_guarded<R, W>(input: R, output: W, options: ServerOptions, peer: Peer)
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+/// One server session behind the wire guard: client message bodies in, server
+/// message bodies out (each transport frames them its own way). Ends when the
+/// server's output ends: after `exit`, or once `incoming` has ended.
+async fn serve_session(
+    incoming: mpsc::Receiver<wire_guard::Incoming>,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    options: ServerOptions,
+    peer: Peer,
+) {
     let (to_server, server_in) = tokio::io::duplex(1 << 16);
     let (server_out, from_server) = tokio::io::duplex(1 << 16);
-    let (replies_tx, replies_rx) = tokio::sync::mpsc::channel(16);
+    let (replies_tx, replies_rx) = mpsc::channel(16);
     let (service, socket) = service(options, peer);
     let serve = async move {
         Server::new(server_in, server_out, socket).serve(service).await;
     };
-    let guard = wire_guard::guard_input(input, to_server, replies_tx, peer);
+    let guard = wire_guard::guard_input(incoming, to_server, replies_tx, peer);
     let rest = async move {
-        tokio::join!(serve, wire_guard::merge_output(from_server, replies_rx, output));
+        tokio::join!(serve, wire_guard::merge_output(from_server, replies_rx, outgoing));
     };
     tokio::pin!(guard, rest);
-    // After `exit` the server is done even if the client keeps its end open.
     tokio::select! {
         () = &mut rest => {}
         () = &mut guard => rest.await,
@@ -216,16 +245,15 @@ fn shown(value: Option<&str>) -> String {
     }
 }
 
-/// Bridges one admitted WebSocket to a server session: each text message is one
-/// JSON-RPC message, framed for the guard on the way in and unframed on the way out.
+/// Bridges one admitted WebSocket to a server session: each text (or binary)
+/// message is one JSON-RPC message, without `Content-Length` framing.
 async fn serve_connection<S>(ws: WebSocketStream<S>, options: ServerOptions)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut ws_tx, mut ws_rx) = ws.split();
-    let (mut to_guard, guard_in) = tokio::io::duplex(1 << 16);
-    let (guard_out, from_guard) = tokio::io::duplex(1 << 16);
-
+    let (incoming_tx, incoming) = mpsc::channel(16);
+    let (outgoing, mut outgoing_rx) = mpsc::channel::<Vec<u8>>(16);
     let inbound = async move {
         while let Some(msg) = ws_rx.next().await {
             let body: Vec<u8> = match msg {
@@ -234,22 +262,14 @@ where
                 Ok(Message::Close(_)) | Err(_) => break,
                 Ok(_) => continue,
             };
-            let framed = if body.starts_with(b"Content-Length:") {
-                body
-            } else {
-                let mut f = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-                f.extend_from_slice(&body);
-                f
-            };
-            if to_guard.write_all(&framed).await.is_err() {
+            if incoming_tx.send(Ok(body)).await.is_err() {
                 break;
             }
         }
-        // Dropping `to_guard` ends the server's input, which ends the session.
+        // Dropping `incoming_tx` ends the server's input, which ends the session.
     };
     let outbound = async move {
-        let mut reader = BufReader::new(from_guard);
-        while let Some(body) = read_framed(&mut reader).await {
+        while let Some(body) = outgoing_rx.recv().await {
             let Ok(text) = String::from_utf8(body) else { continue };
             if ws_tx.send(Message::text(text)).await.is_err() {
                 break;
@@ -257,26 +277,5 @@ where
         }
         let _ = ws_tx.close().await;
     };
-    tokio::join!(inbound, outbound, serve_guarded(guard_in, guard_out, options, Peer::WebSocket));
-}
-
-/// Reads one `Content-Length`-framed message body; None at end of stream.
-async fn read_framed<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option<Vec<u8>> {
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await.ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.strip_prefix("Content-Length:") {
-            length = v.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0; length?];
-    reader.read_exact(&mut body).await.ok()?;
-    Some(body)
+    tokio::join!(inbound, outbound, serve_session(incoming, outgoing, options, Peer::WebSocket));
 }
