@@ -87,7 +87,7 @@ impl PencilServer {
 
     /// After an edit: check the document's text, and read its trace, once it has been still a moment.
     fn work_ahead_soon(&self, uri: &Uri) {
-        let text = self.session().documents.get(uri).and_then(|e| e.document.as_ref().map(|d| Arc::<str>::from(d.text())));
+        let text = self.session().documents.text(uri).ok().map(|d| Arc::<str>::from(d.text()));
         if let Some(text) = text {
             let services = services(self);
             let risk = services.filter(|s| s.coach.engine().is_some()).map(|s| ahead::RiskAhead {

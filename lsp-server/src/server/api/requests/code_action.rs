@@ -18,15 +18,9 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
     let uri = params.text_document.uri;
     let (doc, last_run, settings, client_progress) = {
         let session = server.session();
-        let entry = session.documents.get(&uri).ok_or_else(|| ServerError::NotOpen(uri.to_string()))?;
-        let Some(doc) = entry.document.clone() else {
-            return Err(ServerError::Refused {
-                uri: uri.to_string(),
-                reason: entry.refused.clone().unwrap_or(crate::edit::DocumentError::TooLarge { bytes: 0 }),
-            }
-            .into());
-        };
-        (doc, entry.last_run.clone(), session.settings.clone(), session.client_progress)
+        let doc = session.documents.text(&uri)?;
+        let last_run = session.documents.get(&uri).and_then(|e| e.last_run.clone());
+        (doc, last_run, session.settings.clone(), session.client_progress)
     };
     doc.index().byte_range(doc.text(), params.range).map_err(ServerError::from)?;
     if params.context.only.as_ref().is_some_and(|only| !only.contains(&CodeActionKind::QuickFix)) {

@@ -22,17 +22,7 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: RunParams) 
 pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, trigger: Trigger) -> std::result::Result<RunResult, ServerError> {
     let (doc, settings) = {
         let session = server.session();
-        let entry = session.documents.get(&uri).ok_or_else(|| ServerError::NotOpen(uri.to_string()))?;
-        let doc = match (&entry.document, &entry.refused) {
-            (Some(doc), _) => doc.clone(),
-            (None, reason) => {
-                return Err(ServerError::Refused {
-                    uri: uri.to_string(),
-                    reason: reason.clone().unwrap_or(crate::edit::DocumentError::TooLarge { bytes: 0 }),
-                })
-            }
-        };
-        (doc, session.settings.clone())
+        (session.documents.text(&uri)?, session.settings.clone())
     };
     let Some(services) = services(server) else {
         return Err(ServerError::Unchecked("the server is not initialized".into()));
