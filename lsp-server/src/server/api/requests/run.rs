@@ -1,6 +1,7 @@
 //! `pencil/run`: record the state, check it, publish diagnostics, answer the verdict.
 
 use crate::clock::now_timestamp;
+use crate::diagnostics;
 use crate::error::ServerError;
 use crate::pipeline::{self, RunInput};
 use crate::protocol::{RunParams, RunResult};
@@ -46,6 +47,7 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     let Some(verdict) = outcome.verdict else {
         return Err(ServerError::Unchecked(outcome.problems.join("; ")));
     };
+    let diagnostics = diagnostics::from_verdict(doc.text(), &verdict);
     let style = (verdict.status == Status::Error && services.coach.engine().is_some()).then(|| StyleFixSlot {
         student: student.clone(),
         title: title.clone(),
@@ -53,10 +55,9 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
         time: time.clone(),
         fixes: Arc::default(),
     });
-    let snapshot =
-        RunSnapshot { text: doc.text().to_string(), diagnostics: outcome.diagnostics.clone(), fixes: outcome.fixes.clone(), style };
+    let snapshot = RunSnapshot { text: doc.text().to_string(), diagnostics: diagnostics.clone(), fixes: outcome.fixes.clone(), style };
     server.session().documents.set_last_run(&uri, Arc::new(snapshot));
-    server.client.publish_diagnostics(uri.clone(), outcome.diagnostics.clone(), Some(doc.version())).await;
+    server.client.publish_diagnostics(uri.clone(), diagnostics.clone(), Some(doc.version())).await;
     if services.coach.engine().is_some_and(|e| e.has_probe()) {
         let job = RiskJob {
             client: server.client.clone(),
@@ -77,7 +78,7 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     Ok(RunResult {
         status: verdict.status.into(),
         paper_success: verdict.paper_success,
-        diagnostics: outcome.diagnostics,
+        diagnostics,
         state_id: outcome.state.map(|s| s.id),
         fixes: outcome.fixes.len(),
     })
