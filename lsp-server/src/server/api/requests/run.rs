@@ -28,9 +28,8 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     let Some(services) = services(server) else {
         return Err(ServerError::Unchecked("the server is not initialized".into()));
     };
-    let student = services.local_student();
     let input = RunInput {
-        student: student.clone(),
+        student: services.local_student(),
         title: title_of(&uri),
         code: doc.text().to_string(),
         time: now_timestamp(),
@@ -39,47 +38,31 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     };
     // A newer run of this document makes the older one's risk work stale.
     let generation = server.hints_state().runs.begin(uri.as_ref().to_string());
-    let (title, time) = (input.title.clone(), input.time.clone());
-    let outcome = pipeline::run(services, input).await;
+    let outcome = pipeline::run(services, input.clone()).await;
     for problem in &outcome.problems {
         log(server, MessageType::Warning, format!("{}: {problem}", uri.as_ref())).await;
     }
-    let Some(verdict) = outcome.verdict else {
+    let Some(verdict) = &outcome.verdict else {
         return Err(ServerError::Unchecked(outcome.problems.join("; ")));
     };
-    let diagnostics = diagnostics::from_verdict(doc.text(), &verdict);
+    let diagnostics = diagnostics::from_verdict(doc.text(), verdict);
+    let state_id = outcome.state.map(|s| s.id);
     let style = (verdict.status == Status::Error && services.coach.engine().is_some()).then(|| StyleFixSlot {
-        student: student.clone(),
-        title: title.clone(),
-        state_id: outcome.state.map(|s| s.id),
-        time: time.clone(),
+        student: input.student.clone(),
+        title: input.title.clone(),
+        state_id,
+        time: input.time.clone(),
         fixes: Arc::default(),
     });
-    let snapshot = RunSnapshot { text: doc.text().to_string(), diagnostics: diagnostics.clone(), fixes: outcome.fixes.clone(), style };
+    let snapshot = RunSnapshot { text: input.code.clone(), diagnostics: diagnostics.clone(), fixes: outcome.fixes.clone(), style };
     server.session().documents.set_last_run(&uri, Arc::new(snapshot));
     server.client.publish_diagnostics(uri.clone(), diagnostics.clone(), Some(doc.version())).await;
-    if services.coach.engine().is_some_and(|e| e.has_probe()) {
-        let job = RiskJob {
-            client: server.client.clone(),
-            services: services.clone(),
-            hints: server.hints.clone(),
-            generation,
-            uri,
-            student,
-            title,
-            code: doc.text().to_string(),
-            time,
-            state_id: outcome.state.map(|s| s.id),
-            threshold_setting: settings.hint_threshold,
-            interval_s: settings.hint_interval_s,
-        };
-        tokio::spawn(job.run());
-    }
+    RiskJob::spawn_after_run(server, services, &input, (&uri, generation, state_id), &settings);
     Ok(RunResult {
         status: verdict.status.into(),
         paper_success: verdict.paper_success,
         diagnostics,
-        state_id: outcome.state.map(|s| s.id),
+        state_id,
         fixes: outcome.fixes.len(),
     })
 }
