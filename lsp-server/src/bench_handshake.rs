@@ -140,8 +140,7 @@ async fn matrix(out: &mut Vec<u8>, addr: SocketAddr, token: &Token) -> std::io::
     let evil = format!("evil.example:{port}");
     writeln!(
         out,
-        "page GET {}: {} (Host {local}), {} (Host localhost:{port}), {} (Host {evil}); GET / without the token: {}; wrong token: {}; GET /other: {}",
-        "/?token=…",
+        "page GET /?token=…: {} (Host {local}), {} (Host localhost:{port}), {} (Host {evil}); GET / without the token: {}; wrong token: {}; GET /other: {}",
         get(addr, &with_token, &local).await,
         get(addr, &with_token, &format!("localhost:{port}")).await,
         get(addr, &with_token, &evil).await,
@@ -152,18 +151,28 @@ async fn matrix(out: &mut Vec<u8>, addr: SocketAddr, token: &Token) -> std::io::
     Ok(())
 }
 
+/// One latency figure: whom the client calls, with which headers, and the status it expects.
+struct Setup<'a> {
+    label: &'a str,
+    addr: SocketAddr,
+    host: &'a str,
+    origin: Option<&'a str>,
+    protocol: Option<&'a str>,
+    expected: u16,
+}
+
 async fn latency(out: &mut Vec<u8>, n: usize, guarded: SocketAddr, bare: SocketAddr, token: &Token) -> std::io::Result<()> {
     let right = format!("{TOKEN_PROTOCOL_PREFIX}{}", token.expose());
     let page = format!("http://127.0.0.1:{}", guarded.port());
     let (guarded_host, bare_host) = (format!("127.0.0.1:{}", guarded.port()), format!("127.0.0.1:{}", bare.port()));
     writeln!(out, "handshake latency on loopback, {n} sequential handshakes each (TCP connect to the 101 or the refusal):")?;
-    let configurations: [(&str, SocketAddr, &str, Option<&str>, Option<&str>, u16); 4] = [
-        ("without the checks (bare tungstenite accept)", bare, &bare_host, Some(&page), None, 101),
-        ("with the checks, admitted (page origin, token)", guarded, &guarded_host, Some(&page), Some(&right), 101),
-        ("with the checks, refused (foreign origin)", guarded, &guarded_host, Some("http://evil.example"), Some(&right), 403),
-        ("with the checks, refused (no token)", guarded, &guarded_host, Some(&page), None, 401),
+    let configurations = [
+        Setup { label: "without the checks (bare tungstenite accept)", addr: bare, host: &bare_host, origin: Some(&page), protocol: None, expected: 101 },
+        Setup { label: "with the checks, admitted (page origin, token)", addr: guarded, host: &guarded_host, origin: Some(&page), protocol: Some(&right), expected: 101 },
+        Setup { label: "with the checks, refused (foreign origin)", addr: guarded, host: &guarded_host, origin: Some("http://evil.example"), protocol: Some(&right), expected: 403 },
+        Setup { label: "with the checks, refused (no token)", addr: guarded, host: &guarded_host, origin: Some(&page), protocol: None, expected: 401 },
     ];
-    for (label, addr, host, origin, protocol, expected) in configurations {
+    for Setup { label, addr, host, origin, protocol, expected } in configurations {
         for _ in 0..n.min(20) {
             handshake(addr, host, origin, protocol).await; // warm-up
         }

@@ -214,7 +214,9 @@ fn untrusted_clients_are_refused_before_any_lsp_byte() {
     let wrong = format!("pencil-lsp.token.{}", "0".repeat(64));
     let page = format!("http://{}", server.addr);
     runtime().block_on(async {
-        let cases: [(&str, Option<&str>, Option<&str>, Option<String>, u16); 9] = [
+        // (what, Origin, subprotocol, Host, status)
+        type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<String>, u16);
+        let cases: [Case; 9] = [
             ("foreign origin", Some("http://evil.example"), Some(&right), None, 403),
             ("sandboxed or file page", Some("null"), Some(&right), None, 403),
             ("no token", Some(&page), None, None, 401),

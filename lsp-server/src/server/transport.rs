@@ -157,6 +157,8 @@ pub async fn run_websocket(
 /// Reads the request head and decides it (`ListenPolicy::admit`): refusals and the
 /// page are answered here; an admitted upgrade becomes a WebSocket echoing the
 /// token's subprotocol. No LSP byte is read before this returns a socket.
+// The echo callback's error type is tungstenite's (`ErrorResponse`, an HTTP response).
+#[allow(clippy::result_large_err)]
 async fn handshake(
     mut stream: TcpStream,
     peer: SocketAddr,

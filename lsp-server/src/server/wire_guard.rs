@@ -28,7 +28,7 @@ fn error_response(id: Value, code: i64, message: String) -> Vec<u8> {
 pub fn check_message(body: &[u8], peer: Peer) -> Result<(), Option<Vec<u8>>> {
     let message = check_json_rpc(body).map_err(Some)?;
     let Some(method) = message.get("method").and_then(Value::as_str) else { return Ok(()) };
-    let why = match method_access(peer, &method) {
+    let why = match method_access(peer, method) {
         MethodAccess::Allowed => return Ok(()),
         MethodAccess::Refused => "is not available over WebSocket",
         MethodAccess::NeedsConfirmation => "needs the student's confirmation in the page",
