@@ -38,6 +38,12 @@ pub struct BenchArgs {
     /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing.
     #[arg(long)]
     pub unfixed: Option<PathBuf>,
+    /// Instead: print `--listen`'s refusal matrix (Host x Origin x token) and the latency its checks add to a handshake.
+    #[arg(long)]
+    pub handshake: bool,
+    /// Handshakes per latency figure with --handshake.
+    #[arg(long, default_value_t = 200)]
+    pub handshakes: usize,
 }
 
 /// Why the benchmark could not run.
@@ -110,6 +116,9 @@ struct Tally {
 
 /// Runs the benchmark and writes its report.
 pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
+    if args.handshake {
+        return Ok(crate::bench_handshake::run(args.handshakes, out)?);
+    }
     let corpus = read_corpus(&args.corpus, ReadOptions { skip_bad: true })?;
     let traces = &corpus.traces;
     let step = (traces.len() / args.traces.max(1)).max(1);

@@ -1,13 +1,15 @@
 //! The coach's language server as a library: the binary only routes to [`server::run_stdio`],
-//! [`server::run_websocket`], [`replay`] and [`bench`].
+//! [`server::run_listen`], [`replay`] and [`bench`].
 //!
 //! Layout (after ruff's server): `server/` is the LSP main loop with one file per
-//! method under `server/api/`; `session/` holds documents and settings; `edit/`
-//! converts text and UTF-16 positions; the features themselves (`store`, `checker`,
-//! `diagnostics`, `fixes`, `coach`, `pipeline`) are plain code that knows no LSP
-//! transport and is tested without an editor.
+//! method under `server/api/`, the transports and who may use them; `session/` holds
+//! documents and settings; `edit/` converts text and UTF-16 positions; the features
+//! themselves (`store`, `checker`, `fixes`, `coach`, `pipeline`) are plain code that
+//! knows no LSP and is tested without an editor; `diagnostics` is the one conversion
+//! of sandbox verdicts into LSP diagnostics.
 
 pub mod bench;
+pub mod bench_handshake;
 pub mod bench_server;
 pub mod check;
 pub mod checker;

@@ -2,8 +2,7 @@
 //! This file is only the routing table; each tool lives in its own module.
 
 use clap::{Parser, Subcommand};
-use pencil_lsp::server::{self, ServerOptions};
-use std::net::SocketAddr;
+use pencil_lsp::server::{self, ListenArgs, ServerOptions};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -11,12 +10,8 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Serve LSP over WebSocket on this address instead of stdio (e.g. 127.0.0.1:7000).
-    #[arg(long)]
-    listen: Option<SocketAddr>,
-    /// Allow --listen on an address other machines can reach.
-    #[arg(long)]
-    allow_remote: bool,
+    #[command(flatten)]
+    listen: ListenArgs,
     /// Store directory (default: $PENCIL_DATA_DIR, else the platform's user data directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -47,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         server::init_logging();
     }
     match cli.command {
-        None => serve(cli.listen, cli.allow_remote, ServerOptions { data_dir: cli.data_dir, model_dir: cli.model }),
+        None => serve(cli.listen, ServerOptions { data_dir: cli.data_dir, model_dir: cli.model }),
         Some(Command::Replay(args)) => {
             pencil_lsp::replay::replay(&args, &mut std::io::stdout().lock())?;
             Ok(())
@@ -58,20 +53,16 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(listen: Option<SocketAddr>, allow_remote: bool, options: ServerOptions) -> anyhow::Result<()> {
+fn serve(listen: ListenArgs, options: ServerOptions) -> anyhow::Result<()> {
     server::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let served = runtime.block_on(async move {
-        match listen {
+        match listen.listen {
             None => {
                 server::run_stdio(options).await;
                 Ok(())
             }
-            Some(addr) => Ok(server::run_websocket(addr, allow_remote, options, |bound| {
-                tracing::info!("listening for WebSocket LSP clients on ws://{bound}");
-                eprintln!("pencil-lsp: listening on ws://{bound}");
-            })
-            .await?),
+            Some(addr) => Ok(server::run_listen(addr, &listen, options).await?),
         }
     });
     // Tokio reads stdin on a blocking thread that cannot be interrupted; do not wait for it.

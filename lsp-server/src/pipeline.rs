@@ -1,19 +1,19 @@
 //! One run of a program through the coach, shared by the server (`pencil/run`, save),
-//! `pencil-lsp replay` and `bench`: record the state, check it in the sandbox, turn the
-//! verdict into diagnostics, and find verified quick fixes for a failing program; then
-//! the model-backed steps on the recorded trace: backtracking risk and "Fix in my style".
+//! `pencil-lsp replay` and `bench`: record the state, check it in the sandbox, and find
+//! verified quick fixes for a failing program; then the model-backed steps on the
+//! recorded trace: backtracking risk and "Fix in my style". Plain data in and out: the
+//! callers turn verdicts into LSP diagnostics (`diagnostics`).
 
 use crate::checker::Checker;
 use crate::coach::style_fix::{self, HintSize, StyleFix};
-use crate::coach::{Coach, StudentVector};
-use crate::diagnostics;
+use crate::coach::{Coach, ModelRequest, ModelStatus, StudentVector};
 use crate::fixes::{self, VerifiedFix};
 use crate::store::{HintRecord, RunResultRow, StateRecord, StoreHandle, Trigger};
 use pencil_core::inference::ProbeOutput;
 use pencil_core::{ProgramState, Trace};
 use pencil_sandbox::{Status, Verdict};
+use std::path::Path;
 use std::time::Instant;
-use tower_lsp_server::gen_lsp_types::Diagnostic;
 
 /// How many verified quick fixes a run offers at most.
 pub const MAX_FIXES: usize = 3;
@@ -30,6 +30,57 @@ pub struct Services {
 }
 
 impl Services {
+    /// Opens the store in `data_dir`, starts the sandbox and loads the model `model`
+    /// finds, each independently: what fails is left out, and the returned messages
+    /// tell the student, once, what is missing. Blocking (SQLite, the compiler, the
+    /// model): call it off the async executor.
+    pub fn start(data_dir: Option<&Path>, model: &ModelRequest) -> (Services, Vec<String>) {
+        let mut messages = Vec::new();
+        let store = match data_dir {
+            Some(dir) => match StoreHandle::open(dir) {
+                Ok((store, report)) => {
+                    tracing::info!("store: {}", report.path.display());
+                    if let Some(notice) = report.tightened_notice() {
+                        tracing::warn!("{notice}");
+                    }
+                    messages.extend(report.warning());
+                    Some(store)
+                }
+                Err(e) => {
+                    messages.push(format!(
+                        "Pencil coach: the store in {} could not be opened: {e}. Your runs are not being recorded.",
+                        dir.display()
+                    ));
+                    None
+                }
+            },
+            None => {
+                messages.push(
+                    "Pencil coach: no user data directory was found; set PENCIL_DATA_DIR or the dataDir setting. \
+                     Your runs are not being recorded."
+                        .into(),
+                );
+                None
+            }
+        };
+        let checker = match Checker::start(crate::checker::student_sandbox_config()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                messages.push(format!(
+                    "Pencil coach: the program checker could not start ({e}); runs are recorded but not checked."
+                ));
+                None
+            }
+        };
+        let coach = Coach::load(model);
+        match coach.status() {
+            ModelStatus::Ready { dir, probe } => tracing::info!("trace model: {} (probe: {probe})", dir.display()),
+            ModelStatus::Unavailable(reason) => tracing::info!("no trace model: {reason}"),
+        }
+        messages.extend(coach.missing_message());
+        (Services { store, checker, coach }, messages)
+    }
+
     /// The store's local student id ("local" when there is no store).
     pub fn local_student(&self) -> String {
         self.store.as_ref().map_or_else(|| "local".to_string(), |s| s.local_student().to_string())
@@ -75,8 +126,6 @@ pub struct RunOutcome {
     pub verdict: Option<Verdict>,
     /// Problems that degraded this run (store or sandbox failures), for the log.
     pub problems: Vec<String>,
-    /// Diagnostics for the program.
-    pub diagnostics: Vec<Diagnostic>,
     /// Verified quick fixes, best first.
     pub fixes: Vec<VerifiedFix>,
     /// Phase timings.
@@ -128,7 +177,6 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
         }
     }
     let run_ms = started.elapsed().as_secs_f64() * 1e3;
-    let diagnostics = verdict.as_ref().map(|v| diagnostics::from_verdict(&input.code, v)).unwrap_or_default();
 
     let fixes_started = Instant::now();
     let mut fixes = match (&verdict, &services.checker) {
@@ -154,7 +202,7 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
         }
     }
     let fixes_ms = fixes_started.elapsed().as_secs_f64() * 1e3;
-    RunOutcome { state, verdict, problems, diagnostics, fixes, timings: Timings { run_ms, record_ms, check_ms, fixes_ms } }
+    RunOutcome { state, verdict, problems, fixes, timings: Timings { run_ms, record_ms, check_ms, fixes_ms } }
 }
 
 /// Candidate fixes for a failing verdict, verified in the sandbox off the executor.

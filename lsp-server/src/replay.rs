@@ -247,7 +247,8 @@ fn write_state(
         format!(" · edit -{del}/+{ins} lines")
     });
     writeln!(out, "-- CODE {n} ({time}) · {state} · {verdict}{changed}")?;
-    for d in &outcome.diagnostics {
+    let diagnostics = outcome.verdict.as_ref().map(|v| crate::diagnostics::from_verdict(code, v)).unwrap_or_default();
+    for d in &diagnostics {
         let msg = match &d.message {
             tower_lsp_server::gen_lsp_types::Message::String(s) => s.clone(),
             tower_lsp_server::gen_lsp_types::Message::MarkupContent(m) => m.value.clone(),

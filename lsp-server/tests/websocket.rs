@@ -1,23 +1,136 @@
 //! LSP over WebSocket (`--listen`): one JSON-RPC message per text frame, loopback only
-//! unless `--allow-remote`.
+//! unless `--allow-remote`, and only for clients that pass the Host, Origin and token
+//! checks; a page on another site, a client without this launch's token and a
+//! DNS-rebinding request are refused before any LSP byte, and never reach the store.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
-use tokio_tungstenite::tungstenite::Message;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-struct Killed(std::process::Child);
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-impl Drop for Killed {
+/// A `pencil-lsp --listen 127.0.0.1:0` process; its stderr is collected.
+struct Listener {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    addr: String,
+    token: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-async fn next_json(ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Value {
+impl Listener {
+    fn start(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Listener {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"));
+        command
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("PENCIL_DATA_DIR", data_dir)
+            .env("PENCIL_MODEL_DIR", "")
+            .env_remove("PENCIL_LSP_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut addr = None;
+        let url = loop {
+            let line = lines.next().expect("server exited").expect("line");
+            if let Some(a) = line.strip_prefix("pencil-lsp: listening on ws://") {
+                addr = Some(a.to_string());
+            }
+            if let Some(url) = line.strip_prefix("pencil-lsp: open ") {
+                break url.to_string();
+            }
+        };
+        let addr = addr.expect("the WebSocket address is printed first");
+        assert_eq!(url.split("/?token=").next(), Some(format!("http://{addr}").as_str()), "{url}");
+        let token = url.split("/?token=").nth(1).expect("a token in the URL").to_string();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().expect("log").push(line);
+            }
+        });
+        Listener { child, addr, token, log }
+    }
+
+    fn port(&self) -> &str {
+        self.addr.rsplit(':').next().expect("port")
+    }
+
+    fn protocol(&self) -> String {
+        format!("pencil-lsp.token.{}", self.token)
+    }
+
+    /// Opens a WebSocket with these headers (None leaves a header out; Host is set to
+    /// the listener's address unless given).
+    async fn connect(&self, origin: Option<&str>, protocol: Option<&str>, host: Option<&str>) -> Result<Ws, WsError> {
+        let mut request = format!("ws://{}/", self.addr).into_client_request().expect("request");
+        let headers = request.headers_mut();
+        if let Some(o) = origin {
+            headers.insert("Origin", HeaderValue::from_str(o).expect("header"));
+        }
+        if let Some(p) = protocol {
+            headers.insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).expect("header"));
+        }
+        if let Some(h) = host {
+            headers.insert("Host", HeaderValue::from_str(h).expect("header"));
+        }
+        tokio_tungstenite::connect_async(request).await.map(|(ws, response)| {
+            let echoed = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+            assert_eq!(echoed, protocol, "the token's subprotocol is echoed");
+            ws
+        })
+    }
+
+    /// The HTTP status a WebSocket handshake with these headers gets (101 when admitted).
+    async fn handshake_status(&self, origin: Option<&str>, protocol: Option<&str>, host: Option<&str>) -> u16 {
+        match self.connect(origin, protocol, host).await {
+            Ok(mut ws) => {
+                let _ = ws.close(None).await;
+                101
+            }
+            Err(WsError::Http(response)) => response.status().as_u16(),
+            Err(e) => panic!("handshake failed without an HTTP answer: {e}"),
+        }
+    }
+
+    /// A raw HTTP/1.1 request; returns the status and the body.
+    fn http(&self, head: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        stream.write_all(head.as_bytes()).expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{response:?}"));
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
+    }
+
+    fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.log.lock().expect("log").iter().filter(|l| l.contains(needle)).cloned().collect()
+    }
+}
+
+async fn next_json(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.expect("timed out").expect("open").expect("frame");
         if let Message::Text(t) = msg {
@@ -26,59 +139,207 @@ async fn next_json(ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungste
     }
 }
 
+async fn send(ws: &mut Ws, message: Value) {
+    ws.send(Message::text(message.to_string())).await.expect("send");
+}
+
+/// Sends a request and returns its response, keeping the notifications that came before it.
+async fn request(ws: &mut Ws, id: i64, method: &str, params: Value, notifications: &mut Vec<Value>) -> Value {
+    send(ws, json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+    loop {
+        let msg = next_json(ws).await;
+        if msg.get("method").is_none() && msg["id"] == id {
+            return msg;
+        }
+        notifications.push(msg);
+    }
+}
+
+/// Rows in the store's `program_states` (0 when no store was ever opened).
+fn recorded_states(data_dir: &Path) -> i64 {
+    let path = data_dir.join("pencil.db");
+    if !path.exists() {
+        return 0;
+    }
+    let db = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open store");
+    db.query_row("SELECT count(*) FROM program_states", [], |r| r.get(0)).expect("count")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+/// Opens a document and runs it; returns `pencil/run`'s result.
+async fn run_program(ws: &mut Ws, uri: &str, text: &str) -> Value {
+    let mut notes = Vec::new();
+    let init = request(ws, 1, "initialize", json!({"capabilities": {}}), &mut notes).await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "pencil-lsp");
+    send(ws, json!({"jsonrpc": "2.0", "method": "initialized", "params": {}})).await;
+    send(ws, json!({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+        "params": {"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": text}}}))
+    .await;
+    request(ws, 2, "pencil/run", json!({"textDocument": {"uri": uri}}), &mut notes).await
+}
+
 #[test]
 fn websocket_clients_run_programs() {
     let data = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"))
-        .args(["--listen", "127.0.0.1:0"])
-        .env("PENCIL_DATA_DIR", data.path())
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start");
-    let stderr = child.stderr.take().expect("stderr");
-    let _guard = Killed(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines.next().expect("server exited").expect("line");
-        if let Some(url) = line.strip_prefix("pencil-lsp: listening on ") {
-            break url.to_string();
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
-        let send = |v: Value| Message::text(v.to_string());
-        ws.send(send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}))).await.expect("send");
-        let mut init = next_json(&mut ws).await;
-        while init.get("id") != Some(&json!(1)) {
-            init = next_json(&mut ws).await;
-        }
+    let server = Listener::start(data.path(), &[], &[]);
+    runtime().block_on(async {
+        let page = format!("http://{}", server.addr);
+        let mut ws = server.connect(Some(&page), Some(&server.protocol()), None).await.expect("connect");
+        let mut notes = Vec::new();
+        let init = request(&mut ws, 1, "initialize", json!({"capabilities": {}}), &mut notes).await;
         assert_eq!(init["result"]["serverInfo"]["name"], "pencil-lsp");
-        ws.send(send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))).await.expect("send");
+        send(&mut ws, json!({"jsonrpc": "2.0", "method": "initialized", "params": {}})).await;
         // Garbage gets an error and the session goes on.
         ws.send(Message::text("{ not json")).await.expect("send");
         let uri = "file:///browser/house.coffee";
-        ws.send(send(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen",
-            "params": {"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": "pen purple\nfd 100\n"}}})))
-            .await
-            .expect("send");
-        ws.send(send(json!({"jsonrpc": "2.0", "id": 2, "method": "pencil/run", "params": {"textDocument": {"uri": uri}}})))
-            .await
-            .expect("send");
-        let mut saw_parse_error = false;
-        loop {
-            let msg = next_json(&mut ws).await;
-            if msg["error"]["code"] == -32700 {
-                saw_parse_error = true;
-            }
-            if msg["id"] == 2 {
-                assert_eq!(msg["result"]["status"], "ok", "{msg}");
-                break;
-            }
-        }
-        assert!(saw_parse_error);
+        send(&mut ws, json!({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+            "params": {"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": "pen purple\nfd 100\n"}}}))
+        .await;
+        let run = request(&mut ws, 2, "pencil/run", json!({"textDocument": {"uri": uri}}), &mut notes).await;
+        assert_eq!(run["result"]["status"], "ok", "{run}");
+        assert!(notes.iter().any(|m| m["error"]["code"] == -32700), "{notes:?}");
     });
+    assert_eq!(recorded_states(data.path()), 1);
+}
+
+#[test]
+fn untrusted_clients_are_refused_before_any_lsp_byte() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Listener::start(data.path(), &["--allow-origin", "https://Pencil.Example.org/"], &[]);
+    let port = server.port().to_string();
+    let right = server.protocol();
+    let wrong = format!("pencil-lsp.token.{}", "0".repeat(64));
+    let page = format!("http://{}", server.addr);
+    runtime().block_on(async {
+        // (what, Origin, subprotocol, Host, status)
+        type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<String>, u16);
+        let cases: [Case; 9] = [
+            ("foreign origin", Some("http://evil.example"), Some(&right), None, 403),
+            ("sandboxed or file page", Some("null"), Some(&right), None, 403),
+            ("no token", Some(&page), None, None, 401),
+            ("no token, no origin", None, None, None, 401),
+            ("wrong token", Some(&page), Some(&wrong), None, 403),
+            ("wrong Host port", None, Some(&right), Some("127.0.0.1:1".into()), 403),
+            ("other machine's Host", None, Some(&right), Some(format!("192.168.0.7:{port}")), 403),
+            ("DNS rebinding", Some(&format!("http://evil.example:{port}")), Some(&right), Some(format!("evil.example:{port}")), 403),
+            ("rebinding, no origin", None, Some(&right), Some(format!("evil.example:{port}")), 403),
+        ];
+        for (what, origin, protocol, host, status) in cases {
+            assert_eq!(server.handshake_status(origin, protocol, host.as_deref()).await, status, "{what}");
+        }
+        // Asked twice, the foreign origin is logged once.
+        assert_eq!(server.handshake_status(Some("http://evil.example"), Some(&right), None).await, 403);
+    });
+    // A raw upgrade from a foreign page with a first LSP message right behind it: refused, nothing read.
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    let (status, body) = server.http(&format!(
+        "GET / HTTP/1.1\r\nHost: {}\r\nOrigin: http://evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {right}\r\n\r\n\
+         {{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"pencil/run\"}}",
+        server.addr
+    ));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(recorded_states(data.path()), 0, "a refused client touched the store");
+    assert!(!data.path().join("pencil.db").exists(), "no session was started");
+
+    // The page: only with the token, only under an allowed Host.
+    let get = |target: &str, host: &str| server.http(&format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+    let (status, body) = get(&format!("/?token={}", server.token), &server.addr);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&format!("<meta name=\"pencil-lsp-token\" content=\"{}\">", server.token)), "{body}");
+    let (status, body) = get(&format!("/?token={}", server.token), &format!("localhost:{port}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get("/", &server.addr).0, 401);
+    assert_eq!(get("/?token=guess", &server.addr).0, 403);
+    let (status, body) = get(&format!("/?token={}", server.token), &format!("evil.example:{port}"));
+    assert_eq!(status, 403);
+    assert!(!body.contains(&server.token), "{body}");
+    assert_eq!(get("/../etc/passwd", &server.addr).0, 404);
+    assert_eq!(server.http(&format!("GET / HTTP/1.1\r\nHost: {}\r\nX-Big: {}\r\n\r\n", server.addr, "x".repeat(9000))).0, 431);
+
+    // The page's origin, a listed origin and an editor (no Origin) with the token get in.
+    runtime().block_on(async {
+        assert_eq!(server.handshake_status(Some("https://pencil.example.org"), Some(&right), None).await, 101);
+        assert_eq!(server.handshake_status(None, Some(&right), Some(&format!("localhost:{port}"))).await, 101);
+        let mut ws = server.connect(Some(&page), Some(&right), None).await.expect("the page's origin with the token");
+        let run = run_program(&mut ws, "file:///browser/snowman.coffee", "pen red\nfd 10\n").await;
+        assert_eq!(run["result"]["status"], "ok", "{run}");
+        assert!(run["result"]["state_id"].is_i64(), "{run}");
+    });
+    assert_eq!(recorded_states(data.path()), 1);
+
+    // Each refusal is logged once per origin, without the token or the request's body.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.log_lines("evil.example\"").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let foreign = server.log_lines("Origin \"http://evil.example\"");
+    assert_eq!(foreign.iter().filter(|l| l.contains("WebSocket")).count(), 1, "{foreign:#?}");
+    let all = server.log.lock().expect("log").join("\n");
+    assert!(!all.contains(&server.token[8..]) && !all.contains("\"method\":\"pencil/run\""), "{all}");
+}
+
+#[test]
+fn websocket_clients_name_no_files_and_call_only_listed_methods() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let token = "a1b2c3d4".repeat(8);
+    let token_file = work.path().join("run/token");
+    std::fs::create_dir_all(token_file.parent().expect("dir")).expect("mkdir");
+    let server = Listener::start(
+        &data,
+        &["--token-file", token_file.to_str().expect("utf-8")],
+        &[("PENCIL_LSP_TOKEN", token.as_str())],
+    );
+    assert_eq!(server.token, token);
+    assert_eq!(std::fs::read_to_string(&token_file).expect("token file").trim(), token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let elsewhere = work.path().join("elsewhere");
+    let model = work.path().join("model");
+    runtime().block_on(async {
+        let mut ws = server.connect(None, Some(&server.protocol()), None).await.expect("an editor with the token");
+        let mut notes = Vec::new();
+        let init = request(
+            &mut ws,
+            1,
+            "initialize",
+            json!({"capabilities": {}, "initializationOptions": {"pencil": {"dataDir": elsewhere, "modelDir": model}}}),
+            &mut notes,
+        )
+        .await;
+        assert!(init.get("error").is_none(), "{init}");
+        send(&mut ws, json!({"jsonrpc": "2.0", "method": "initialized", "params": {}})).await;
+        let refused = request(&mut ws, 2, "workspace/symbol", json!({"query": ""}), &mut notes).await;
+        assert_eq!(refused["error"]["code"], -32601, "{refused}");
+        assert!(refused["error"]["message"].as_str().is_some_and(|m| m.contains("not available over WebSocket")), "{refused}");
+        send(&mut ws, json!({"jsonrpc": "2.0", "method": "workspace/didChangeConfiguration",
+            "params": {"settings": {"modelDir": model}}}))
+        .await;
+        let uri = "file:///browser/tree.coffee";
+        send(&mut ws, json!({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+            "params": {"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": "fd 10\n"}}}))
+        .await;
+        let run = request(&mut ws, 3, "pencil/run", json!({"textDocument": {"uri": uri}}), &mut notes).await;
+        assert_eq!(run["result"]["status"], "ok", "{run}");
+        // Both refusals are shown (they may still be on their way: handlers run concurrently).
+        let shown = |notes: &[Value], what: &str| {
+            notes.iter().any(|n| n["method"] == "window/showMessage" && n["params"]["message"].as_str().is_some_and(|m| m.contains(what)))
+        };
+        let (both, one) = ("the dataDir and modelDir settings are ignored over WebSocket", "the modelDir setting is ignored over WebSocket");
+        while !(shown(&notes, both) && shown(&notes, one)) {
+            notes.push(next_json(&mut ws).await);
+        }
+    });
+    assert!(!elsewhere.exists(), "a WebSocket client chose where the store lives");
+    assert_eq!(recorded_states(&data), 1, "the store stays where the command line put it");
 }
 
 #[test]
@@ -90,4 +351,16 @@ fn remote_addresses_need_allow_remote() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a loopback address") && stderr.contains("--allow-remote"), "{stderr}");
+}
+
+#[test]
+fn a_bad_token_from_the_environment_is_refused_at_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("PENCIL_LSP_TOKEN", "1234")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PENCIL_LSP_TOKEN must be"), "{stderr}");
 }

@@ -19,6 +19,9 @@ pub enum DocumentError {
         /// Size it would have had.
         bytes: usize,
     },
+    /// A change to a document that was never opened, which only its whole text can start.
+    #[error("the document was never opened, so only a change with its whole text can start it")]
+    NotOpen,
 }
 
 /// An open document: its text, the client's version number and a line index.

@@ -5,7 +5,8 @@
 //! the model runs and again before it publishes.
 
 use crate::coach::hints::{hint_message, hint_threshold, HintState};
-use crate::pipeline::{self, RiskOutcome, Services};
+use crate::pipeline::{self, RiskOutcome, RunInput, Services};
+use crate::session::Settings;
 use crate::protocol::{HintNotification, HintParams};
 use crate::store::HintRecord;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,6 +34,35 @@ fn lock(hints: &Mutex<HintState>) -> MutexGuard<'_, HintState> {
 }
 
 impl RiskJob {
+    /// Starts the risk task for a run just recorded (run `generation` of `uri`, stored
+    /// as `state_id`), when the model has a probe.
+    pub(super) fn spawn_after_run(
+        server: &super::PencilServer,
+        services: &Services,
+        run: &RunInput,
+        (uri, generation, state_id): (&Uri, u64, Option<i64>),
+        settings: &Settings,
+    ) {
+        if !services.coach.engine().is_some_and(|e| e.has_probe()) {
+            return;
+        }
+        let job = RiskJob {
+            client: server.client.clone(),
+            services: services.clone(),
+            hints: server.hints.clone(),
+            generation,
+            uri: uri.clone(),
+            student: run.student.clone(),
+            title: run.title.clone(),
+            code: run.code.clone(),
+            time: run.time.clone(),
+            state_id,
+            threshold_setting: settings.hint_threshold,
+            interval_s: settings.hint_interval_s,
+        };
+        tokio::spawn(job.run());
+    }
+
     fn is_latest(&self) -> bool {
         lock(&self.hints).runs.is_latest(&self.uri.as_ref().to_string(), self.generation)
     }

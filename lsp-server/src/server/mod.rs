@@ -7,12 +7,18 @@
 mod api;
 mod backtracking;
 mod ahead;
+mod codec;
+mod http;
+mod listen;
 mod model_switch;
 mod retention;
 mod transport;
+pub mod trust;
 mod wire_guard;
 
-pub use transport::{run_stdio, run_websocket, ListenError};
+pub use listen::{run_listen, ListenArgs};
+pub use transport::{run_stdio, run_websocket, ListenConfig, ListenError};
+use trust::Peer;
 
 use crate::pipeline::Services;
 use crate::protocol::RUN_METHOD;
@@ -52,12 +58,15 @@ pub struct PencilServer {
     model_switch: Arc<model_switch::ModelSwitch>,
     /// Removes program states older than `retentionDays` (see `retention`).
     retention: retention::Retention,
+    /// Who the client is: over WebSocket, settings that name files are ignored (`trust`).
+    peer: Peer,
 }
 
 impl PencilServer {
-    fn new(client: Client, options: ServerOptions) -> PencilServer {
+    fn new(client: Client, options: ServerOptions, peer: Peer) -> PencilServer {
         PencilServer {
             client,
+            peer,
             session: Mutex::new(Session::default()),
             services: OnceLock::new(),
             options,
@@ -82,7 +91,7 @@ impl PencilServer {
 
     /// After an edit: check the document's text, and read its trace, once it has been still a moment.
     fn work_ahead_soon(&self, uri: &Uri) {
-        let text = self.session().documents.get(uri).and_then(|e| e.document.as_ref().map(|d| Arc::<str>::from(d.text())));
+        let text = self.session().documents.text(uri).ok().map(|d| Arc::<str>::from(d.text()));
         if let Some(text) = text {
             let services = services(self);
             let risk = services.filter(|s| s.coach.engine().is_some()).map(|s| ahead::RiskAhead {
@@ -106,8 +115,8 @@ impl PencilServer {
 }
 
 /// Builds the service for one client connection, with the custom methods registered.
-pub fn service(options: ServerOptions) -> (LspService<PencilServer>, ClientSocket) {
-    LspService::build(|client| PencilServer::new(client, options))
+pub fn service(options: ServerOptions, peer: Peer) -> (LspService<PencilServer>, ClientSocket) {
+    LspService::build(|client| PencilServer::new(client, options, peer))
         .custom_method(RUN_METHOD, PencilServer::run)
         .finish()
 }

@@ -1,13 +1,25 @@
-//! Transports: stdio (default) and WebSocket for the browser editor. Over WebSocket
-//! each text message carries one JSON-RPC message without `Content-Length` framing
-//! (as browser LSP clients send them); the bridge adds and strips the framing.
+//! Transports: stdio (default) and WebSocket for the browser editor. Both hand bare
+//! message bodies to one server session (`serve_session`): stdio reads and writes
+//! them through `codec`, and over WebSocket each text message carries one JSON-RPC
+//! message without `Content-Length` framing (as browser LSP clients send them).
+//! A WebSocket connection is admitted by `trust` (Host, Origin, token) before any
+//! LSP byte is read, and its session runs as `Peer::WebSocket`.
 
+use super::codec::{self, FrameReader};
+use super::http::{self, HeadError, Replay};
+use super::trust::{Admission, ListenPolicy, Peer, Refusal, RequestHead, Token};
 use super::{service, wire_guard, ServerOptions};
 use futures_util::{SinkExt, StreamExt};
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 use tower_lsp_server::Server;
 
 /// Why the WebSocket listener could not start.
@@ -28,49 +40,95 @@ pub enum ListenError {
 
 /// Serves one client over stdin/stdout until it exits.
 pub async fn run_stdio(options: ServerOptions) {
-    serve_guarded(tokio::io::stdin(), tokio::io::stdout(), options).await;
+    let (incoming_tx, incoming) = mpsc::channel(16);
+    let (outgoing, mut outgoing_rx) = mpsc::channel::<Vec<u8>>(16);
+    let read = async move {
+        let mut frames = FrameReader::new(tokio::io::stdin());
+        while let Some(frame) = frames.next().await {
+            if incoming_tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(body) = outgoing_rx.recv().await {
+            if codec::write_frame(&mut stdout, &body).await.is_err() {
+                break;
+            }
+        }
+    };
+    let rest = async move {
+        tokio::join!(serve_session(incoming, outgoing, options, Peer::Stdio), write);
+    };
+    tokio::pin!(read, rest);
+    // After `exit` the server is done even if the client keeps its end open.
+    tokio::select! {
+        () = &mut rest => {}
+        () = &mut read => rest.await,
+    }
 }
 
-/// Serves one client over a framed byte stream, with the wire guard in front of the
-/// server so malformed messages are answered instead of ending the session.
-async fn serve_guarded<R, W>(input: R, output: W, options: ServerOptions)
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+/// One server session behind the wire guard: client message bodies in, server
+/// message bodies out (each transport frames them its own way). Ends when the
+/// server's output ends: after `exit`, or once `incoming` has ended.
+async fn serve_session(
+    incoming: mpsc::Receiver<wire_guard::Incoming>,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    options: ServerOptions,
+    peer: Peer,
+) {
     let (to_server, server_in) = tokio::io::duplex(1 << 16);
     let (server_out, from_server) = tokio::io::duplex(1 << 16);
-    let (replies_tx, replies_rx) = tokio::sync::mpsc::channel(16);
-    let (service, socket) = service(options);
+    let (replies_tx, replies_rx) = mpsc::channel(16);
+    let (service, socket) = service(options, peer);
     let serve = async move {
         Server::new(server_in, server_out, socket).serve(service).await;
     };
-    let guard = wire_guard::guard_input(input, to_server, replies_tx);
+    let guard = wire_guard::guard_input(incoming, to_server, replies_tx, peer);
     let rest = async move {
-        tokio::join!(serve, wire_guard::merge_output(from_server, replies_rx, output));
+        tokio::join!(serve, wire_guard::merge_output(from_server, replies_rx, outgoing));
     };
     tokio::pin!(guard, rest);
-    // After `exit` the server is done even if the client keeps its end open.
     tokio::select! {
         () = &mut rest => {}
         () = &mut guard => rest.await,
     }
 }
 
-/// Serves LSP over WebSocket on `addr`, one server session per connection. Calls
-/// `on_ready` with the bound address (port 0 picks a free port).
+/// How the WebSocket listener admits clients (see `trust`).
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    /// Serve an address other machines can reach (`--allow-remote`).
+    pub allow_remote: bool,
+    /// Origins whose pages may connect besides the listener's own (`--allow-origin`).
+    pub allow_origins: Vec<String>,
+    /// This launch's secret.
+    pub token: Token,
+}
+
+/// At most this many connections may be between accept and a decided handshake;
+/// more are closed at once (each waits at most [`http::HEAD_TIMEOUT`]).
+const MAX_PENDING_HANDSHAKES: usize = 64;
+
+/// Serves LSP over WebSocket on `addr`, one server session per admitted connection,
+/// and the page at `/`. Calls `on_ready` with the listener's rules once bound (port 0
+/// picks a free port).
 pub async fn run_websocket(
     addr: SocketAddr,
-    allow_remote: bool,
+    config: ListenConfig,
     options: ServerOptions,
-    on_ready: impl FnOnce(SocketAddr),
+    on_ready: impl FnOnce(&ListenPolicy),
 ) -> Result<(), ListenError> {
-    if !addr.ip().is_loopback() && !allow_remote {
+    if !addr.ip().is_loopback() && !config.allow_remote {
         return Err(ListenError::NotLoopback(addr));
     }
     let listener = TcpListener::bind(addr).await.map_err(|source| ListenError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(|source| ListenError::Bind { addr, source })?;
-    on_ready(bound);
+    let policy = Arc::new(ListenPolicy::new(bound, config.allow_remote, config.allow_origins, config.token));
+    on_ready(&policy);
+    let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+    let refusals = Arc::new(RefusalLog::default());
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -79,23 +137,125 @@ pub async fn run_websocket(
                 continue;
             }
         };
-        let options = options.clone();
+        let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
+            tracing::debug!("{peer}: too many pending handshakes; closed");
+            continue;
+        };
+        let (options, policy, refusals) = (options.clone(), Arc::clone(&policy), Arc::clone(&refusals));
         tokio::spawn(async move {
-            tracing::info!("websocket client {peer} connected");
-            if let Err(e) = serve_connection(stream, options).await {
-                tracing::warn!("websocket client {peer}: {e}");
+            let admitted = handshake(stream, peer, &policy, &refusals).await;
+            drop(permit);
+            if let Some(ws) = admitted {
+                tracing::info!("websocket client {peer} connected");
+                serve_connection(ws, options).await;
+                tracing::info!("websocket client {peer} disconnected");
             }
-            tracing::info!("websocket client {peer} disconnected");
         });
     }
 }
 
-async fn serve_connection(stream: TcpStream, options: ServerOptions) -> Result<(), String> {
-    let ws = tokio_tungstenite::accept_async(stream).await.map_err(|e| e.to_string())?;
-    let (mut ws_tx, mut ws_rx) = ws.split();
-    let (mut to_guard, guard_in) = tokio::io::duplex(1 << 16);
-    let (guard_out, from_guard) = tokio::io::duplex(1 << 16);
+/// Reads the request head and decides it (`ListenPolicy::admit`): refusals and the
+/// page are answered here; an admitted upgrade becomes a WebSocket echoing the
+/// token's subprotocol. No LSP byte is read before this returns a socket.
+// The echo callback's error type is tungstenite's (`ErrorResponse`, an HTTP response).
+#[allow(clippy::result_large_err)]
+async fn handshake(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    policy: &ListenPolicy,
+    refusals: &RefusalLog,
+) -> Option<WebSocketStream<Replay<TcpStream>>> {
+    let (head, read) = match tokio::time::timeout(http::HEAD_TIMEOUT, http::read_head(&mut stream)).await {
+        Ok(Ok(parts)) => parts,
+        Ok(Err(HeadError::TooLarge)) => {
+            http::refuse(&mut stream, 431, "the request head is too large").await;
+            return None;
+        }
+        Ok(Err(HeadError::Malformed)) => {
+            http::refuse(&mut stream, 400, Refusal::Malformed.reason()).await;
+            return None;
+        }
+        Ok(Err(HeadError::Closed | HeadError::Io(_))) => return None,
+        Err(_) => {
+            http::refuse(&mut stream, 408, "the request head took too long").await;
+            return None;
+        }
+    };
+    match policy.admit(&head) {
+        Admission::Refused(why) => {
+            refusals.note(why, &head, peer);
+            http::refuse(&mut stream, why.status(), why.reason()).await;
+            None
+        }
+        Admission::Page => {
+            http::serve_page(&mut stream, policy, head.host.as_deref().unwrap_or_default()).await;
+            None
+        }
+        Admission::WebSocket { protocol } => {
+            let protocol = HeaderValue::from_str(&protocol).ok()?;
+            let echo = move |_: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+                response.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, protocol);
+                Ok(response)
+            };
+            let upgrade = tokio_tungstenite::accept_hdr_async(Replay::new(read, stream), echo);
+            match tokio::time::timeout(http::HEAD_TIMEOUT, upgrade).await {
+                Ok(Ok(ws)) => Some(ws),
+                Ok(Err(e)) => {
+                    tracing::warn!("websocket client {peer}: handshake failed: {e}");
+                    None
+                }
+                Err(_) => None,
+            }
+        }
+    }
+}
 
+/// Logs each kind of refusal once per origin (or host), at `warn`; repeats go to
+/// `debug`, so a page that keeps trying cannot flood the log. Nothing from the
+/// request but the refused header, truncated, is logged.
+#[derive(Debug, Default)]
+struct RefusalLog {
+    seen: Mutex<HashSet<(Refusal, String)>>,
+}
+
+impl RefusalLog {
+    const MAX_REMEMBERED: usize = 256;
+
+    fn note(&self, why: Refusal, head: &RequestHead, peer: SocketAddr) {
+        let what = match why {
+            Refusal::Host => format!("Host {}", shown(head.host.as_deref())),
+            _ => format!("Origin {}", shown(head.origin.as_deref())),
+        };
+        let first = {
+            let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            seen.len() < Self::MAX_REMEMBERED && seen.insert((why, what.clone()))
+        };
+        let kind = if head.upgrade { "WebSocket" } else { "page request" };
+        if first {
+            tracing::warn!("refused a {kind} from {peer} ({what}) with {}: {}", why.status(), why.reason());
+        } else {
+            tracing::debug!("refused a {kind} from {peer} ({what}) with {}: {}", why.status(), why.reason());
+        }
+    }
+}
+
+/// A header value for the log: quoted, control characters escaped, at most 80 characters.
+fn shown(value: Option<&str>) -> String {
+    match value {
+        Some(v) => format!("{:?}", v.chars().take(80).collect::<String>()),
+        None => "none".into(),
+    }
+}
+
+/// Bridges one admitted WebSocket to a server session: each text (or binary)
+/// message is one JSON-RPC message, without `Content-Length` framing.
+async fn serve_connection<S>(ws: WebSocketStream<S>, options: ServerOptions)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut ws_tx, mut ws_rx) = ws.split();
+    let (incoming_tx, incoming) = mpsc::channel(16);
+    let (outgoing, mut outgoing_rx) = mpsc::channel::<Vec<u8>>(16);
     let inbound = async move {
         while let Some(msg) = ws_rx.next().await {
             let body: Vec<u8> = match msg {
@@ -104,22 +264,14 @@ async fn serve_connection(stream: TcpStream, options: ServerOptions) -> Result<(
                 Ok(Message::Close(_)) | Err(_) => break,
                 Ok(_) => continue,
             };
-            let framed = if body.starts_with(b"Content-Length:") {
-                body
-            } else {
-                let mut f = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-                f.extend_from_slice(&body);
-                f
-            };
-            if to_guard.write_all(&framed).await.is_err() {
+            if incoming_tx.send(Ok(body)).await.is_err() {
                 break;
             }
         }
-        // Dropping `to_guard` ends the server's input, which ends the session.
+        // Dropping `incoming_tx` ends the server's input, which ends the session.
     };
     let outbound = async move {
-        let mut reader = BufReader::new(from_guard);
-        while let Some(body) = read_framed(&mut reader).await {
+        while let Some(body) = outgoing_rx.recv().await {
             let Ok(text) = String::from_utf8(body) else { continue };
             if ws_tx.send(Message::text(text)).await.is_err() {
                 break;
@@ -127,27 +279,5 @@ async fn serve_connection(stream: TcpStream, options: ServerOptions) -> Result<(
         }
         let _ = ws_tx.close().await;
     };
-    tokio::join!(inbound, outbound, serve_guarded(guard_in, guard_out, options));
-    Ok(())
-}
-
-/// Reads one `Content-Length`-framed message body; None at end of stream.
-async fn read_framed<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option<Vec<u8>> {
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await.ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.strip_prefix("Content-Length:") {
-            length = v.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0; length?];
-    reader.read_exact(&mut body).await.ok()?;
-    Some(body)
+    tokio::join!(inbound, outbound, serve_session(incoming, outgoing, options, Peer::WebSocket));
 }

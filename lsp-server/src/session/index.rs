@@ -1,7 +1,8 @@
 //! Open documents by URI, each with the snapshot of its last run.
 
-use crate::edit::{DocumentError, TextDocument};
 use crate::coach::style_fix::StyleFix;
+use crate::edit::{DocumentError, TextDocument};
+use crate::error::ServerError;
 use crate::fixes::VerifiedFix;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,13 +38,11 @@ pub struct StyleFixSlot {
 }
 
 /// One open document.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DocumentEntry {
-    /// The text, unless the client's latest text was refused.
-    pub document: Option<Arc<TextDocument>>,
-    /// Why the client's latest text is not held (too large, a change at a bad position);
-    /// cleared by the next whole-document change or a reopen.
-    pub refused: Option<DocumentError>,
+    /// The text, or why the client's latest text is not held (too large, a change at
+    /// a bad position) until the next whole-document change or a reopen.
+    pub text: Result<Arc<TextDocument>, DocumentError>,
     /// The last run, for code actions.
     pub last_run: Option<Arc<RunSnapshot>>,
 }
@@ -57,48 +56,48 @@ pub struct DocumentIndex {
 impl DocumentIndex {
     /// Opens (or reopens) a document; a refused text is remembered as refused.
     pub fn open(&mut self, uri: Uri, text: String, version: i32) -> Result<(), DocumentError> {
-        let entry = match TextDocument::new(text, version) {
-            Ok(doc) => DocumentEntry { document: Some(Arc::new(doc)), ..Default::default() },
-            Err(e) => DocumentEntry { refused: Some(e), ..Default::default() },
-        };
-        let refused = entry.refused.clone();
-        self.entries.insert(uri, entry);
-        refused.map_or(Ok(()), Err)
+        let text = TextDocument::new(text, version).map(Arc::new);
+        let result = text.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.entries.insert(uri, DocumentEntry { text, last_run: None });
+        result
     }
 
     /// Applies a change batch; on refusal the document is dropped until resynchronised.
+    /// A change to a document never opened is refused without opening it, unless it
+    /// starts with the whole text.
     pub fn change(
         &mut self,
         uri: &Uri,
         changes: &[TextDocumentContentChangeEvent],
         version: i32,
     ) -> Result<(), DocumentError> {
-        let entry = self.entries.entry(uri.clone()).or_default();
-        let base = match &entry.document {
-            Some(doc) => Ok(doc.as_ref().clone()),
-            None => TextDocument::new(String::new(), version),
+        let whole_first = changes
+            .first()
+            .is_some_and(|c| matches!(c, TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(_)));
+        let result = match (self.entries.get(uri).map(|e| &e.text), whole_first) {
+            (Some(Ok(doc)), _) => doc.apply_changes(changes, version),
+            // Without a base text only a whole-document change can resynchronise.
+            (Some(Err(reason)), false) => return Err(reason.clone()),
+            (None, false) => return Err(DocumentError::NotOpen),
+            (_, true) => TextDocument::new(String::new(), version).and_then(|empty| empty.apply_changes(changes, version)),
         };
-        // Without a base text only a whole-document change can resynchronise.
-        let resync = entry.document.is_some()
-            || changes
-                .first()
-                .is_some_and(|c| matches!(c, TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(_)));
-        let result = match (base, resync) {
-            (Ok(base), true) => base.apply_changes(changes, version),
-            (Ok(_), false) => Err(entry.refused.clone().unwrap_or(DocumentError::TooLarge { bytes: 0 })),
-            (Err(e), _) => Err(e),
-        };
-        match result {
-            Ok(doc) => {
-                entry.document = Some(Arc::new(doc));
-                entry.refused = None;
-                Ok(())
+        let text = result.map(Arc::new);
+        let outcome = text.as_ref().map(|_| ()).map_err(Clone::clone);
+        match self.entries.get_mut(uri) {
+            Some(entry) => entry.text = text,
+            None => {
+                self.entries.insert(uri.clone(), DocumentEntry { text, last_run: None });
             }
-            Err(e) => {
-                entry.document = None;
-                entry.refused = Some(e.clone());
-                Err(e)
-            }
+        }
+        outcome
+    }
+
+    /// The current text of a document, or why a request cannot use it.
+    pub fn text(&self, uri: &Uri) -> Result<Arc<TextDocument>, ServerError> {
+        match self.entries.get(uri).map(|e| &e.text) {
+            Some(Ok(doc)) => Ok(Arc::clone(doc)),
+            Some(Err(reason)) => Err(ServerError::Refused { uri: uri.to_string(), reason: reason.clone() }),
+            None => Err(ServerError::NotOpen(uri.to_string())),
         }
     }
 
@@ -115,7 +114,7 @@ impl DocumentIndex {
     /// Stores the last run of a document if its text is still the one that ran.
     pub fn set_last_run(&mut self, uri: &Uri, snapshot: Arc<RunSnapshot>) {
         if let Some(entry) = self.entries.get_mut(uri) {
-            if entry.document.as_ref().is_some_and(|d| d.text() == snapshot.text) {
+            if entry.text.as_ref().is_ok_and(|d| d.text() == snapshot.text) {
                 entry.last_run = Some(snapshot);
             }
         }
@@ -181,11 +180,28 @@ mod tests {
         let mut index = DocumentIndex::default();
         let big = "x".repeat(crate::edit::MAX_DOCUMENT_BYTES + 1);
         assert!(index.open(uri.clone(), big, 1).is_err());
-        assert!(index.get(&uri).is_some_and(|e| e.document.is_none() && e.refused.is_some()));
+        assert!(matches!(index.text(&uri), Err(ServerError::Refused { reason: DocumentError::TooLarge { .. }, .. })));
         let whole = TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(
             TextDocumentContentChangeWholeDocument { text: "fd 1\n".into() },
         );
         assert!(index.change(&uri, &[whole], 2).is_ok());
-        assert_eq!(index.get(&uri).and_then(|e| e.document.as_ref()).map(|d| d.text()), Some("fd 1\n"));
+        assert_eq!(index.text(&uri).ok().map(|d| d.text().to_string()), Some("fd 1\n".to_string()));
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn changes_to_documents_never_opened_say_so() {
+        use tower_lsp_server::gen_lsp_types::{Position, Range, TextDocumentContentChangePartial};
+        let uri = Uri::from("file:///never.coffee");
+        let mut index = DocumentIndex::default();
+        let at = Position { line: 0, character: 0 };
+        let partial = TextDocumentContentChangeEvent::TextDocumentContentChangePartial(TextDocumentContentChangePartial {
+            range: Range { start: at, end: at },
+            range_length: None,
+            text: "fd 1".into(),
+        });
+        // It used to be refused as "the document is 0 bytes" (a made-up TooLarge).
+        assert_eq!(index.change(&uri, &[partial], 2), Err(DocumentError::NotOpen));
+        assert!(matches!(index.text(&uri), Err(ServerError::NotOpen(_))));
     }
 }

@@ -18,52 +18,30 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
     let uri = params.text_document.uri;
     let (doc, last_run, settings, client_progress) = {
         let session = server.session();
-        let entry = session.documents.get(&uri).ok_or_else(|| ServerError::NotOpen(uri.to_string()))?;
-        let Some(doc) = entry.document.clone() else {
-            return Err(ServerError::Refused {
-                uri: uri.to_string(),
-                reason: entry.refused.clone().unwrap_or(crate::edit::DocumentError::TooLarge { bytes: 0 }),
-            }
-            .into());
-        };
-        (doc, entry.last_run.clone(), session.settings.clone(), session.client_progress)
+        let doc = session.documents.text(&uri)?;
+        let last_run = session.documents.get(&uri).and_then(|e| e.last_run.clone());
+        (doc, last_run, session.settings.clone(), session.client_progress)
     };
     doc.index().byte_range(doc.text(), params.range).map_err(ServerError::from)?;
     if params.context.only.as_ref().is_some_and(|only| !only.contains(&CodeActionKind::QuickFix)) {
         return Ok(None);
     }
     let Some(run) = last_run.filter(|r| r.text == doc.text()) else { return Ok(None) };
-    let mut actions = run
+    let mut actions: Vec<CodeActionResponse> = run
         .fixes
         .iter()
         .enumerate()
-        .map(|(i, fix)| {
-            let edits = minimal_edits(doc.text(), &fix.fix.new_code);
-            CodeActionResponse::CodeAction(CodeAction {
-                title: fix.title(),
-                kind: Some(CodeActionKind::QuickFix),
-                diagnostics: Some(run.diagnostics.clone()),
-                is_preferred: Some(i == 0),
-                disabled: None,
-                edit: Some(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..Default::default() }),
-                command: fix.hint_id.map(|id| Command {
-                    title: "Remember that this fix was used".into(),
-                    tooltip: None,
-                    command: ACCEPT_FIX_COMMAND.into(),
-                    arguments: Some(vec![serde_json::json!(id)]),
-                }),
-                data: None,
-                tags: None,
-            })
-        })
-        .collect::<Vec<_>>();
+        .map(|(i, fix)| fix_action(&uri, doc.text(), &run.diagnostics, fix.title(), &fix.fix.new_code, fix.hint_id, i == 0))
+        .collect();
     if let (Some(slot), Some(services)) = (&run.style, services(server)) {
         let token = params.work_done_progress_params.work_done_token.clone();
         let fixes = slot
             .fixes
             .get_or_init(|| style_fixes(server, services, &run.text, slot, &settings, token, client_progress))
             .await;
-        actions.extend(fixes.iter().map(|fix| style_action(&uri, doc.text(), &run.diagnostics, fix)));
+        actions.extend(
+            fixes.iter().map(|fix| fix_action(&uri, doc.text(), &run.diagnostics, fix.title.clone(), &fix.new_code, fix.hint_id, false)),
+        );
     }
     Ok((!actions.is_empty()).then_some(actions))
 }
@@ -128,18 +106,28 @@ async fn style_fixes(
     search.fixes
 }
 
-fn style_action(uri: &Uri, text: &str, diagnostics: &[Diagnostic], fix: &StyleFix) -> CodeActionResponse {
+/// One fix as a quick-fix code action: minimal edits from `text` to `new_code`, and
+/// the command that tells the store the student used it.
+fn fix_action(
+    uri: &Uri,
+    text: &str,
+    diagnostics: &[Diagnostic],
+    title: String,
+    new_code: &str,
+    hint_id: Option<i64>,
+    preferred: bool,
+) -> CodeActionResponse {
     CodeActionResponse::CodeAction(CodeAction {
-        title: fix.title.clone(),
+        title,
         kind: Some(CodeActionKind::QuickFix),
         diagnostics: Some(diagnostics.to_vec()),
-        is_preferred: Some(false),
+        is_preferred: Some(preferred),
         disabled: None,
         edit: Some(WorkspaceEdit {
-            changes: Some(HashMap::from([(uri.clone(), minimal_edits(text, &fix.new_code))])),
+            changes: Some(HashMap::from([(uri.clone(), minimal_edits(text, new_code))])),
             ..Default::default()
         }),
-        command: fix.hint_id.map(|id| Command {
+        command: hint_id.map(|id| Command {
             title: "Remember that this fix was used".into(),
             tooltip: None,
             command: ACCEPT_FIX_COMMAND.into(),

@@ -1,80 +1,49 @@
-//! `initialize`: resolve settings, open the store, start the sandbox, find the model,
-//! and announce capabilities (including the custom protocol's version).
+//! `initialize`: resolve settings, start the services (`Services::start`: store,
+//! sandbox, model) and announce capabilities (including the custom protocol's version).
 
-use crate::checker::Checker;
 use crate::coach::{Coach, ModelRequest};
 use crate::pipeline::Services;
-use crate::protocol::{ACCEPT_FIX_COMMAND, PROTOCOL_VERSION, RUN_METHOD, HINT_METHOD};
+use crate::protocol::{ACCEPT_FIX_COMMAND, HINT_METHOD, PROTOCOL_VERSION, RUN_METHOD};
+use crate::server::trust::drop_path_settings;
 use crate::server::PencilServer;
 use crate::session::{ClientOptions, Settings, DATA_DIR_ENV};
-use crate::store::StoreHandle;
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
 pub(in crate::server) async fn handle(server: &PencilServer, params: InitializeParams) -> Result<InitializeResult> {
     let mut messages = Vec::new();
-    let options = ClientOptions::from_json(params.initialization_options.as_ref()).unwrap_or_else(|e| {
+    let mut options = ClientOptions::from_json(params.initialization_options.as_ref()).unwrap_or_else(|e| {
         messages.push(format!("Pencil coach: {e}"));
         ClientOptions::default()
     });
+    messages.extend(drop_path_settings(server.peer, &mut options));
     let env_dir = std::env::var_os(DATA_DIR_ENV).map(Into::into);
     let settings = Settings::resolve(&options, server.options.data_dir.clone(), env_dir);
     let data_dir = settings.data_dir.clone();
-    let model_request = ModelRequest { setting: settings.model_dir.clone(), cli: server.options.model_dir.clone() };
+    let model = ModelRequest { setting: settings.model_dir.clone(), cli: server.options.model_dir.clone() };
     let client_progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
-    // Opening SQLite, loading the compiler and the model block: keep them off the executor.
-    let started = tokio::task::spawn_blocking(move || {
-        let store = match data_dir {
-            Some(dir) => StoreHandle::open(&dir).map_err(|e| format!("the store in {} could not be opened: {e}", dir.display())),
-            None => Err("no user data directory was found; set PENCIL_DATA_DIR or the dataDir setting".to_string()),
-        };
-        let checker = Checker::start(crate::checker::student_sandbox_config());
-        (store, checker, Coach::load(&model_request))
-    })
-    .await;
-    let (store, checker, coach) = match started {
-        Ok(parts) => parts,
-        Err(e) => (Err(format!("start-up was interrupted: {e}")), Err(pencil_sandbox::SandboxError::WorkerGone), Coach::unavailable("start-up was interrupted")),
-    };
-    let store = match store {
-        Ok((store, report)) => {
-            tracing::info!("store: {}", report.path.display());
-            if let Some(notice) = report.tightened_notice() {
-                tracing::warn!("{notice}");
-            }
-            messages.extend(report.warning());
-            server.retention.set(settings.retention_days);
-            server.retention.start(store.clone());
-            Some(store)
-        }
-        Err(e) => {
-            messages.push(format!("Pencil coach: {e}. Your runs are not being recorded."));
-            None
-        }
-    };
-    let checker = match checker {
-        Ok(c) => Some(c),
-        Err(e) => {
-            messages.push(format!("Pencil coach: the program checker could not start ({e}); runs are recorded but not checked."));
-            None
-        }
-    };
-    match coach.status() {
-        crate::coach::ModelStatus::Ready { dir, probe } => tracing::info!("trace model: {} (probe: {probe})", dir.display()),
-        crate::coach::ModelStatus::Unavailable(reason) => tracing::info!("no trace model: {reason}"),
+    let (services, started) = tokio::task::spawn_blocking(move || Services::start(data_dir.as_deref(), &model))
+        .await
+        .unwrap_or_else(|e| {
+            let coach = Coach::unavailable("start-up was interrupted");
+            (Services { store: None, checker: None, coach }, vec![format!("Pencil coach: start-up was interrupted ({e}).")])
+        });
+    messages.extend(started);
+    if let Some(store) = &services.store {
+        server.retention.set(settings.retention_days);
+        server.retention.start(store.clone());
     }
-    messages.extend(coach.missing_message());
     {
         let mut session = server.session();
         session.settings = settings;
         session.client_progress = client_progress;
         session.pending_messages.extend(messages);
     }
-    let _ = server.services.set(Services { store, checker, coach });
-    Ok(InitializeResult { capabilities: capabilities(), server_info: Some(ServerInfo {
-        name: "pencil-lsp".into(),
-        version: Some(env!("CARGO_PKG_VERSION").into()),
-    }) })
+    let _ = server.services.set(services);
+    Ok(InitializeResult {
+        capabilities: capabilities(),
+        server_info: Some(ServerInfo { name: "pencil-lsp".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+    })
 }
 
 fn capabilities() -> ServerCapabilities {

@@ -1,6 +1,7 @@
 //! `pencil/run`: record the state, check it, publish diagnostics, answer the verdict.
 
 use crate::clock::now_timestamp;
+use crate::diagnostics;
 use crate::error::ServerError;
 use crate::pipeline::{self, RunInput};
 use crate::protocol::{RunParams, RunResult};
@@ -22,24 +23,13 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: RunParams) 
 pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, trigger: Trigger) -> std::result::Result<RunResult, ServerError> {
     let (doc, settings) = {
         let session = server.session();
-        let entry = session.documents.get(&uri).ok_or_else(|| ServerError::NotOpen(uri.to_string()))?;
-        let doc = match (&entry.document, &entry.refused) {
-            (Some(doc), _) => doc.clone(),
-            (None, reason) => {
-                return Err(ServerError::Refused {
-                    uri: uri.to_string(),
-                    reason: reason.clone().unwrap_or(crate::edit::DocumentError::TooLarge { bytes: 0 }),
-                })
-            }
-        };
-        (doc, session.settings.clone())
+        (session.documents.text(&uri)?, session.settings.clone())
     };
     let Some(services) = services(server) else {
         return Err(ServerError::Unchecked("the server is not initialized".into()));
     };
-    let student = services.local_student();
     let input = RunInput {
-        student: student.clone(),
+        student: services.local_student(),
         title: title_of(&uri),
         code: doc.text().to_string(),
         time: now_timestamp(),
@@ -48,47 +38,31 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     };
     // A newer run of this document makes the older one's risk work stale.
     let generation = server.hints_state().runs.begin(uri.as_ref().to_string());
-    let (title, time) = (input.title.clone(), input.time.clone());
-    let outcome = pipeline::run(services, input).await;
+    let outcome = pipeline::run(services, input.clone()).await;
     for problem in &outcome.problems {
         log(server, MessageType::Warning, format!("{}: {problem}", uri.as_ref())).await;
     }
-    let Some(verdict) = outcome.verdict else {
+    let Some(verdict) = &outcome.verdict else {
         return Err(ServerError::Unchecked(outcome.problems.join("; ")));
     };
+    let diagnostics = diagnostics::from_verdict(doc.text(), verdict);
+    let state_id = outcome.state.map(|s| s.id);
     let style = (verdict.status == Status::Error && services.coach.engine().is_some()).then(|| StyleFixSlot {
-        student: student.clone(),
-        title: title.clone(),
-        state_id: outcome.state.map(|s| s.id),
-        time: time.clone(),
+        student: input.student.clone(),
+        title: input.title.clone(),
+        state_id,
+        time: input.time.clone(),
         fixes: Arc::default(),
     });
-    let snapshot =
-        RunSnapshot { text: doc.text().to_string(), diagnostics: outcome.diagnostics.clone(), fixes: outcome.fixes.clone(), style };
+    let snapshot = RunSnapshot { text: input.code.clone(), diagnostics: diagnostics.clone(), fixes: outcome.fixes.clone(), style };
     server.session().documents.set_last_run(&uri, Arc::new(snapshot));
-    server.client.publish_diagnostics(uri.clone(), outcome.diagnostics.clone(), Some(doc.version())).await;
-    if services.coach.engine().is_some_and(|e| e.has_probe()) {
-        let job = RiskJob {
-            client: server.client.clone(),
-            services: services.clone(),
-            hints: server.hints.clone(),
-            generation,
-            uri,
-            student,
-            title,
-            code: doc.text().to_string(),
-            time,
-            state_id: outcome.state.map(|s| s.id),
-            threshold_setting: settings.hint_threshold,
-            interval_s: settings.hint_interval_s,
-        };
-        tokio::spawn(job.run());
-    }
+    server.client.publish_diagnostics(uri.clone(), diagnostics.clone(), Some(doc.version())).await;
+    RiskJob::spawn_after_run(server, services, &input, (&uri, generation, state_id), &settings);
     Ok(RunResult {
         status: verdict.status.into(),
         paper_success: verdict.paper_success,
-        diagnostics: outcome.diagnostics,
-        state_id: outcome.state.map(|s| s.id),
+        diagnostics,
+        state_id,
         fixes: outcome.fixes.len(),
     })
 }

@@ -1,0 +1,67 @@
+//! The model the coach ships, `models/default`, as a student's editor meets it: found
+//! beside the executable, loaded (every file against its manifest's sha256, both
+//! ONNX graphs, the probe against its feature graph), the backtracking risk of a
+//! known trace prefix, and "Fix in my style" on a failing program sampling whole
+//! programs that run. A broken shipped model fails here, not in the editor.
+//! ONNX Runtime comes from `.deps/python/onnxruntime/capi/` (`scripts/setup.sh`).
+
+use pencil_core::{ProgramState, Trace};
+use pencil_lsp::checker::{student_sandbox_config, Checker};
+use pencil_lsp::coach::locate::shipped_default;
+use pencil_lsp::coach::style_fix::HintSize;
+use pencil_lsp::coach::{Coach, ModelStatus, StudentVector};
+use pencil_lsp::pipeline::{self, RiskOutcome, Services, StyleFixParams};
+use std::path::Path;
+
+fn trace(programs: &[&str]) -> Trace {
+    Trace {
+        student: "local".into(),
+        title: "snowman".into(),
+        programs: programs
+            .iter()
+            .enumerate()
+            .map(|(i, code)| ProgramState { n: i as u32 + 1, time: format!("2024-03-01 10:0{i}:00"), code: code.to_string() })
+            .collect(),
+        eos: false,
+        provenance: Default::default(),
+    }
+}
+
+#[test]
+fn the_shipped_model_loads_reads_risk_and_samples_fixes_that_run() {
+    let repo_copy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/default");
+    let exe = std::env::current_exe().expect("test executable");
+    let found = shipped_default(&exe).expect("models/default is found from the executable, as the server finds it");
+    assert_eq!(found.canonicalize().ok(), repo_copy.canonicalize().ok());
+
+    let coach = Coach::open(&found);
+    assert_eq!(coach.status(), ModelStatus::Ready { dir: found.clone(), probe: true }, "{:?}", coach.missing_message());
+    let services = Services {
+        store: None,
+        checker: Some(Checker::start(student_sandbox_config()).expect("sandbox")),
+        coach: coach.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let failing = trace(&["pen red\nfd 100\n", "pen red\nfd 100\nrt 90\nfdd 50\n"]);
+        let RiskOutcome::Risk(first) = pipeline::assess_risk(&services, failing.clone()).await else {
+            panic!("no risk from the shipped probe");
+        };
+        assert!((0.0..=1.0).contains(&first.risk), "{first:?}");
+        assert!(first.future_attempts.is_finite() && first.remaining_distance.is_finite(), "{first:?}");
+        // Read again from nothing: the prefix memo and a fresh read agree.
+        coach.engine().expect("engine").forget_prefixes();
+        let RiskOutcome::Risk(again) = pipeline::assess_risk(&services, failing.clone()).await else { panic!("no risk") };
+        assert!((first.risk - again.risk).abs() < 1e-4, "{first:?} vs {again:?}");
+
+        let params = StyleFixParams { samples: 8, size: HintSize::Small, vector: StudentVector::Mine, seed: 7 };
+        let search = pipeline::find_style_fixes(&services, failing, params, None).await;
+        assert_eq!(search.problem, None);
+        assert_eq!(search.sampled, 8);
+        assert!(search.candidates >= 1, "no whole new program among 8 samples: {search:?}");
+        let fix = search.fixes.first().unwrap_or_else(|| panic!("no sampled program runs: {search:?}"));
+        assert_ne!(fix.new_code.trim(), "pen red\nfd 100\nrt 90\nfdd 50");
+        let verdict = services.checker.as_ref().expect("checker").check(fix.new_code.clone()).await.expect("checked");
+        assert_ne!(verdict.status, pencil_sandbox::Status::Error, "{}", fix.new_code);
+    });
+}
