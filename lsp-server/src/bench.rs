@@ -1,7 +1,12 @@
 //! `pencil-lsp bench`: latency of the run pipeline (record + check + risk), time to
 //! the first verified suggestion, and reach of the rule-based quick fixes and of
 //! "Fix in my style" over corpus programs (mid-trace and last program of each
-//! sampled trace), plus resident memory with the model loaded.
+//! sampled trace), plus resident memory with the model loaded. With `--recovery`,
+//! how the quick fixes recover from errors the rules were not written from
+//! ([`recovery`]).
+
+pub mod mutants;
+pub mod recovery;
 
 use crate::checker::Checker;
 use crate::coach::style_fix::{request_seed, HintSize};
@@ -38,6 +43,22 @@ pub struct BenchArgs {
     /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing.
     #[arg(long)]
     pub unfixed: Option<PathBuf>,
+    /// Measure recovery instead: quick fixes on failing corpus programs and on planted
+    /// mistakes, per error kind, on a seeded split of the titles (tune / held-out).
+    #[arg(long)]
+    pub recovery: bool,
+    /// With `--recovery`: at most this many failing corpus programs per half.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// With `--recovery`: at most this many failing mutants per kind of mistake and half.
+    #[arg(long, default_value_t = 10)]
+    pub mutants_per_kind: usize,
+    /// With `--recovery`: the seed of the title split and of the mutations.
+    #[arg(long, default_value_t = 21)]
+    pub seed: u64,
+    /// With `--recovery`: the real runtime's verdicts, whose running programs get mistakes planted.
+    #[arg(long, default_value = "../shared/data/oracle/labels.jsonl.gz")]
+    pub oracle: PathBuf,
 }
 
 /// Why the benchmark could not run.
@@ -110,6 +131,9 @@ struct Tally {
 
 /// Runs the benchmark and writes its report.
 pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
+    if args.recovery {
+        return recovery::bench_recovery(args, out);
+    }
     let corpus = read_corpus(&args.corpus, ReadOptions { skip_bad: true })?;
     let traces = &corpus.traces;
     let step = (traces.len() / args.traces.max(1)).max(1);

@@ -1,4 +1,6 @@
-//! Edit distance between short names.
+//! Edit distances: between short names, and between a program and a changed copy of it.
+
+use similar::{ChangeTag, TextDiff};
 
 /// Levenshtein distance over chars (insert, delete, substitute each cost 1).
 pub fn levenshtein(a: &str, b: &str) -> usize {
@@ -14,6 +16,42 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
+}
+
+/// Levenshtein distance between two versions of a program, computed on what lies
+/// between their common prefix and suffix (the same number, since a shared end never
+/// needs an edit): a fix that changes one line of a long program costs the length of
+/// the program once, not its square.
+pub fn program_distance(a: &str, b: &str) -> usize {
+    let prefix: usize = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    let suffix: usize = a.chars().rev().zip(b.chars().rev()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
+    let (a, b) = (&a[..a.len() - suffix.min(a.len())], &b[..b.len() - suffix.min(b.len())]);
+    levenshtein(a, b)
+}
+
+/// Non-blank lines of `before` that `after` drops without writing anything in their
+/// place (a changed or moved line is not dropped).
+pub fn deleted_lines(before: &str, after: &str) -> Vec<usize> {
+    let diff = TextDiff::from_lines(before, after);
+    let mut dropped = Vec::new();
+    for op in diff.ops() {
+        let (mut removed, mut added) = (Vec::new(), 0usize);
+        for change in diff.iter_changes(op) {
+            match change.tag() {
+                ChangeTag::Delete if !change.value().trim().is_empty() => removed.push(change.old_index().unwrap_or(0)),
+                ChangeTag::Insert if !change.value().trim().is_empty() => added += 1,
+                _ => {}
+            }
+        }
+        // Lines replaced one for one are changes; what is left over was removed.
+        dropped.extend(removed.into_iter().skip(added));
+    }
+    // A line moved elsewhere (a definition put before its use) is kept.
+    let kept: std::collections::HashSet<&str> = after.lines().map(str::trim).collect();
+    let lines: Vec<&str> = before.lines().collect();
+    dropped.retain(|&i| lines.get(i).is_some_and(|l| !kept.contains(l.trim())));
+    dropped
 }
 
 /// Names in `candidates` close to `name` (case-insensitive distance within a budget
@@ -72,6 +110,25 @@ mod tests {
             assert_eq!(levenshtein(a, b), d, "{a} {b}");
             assert_eq!(levenshtein(b, a), d, "{b} {a}");
         }
+    }
+
+    #[test]
+    fn program_distance_is_levenshtein_on_the_changed_middle() {
+        for (a, b) in [("", ""), ("fd 100\nrt 90\n", "fd 100\nrt 9O\n"), ("pen red\nfd 1\n", "fd 1\n"), ("aé\nb", "aè\nb"), ("abcabc", "abc"), ("x", "")] {
+            assert_eq!(program_distance(a, b), levenshtein(a, b), "{a:?} {b:?}");
+            assert_eq!(program_distance(b, a), levenshtein(b, a), "{b:?} {a:?}");
+        }
+    }
+
+    #[test]
+    fn deleted_lines_are_those_dropped_without_a_replacement() {
+        assert_eq!(deleted_lines("fd 1\nfor\n", "fd 1\n"), vec![1]);
+        assert!(deleted_lines("fd 1)\nrt 90\n", "fd 1\nrt 90\n").is_empty());
+        // Moved, not deleted.
+        assert!(deleted_lines("f()\nf = -> fd 1\n", "f = -> fd 1\nf()\n").is_empty());
+        // Blank lines do not count.
+        assert!(deleted_lines("fd 1\n\nrt 90\n", "fd 1\nrt 90\n").is_empty());
+        assert_eq!(deleted_lines("a\nb\nc\n", "a\nx\n"), vec![2]);
     }
 
     #[test]

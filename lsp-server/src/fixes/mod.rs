@@ -10,7 +10,7 @@ mod rules;
 mod structure;
 mod syntax;
 
-pub use distance::{compound_colors, levenshtein, nearest};
+pub use distance::{compound_colors, deleted_lines, levenshtein, nearest, program_distance};
 pub use rules::{candidates, Fix, Rule};
 pub use syntax::syntax_fixes;
 
