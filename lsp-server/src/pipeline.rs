@@ -7,7 +7,7 @@ use crate::checker::Checker;
 use crate::coach::style_fix::{self, HintSize, StyleFix};
 use crate::coach::{Coach, StudentVector};
 use crate::diagnostics;
-use crate::fixes::{self, VerifiedFix};
+use crate::fixes::{self, TraceIndex, VerifiedFix};
 use crate::store::{HintRecord, RunResultRow, StateRecord, StoreHandle, Trigger};
 use pencil_core::inference::ProbeOutput;
 use pencil_core::{ProgramState, Trace};
@@ -133,7 +133,8 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
     let fixes_started = Instant::now();
     let mut fixes = match (&verdict, &services.checker) {
         (Some(v), Some(checker)) if input.quick_fixes && v.status == Status::Error => {
-            find_fixes(checker, &input.code, v).await
+            let earlier = earlier_states(services, &input.student, &input.title, &input.code).await;
+            find_fixes(checker, &input.code, &earlier, v).await
         }
         _ => Vec::new(),
     };
@@ -157,20 +158,35 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
     RunOutcome { state, verdict, problems, diagnostics, fixes, timings: Timings { run_ms, record_ms, check_ms, fixes_ms } }
 }
 
-/// Candidate fixes for a failing verdict, verified in the sandbox off the executor.
-pub async fn find_fixes(checker: &Checker, code: &str, verdict: &Verdict) -> Vec<VerifiedFix> {
+/// Candidate fixes for a failing verdict, verified in the sandbox off the executor
+/// and ranked against `code` and the title's `earlier` states (oldest first).
+pub async fn find_fixes(checker: &Checker, code: &str, earlier: &[String], verdict: &Verdict) -> Vec<VerifiedFix> {
     let Some(error) = verdict.error.clone() else { return Vec::new() };
-    let candidates = fixes::candidates(code, &error);
+    let candidates = fixes::candidates(code, &error, earlier);
     if candidates.is_empty() {
         return Vec::new();
     }
     let checker = checker.clone();
     let code = code.to_string();
+    let trace = TraceIndex::new(earlier, &code);
     tokio::task::spawn_blocking(move || {
-        fixes::verify(&code, &error, candidates, MAX_FIXES, |c| checker.check_blocking(c))
+        fixes::verify(&code, &trace, &error, candidates, MAX_FIXES, |c| checker.check_blocking(c))
     })
     .await
     .unwrap_or_default()
+}
+
+/// The title's recorded states before `code` (oldest first, the newest
+/// [`fixes::rank::TRACE_STATES`]), for ranking fixes by where the student was going.
+async fn earlier_states(services: &Services, student: &str, title: &str, code: &str) -> Vec<String> {
+    let Some(store) = &services.store else { return Vec::new() };
+    let (s, t) = (student.to_string(), title.to_string());
+    let mut states: Vec<String> = store.call(move |db| db.states(&s, &t)).await.unwrap_or_default().into_iter().map(|s| s.code).collect();
+    if states.last().is_some_and(|last| last == code) {
+        states.pop();
+    }
+    let start = states.len().saturating_sub(fixes::rank::TRACE_STATES);
+    states.split_off(start)
 }
 
 /// A title's trace as recorded for `student`, ending with `code`: the store's
@@ -278,6 +294,10 @@ pub async fn find_style_fixes(
         return search;
     };
     let current = trace.programs.last().map(|p| p.code.clone()).unwrap_or_default();
+    let trace_index = {
+        let earlier: Vec<&str> = trace.programs.iter().rev().skip(1).take(fixes::rank::TRACE_STATES).rev().map(|p| p.code.as_str()).collect();
+        TraceIndex::new(&earlier, &current)
+    };
     say(format!("sampling {} programs in your style", params.samples));
     let t = Instant::now();
     let sampled = tokio::task::spawn_blocking(move || {
@@ -319,7 +339,7 @@ pub async fn find_style_fixes(
     }
     search.check_ms = t.elapsed().as_secs_f64() * 1e3;
     search.running = running.len();
-    search.fixes = style_fix::rank(&current, running, MAX_FIXES);
+    search.fixes = style_fix::rank(&current, &trace_index, running, MAX_FIXES);
     search
 }
 

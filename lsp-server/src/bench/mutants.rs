@@ -627,6 +627,27 @@ mod tests {
         check(MutantKind::MisspelledColor, "pen 'red'\n", 0, None);
     }
 
+    /// Every kind yields mutants the sandbox fails, from a handful of ordinary programs.
+    #[test]
+    fn each_kind_produces_failing_mutants() {
+        let checker = crate::checker::Checker::start(crate::checker::student_sandbox_config()).expect("the sandbox starts");
+        let programs = [
+            PROGRAM,
+            "speed 100\npen blue, 2\nstar = (n) ->\n  for [1..5]\n    fd n\n    rt 144\n    fd 10\nstar 50\nmoveto 0, 0\nwrite 'all done'\n",
+        ];
+        for kind in MutantKind::ALL {
+            let failing = programs
+                .iter()
+                .flat_map(|p| (0..12).filter_map(move |seed| kind.apply(p, seed)))
+                .filter(|m| checker.check_blocking(m).is_ok_and(|v| v.status == pencil_sandbox::Status::Error))
+                .count();
+            assert!(failing > 0, "{} made no failing mutant", kind.as_str());
+        }
+        for p in programs {
+            assert!(checker.check_blocking(p).is_ok_and(|v| v.status != pencil_sandbox::Status::Error), "{p}");
+        }
+    }
+
     #[test]
     fn typos_are_not_real_names() {
         for seed in 0..40 {

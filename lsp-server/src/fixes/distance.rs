@@ -47,11 +47,23 @@ pub fn deleted_lines(before: &str, after: &str) -> Vec<usize> {
         // Lines replaced one for one are changes; what is left over was removed.
         dropped.extend(removed.into_iter().skip(added));
     }
-    // A line moved elsewhere (a definition put before its use) is kept.
+    // A line moved elsewhere (a definition put before its use) is kept; a line that
+    // only closes a block the way another language does holds nothing of the student's.
     let kept: std::collections::HashSet<&str> = after.lines().map(str::trim).collect();
     let lines: Vec<&str> = before.lines().collect();
-    dropped.retain(|&i| lines.get(i).is_some_and(|l| !kept.contains(l.trim())));
+    dropped.retain(|&i| lines.get(i).is_some_and(|l| !kept.contains(l.trim()) && !is_foreign_block_end(l)));
     dropped
+}
+
+/// Lines that close a block the way Ruby, Lua, Basic, a shell or JavaScript do;
+/// CoffeeScript closes blocks by indentation alone.
+const FOREIGN_ENDS: [&str; 14] =
+    ["end", "end if", "endif", "end for", "endfor", "end while", "endwhile", "end def", "end function", "done", "fi", "}", "};", "end;"];
+
+/// Whether `line` (comments aside) only closes a block the way another language does.
+pub fn is_foreign_block_end(line: &str) -> bool {
+    let code = line.split('#').next().unwrap_or("").trim().to_lowercase();
+    FOREIGN_ENDS.contains(&code.as_str())
 }
 
 /// Names in `candidates` close to `name` (case-insensitive distance within a budget
@@ -129,6 +141,8 @@ mod tests {
         // Blank lines do not count.
         assert!(deleted_lines("fd 1\n\nrt 90\n", "fd 1\nrt 90\n").is_empty());
         assert_eq!(deleted_lines("a\nb\nc\n", "a\nx\n"), vec![2]);
+        // `end` from another language is not the student's idea.
+        assert!(deleted_lines("for [1..2]\n  fd 1\nend\n", "for [1..2]\n  fd 1\n").is_empty());
     }
 
     #[test]

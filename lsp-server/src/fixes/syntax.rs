@@ -2,7 +2,7 @@
 //! strings, stray closing brackets and unexpected punctuation. Each yields a whole
 //! fixed program; the sandbox decides whether it helps.
 
-use super::rules::{Fix, Rule};
+use super::{Fix, Rule};
 use pencil_sandbox::ProgramError;
 
 /// Candidate fixes for a `SyntaxError`.
@@ -35,7 +35,11 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     if let Some(missing) = message.strip_prefix("missing ").and_then(|m| m.trim().chars().next()) {
         out.extend(close_unclosed(&lines, at, missing).into_iter().flatten());
         if matches!(missing, '"' | '\'') {
-            out.extend(close_string(&lines, at, &missing.to_string()));
+            // The compiler reports where the input ended; the string opened on the last
+            // line (from there upwards) with an odd count of that quote.
+            let quote = missing.to_string();
+            let open = (0..=at).rev().find(|&i| !lines[i].matches(quote.as_str()).count().is_multiple_of(2)).unwrap_or(at);
+            out.extend(close_string(&lines, open, &quote));
         }
     }
     if message.starts_with("unexpected") {
@@ -320,6 +324,8 @@ mod tests {
         assert_eq!(fixes("label 'hi\nfd 10\n", "unexpected '", 1, Some(7)), vec!["label 'hi'\nfd 10\n", "label hi\nfd 10\n"]);
         assert!(fixes("fd 10\n", "unexpected if", 1, Some(1)).is_empty());
         assert!(fixes("write \"the end\nfd 1\n", "missing \", starting", 1, Some(7)).contains(&"write \"the end\"\nfd 1\n".to_string()));
+        // Reported where the input ends: the string opened on the last line with an odd quote count.
+        assert!(fixes("pen red\nwrite \"hello\nfd 100\n", "missing \", starting", 6, Some(25)).contains(&"pen red\nwrite \"hello\"\nfd 100\n".to_string()));
     }
 
     #[test]
