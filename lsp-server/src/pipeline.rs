@@ -343,6 +343,57 @@ pub async fn find_style_fixes(
     search
 }
 
+/// A verified fix as the student is offered it: rule-based, or sampled by the model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Offer<'a> {
+    /// A rule's quick fix.
+    Rule(&'a VerifiedFix),
+    /// A "Fix in my style".
+    Model(&'a StyleFix),
+}
+
+impl<'a> Offer<'a> {
+    /// The fixed program.
+    pub fn new_code(&self) -> &'a str {
+        match self {
+            Offer::Rule(f) => &f.fix.new_code,
+            Offer::Model(f) => &f.new_code,
+        }
+    }
+
+    /// The title shown in the editor.
+    pub fn title(&self) -> String {
+        match self {
+            Offer::Rule(f) => f.title(),
+            Offer::Model(f) => f.title.clone(),
+        }
+    }
+
+    /// Its score in the one ranking.
+    pub fn score(&self) -> &'a fixes::Score {
+        match self {
+            Offer::Rule(f) => &f.score,
+            Offer::Model(f) => &f.score,
+        }
+    }
+}
+
+/// Rule-based and model fixes of one run in one ranking ([`fixes::rank::order`],
+/// the same score for both): a program both propose is offered once, and a fix that
+/// deletes a line the student wrote is left out when another fix that keeps them runs.
+pub fn offers<'a>(rules: &'a [VerifiedFix], model: &'a [StyleFix]) -> Vec<Offer<'a>> {
+    let mut seen = std::collections::HashSet::new();
+    let all: Vec<Offer<'a>> = rules
+        .iter()
+        .map(Offer::Rule)
+        .chain(model.iter().map(Offer::Model))
+        .filter(|o| seen.insert(o.new_code().to_string()))
+        .collect();
+    let mut all = fixes::rank::keep_offerable(all, |o| o.score());
+    all.sort_by(|a, b| fixes::rank::order(a.score(), b.score()));
+    all
+}
+
 /// Records shown style fixes as hints (`kind = style_fix`) on state `state_id`, filling their ids.
 pub async fn record_style_fixes(services: &Services, state_id: i64, fixes: &mut [StyleFix], shown_at: &str) -> Vec<String> {
     let mut problems = Vec::new();
@@ -362,4 +413,28 @@ pub async fn record_style_fixes(services: &Services, state_id: i64, fixes: &mut 
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixes::{Fix, Outcome, Rule, Score};
+
+    #[test]
+    fn rule_and_model_fixes_share_one_ranking() {
+        let current = "pen red\nfd 1O0\nzz\n";
+        let trace = TraceIndex::new(&["pen red\nfd 100\n"], current);
+        let rule = |code: &str| VerifiedFix {
+            fix: Fix { rule: Rule::Syntax, title: "rule".into(), new_code: code.into() },
+            outcome: Outcome::Runs,
+            score: Score::new(current, &trace, code, true),
+            hint_id: None,
+        };
+        let rules = [rule("pen red\nfd 10\nzz\n"), rule("pen red\nfd 100\n")];
+        let model = style_fix::rank(current, &trace, ["pen red\nfd 100\nzz\n".to_string(), "pen red\nfd 10\nzz\n".to_string()], 3);
+        let offered: Vec<(&str, bool)> = offers(&rules, &model).into_iter().map(|o| (o.new_code(), matches!(o, Offer::Model(_)))).collect();
+        // The model's `fd 100` uses the student's earlier line and beats the rule's `fd 10`;
+        // the same program is offered once; the rule fix that deletes `zz` is left out.
+        assert_eq!(offered, [("pen red\nfd 100\nzz\n", true), ("pen red\nfd 10\nzz\n", false)]);
+    }
 }
