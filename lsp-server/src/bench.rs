@@ -40,7 +40,8 @@ pub struct BenchArgs {
     /// Continuations sampled per "Fix in my style" search.
     #[arg(long, default_value_t = crate::session::DEFAULT_FIX_SAMPLES)]
     pub samples: usize,
-    /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing.
+    /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing
+    /// (with `--recovery`: the cases with no running fix, with their half, kind and target).
     #[arg(long)]
     pub unfixed: Option<PathBuf>,
     /// Measure recovery instead: quick fixes on failing corpus programs and on planted

@@ -274,6 +274,10 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     // (half, source: 0 corpus / 1 mutants, kind) -> row
     let mut rows: BTreeMap<(Half, u8, String), Row> = BTreeMap::new();
+    let mut unfixed = match &args.unfixed {
+        Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => None,
+    };
     for case in &cases {
         bar.inc(1);
         if let Some(store) = &services.store {
@@ -287,6 +291,12 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         let source = u8::from(!case.kind.starts_with("corpus"));
         let row = rows.entry((case.half, source, case.kind.clone())).or_default();
         row.n += 1;
+        if let Some(file) = unfixed.as_mut().filter(|_| !outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs)) {
+            let error = outcome.verdict.as_ref().and_then(|v| v.error.clone());
+            let first = outcome.fixes.first().map(|f| f.fix.new_code.clone());
+            let record = serde_json::json!({ "half": case.half.as_str(), "kind": case.kind, "error": error, "code": case.code, "target": case.target, "first_fix": first });
+            writeln!(file, "{record}")?;
+        }
         let Some(first) = outcome.fixes.first() else { continue };
         row.offered += 1;
         row.runs += usize::from(outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs));

@@ -52,6 +52,9 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
             out.extend(close_string(&lines, at, token));
         }
         if let Some(column) = error.column {
+            if token == ")" && message.starts_with("unmatched") {
+                out.extend(open_paren(&lines, at, column));
+            }
             out.extend(remove_at(&lines, at, column, token));
         }
     }
@@ -255,6 +258,47 @@ fn apostrophe_in_quotes(lines: &[&str], at: usize) -> Option<Fix> {
     })
 }
 
+/// `random100)` or `fd 100)`: the `(` of a call left out. Put it back after the
+/// function's name where the name runs into its argument, else after the line's
+/// first word. Only lines whose text before the `)` has no other bracket.
+fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
+    let line = lines[at];
+    let close = (column as usize).checked_sub(1).filter(|&c| line.is_char_boundary(c) && line[c..].starts_with(')'))?;
+    let before = &line[..close];
+    if before.contains(['(', ')', '\'', '"']) {
+        return None;
+    }
+    let mut insert_at = None;
+    let mut start = None;
+    for (i, c) in before.char_indices().chain([(before.len(), ' ')]) {
+        let ident = c.is_ascii_alphanumeric() || c == '_' || c == '$';
+        match (ident, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let token = &before[s..i];
+                if let Some(name) = pencil_sandbox::names::turtle_functions()
+                    .iter()
+                    .filter(|n| n.len() >= 2 && token.len() > n.len() && token.starts_with(**n))
+                    .max_by_key(|n| n.len())
+                {
+                    insert_at = Some(s + name.len());
+                    break;
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let indent = line.len() - line.trim_start().len();
+    let at_byte = insert_at.or_else(|| line[indent..].find(' ').map(|k| indent + k + 1).filter(|&k| k < close))?;
+    let new = format!("{}({}", &line[..at_byte], &line[at_byte..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Open the `(` that the `)` on line {} closes", at + 1),
+        new_code: rebuild(lines, &[(at, new)]),
+    })
+}
+
 /// Removes a one-character token at the error's (1-based, UTF-16) column.
 fn remove_at(lines: &[&str], at: usize, column: u32, token: &str) -> Option<Fix> {
     let line = lines[at];
@@ -320,7 +364,8 @@ mod tests {
             fixes("a = [[1,2],\n  [3,4]\nfd 1\n", "missing ]", 4, None),
             vec!["a = [[1,2],]\n  [3,4]\nfd 1\n", "a = [[1,2],\n  [3,4]\nfd 1]\n"]
         );
-        assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd 100\nrt 90\n"]);
+        assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd (100)\nrt 90\n", "fd 100\nrt 90\n"]);
+        assert_eq!(fixes("fd random100)\n", "unmatched )", 1, Some(13)), vec!["fd random(100)\n", "fd random100\n"]);
         assert_eq!(fixes("label 'hi\nfd 10\n", "unexpected '", 1, Some(7)), vec!["label 'hi'\nfd 10\n", "label hi\nfd 10\n"]);
         assert!(fixes("fd 10\n", "unexpected if", 1, Some(1)).is_empty());
         assert!(fixes("write \"the end\nfd 1\n", "missing \", starting", 1, Some(7)).contains(&"write \"the end\"\nfd 1\n".to_string()));
