@@ -66,6 +66,30 @@ pub fn is_foreign_block_end(line: &str) -> bool {
     FOREIGN_ENDS.contains(&code.as_str())
 }
 
+/// Levenshtein distance where swapping two adjacent chars also costs 1 (optimal
+/// string alignment): `tr` is one slip from `rt`.
+pub fn typo_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// Names in `candidates` close to `name` (case-insensitive distance within a budget
 /// that grows with the name's length), closest first, at most `limit`.
 pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a str, usize)> {
@@ -79,7 +103,7 @@ pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a
     let mut found: Vec<(&'a str, usize)> = candidates
         .iter()
         .filter(|&&c| c != name && c.starts_with(|ch: char| ch.is_alphabetic()))
-        .map(|&c| (c, levenshtein(&lower, &c.to_lowercase())))
+        .map(|&c| (c, typo_distance(&lower, &c.to_lowercase())))
         .filter(|&(_, d)| d <= budget)
         .collect();
     // A name cut short (`f`, `mov`) is most likely the start of the command it became.
@@ -162,5 +186,9 @@ mod tests {
         assert!(nearest("zzzzzz", &names, 3).is_empty());
         let commands = ["$", "_", "fd", "bk", "pen", "pe"];
         assert_eq!(nearest("f", &commands, 3), vec![("fd", 1)]);
+        // Two letters swapped are one slip.
+        assert_eq!(nearest("tr", &["rt", "lt", "fd"], 1), vec![("rt", 1)]);
+        assert_eq!(typo_distance("fowrard", "forward"), 1);
+        assert_eq!(typo_distance("kitten", "sitting"), 3);
     }
 }

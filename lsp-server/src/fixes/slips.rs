@@ -133,7 +133,21 @@ fn broken_arrow(lines: &[&str]) -> Vec<Fix> {
     for (i, line) in lines.iter().enumerate() {
         let code = code_only(line);
         let body = code.trim_end();
-        // An assignment (or a call's last argument) that ends in a broken arrow.
+        // A broken arrow as a call's last argument (`tick 100, -->`, `f 3, - > fd 1`).
+        for broken in ["- >", "-->", "- ->", "->>"] {
+            let Some(pos) = body.find(broken) else { continue };
+            if !body[..pos].trim_end().ends_with(',') {
+                continue;
+            }
+            let fixed = format!("{}->{}", &line[..pos], &line[pos + broken.len()..]);
+            out.push(Fix {
+                rule: Rule::Syntax,
+                title: format!("Write the function arrow on line {} as `->`", i + 1),
+                new_code: rebuild(lines, &[(i, fixed)]),
+            });
+            break;
+        }
+        // An assignment that ends in a broken arrow.
         let Some(eq) = body.find('=') else { continue };
         if body[eq + 1..].starts_with(['=', '>']) && !body[eq + 1..].starts_with("=>") {
             continue;
@@ -289,6 +303,8 @@ mod tests {
         check("sq = -->\n  fd 1\n", "x", 1, &["sq = ->\n  fd 1\n"]);
         check("sq = (s) >\n  fd s\n", "x", 1, &["sq = (s) ->\n  fd s\n"]);
         check("sq = -\n  fd 1\n", "x", 1, &["sq = ->\n  fd 1\n"]);
+        check("tick 100, -->\n  fd 1\n", "x", 1, &["tick 100, ->\n  fd 1\n"]);
+        check("star 10, - > fd 30; bk 30\n", "x", 1, &["star 10, -> fd 30; bk 30\n"]);
         // Subtraction and comparisons are not arrows.
         check("x = y - 1\nif x >= 2\n  fd 1\n", "x", 1, &[]);
         check("x = 5 > 3\n", "x", 1, &[]);
