@@ -55,10 +55,10 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
             out.extend(close_string(&lines, at, token));
         }
         if let Some(column) = error.column {
+            out.extend(remove_at(&lines, at, column, token));
             if token == ")" && message.starts_with("unmatched") {
                 out.extend(open_paren(&lines, at, column));
             }
-            out.extend(remove_at(&lines, at, column, token));
         }
     }
     out
@@ -309,9 +309,10 @@ fn apostrophe_in_quotes(lines: &[&str], at: usize) -> Option<Fix> {
     })
 }
 
-/// `random100)` or `fd 100)`: the `(` of a call left out. Put it back after the
-/// function's name where the name runs into its argument, else after the line's
-/// first word. Only lines whose text before the `)` has no other bracket.
+/// `random100)` or `f = x, y) ->`: the `(` of a call or a parameter list left out.
+/// Put it back after the function's name where the name runs into a number, or
+/// after the `=` of a definition. Only lines whose text before the `)` has no other
+/// bracket.
 fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
     let line = lines[at];
     let close = (column as usize).checked_sub(1).filter(|&c| line.is_char_boundary(c) && line[c..].starts_with(')'))?;
@@ -340,10 +341,10 @@ fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
             _ => {}
         }
     }
-    let indent = line.len() - line.trim_start().len();
     // A parameter list (`f = x, y) ->`) opens right after the `=`.
     let parameters = line[close + 1..].trim_start().starts_with("->").then(|| before.find('=').map(|e| e + 1 + (before[e + 1..].len() - before[e + 1..].trim_start().len()))).flatten();
-    let at_byte = parameters.or(insert_at).or_else(|| line[indent..].find(' ').map(|k| indent + k + 1).filter(|&k| k < close))?;
+    // Nothing else says where a `(` went (`fd 100)` is likelier an extra `)`).
+    let at_byte = parameters.or(insert_at)?;
     let new = format!("{}({}", &line[..at_byte], &line[at_byte..]);
     Some(Fix {
         rule: Rule::Syntax,
@@ -417,8 +418,8 @@ mod tests {
             fixes("a = [[1,2],\n  [3,4]\nfd 1\n", "missing ]", 4, None),
             vec!["a = [[1,2],]\n  [3,4]\nfd 1\n", "a = [[1,2],\n  [3,4]\nfd 1]\n"]
         );
-        assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd (100)\nrt 90\n", "fd 100\nrt 90\n"]);
-        assert_eq!(fixes("fd random100)\n", "unmatched )", 1, Some(13)), vec!["fd random(100)\n", "fd random100\n"]);
+        assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd 100\nrt 90\n"]);
+        assert_eq!(fixes("fd random100)\n", "unmatched )", 1, Some(13)), vec!["fd random100\n", "fd random(100)\n"]);
         assert!(fixes("sq = x, y) ->\n  fd x\n", "unmatched )", 1, Some(10)).contains(&"sq = (x, y) ->\n  fd x\n".to_string()));
         assert!(fixes("pen(brown, 20;\nfd(1);\n", "missing )", 5, None).contains(&"pen(brown, 20);\nfd(1);\n".to_string()));
         assert!(fixes("sq = (x, y ->\n  fd x\n", "missing )", 4, None).contains(&"sq = (x, y) ->\n  fd x\n".to_string()));
