@@ -1,7 +1,12 @@
 //! `pencil-lsp bench`: latency of the run pipeline (record + check + risk), time to
 //! the first verified suggestion, and reach of the rule-based quick fixes and of
 //! "Fix in my style" over corpus programs (mid-trace and last program of each
-//! sampled trace), plus resident memory with the model loaded.
+//! sampled trace), plus resident memory with the model loaded. With `--recovery`,
+//! how the quick fixes recover from errors the rules were not written from
+//! ([`recovery`]).
+
+pub mod mutants;
+pub mod recovery;
 
 use crate::checker::Checker;
 use crate::coach::style_fix::{request_seed, HintSize};
@@ -35,7 +40,8 @@ pub struct BenchArgs {
     /// Continuations sampled per "Fix in my style" search.
     #[arg(long, default_value_t = crate::session::DEFAULT_FIX_SAMPLES)]
     pub samples: usize,
-    /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing.
+    /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing
+    /// (with `--recovery`: the cases with no running fix, with their half, kind and target).
     #[arg(long)]
     pub unfixed: Option<PathBuf>,
     /// Instead: print `--listen`'s refusal matrix (Host x Origin x token) and the latency its checks add to a handshake.
@@ -44,6 +50,22 @@ pub struct BenchArgs {
     /// Handshakes per latency figure with --handshake.
     #[arg(long, default_value_t = 200)]
     pub handshakes: usize,
+    /// Measure recovery instead: quick fixes on failing corpus programs and on planted
+    /// mistakes, per error kind, on a seeded split of the titles (tune / held-out).
+    #[arg(long)]
+    pub recovery: bool,
+    /// With `--recovery`: at most this many failing corpus programs per half.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// With `--recovery`: at most this many failing mutants per kind of mistake and half.
+    #[arg(long, default_value_t = 10)]
+    pub mutants_per_kind: usize,
+    /// With `--recovery`: the seed of the title split and of the mutations.
+    #[arg(long, default_value_t = 21)]
+    pub seed: u64,
+    /// With `--recovery`: the real runtime's verdicts, whose running programs get mistakes planted.
+    #[arg(long, default_value = "../shared/data/oracle/labels.jsonl.gz")]
+    pub oracle: PathBuf,
 }
 
 /// Why the benchmark could not run.
@@ -118,6 +140,9 @@ struct Tally {
 pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
     if args.handshake {
         return Ok(crate::bench_handshake::run(args.handshakes, out)?);
+    }
+    if args.recovery {
+        return recovery::bench_recovery(args, out);
     }
     let corpus = read_corpus(&args.corpus, ReadOptions { skip_bad: true })?;
     let traces = &corpus.traces;

@@ -7,7 +7,7 @@
 use crate::checker::Checker;
 use crate::coach::style_fix::{self, HintSize, StyleFix};
 use crate::coach::{Coach, ModelRequest, ModelStatus, StudentVector};
-use crate::fixes::{self, VerifiedFix};
+use crate::fixes::{self, TraceIndex, VerifiedFix};
 use crate::store::{HintRecord, RunResultRow, StateRecord, StoreHandle, Trigger};
 use pencil_core::inference::ProbeOutput;
 use pencil_core::{ProgramState, Trace};
@@ -181,7 +181,8 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
     let fixes_started = Instant::now();
     let mut fixes = match (&verdict, &services.checker) {
         (Some(v), Some(checker)) if input.quick_fixes && v.status == Status::Error => {
-            find_fixes(checker, &input.code, v).await
+            let earlier = earlier_states(services, &input.student, &input.title, &input.code).await;
+            find_fixes(checker, &input.code, &earlier, v).await
         }
         _ => Vec::new(),
     };
@@ -205,20 +206,35 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
     RunOutcome { state, verdict, problems, fixes, timings: Timings { run_ms, record_ms, check_ms, fixes_ms } }
 }
 
-/// Candidate fixes for a failing verdict, verified in the sandbox off the executor.
-pub async fn find_fixes(checker: &Checker, code: &str, verdict: &Verdict) -> Vec<VerifiedFix> {
+/// Candidate fixes for a failing verdict, verified in the sandbox off the executor
+/// and ranked against `code` and the title's `earlier` states (oldest first).
+pub async fn find_fixes(checker: &Checker, code: &str, earlier: &[String], verdict: &Verdict) -> Vec<VerifiedFix> {
     let Some(error) = verdict.error.clone() else { return Vec::new() };
-    let candidates = fixes::candidates(code, &error);
+    let candidates = fixes::candidates(code, &error, earlier);
     if candidates.is_empty() {
         return Vec::new();
     }
     let checker = checker.clone();
     let code = code.to_string();
+    let trace = TraceIndex::new(earlier, &code);
     tokio::task::spawn_blocking(move || {
-        fixes::verify(&code, &error, candidates, MAX_FIXES, |c| checker.check_blocking(c))
+        fixes::verify(&code, &trace, &error, candidates, MAX_FIXES, |c| checker.check_blocking(c))
     })
     .await
     .unwrap_or_default()
+}
+
+/// The title's recorded states before `code` (oldest first, the newest
+/// [`fixes::rank::TRACE_STATES`]), for ranking fixes by where the student was going.
+async fn earlier_states(services: &Services, student: &str, title: &str, code: &str) -> Vec<String> {
+    let Some(store) = &services.store else { return Vec::new() };
+    let (s, t) = (student.to_string(), title.to_string());
+    let mut states: Vec<String> = store.call(move |db| db.states(&s, &t)).await.unwrap_or_default().into_iter().map(|s| s.code).collect();
+    if states.last().is_some_and(|last| last == code) {
+        states.pop();
+    }
+    let start = states.len().saturating_sub(fixes::rank::TRACE_STATES);
+    states.split_off(start)
 }
 
 /// A title's trace as recorded for `student`, ending with `code`: the store's
@@ -326,6 +342,10 @@ pub async fn find_style_fixes(
         return search;
     };
     let current = trace.programs.last().map(|p| p.code.clone()).unwrap_or_default();
+    let trace_index = {
+        let earlier: Vec<&str> = trace.programs.iter().rev().skip(1).take(fixes::rank::TRACE_STATES).rev().map(|p| p.code.as_str()).collect();
+        TraceIndex::new(&earlier, &current)
+    };
     say(format!("sampling {} programs in your style", params.samples));
     let t = Instant::now();
     let sampled = tokio::task::spawn_blocking(move || {
@@ -374,8 +394,67 @@ pub async fn find_style_fixes(
     }
     search.check_ms = t.elapsed().as_secs_f64() * 1e3;
     search.running = running.len();
-    search.fixes = style_fix::rank(&current, running, MAX_FIXES);
+    search.fixes = style_fix::rank(&current, &trace_index, running, MAX_FIXES);
     search
+}
+
+/// A verified fix as the student is offered it: rule-based, or sampled by the model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Offer<'a> {
+    /// A rule's quick fix.
+    Rule(&'a VerifiedFix),
+    /// A "Fix in my style".
+    Model(&'a StyleFix),
+}
+
+impl<'a> Offer<'a> {
+    /// The fixed program.
+    pub fn new_code(&self) -> &'a str {
+        match self {
+            Offer::Rule(f) => &f.fix.new_code,
+            Offer::Model(f) => &f.new_code,
+        }
+    }
+
+    /// The title shown in the editor.
+    pub fn title(&self) -> String {
+        match self {
+            Offer::Rule(f) => f.title(),
+            Offer::Model(f) => f.title.clone(),
+        }
+    }
+
+    /// The hint id it was recorded under, if it was.
+    pub fn hint_id(&self) -> Option<i64> {
+        match self {
+            Offer::Rule(f) => f.hint_id,
+            Offer::Model(f) => f.hint_id,
+        }
+    }
+
+    /// Its score in the one ranking.
+    pub fn score(&self) -> &'a fixes::Score {
+        match self {
+            Offer::Rule(f) => &f.score,
+            Offer::Model(f) => &f.score,
+        }
+    }
+}
+
+/// Rule-based and model fixes of one run in one ranking ([`fixes::rank::order`],
+/// the same score for both): a program both propose is offered once, and a fix that
+/// deletes a line the student wrote is left out when another fix that keeps them runs.
+pub fn offers<'a>(rules: &'a [VerifiedFix], model: &'a [StyleFix]) -> Vec<Offer<'a>> {
+    let mut seen = std::collections::HashSet::new();
+    let all: Vec<Offer<'a>> = rules
+        .iter()
+        .map(Offer::Rule)
+        .chain(model.iter().map(Offer::Model))
+        .filter(|o| seen.insert(o.new_code().to_string()))
+        .collect();
+    let mut all = fixes::rank::keep_offerable(all, |o| o.score());
+    all.sort_by(|a, b| fixes::rank::order(a.score(), b.score()));
+    all
 }
 
 /// Records shown style fixes as hints (`kind = style_fix`) on state `state_id`, filling their ids.
@@ -397,4 +476,28 @@ pub async fn record_style_fixes(services: &Services, state_id: i64, fixes: &mut 
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixes::{Fix, Outcome, Rule, Score};
+
+    #[test]
+    fn rule_and_model_fixes_share_one_ranking() {
+        let current = "pen red\nfd 1O0\nzz\n";
+        let trace = TraceIndex::new(&["pen red\nfd 100\n"], current);
+        let rule = |code: &str| VerifiedFix {
+            fix: Fix { rule: Rule::Syntax, title: "rule".into(), new_code: code.into() },
+            outcome: Outcome::Runs,
+            score: Score::new(current, &trace, code, true),
+            hint_id: None,
+        };
+        let rules = [rule("pen red\nfd 10\nzz\n"), rule("pen red\nfd 100\n")];
+        let model = style_fix::rank(current, &trace, ["pen red\nfd 100\nzz\n".to_string(), "pen red\nfd 10\nzz\n".to_string()], 3);
+        let offered: Vec<(&str, bool)> = offers(&rules, &model).into_iter().map(|o| (o.new_code(), matches!(o, Offer::Model(_)))).collect();
+        // The model's `fd 100` uses the student's earlier line and beats the rule's `fd 10`;
+        // the same program is offered once; the rule fix that deletes `zz` is left out.
+        assert_eq!(offered, [("pen red\nfd 100\nzz\n", true), ("pen red\nfd 10\nzz\n", false)]);
+    }
 }

@@ -1,11 +1,11 @@
 //! "Fix in my style": the plain parts. Which edit size the hint-size setting asks
-//! the model for, how sandbox-verified candidates are ranked (closest to the
-//! student's program by the paper's edit distance, then BLEU), and the title that
+//! the model for, how sandbox-verified candidates are ranked (by the same score as
+//! the rule-based fixes, [`crate::fixes::rank`], then BLEU), and the title that
 //! says what a fix changes.
 
 use pencil_core::inference::{EditSize, StopReason};
+use crate::fixes::rank::{self, Score, TraceIndex};
 use pencil_core::metrics::bleu::quality_bleu;
-use pencil_core::metrics::edit_distance;
 use serde::Deserialize;
 use similar::{ChangeTag, TextDiff};
 
@@ -40,16 +40,18 @@ pub struct StyleFix {
     pub new_code: String,
     /// What it changes, for the code action's title.
     pub title: String,
-    /// The paper's edit distance from the current program (characters).
+    /// Levenshtein distance from the current program (characters; the rule-based fixes' distance).
     pub distance: usize,
+    /// How it ranks against the student's program and trace.
+    pub score: Score,
     /// BLEU of the fix against the current program (the tie-breaker).
     pub bleu: f64,
     /// Store id of the hint row, once recorded.
     pub hint_id: Option<i64>,
 }
 
-/// Largest share of the current program (in characters, by the paper's edit
-/// distance) a fix may rewrite: a recovery edit keeps most of the student's work,
+/// Largest share of the current program (in characters, by
+/// [`program_distance`]) a fix may rewrite: a recovery edit keeps most of the student's work,
 /// and a running program that replaces it is not a fix of it.
 pub const MAX_REWRITE_SHARE: f64 = 0.5;
 
@@ -62,27 +64,30 @@ pub fn keeps_the_program(current: &str, distance: usize) -> bool {
     distance <= limit.max(MIN_REWRITE_CHARS)
 }
 
-/// Distinct running candidates ranked for the student: smallest edit distance to
-/// `current` first, then highest BLEU, then text (so ties are stable). Blank
-/// programs, the unchanged program and rewrites of most of it
-/// ([`keeps_the_program`]) are not fixes. At most `limit`.
-pub fn rank(current: &str, running: impl IntoIterator<Item = String>, limit: usize) -> Vec<StyleFix> {
+/// Distinct running candidates ranked for the student by [`rank::order`] against
+/// `current` and the student's earlier states, then highest BLEU, then text (so
+/// ties are stable). Blank programs, the unchanged program and rewrites of most of
+/// it ([`keeps_the_program`]) are not fixes; one that deletes a line the student
+/// wrote is offered only if no other keeps every line, and says so. At most `limit`.
+pub fn rank(current: &str, trace: &TraceIndex, running: impl IntoIterator<Item = String>, limit: usize) -> Vec<StyleFix> {
     let mut seen = std::collections::HashSet::new();
-    let mut fixes: Vec<StyleFix> = running
+    let fixes: Vec<StyleFix> = running
         .into_iter()
         .filter(|c| !c.trim().is_empty() && c.trim_end() != current.trim_end())
         .filter(|c| seen.insert(c.clone()))
-        .map(|new_code| (edit_distance(current, &new_code), new_code))
-        .filter(|(distance, _)| keeps_the_program(current, *distance))
-        .map(|(distance, new_code)| StyleFix {
-            distance,
+        .map(|new_code| (Score::new(current, trace, &new_code, true), new_code))
+        .filter(|(score, _)| keeps_the_program(current, score.distance))
+        .map(|(score, new_code)| StyleFix {
+            distance: score.distance,
             bleu: quality_bleu(&[new_code.as_str()], &[current]),
-            title: describe_change(current, &new_code),
+            title: rank::label_deletions(&describe_change(current, &new_code), &score),
+            score,
             new_code,
             hint_id: None,
         })
         .collect();
-    fixes.sort_by(|a, b| a.distance.cmp(&b.distance).then(b.bleu.total_cmp(&a.bleu)).then_with(|| a.new_code.cmp(&b.new_code)));
+    let mut fixes = rank::keep_offerable(fixes, |f| &f.score);
+    fixes.sort_by(|a, b| rank::order(&a.score, &b.score).then(b.bleu.total_cmp(&a.bleu)).then_with(|| a.new_code.cmp(&b.new_code)));
     fixes.truncate(limit);
     fixes
 }
@@ -153,6 +158,7 @@ pub fn request_seed(student: &str, title: &str, code: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixes::program_distance;
 
     #[test]
     fn closest_running_candidate_comes_first_and_duplicates_go() {
@@ -165,12 +171,13 @@ mod tests {
             current.to_string(),
             "dot blue\n".to_string(),
         ];
-        let ranked = rank(current, candidates, 3);
+        let ranked = rank(current, &TraceIndex::default(), candidates, 3);
         let codes: Vec<&str> = ranked.iter().map(|f| f.new_code.as_str()).collect();
-        assert_eq!(codes, ["pen red\nfd 100\nrt 90\n", "pen red\nfd 100\nrt 90\nfd 50\n", "dot blue\n"]);
-        assert!(ranked[0].distance < ranked[1].distance && ranked[1].distance < ranked[2].distance);
+        // `dot blue` deletes the student's lines while other fixes keep them: not offered.
+        assert_eq!(codes, ["pen red\nfd 100\nrt 90\n", "pen red\nfd 100\nrt 90\nfd 50\n"]);
+        assert!(ranked[0].distance < ranked[1].distance);
         assert_eq!(ranked[0].title, "Fix in my style: change line 3 (`rt 9O` → `rt 90`)");
-        assert_eq!(rank(current, vec!["a\n".into(), "b\n".into()], 1).len(), 1);
+        assert_eq!(rank(current, &TraceIndex::default(), vec!["a\n".into(), "b\n".into()], 1).len(), 1);
     }
 
     #[test]
@@ -178,11 +185,11 @@ mod tests {
         let current: String = (0..20).map(|i| format!("fd {i}\nrt 90\n")).collect();
         let rewrite = "rt 120\nfd 300\n".to_string();
         let local = current.replacen("fd 3\n", "fd 30\n", 1);
-        assert!(!keeps_the_program(&current, edit_distance(&current, &rewrite)));
-        let ranked = rank(&current, vec![rewrite, local.clone()], 3);
+        assert!(!keeps_the_program(&current, program_distance(&current, &rewrite)));
+        let ranked = rank(&current, &TraceIndex::default(), vec![rewrite, local.clone()], 3);
         assert_eq!(ranked.iter().map(|f| f.new_code.as_str()).collect::<Vec<_>>(), [local.as_str()]);
         // Short programs may change completely within the floor.
-        assert!(keeps_the_program("fdd\n", edit_distance("fdd\n", "pen red\nfd 100\n")));
+        assert!(keeps_the_program("fdd\n", program_distance("fdd\n", "pen red\nfd 100\n")));
     }
 
     #[test]
@@ -192,11 +199,11 @@ mod tests {
         let current = "pen red\nfd 100\nrt 90\nfd 100\nrt 90\n";
         let a = "pen red\nfd 100\nrt 90\nfd 100\nrt 45\n".to_string();
         let b = "pen red\nfd 100\nrt 45\nfd 100\nrt 90\n".to_string();
-        let (da, db) = (edit_distance(current, &a), edit_distance(current, &b));
+        let (da, db) = (program_distance(current, &a), program_distance(current, &b));
         assert_eq!(da, db);
         let (ba, bb) = (quality_bleu(&[a.as_str()], &[current]), quality_bleu(&[b.as_str()], &[current]));
         assert_ne!(ba, bb);
-        let ranked = rank(current, vec![a.clone(), b.clone()], 2);
+        let ranked = rank(current, &TraceIndex::default(), vec![a.clone(), b.clone()], 2);
         let want = if ba > bb { &a } else { &b };
         assert_eq!(&ranked[0].new_code, want);
     }

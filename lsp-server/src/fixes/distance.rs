@@ -1,4 +1,6 @@
-//! Edit distance between short names.
+//! Edit distances: between short names, and between a program and a changed copy of it.
+
+use similar::{ChangeTag, TextDiff};
 
 /// Levenshtein distance over chars (insert, delete, substitute each cost 1).
 pub fn levenshtein(a: &str, b: &str) -> usize {
@@ -16,6 +18,78 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Levenshtein distance between two versions of a program, computed on what lies
+/// between their common prefix and suffix (the same number, since a shared end never
+/// needs an edit): a fix that changes one line of a long program costs the length of
+/// the program once, not its square.
+pub fn program_distance(a: &str, b: &str) -> usize {
+    let prefix: usize = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    let suffix: usize = a.chars().rev().zip(b.chars().rev()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
+    let (a, b) = (&a[..a.len() - suffix.min(a.len())], &b[..b.len() - suffix.min(b.len())]);
+    levenshtein(a, b)
+}
+
+/// Non-blank lines of `before` that `after` drops without writing anything in their
+/// place (a changed or moved line is not dropped).
+pub fn deleted_lines(before: &str, after: &str) -> Vec<usize> {
+    let diff = TextDiff::from_lines(before, after);
+    let mut dropped = Vec::new();
+    for op in diff.ops() {
+        let (mut removed, mut added) = (Vec::new(), 0usize);
+        for change in diff.iter_changes(op) {
+            match change.tag() {
+                ChangeTag::Delete if !change.value().trim().is_empty() => removed.push(change.old_index().unwrap_or(0)),
+                ChangeTag::Insert if !change.value().trim().is_empty() => added += 1,
+                _ => {}
+            }
+        }
+        // Lines replaced one for one are changes; what is left over was removed.
+        dropped.extend(removed.into_iter().skip(added));
+    }
+    // A line moved elsewhere (a definition put before its use) is kept; a line that
+    // only closes a block the way another language does holds nothing of the student's.
+    let kept: std::collections::HashSet<&str> = after.lines().map(str::trim).collect();
+    let lines: Vec<&str> = before.lines().collect();
+    dropped.retain(|&i| lines.get(i).is_some_and(|l| !kept.contains(l.trim()) && !is_foreign_block_end(l)));
+    dropped
+}
+
+/// Lines that close a block the way Ruby, Lua, Basic, a shell or JavaScript do;
+/// CoffeeScript closes blocks by indentation alone.
+const FOREIGN_ENDS: [&str; 14] =
+    ["end", "end if", "endif", "end for", "endfor", "end while", "endwhile", "end def", "end function", "done", "fi", "}", "};", "end;"];
+
+/// Whether `line` (comments aside) only closes a block the way another language does.
+pub fn is_foreign_block_end(line: &str) -> bool {
+    let code = line.split('#').next().unwrap_or("").trim().to_lowercase();
+    FOREIGN_ENDS.contains(&code.as_str())
+}
+
+/// Levenshtein distance where swapping two adjacent chars also costs 1 (optimal
+/// string alignment): `tr` is one slip from `rt`.
+pub fn typo_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// Names in `candidates` close to `name` (case-insensitive distance within a budget
 /// that grows with the name's length), closest first, at most `limit`.
 pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a str, usize)> {
@@ -29,7 +103,7 @@ pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a
     let mut found: Vec<(&'a str, usize)> = candidates
         .iter()
         .filter(|&&c| c != name && c.starts_with(|ch: char| ch.is_alphabetic()))
-        .map(|&c| (c, levenshtein(&lower, &c.to_lowercase())))
+        .map(|&c| (c, typo_distance(&lower, &c.to_lowercase())))
         .filter(|&(_, d)| d <= budget)
         .collect();
     // A name cut short (`f`, `mov`) is most likely the start of the command it became.
@@ -75,6 +149,27 @@ mod tests {
     }
 
     #[test]
+    fn program_distance_is_levenshtein_on_the_changed_middle() {
+        for (a, b) in [("", ""), ("fd 100\nrt 90\n", "fd 100\nrt 9O\n"), ("pen red\nfd 1\n", "fd 1\n"), ("aé\nb", "aè\nb"), ("abcabc", "abc"), ("x", "")] {
+            assert_eq!(program_distance(a, b), levenshtein(a, b), "{a:?} {b:?}");
+            assert_eq!(program_distance(b, a), levenshtein(b, a), "{b:?} {a:?}");
+        }
+    }
+
+    #[test]
+    fn deleted_lines_are_those_dropped_without_a_replacement() {
+        assert_eq!(deleted_lines("fd 1\nfor\n", "fd 1\n"), vec![1]);
+        assert!(deleted_lines("fd 1)\nrt 90\n", "fd 1\nrt 90\n").is_empty());
+        // Moved, not deleted.
+        assert!(deleted_lines("f()\nf = -> fd 1\n", "f = -> fd 1\nf()\n").is_empty());
+        // Blank lines do not count.
+        assert!(deleted_lines("fd 1\n\nrt 90\n", "fd 1\nrt 90\n").is_empty());
+        assert_eq!(deleted_lines("a\nb\nc\n", "a\nx\n"), vec![2]);
+        // `end` from another language is not the student's idea.
+        assert!(deleted_lines("for [1..2]\n  fd 1\nend\n", "for [1..2]\n  fd 1\n").is_empty());
+    }
+
+    #[test]
     fn compound_colors_fall_back_to_their_known_part() {
         let colors = ["blue", "lightblue", "skyblue", "red", "darkred"];
         assert_eq!(compound_colors("babyblue", &colors, 2), vec!["blue", "skyblue"]);
@@ -91,5 +186,9 @@ mod tests {
         assert!(nearest("zzzzzz", &names, 3).is_empty());
         let commands = ["$", "_", "fd", "bk", "pen", "pe"];
         assert_eq!(nearest("f", &commands, 3), vec![("fd", 1)]);
+        // Two letters swapped are one slip.
+        assert_eq!(nearest("tr", &["rt", "lt", "fd"], 1), vec![("rt", 1)]);
+        assert_eq!(typo_distance("fowrard", "forward"), 1);
+        assert_eq!(typo_distance("kitten", "sitting"), 3);
     }
 }

@@ -3,18 +3,100 @@
 //! turtle command -> nearest command or a name the program defines, missing comma
 //! between arguments, syntax slips (over-indented lines, unclosed brackets and strings,
 //! stray punctuation), and the program's shape (a function called before its definition,
-//! a stray `break`, an unfinished last line).
+//! a stray `break`, an unfinished last line), slips any error can come from (a letter
+//! O for a zero, a broken `->`, an `end` from another language), and the student's
+//! own trace (a broken line as the student had it before).
+//!
+//! The rule modules (`rules.rs`, `syntax.rs`, `structure.rs`, `slips.rs`,
+//! `trace.rs`) only read [`Fix`] and
+//! [`Rule`] from here and never each other; [`candidates`] gathers them, and
+//! [`rank`] orders verified fixes, rule-based or sampled by the model, by one score
+//! computed once per candidate.
 
 mod distance;
+pub mod rank;
 mod rules;
+mod slips;
 mod structure;
 mod syntax;
+mod trace;
 
-pub use distance::{compound_colors, levenshtein, nearest};
-pub use rules::{candidates, Fix, Rule};
+pub use distance::{compound_colors, deleted_lines, levenshtein, nearest, program_distance};
+pub use rank::{Score, TraceIndex};
 pub use syntax::syntax_fixes;
 
+use crate::diagnostics::undefined_name;
 use pencil_sandbox::{ProgramError, Status, Verdict};
+
+/// Which rule produced a fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Unknown name -> nearest real color.
+    NearestColor,
+    /// Unknown name -> nearest turtle command.
+    NearestCommand,
+    /// Two arguments with no comma between them.
+    MissingComma,
+    /// A global name written in the wrong case (`infinity` -> `Infinity`).
+    NameCase,
+    /// A syntax slip: indentation, brackets, quotes, stray punctuation.
+    Syntax,
+    /// Unknown name -> a name this program defines (`jelyfish` -> `jellyfish`).
+    OwnName,
+    /// A function called before the line that defines it: move the definition up.
+    DefineBeforeUse,
+    /// A syntax error on the last line, still being typed: leave that line out.
+    UnfinishedLine,
+    /// A line that broke, as the student had it in an earlier state.
+    EarlierLine,
+}
+
+impl Rule {
+    /// Stable name, as stored with hints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::NearestColor => "nearest_color",
+            Rule::NearestCommand => "nearest_command",
+            Rule::MissingComma => "missing_comma",
+            Rule::NameCase => "name_case",
+            Rule::Syntax => "syntax",
+            Rule::OwnName => "own_name",
+            Rule::DefineBeforeUse => "define_before_use",
+            Rule::UnfinishedLine => "unfinished_line",
+            Rule::EarlierLine => "earlier_line",
+        }
+    }
+}
+
+/// A candidate fix: the whole fixed program and what it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    /// The rule behind it.
+    pub rule: Rule,
+    /// What it changes, in the student's words.
+    pub title: String,
+    /// The fixed program.
+    pub new_code: String,
+}
+
+/// Candidate fixes for `error` in `code`, most likely first (unverified); `earlier`
+/// holds the title's earlier states, oldest first.
+pub fn candidates(code: &str, error: &ProgramError, earlier: &[String]) -> Vec<Fix> {
+    let mut out = trace::trace_fixes(code, error, earlier);
+    if let Some(name) = undefined_name(error) {
+        out.extend(rules::rename_fixes(code, error, name));
+    }
+    if matches!(error.kind.as_str(), "SyntaxError" | "TypeError") {
+        out.extend(rules::missing_comma_fix(code, error));
+    }
+    out.extend(syntax::syntax_fixes(code, error));
+    out.extend(rules::minus_spacing_fix(code, error));
+    out.extend(structure::structure_fixes(code, error));
+    out.extend(slips::slip_fixes(code, error));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|f| f.new_code != code && seen.insert(f.new_code.clone()));
+    out
+}
 
 /// How far a fix got when it ran in the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,23 +107,26 @@ pub enum Outcome {
     Progress,
 }
 
-/// A fix that passed the sandbox, with its store id once shown.
+/// A fix that passed the sandbox, with its score and its store id once shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedFix {
     /// The fix.
     pub fix: Fix,
     /// What the sandbox said about the fixed program.
     pub outcome: Outcome,
+    /// How it ranks against the student's program and trace.
+    pub score: Score,
     /// Store id of the hint row, when recorded.
     pub hint_id: Option<i64>,
 }
 
 impl VerifiedFix {
-    /// The title shown in the editor.
+    /// The title shown in the editor; a fix that deletes lines the student wrote says so.
     pub fn title(&self) -> String {
+        let title = rank::label_deletions(&self.fix.title, &self.score);
         match self.outcome {
-            Outcome::Runs => self.fix.title.clone(),
-            Outcome::Progress => format!("{} (fixes this error; another remains)", self.fix.title),
+            Outcome::Runs => title,
+            Outcome::Progress => format!("{title} (fixes this error; another remains)"),
         }
     }
 }
@@ -61,24 +146,70 @@ pub fn judge(original: &ProgramError, after: &Verdict) -> Option<Outcome> {
     }
 }
 
-/// Verifies candidates with `check` and keeps those that help, best first: programs
-/// that run before mere progress, then the smallest change. At most `limit`.
+/// Verifies candidates with `check` and keeps those that help, ranked by
+/// [`rank::order`] against `code` and the student's earlier states in `trace`.
+/// At most `limit`.
 pub fn verify<E>(
     code: &str,
+    trace: &TraceIndex,
     error: &ProgramError,
     fixes: Vec<Fix>,
     limit: usize,
     mut check: impl FnMut(&str) -> Result<Verdict, E>,
 ) -> Vec<VerifiedFix> {
-    let mut kept: Vec<VerifiedFix> = fixes
+    let kept: Vec<VerifiedFix> = fixes
         .into_iter()
         .filter_map(|fix| {
             let verdict = check(&fix.new_code).ok()?;
             let outcome = judge(error, &verdict)?;
-            Some(VerifiedFix { fix, outcome, hint_id: None })
+            let score = Score::new(code, trace, &fix.new_code, outcome == Outcome::Runs);
+            Some(VerifiedFix { fix, outcome, score, hint_id: None })
         })
         .collect();
-    kept.sort_by_key(|v| (v.outcome != Outcome::Runs, levenshtein(code, &v.fix.new_code)));
+    let mut kept = rank::keep_offerable(kept, |v| &v.score);
+    kept.sort_by(|a, b| rank::order(&a.score, &b.score));
     kept.truncate(limit);
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule modules read `Fix` and `Rule` from this module and never each other,
+    /// so there is no import cycle among them.
+    #[test]
+    fn rule_modules_do_not_import_each_other() {
+        let modules = [
+            ("rules", include_str!("rules.rs")),
+            ("syntax", include_str!("syntax.rs")),
+            ("structure", include_str!("structure.rs")),
+            ("slips", include_str!("slips.rs")),
+            ("trace", include_str!("trace.rs")),
+            ("rank", include_str!("rank.rs")),
+            ("distance", include_str!("distance.rs")),
+        ];
+        let rules = ["rules", "syntax", "structure", "slips", "trace"];
+        for (name, text) in modules {
+            for other in rules.iter().filter(|o| **o != name) {
+                for pattern in [format!("super::{other}::"), format!("super::{other}}}"), format!("fixes::{other}::")] {
+                    assert!(!text.contains(&pattern), "{name}.rs refers to {other}.rs ({pattern})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn candidates_are_distinct_and_change_the_program() {
+        let error = ProgramError { kind: "SyntaxError".into(), message: "unexpected O0".into(), line: Some(2), column: Some(5) };
+        let code = "pen red\nfd 1O0\n";
+        let fixes = candidates(code, &error, &["pen red\nfd 100\n".to_string()]);
+        let mut codes: Vec<&str> = fixes.iter().map(|f| f.new_code.as_str()).collect();
+        assert!(codes.contains(&"pen red\nfd 100\n"), "{codes:?}");
+        let n = codes.len();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), n);
+        assert!(!codes.contains(&code));
+    }
 }

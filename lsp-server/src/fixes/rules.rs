@@ -1,74 +1,18 @@
-//! The rules: from a program and its error, candidate fixed programs (unverified).
+//! Rules about names and arguments: an unknown name becomes the nearest color,
+//! command, global in the right case or name the program defines (or completes one
+//! cut short); commas go between arguments; `x -1` becomes `x - 1`.
 
-use super::distance::{compound_colors, nearest};
-use crate::diagnostics::undefined_name;
+use super::distance::{compound_colors, is_foreign_block_end, nearest};
+use super::{Fix, Rule};
 use pencil_sandbox::{names, ProgramError};
 
-/// Which rule produced a fix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// Unknown name -> nearest real color.
-    NearestColor,
-    /// Unknown name -> nearest turtle command.
-    NearestCommand,
-    /// Two arguments with no comma between them.
-    MissingComma,
-    /// A global name written in the wrong case (`infinity` -> `Infinity`).
-    NameCase,
-    /// A syntax slip: indentation, brackets, quotes, stray punctuation.
-    Syntax,
-    /// Unknown name -> a name this program defines (`jelyfish` -> `jellyfish`).
-    OwnName,
-    /// A function called before the line that defines it: move the definition up.
-    DefineBeforeUse,
-    /// A syntax error on the last line, still being typed: leave that line out.
-    UnfinishedLine,
-}
-
-impl Rule {
-    /// Stable name, as stored with hints.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::NearestColor => "nearest_color",
-            Rule::NearestCommand => "nearest_command",
-            Rule::MissingComma => "missing_comma",
-            Rule::NameCase => "name_case",
-            Rule::Syntax => "syntax",
-            Rule::OwnName => "own_name",
-            Rule::DefineBeforeUse => "define_before_use",
-            Rule::UnfinishedLine => "unfinished_line",
-        }
+/// Fixes for an unknown `name`, likeliest first.
+pub(super) fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
+    // `end` alone on its line closes a block in another language: not a misspelled name.
+    let line = error.line.and_then(|l| code.lines().nth(l.saturating_sub(1) as usize));
+    if line.is_some_and(is_foreign_block_end) {
+        return Vec::new();
     }
-}
-
-/// A candidate fix: the whole fixed program and what it changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fix {
-    /// The rule behind it.
-    pub rule: Rule,
-    /// What it changes, in the student's words.
-    pub title: String,
-    /// The fixed program.
-    pub new_code: String,
-}
-
-/// Candidate fixes for `error` in `code`, most likely first (unverified).
-pub fn candidates(code: &str, error: &ProgramError) -> Vec<Fix> {
-    let mut out = Vec::new();
-    if let Some(name) = undefined_name(error) {
-        out.extend(rename_fixes(code, error, name));
-    }
-    if matches!(error.kind.as_str(), "SyntaxError" | "TypeError") {
-        out.extend(missing_comma_fix(code, error));
-    }
-    out.extend(super::syntax::syntax_fixes(code, error));
-    out.extend(minus_spacing_fix(code, error));
-    out.extend(super::structure::structure_fixes(code, error));
-    out.dedup_by(|a, b| a.new_code == b.new_code);
-    out
-}
-
-fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
     let mut colors = nearest(name, names::colors(), 2);
     if colors.is_empty() {
         // A made-up compound like `babyblue` is far from every name but contains one.
@@ -200,7 +144,7 @@ fn is_ident_byte(b: u8) -> bool {
 
 /// `x = x -1` calls `x(-1)` in CoffeeScript: on a `TypeError: x is not a function`,
 /// `x -1` becomes `x - 1` on the error line.
-fn minus_spacing_fix(code: &str, error: &ProgramError) -> Option<Fix> {
+pub(super) fn minus_spacing_fix(code: &str, error: &ProgramError) -> Option<Fix> {
     if error.kind != "TypeError" {
         return None;
     }
@@ -227,7 +171,7 @@ fn minus_spacing_fix(code: &str, error: &ProgramError) -> Option<Fix> {
 
 /// `moveto 100 100` -> `moveto 100, 100`: on the error line (or, if the error has no
 /// line, the first line that has one), commas between adjacent plain arguments.
-fn missing_comma_fix(code: &str, error: &ProgramError) -> Option<Fix> {
+pub(super) fn missing_comma_fix(code: &str, error: &ProgramError) -> Option<Fix> {
     let lines: Vec<&str> = code.split_inclusive('\n').collect();
     let target = match error.line {
         Some(l) => vec![l.saturating_sub(1) as usize],
@@ -313,6 +257,10 @@ fn atom_len(s: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn candidates(code: &str, error: &ProgramError) -> Vec<Fix> {
+        super::super::candidates(code, error, &[])
+    }
 
     fn err(kind: &str, message: &str, line: Option<u32>) -> ProgramError {
         ProgramError { kind: kind.into(), message: message.into(), line, column: None }

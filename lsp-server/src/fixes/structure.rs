@@ -3,7 +3,7 @@
 //! finished typing when they pressed Run. Each yields a whole fixed program; the sandbox
 //! decides whether it helps.
 
-use super::rules::{Fix, Rule};
+use super::{Fix, Rule};
 use pencil_sandbox::ProgramError;
 
 /// Candidate fixes that move or remove whole lines.

@@ -2,7 +2,7 @@
 //! strings, stray closing brackets and unexpected punctuation. Each yields a whole
 //! fixed program; the sandbox decides whether it helps.
 
-use super::rules::{Fix, Rule};
+use super::{Fix, Rule};
 use pencil_sandbox::ProgramError;
 
 /// Candidate fixes for a `SyntaxError`.
@@ -35,12 +35,19 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     if let Some(missing) = message.strip_prefix("missing ").and_then(|m| m.trim().chars().next()) {
         out.extend(close_unclosed(&lines, at, missing).into_iter().flatten());
         if matches!(missing, '"' | '\'') {
-            out.extend(close_string(&lines, at, &missing.to_string()));
+            // The compiler reports where the input ended; the string opened on the last
+            // line (from there upwards) with an odd count of that quote.
+            let quote = missing.to_string();
+            let open = (0..=at).rev().find(|&i| !lines[i].matches(quote.as_str()).count().is_multiple_of(2)).unwrap_or(at);
+            out.extend(close_string(&lines, open, &quote));
         }
     }
     if message.starts_with("unexpected") {
         out.extend(apostrophe_in_quotes(&lines, at));
     }
+    // A string left open mid-line runs on to the next quote, lines further on, and
+    // the compiler complains there: close it where its text plainly ends.
+    out.extend(close_string_before_separator(&lines));
     if let Some(token) = message.strip_prefix("unmatched ").or_else(|| message.strip_prefix("unexpected ")) {
         let token = token.trim().trim_start_matches("token in expression:").trim().trim_matches('\'');
         let token = if token.is_empty() { "'" } else { token };
@@ -49,6 +56,9 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
         }
         if let Some(column) = error.column {
             out.extend(remove_at(&lines, at, column, token));
+            if token == ")" && message.starts_with("unmatched") {
+                out.extend(open_paren(&lines, at, column));
+            }
         }
     }
     out
@@ -170,14 +180,25 @@ fn close_unclosed(lines: &[&str], at: usize, missing: char) -> Option<Vec<Fix>> 
     })?;
     let close_at = |j: usize| {
         let line = lines[j];
+        // Before a statement's closing `;` (`pen(brown, 20;`), else at the end.
         let body = line.trim_end_matches(['\r', '\n']);
+        let body = body.strip_suffix(';').unwrap_or(body);
         rebuild(lines, &[(j, format!("{body}{missing}{}", &line[body.len()..]))])
     };
-    let mut fixes = vec![Fix {
+    let mut fixes = Vec::new();
+    // A parameter list left open before its arrow (`f = (x, y ->`).
+    if missing == ')' {
+        if let Some(arrow) = lines[i].rfind("->").filter(|&a| lines[i][..a].rfind(open).is_some()) {
+            let head = lines[i][..arrow].trim_end();
+            let new = format!("{head}{missing} {}", &lines[i][arrow..]);
+            fixes.push(Fix { rule: Rule::Syntax, title: format!("Close the `(` on line {} before its `->`", i + 1), new_code: rebuild(lines, &[(i, new)]) });
+        }
+    }
+    fixes.push(Fix {
         rule: Rule::Syntax,
         title: format!("Close the `{open}` on line {} with `{missing}`", i + 1),
         new_code: close_at(i),
-    }];
+    });
     // A bracket opened over several lines closes after the last of them.
     if let Some(last) = (i + 1..lines.len()).rev().find(|&j| !lines[j].trim().is_empty()) {
         fixes.push(Fix {
@@ -234,6 +255,43 @@ fn close_string(lines: &[&str], at: usize, quote: &str) -> Option<Fix> {
     })
 }
 
+/// The first line with an odd count of `'` (or `"`) outside comments: a quote put
+/// back before the `,`, `)` or `}` that follows an opening quote, for each opening
+/// quote (at most three).
+fn close_string_before_separator(lines: &[&str]) -> Vec<Fix> {
+    let mut out = Vec::new();
+    for quote in ['\'', '"'] {
+        let Some(i) = lines.iter().position(|l| {
+            let code = l.split('#').next().unwrap_or("");
+            !code.contains("#{") && code.matches(quote).count() % 2 == 1
+        }) else {
+            continue;
+        };
+        let line = lines[i];
+        let quotes: Vec<usize> = line.match_indices(quote).map(|(k, _)| k).collect();
+        for &q in &quotes {
+            let rest = &line[q + 1..];
+            let next_quote = rest.find(quote).unwrap_or(rest.len());
+            let Some(sep) = rest[..next_quote].find([',', ')', '}']) else { continue };
+            // The text ends where the separator is, less the spaces before it.
+            let end = q + 1 + rest[..sep].trim_end().len();
+            if end == q + 1 {
+                continue;
+            }
+            let new = format!("{}{quote}{}", &line[..end], &line[end..]);
+            out.push(Fix {
+                rule: Rule::Syntax,
+                title: format!("Close the text started with {quote} on line {}", i + 1),
+                new_code: rebuild(lines, &[(i, new)]),
+            });
+            if out.len() >= 3 {
+                return out;
+            }
+        }
+    }
+    out
+}
+
 /// `write 'that's it'`: the apostrophe ends the text early. Quote the text with `"`.
 fn apostrophe_in_quotes(lines: &[&str], at: usize) -> Option<Fix> {
     let line = lines[at];
@@ -247,6 +305,50 @@ fn apostrophe_in_quotes(lines: &[&str], at: usize) -> Option<Fix> {
     Some(Fix {
         rule: Rule::Syntax,
         title: format!("Put the text on line {} in double quotes: its apostrophe ends '…' early", at + 1),
+        new_code: rebuild(lines, &[(at, new)]),
+    })
+}
+
+/// `random100)` or `f = x, y) ->`: the `(` of a call or a parameter list left out.
+/// Put it back after the function's name where the name runs into a number, or
+/// after the `=` of a definition. Only lines whose text before the `)` has no other
+/// bracket.
+fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
+    let line = lines[at];
+    let close = (column as usize).checked_sub(1).filter(|&c| line.is_char_boundary(c) && line[c..].starts_with(')'))?;
+    let before = &line[..close];
+    if before.contains(['(', ')', '\'', '"']) {
+        return None;
+    }
+    let mut insert_at = None;
+    let mut start = None;
+    for (i, c) in before.char_indices().chain([(before.len(), ' ')]) {
+        let ident = c.is_ascii_alphanumeric() || c == '_' || c == '$';
+        match (ident, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let token = &before[s..i];
+                if let Some(name) = pencil_sandbox::names::turtle_functions()
+                    .iter()
+                    .filter(|n| n.len() >= 2 && token.len() > n.len() && token.starts_with(**n) && token[n.len()..].starts_with(|c: char| c.is_ascii_digit()))
+                    .max_by_key(|n| n.len())
+                {
+                    insert_at = Some(s + name.len());
+                    break;
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    // A parameter list (`f = x, y) ->`) opens right after the `=`.
+    let parameters = line[close + 1..].trim_start().starts_with("->").then(|| before.find('=').map(|e| e + 1 + (before[e + 1..].len() - before[e + 1..].trim_start().len()))).flatten();
+    // Nothing else says where a `(` went (`fd 100)` is likelier an extra `)`).
+    let at_byte = parameters.or(insert_at)?;
+    let new = format!("{}({}", &line[..at_byte], &line[at_byte..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Open the `(` that the `)` on line {} closes", at + 1),
         new_code: rebuild(lines, &[(at, new)]),
     })
 }
@@ -317,9 +419,18 @@ mod tests {
             vec!["a = [[1,2],]\n  [3,4]\nfd 1\n", "a = [[1,2],\n  [3,4]\nfd 1]\n"]
         );
         assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd 100\nrt 90\n"]);
+        assert_eq!(fixes("fd random100)\n", "unmatched )", 1, Some(13)), vec!["fd random100\n", "fd random(100)\n"]);
+        assert!(fixes("sq = x, y) ->\n  fd x\n", "unmatched )", 1, Some(10)).contains(&"sq = (x, y) ->\n  fd x\n".to_string()));
+        assert!(fixes("pen(brown, 20;\nfd(1);\n", "missing )", 5, None).contains(&"pen(brown, 20);\nfd(1);\n".to_string()));
+        assert!(fixes("sq = (x, y ->\n  fd x\n", "missing )", 4, None).contains(&"sq = (x, y) ->\n  fd x\n".to_string()));
+        // A string left open mid-line is closed before the separator after it.
+        assert!(fixes("keydown '6, ->\n  pen brown\nfd 'x'\n", "unexpected 7", 3, None).contains(&"keydown '6', ->\n  pen brown\nfd 'x'\n".to_string()));
+        assert!(fixes("a = {ob: 'top', ib: 'left}\n", "unmatched OUTDENT", 1, None).contains(&"a = {ob: 'top', ib: 'left'}\n".to_string()));
         assert_eq!(fixes("label 'hi\nfd 10\n", "unexpected '", 1, Some(7)), vec!["label 'hi'\nfd 10\n", "label hi\nfd 10\n"]);
         assert!(fixes("fd 10\n", "unexpected if", 1, Some(1)).is_empty());
         assert!(fixes("write \"the end\nfd 1\n", "missing \", starting", 1, Some(7)).contains(&"write \"the end\"\nfd 1\n".to_string()));
+        // Reported where the input ends: the string opened on the last line with an odd quote count.
+        assert!(fixes("pen red\nwrite \"hello\nfd 100\n", "missing \", starting", 6, Some(25)).contains(&"pen red\nwrite \"hello\"\nfd 100\n".to_string()));
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! `textDocument/codeAction`: the last run's verified quick fixes as minimal edits,
-//! then, for a failing run with a model loaded, "Fix in my style" (computed on the
-//! first request for that run, with `$/progress`, and reused after).
+//! `textDocument/codeAction`: the last run's verified quick fixes and, for a failing
+//! run with a model loaded, "Fix in my style" (computed on the first request for
+//! that run, with `$/progress`, and reused after), in one ranking, as minimal edits.
 
 use crate::edit::minimal_edits;
 use crate::error::ServerError;
@@ -27,22 +27,21 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
         return Ok(None);
     }
     let Some(run) = last_run.filter(|r| r.text == doc.text()) else { return Ok(None) };
-    let mut actions: Vec<CodeActionResponse> = run
-        .fixes
+    let style: &[StyleFix] = match (&run.style, services(server)) {
+        (Some(slot), Some(services)) => {
+            let token = params.work_done_progress_params.work_done_token.clone();
+            slot.fixes
+                .get_or_init(|| style_fixes(server, services, &run.text, slot, &settings, token, client_progress))
+                .await
+        }
+        _ => &[],
+    };
+    // Rule-based and model fixes in one ranking; the first is the preferred one.
+    let actions: Vec<CodeActionResponse> = pipeline::offers(&run.fixes, style)
         .iter()
         .enumerate()
-        .map(|(i, fix)| fix_action(&uri, doc.text(), &run.diagnostics, fix.title(), &fix.fix.new_code, fix.hint_id, i == 0))
+        .map(|(i, offer)| fix_action(&uri, doc.text(), &run.diagnostics, offer.title(), offer.new_code(), offer.hint_id(), i == 0))
         .collect();
-    if let (Some(slot), Some(services)) = (&run.style, services(server)) {
-        let token = params.work_done_progress_params.work_done_token.clone();
-        let fixes = slot
-            .fixes
-            .get_or_init(|| style_fixes(server, services, &run.text, slot, &settings, token, client_progress))
-            .await;
-        actions.extend(
-            fixes.iter().map(|fix| fix_action(&uri, doc.text(), &run.diagnostics, fix.title.clone(), &fix.new_code, fix.hint_id, false)),
-        );
-    }
     Ok((!actions.is_empty()).then_some(actions))
 }
 

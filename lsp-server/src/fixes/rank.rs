@@ -1,0 +1,194 @@
+//! One ranking for every verified fix, rule-based or sampled by the model: by what
+//! it keeps of the student's program and by where the student's own trace was
+//! going, not by the size of the edit alone. Each candidate's [`Score`] is computed
+//! once (one edit distance, one line diff), then sorting only compares scores.
+//!
+//! The order: fixes that run before fixes that only get past this error; fixes that
+//! keep every line the student wrote before fixes that delete one (and those are
+//! not offered at all when a fix that keeps the lines runs); a program the student
+//! already had, then fixes whose new lines and words the student wrote in earlier
+//! states; then the smallest change.
+
+use super::distance::{deleted_lines, program_distance};
+use similar::{ChangeTag, TextDiff};
+use std::cmp::{Ordering, Reverse};
+use std::collections::HashSet;
+
+/// Earlier states of the title read back when ranking (the newest ones).
+pub const TRACE_STATES: usize = 30;
+
+/// What the student wrote before in this title: whole states, lines and words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceIndex {
+    states: HashSet<String>,
+    lines: HashSet<String>,
+    words: HashSet<String>,
+}
+
+impl TraceIndex {
+    /// Indexes the earlier states (oldest first; the newest [`TRACE_STATES`] count),
+    /// leaving out any equal to `current`.
+    pub fn new<S: AsRef<str>>(earlier: &[S], current: &str) -> TraceIndex {
+        let mut index = TraceIndex::default();
+        let start = earlier.len().saturating_sub(TRACE_STATES);
+        for state in &earlier[start..] {
+            let state = state.as_ref();
+            if state.trim_end() == current.trim_end() {
+                continue;
+            }
+            index.states.insert(state.trim_end().to_string());
+            for line in state.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                index.lines.insert(line.to_string());
+                index.words.extend(words(line).map(str::to_string));
+            }
+        }
+        index
+    }
+
+    /// Whether nothing was written before.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+}
+
+fn words(line: &str) -> impl Iterator<Item = &str> {
+    line.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).filter(|w| !w.is_empty())
+}
+
+/// What the ranking knows of one candidate against the student's program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Score {
+    /// The candidate runs (rather than only getting past this error).
+    pub runs: bool,
+    /// Levenshtein distance from the student's program ([`program_distance`]).
+    pub distance: usize,
+    /// 0-based lines of the student's program the candidate drops without a replacement.
+    pub deleted: Vec<usize>,
+    /// The candidate is a program the student already had in this title.
+    pub earlier_state: bool,
+    /// New lines of the candidate that the student wrote in earlier states (each
+    /// counts 3) plus new words the student used before.
+    pub from_trace: usize,
+}
+
+impl Score {
+    /// Scores `candidate` against `current` and the student's earlier states.
+    pub fn new(current: &str, trace: &TraceIndex, candidate: &str, runs: bool) -> Score {
+        let distance = program_distance(current, candidate);
+        let deleted = deleted_lines(current, candidate);
+        let earlier_state = trace.states.contains(candidate.trim_end());
+        let mut from_trace = 0;
+        if !trace.is_empty() {
+            let diff = TextDiff::from_lines(current, candidate);
+            let mut removed_words: HashSet<&str> = HashSet::new();
+            let mut added: Vec<&str> = Vec::new();
+            for change in diff.iter_all_changes() {
+                match change.tag() {
+                    ChangeTag::Delete => removed_words.extend(words(change.value())),
+                    ChangeTag::Insert => added.push(change.value()),
+                    ChangeTag::Equal => {}
+                }
+            }
+            for line in added {
+                let trimmed = line.trim();
+                if trimmed.is_empty() {
+                    continue;
+                }
+                if trace.lines.contains(trimmed) {
+                    from_trace += 3;
+                }
+                from_trace += words(trimmed).filter(|w| !removed_words.contains(w) && trace.words.contains(*w)).count();
+            }
+        }
+        Score { runs, distance, deleted, earlier_state, from_trace }
+    }
+
+    /// Whether the candidate deletes a line the student wrote.
+    pub fn deletes(&self) -> bool {
+        !self.deleted.is_empty()
+    }
+}
+
+/// Best first: see the module docs.
+pub fn order(a: &Score, b: &Score) -> Ordering {
+    let key = |s: &Score| (Reverse(s.runs), s.deletes(), Reverse(s.earlier_state), Reverse(s.from_trace), s.distance);
+    key(a).cmp(&key(b))
+}
+
+/// Drops the candidates that delete a line the student wrote when another candidate
+/// that keeps every line runs.
+pub fn keep_offerable<T>(items: Vec<T>, score: impl Fn(&T) -> &Score) -> Vec<T> {
+    if items.iter().any(|i| score(i).runs && !score(i).deletes()) {
+        items.into_iter().filter(|i| !score(i).deletes()).collect()
+    } else {
+        items
+    }
+}
+
+/// `title`, saying plainly which lines the fix deletes when its own words do not.
+pub fn label_deletions(title: &str, score: &Score) -> String {
+    if !score.deletes() || title.starts_with("Remove") || title.starts_with("Leave out") || title.starts_with("Delete") {
+        return title.to_string();
+    }
+    let lines: Vec<String> = score.deleted.iter().map(|i| (i + 1).to_string()).collect();
+    let what = if lines.len() == 1 { format!("line {}", lines[0]) } else { format!("lines {}", lines.join(", ")) };
+    format!("{title} (deletes {what}, which you wrote)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranked(current: &str, earlier: &[&str], candidates: &[(&str, bool)]) -> Vec<String> {
+        let trace = TraceIndex::new(earlier, current);
+        let scored: Vec<(String, Score)> =
+            candidates.iter().map(|(c, runs)| (c.to_string(), Score::new(current, &trace, c, *runs))).collect();
+        let mut kept = keep_offerable(scored, |(_, s)| s);
+        kept.sort_by(|a, b| order(&a.1, &b.1));
+        kept.into_iter().map(|(c, _)| c).collect()
+    }
+
+    #[test]
+    fn a_fix_that_deletes_a_line_loses_to_one_that_keeps_it() {
+        let current = "pen red\nfd 100\nfor\n";
+        // Deleting is the smaller edit, but a fix that keeps the line runs: it is not offered.
+        assert_eq!(ranked(current, &[], &[("pen red\nfd 100\n", true), ("pen red\nfd 100\nfor [1..2]\n  fd 1\n", true)]), ["pen red\nfd 100\nfor [1..2]\n  fd 1\n"]);
+        // When nothing else runs, it is offered, after nothing.
+        assert_eq!(ranked(current, &[], &[("pen red\nfd 100\n", true), ("pen red\nfd 10\nfor\n", false)]), ["pen red\nfd 100\n", "pen red\nfd 10\nfor\n"]);
+    }
+
+    #[test]
+    fn a_candidate_matching_the_students_earlier_state_wins() {
+        let current = "pen red\nfd 1O0\nrt 90\n";
+        let earlier = ["pen red\nfd 100\n", "pen red\nfd 100\nrt 90\n"];
+        let candidates = [("pen red\nfd 10\nrt 90\n", true), ("pen red\nfd 100\nrt 90\n", true), ("pen red\nfd 1\nrt 90\n", true)];
+        assert_eq!(ranked(current, &earlier, &candidates)[0], "pen red\nfd 100\nrt 90\n");
+        // Without a trace, the smallest change wins.
+        assert_eq!(ranked(current, &[], &candidates)[0], "pen red\nfd 10\nrt 90\n");
+    }
+
+    #[test]
+    fn lines_and_words_the_student_wrote_before_count() {
+        let current = "speed 5\nfowrard 50\n";
+        let earlier = ["speed 5\nforward 10\n"];
+        let trace = TraceIndex::new(&earlier, current);
+        let fd = Score::new(current, &trace, "speed 5\nfd 50\n", true);
+        let forward = Score::new(current, &trace, "speed 5\nforward 50\n", true);
+        assert!(forward.from_trace > fd.from_trace, "{forward:?} {fd:?}");
+        assert_eq!(order(&forward, &fd), Ordering::Less);
+        // The current program is not an earlier state of itself.
+        assert!(TraceIndex::new(&[current], current).is_empty());
+    }
+
+    #[test]
+    fn running_beats_progress_and_titles_say_what_is_deleted() {
+        let current = "fd 1\nzz\nrt 90\n";
+        let trace = TraceIndex::default();
+        let progress = Score::new(current, &trace, "fd 1\nzz \nrt 90\n", false);
+        let deleting = Score::new(current, &trace, "fd 1\nrt 90\n", true);
+        assert_eq!(order(&deleting, &progress), Ordering::Less);
+        assert_eq!(label_deletions("Fix in my style: change lines 2–3", &deleting), "Fix in my style: change lines 2–3 (deletes line 2, which you wrote)");
+        assert_eq!(label_deletions("Leave out the unfinished last line 2", &deleting), "Leave out the unfinished last line 2");
+        assert_eq!(label_deletions("Add a comma", &progress), "Add a comma");
+    }
+}

@@ -1,0 +1,334 @@
+//! Slips that any kind of error can come from, found in the text rather than in the
+//! error message: a letter O typed for a zero (`fd 1O0`), a broken arrow (`- >`,
+//! `-->`, a lone `>` or `-` ending a definition), a line that closes a block the way
+//! another language does (`end`, `}`), a comma right after a command (`fd, 100`) or
+//! doubled, and a line moved back out of the block it belongs to. Each yields a whole
+//! fixed program; the sandbox decides whether it helps.
+
+use super::distance::is_foreign_block_end;
+use super::{Fix, Rule};
+use pencil_sandbox::ProgramError;
+
+/// Candidate fixes for `error` in `code` from the program's text.
+pub fn slip_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
+    let lines: Vec<&str> = code.split_inclusive('\n').collect();
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let at = error.line.map_or(0, |l| l.saturating_sub(1) as usize).min(lines.len() - 1);
+    let mut out = Vec::new();
+    out.extend(letter_o_for_zero(&lines));
+    out.extend(broken_arrow(&lines));
+    out.extend(foreign_block_end(&lines));
+    out.extend(stray_commas(&lines, at));
+    if error.message.contains("unexpected indentation") {
+        out.extend(rejoin_block(&lines, at));
+    }
+    out
+}
+
+fn rebuild(lines: &[&str], replaced: &[(usize, String)]) -> String {
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        match replaced.iter().find(|(j, _)| *j == i) {
+            Some((_, new)) => out.push_str(new),
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+fn indent_len(line: &str) -> usize {
+    line.len() - line.trim_start_matches([' ', '\t']).len()
+}
+
+/// The code part of a line (before a `#` comment), with strings blanked out so that
+/// a pattern never matches inside one; byte offsets are kept.
+fn code_only(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    for c in line.chars() {
+        let keep = match quote {
+            _ if comment => false,
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                false
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                false
+            }
+            None if c == '#' => {
+                comment = true;
+                false
+            }
+            None => true,
+        };
+        if keep {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    out
+}
+
+/// `fd 1O0`, `rt O`, `moveto 5o, 2O0`: a number with a letter O in it. Every such
+/// token in the program gets its Os turned into zeros.
+fn letter_o_for_zero(lines: &[&str]) -> Option<Fix> {
+    let mut replaced = Vec::new();
+    let mut first: Option<(usize, String, String)> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let code = code_only(line);
+        let b = code.as_bytes();
+        let mut new = String::new();
+        let mut last = 0;
+        let mut j = 0;
+        while j < b.len() {
+            let starts = b[j].is_ascii_alphanumeric() && (j == 0 || !(b[j - 1].is_ascii_alphanumeric() || b[j - 1] == b'_' || b[j - 1] == b'$' || b[j - 1] == b'.'));
+            if !starts {
+                j += 1;
+                continue;
+            }
+            let mut k = j;
+            while k < b.len() && (b[k].is_ascii_alphanumeric() || b[k] == b'_' || b[k] == b'$') {
+                k += 1;
+            }
+            let token = &code[j..k];
+            let has_digit = token.bytes().any(|c| c.is_ascii_digit());
+            let only_digits_and_os = token.bytes().all(|c| c.is_ascii_digit() || c == b'o' || c == b'O');
+            // A lone `O` is a number only where a number stands: after a command and a space or a comma.
+            let lone_o = token == "O" && code[..j].trim_end().ends_with(|c: char| c == ',' || c.is_ascii_alphanumeric()) && code[..j].ends_with(' ');
+            if only_digits_and_os && (has_digit || lone_o) && token.bytes().any(|c| c == b'o' || c == b'O') {
+                let fixed = token.replace(['o', 'O'], "0");
+                new.push_str(&line[last..j]);
+                new.push_str(&fixed);
+                last = k;
+                if first.is_none() {
+                    first = Some((i, token.to_string(), fixed));
+                }
+            }
+            j = k;
+        }
+        if last > 0 {
+            new.push_str(&line[last..]);
+            replaced.push((i, new));
+        }
+    }
+    let (i, token, fixed) = first?;
+    let more = if replaced.len() > 1 { " and the like elsewhere" } else { "" };
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Write `{token}` on line {} as `{fixed}`: a letter O is not a zero{more}", i + 1),
+        new_code: rebuild(lines, &replaced),
+    })
+}
+
+/// `f = (x) - >`, `f = -->`, `f = (x) >`, `f = -`: the function arrow `->` broken.
+fn broken_arrow(lines: &[&str]) -> Vec<Fix> {
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let code = code_only(line);
+        let body = code.trim_end();
+        // A broken arrow as a call's last argument (`tick 100, -->`, `f 3, - > fd 1`).
+        for broken in ["- >", "-->", "- ->", "->>"] {
+            let Some(pos) = body.find(broken) else { continue };
+            if !body[..pos].trim_end().ends_with(',') {
+                continue;
+            }
+            let fixed = format!("{}->{}", &line[..pos], &line[pos + broken.len()..]);
+            out.push(Fix {
+                rule: Rule::Syntax,
+                title: format!("Write the function arrow on line {} as `->`", i + 1),
+                new_code: rebuild(lines, &[(i, fixed)]),
+            });
+            break;
+        }
+        // An assignment that ends in a broken arrow.
+        let Some(eq) = body.find('=') else { continue };
+        if body[eq + 1..].starts_with(['=', '>']) && !body[eq + 1..].starts_with("=>") {
+            continue;
+        }
+        let after_eq = &body[eq + 1..];
+        for broken in ["- >", "-->", "- ->", "->>", "=>>", "->-", "-"] {
+            let Some(pos) = after_eq.find(broken) else { continue };
+            let before = after_eq[..pos].trim();
+            // A lone `-` is an arrow only at the end of the line (`x = -5` is a number).
+            if broken == "-" && !after_eq[pos + 1..].trim().is_empty() {
+                continue;
+            }
+            // Only where an arrow can stand: right after `=` or after a parameter list.
+            if !(before.is_empty() || (before.starts_with('(') && before.ends_with(')'))) {
+                continue;
+            }
+            let start = eq + 1 + pos;
+            let fixed = format!("{}->{}", &line[..start], &line[start + broken.len()..]);
+            out.push(Fix {
+                rule: Rule::Syntax,
+                title: format!("Write the function arrow on line {} as `->`", i + 1),
+                new_code: rebuild(lines, &[(i, fixed)]),
+            });
+            break;
+        }
+        // A lone `>` where the arrow should be.
+        if after_eq.trim_start().starts_with('>') || after_eq.trim_start().strip_prefix('(').and_then(|p| p.split_once(')')).is_some_and(|(_, rest)| rest.trim_start().starts_with('>')) {
+            let start = eq + 1 + after_eq.find('>').unwrap_or(0);
+            if !line[..start].ends_with('-') && !line[..start].ends_with('=') {
+                let fixed = format!("{}->{}", &line[..start], &line[start + 1..]);
+                out.push(Fix {
+                    rule: Rule::Syntax,
+                    title: format!("Write the function arrow on line {} as `->`", i + 1),
+                    new_code: rebuild(lines, &[(i, fixed)]),
+                });
+            }
+        }
+    }
+    out.truncate(2);
+    out
+}
+
+fn foreign_block_end(lines: &[&str]) -> Option<Fix> {
+    // A program with braces may be JavaScript, where `}` belongs.
+    let braces = lines.iter().any(|l| code_only(l).contains('{'));
+    let found: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            is_foreign_block_end(&code_only(lines[i])) && !(braces && lines[i].trim().starts_with('}'))
+        })
+        .collect();
+    let first = *found.first()?;
+    let word = lines[first].trim();
+    let new_code: String = lines.iter().enumerate().filter(|(i, _)| !found.contains(i)).map(|(_, l)| *l).collect();
+    let where_ = if found.len() == 1 {
+        format!("line {}", first + 1)
+    } else {
+        format!("lines {}", found.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", "))
+    };
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Remove `{word}` on {where_}: blocks end where the indentation ends"),
+        new_code,
+    })
+}
+
+/// `fd, 100` (a comma between a command and its first argument) and `a,, b`.
+fn stray_commas(lines: &[&str], at: usize) -> Vec<Fix> {
+    let mut out = Vec::new();
+    for i in [at, at.saturating_sub(1)] {
+        let line = lines[i];
+        let code = code_only(line);
+        let indent = indent_len(&code);
+        let word_end = code[indent..].find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).map_or(code.len(), |k| indent + k);
+        if word_end > indent && code[indent..].starts_with(|c: char| c.is_alphabetic()) && code[word_end..].starts_with(',') {
+            let fixed = format!("{}{}", &line[..word_end], &line[word_end + 1..]);
+            out.push(Fix {
+                rule: Rule::Syntax,
+                title: format!("Remove the comma after `{}` on line {}", &line[indent..word_end], i + 1),
+                new_code: rebuild(lines, &[(i, fixed)]),
+            });
+        }
+        if let Some(pos) = code.find(",,").or_else(|| code.find(", ,")) {
+            let width = if code[pos..].starts_with(",,") { 1 } else { 2 };
+            let fixed = format!("{}{}", &line[..pos], &line[pos + width..]);
+            out.push(Fix { rule: Rule::Syntax, title: format!("Remove the doubled comma on line {}", i + 1), new_code: rebuild(lines, &[(i, fixed)]) });
+        }
+        if i == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// A block cut in half: a line moved back out of its block leaves the lines after it
+/// "over-indented". Indent the lines between the block's last line and the error
+/// line back into the block.
+fn rejoin_block(lines: &[&str], at: usize) -> Option<Fix> {
+    let deep = indent_len(lines[at]);
+    let prev = (0..at).rev().find(|&j| !lines[j].trim().is_empty())?;
+    let shallow = indent_len(lines[prev]);
+    if shallow >= deep {
+        return None;
+    }
+    // The block's earlier lines sit at the error line's depth.
+    let opener_side = (0..prev).rev().find(|&j| !lines[j].trim().is_empty() && indent_len(lines[j]) <= deep)?;
+    if indent_len(lines[opener_side]) != deep {
+        return None;
+    }
+    let indent = &lines[at][..deep];
+    let mut replaced = Vec::new();
+    for j in opener_side + 1..at {
+        if !lines[j].trim().is_empty() && indent_len(lines[j]) < deep {
+            replaced.push((j, format!("{indent}{}", lines[j].trim_start_matches([' ', '\t']))));
+        }
+    }
+    let first = replaced.first()?.0;
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Indent line {} back into the block it belongs to", first + 1),
+        new_code: rebuild(lines, &replaced),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(code: &str, message: &str, line: u32, expected: &[&str]) {
+        let e = ProgramError { kind: "SyntaxError".into(), message: message.into(), line: Some(line), column: None };
+        let got: Vec<String> = slip_fixes(code, &e).into_iter().map(|f| f.new_code).collect();
+        for want in expected {
+            assert!(got.iter().any(|g| g == want), "{code:?}: want {want:?} in {got:?}");
+        }
+        if expected.is_empty() {
+            assert!(got.is_empty(), "{code:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn letter_o_becomes_zero_in_numbers_only() {
+        check("pen red\nfd 1O0\n", "unexpected identifier", 2, &["pen red\nfd 100\n"]);
+        check("rt 9o\nfd 5O, 2O\n", "x", 1, &["rt 90\nfd 50, 20\n"]);
+        check("moveto O, 50\n", "x", 1, &["moveto 0, 50\n"]);
+        // Names and strings stay.
+        check("Oops = 1\nlabel 'fd 1O0'\nfd Oops\n", "x", 1, &[]);
+        check("fd x1O\n", "x", 1, &[]);
+    }
+
+    #[test]
+    fn broken_arrows_are_mended() {
+        check("sq = (s) - >\n  fd s\nsq 10\n", "unexpected >", 1, &["sq = (s) ->\n  fd s\nsq 10\n"]);
+        check("sq = -->\n  fd 1\n", "x", 1, &["sq = ->\n  fd 1\n"]);
+        check("sq = (s) >\n  fd s\n", "x", 1, &["sq = (s) ->\n  fd s\n"]);
+        check("sq = -\n  fd 1\n", "x", 1, &["sq = ->\n  fd 1\n"]);
+        check("tick 100, -->\n  fd 1\n", "x", 1, &["tick 100, ->\n  fd 1\n"]);
+        check("star 10, - > fd 30; bk 30\n", "x", 1, &["star 10, -> fd 30; bk 30\n"]);
+        // Subtraction and comparisons are not arrows.
+        check("x = y - 1\nif x >= 2\n  fd 1\n", "x", 1, &[]);
+        check("x = 5 > 3\n", "x", 1, &[]);
+        check("x = -5\nfd x\n", "x", 1, &[]);
+    }
+
+    #[test]
+    fn block_ends_from_other_languages_go() {
+        check("for [1..4]\n  fd 10\nend\nrt 90\n", "end is not defined", 3, &["for [1..4]\n  fd 10\nrt 90\n"]);
+        check("if x\n  fd 1\n}\n", "unmatched }", 3, &["if x\n  fd 1\n"]);
+        check("fd 1\nlabel 'end'\n", "x", 1, &[]);
+    }
+
+    #[test]
+    fn stray_commas_go() {
+        check("pen red\nfd, 100\n", "unexpected ,", 2, &["pen red\nfd 100\n"]);
+        check("dot red,, 30\n", "unexpected ,", 1, &["dot red, 30\n"]);
+        check("moveto 1, 2\n", "x", 1, &[]);
+    }
+
+    #[test]
+    fn a_block_cut_in_half_is_rejoined() {
+        check("for [1..4]\n  fd 1\nrt 90\n  fd 2\n", "unexpected indentation", 4, &["for [1..4]\n  fd 1\n  rt 90\n  fd 2\n"]);
+        // A plain over-indented line is another rule's business.
+        check("fd 1\n  rt 90\n", "unexpected indentation", 2, &[]);
+    }
+}
