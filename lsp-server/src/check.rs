@@ -43,6 +43,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
         wall_time: Duration::from_millis(args.wall_time_ms),
         pool_size: args.jobs.max(1),
         resource_loads: if args.offline_loads_fail { ResourceLoads::Fail } else { ResourceLoads::Unchecked },
+        isolation: crate::checker::contained(),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::new(config).context("starting the sandbox")?;

@@ -36,10 +36,17 @@ enum Command {
     Bench(pencil_lsp::bench::BenchArgs),
     /// Run programs in the sandbox and print one verdict per file.
     Check(pencil_lsp::check::Args),
+    /// A sandbox worker process: the sandbox starts these itself (framed requests on stdin).
+    #[command(name = "sandbox-worker", hide = true)]
+    SandboxWorker,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::SandboxWorker) = cli.command {
+        // Before anything else starts in this process: the worker sets its own limits.
+        std::process::exit(pencil_sandbox::serve_worker());
+    }
     // The tools print their report on stdout; logs (stderr) only when asked for.
     if cli.command.is_some() && std::env::var_os("RUST_LOG").is_some() {
         server::init_logging();
@@ -52,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Bench(args)) => Ok(pencil_lsp::bench::bench(&args, &mut std::io::stdout().lock())?),
         Some(Command::Check(args)) => pencil_lsp::check::run(&args, &mut std::io::stdout().lock()),
+        Some(Command::SandboxWorker) => unreachable!("served above"),
     }
 }
 
