@@ -17,7 +17,7 @@ pub struct Args {
     /// One JSON object per file: file, status, paper_success, language, error, ms.
     #[arg(long)]
     pub json: bool,
-    /// Wall-time limit per run, in milliseconds.
+    /// Wall-time limit per program (compiling it and both runs), in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub wall_time_ms: u64,
     /// Warm runtimes to check files in parallel.

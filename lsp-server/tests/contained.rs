@@ -81,9 +81,12 @@ fn a_runaway_line_checked_ahead_stays_contained_and_the_server_answers() {
     assert_eq!(run["result"]["status"], "ok", "{run}");
     assert!(t.elapsed() < Duration::from_millis(1500), "the other document waited {:?}", t.elapsed());
 
-    // Run of the hostile text: the verdict checked ahead, a timeout within the wall time.
+    // Run of the hostile text: the verdict checked ahead, a timeout at the wall time or
+    // out of memory at the worker's limit, whichever comes first.
     let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
-    assert_eq!(run["result"]["status"], "timeout", "{run}");
+    let status = &run["result"]["status"];
+    let out_of_memory = run["result"]["diagnostics"][0]["message"].as_str().is_some_and(|m| m.contains("out of memory"));
+    assert!(status == "timeout" || (status == "error" && out_of_memory), "{run}");
     assert!(lsp.alive());
 
     // And the server still answers, with its workers replaced.
@@ -96,6 +99,16 @@ fn a_runaway_line_checked_ahead_stays_contained_and_the_server_answers() {
     eprintln!("server: idle {idle} KiB, peak +{grown} KiB; workers' peaks (KiB): {peaks:?}");
     assert!(grown < SERVER_GROWTH_KIB, "the server grew by {grown} KiB");
     assert!(peaks.values().all(|&kib| kib <= WORKER_LIMIT_KIB), "a worker passed its limit: {peaks:?}");
-    assert!(peaks.len() >= 3, "the runaway's worker was replaced: {peaks:?}");
+    // The worker that held the runaway was replaced: two workers again, not that one.
+    let (runaway, _) = peaks.iter().max_by_key(|(_, kib)| **kib).expect("workers sampled");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = children(&server);
+        if now.len() == 2 && !now.contains(runaway) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "workers {now:?}, the runaway's was {runaway}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     lsp.shutdown();
 }

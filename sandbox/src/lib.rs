@@ -80,10 +80,10 @@ impl Default for SandboxConfig {
     }
 }
 
-/// Default [`SandboxConfig::address_space_limit`]: 768 MiB. A worker maps about 250 MiB
-/// idle (the executable, thread stacks, the compiler loaded; 30-40 MiB of it resident),
-/// which leaves the 256 MiB heap plus as much again for allocations the heap limit does not
-/// see; a program that wants more ends with `out of memory` within about a second.
+/// Default [`SandboxConfig::address_space_limit`]: 768 MiB. A `pencil-lsp` worker maps
+/// about 110 MiB idle (166 MiB at its start-up peak; 26 MiB resident), which leaves the
+/// 256 MiB heap and as much again for allocations the heap limit does not see; a program
+/// that wants more ends with `out of memory`, or at its wall time, whichever comes first.
 pub const DEFAULT_ADDRESS_SPACE_LIMIT: usize = 768 << 20;
 
 /// Where a sandbox's runtimes run.

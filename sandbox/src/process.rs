@@ -148,12 +148,6 @@ impl Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-
-    /// The worker's process id.
-    #[allow(dead_code)]
-    pub(crate) fn id(&self) -> u32 {
-        self.child.id()
-    }
 }
 
 impl Drop for Worker {

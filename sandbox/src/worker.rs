@@ -129,7 +129,6 @@ fn protocol_streams() -> (impl Read, impl Write) {
             }
         }
     }
-    #[allow(unreachable_code)]
     (input, Output::Stdout(io::stdout()))
 }
 
