@@ -63,11 +63,20 @@ fn rss_kib() -> u64 {
         .sum()
 }
 
-/// CPU seconds this process and its workers have used (user + system), from /proc/PID/stat.
-/// On a shared machine this, not wall time, says what one core achieves. (Workers that
-/// ended are not counted; none ends in these passes.)
+/// CPU seconds this process and its workers have used (user + system): live ones from
+/// /proc/PID/stat, ended ones (a worker retires after a minute of CPU, or is killed) from
+/// `getrusage(RUSAGE_CHILDREN)`. On a shared machine this, not wall time, says what one
+/// core achieves.
 fn cpu_s() -> f64 {
-    family()
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut ended: libc::rusage = unsafe { std::mem::zeroed() };
+    let ended_s = if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ended) } == 0 {
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        secs(ended.ru_utime) + secs(ended.ru_stime)
+    } else {
+        0.0
+    };
+    ended_s + family()
         .iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
         .filter_map(|s| {
@@ -76,7 +85,7 @@ fn cpu_s() -> f64 {
             let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
             Some(ticks as f64 / 100.0)
         })
-        .sum()
+        .sum::<f64>()
 }
 
 /// `p50 / p90 / p99` of latencies in milliseconds, as the caller sees them.
