@@ -17,7 +17,7 @@ pub struct Args {
     /// One JSON object per file: file, status, paper_success, language, error, ms.
     #[arg(long)]
     pub json: bool,
-    /// Wall-time limit per run, in milliseconds.
+    /// Wall-time limit per program (compiling it and both runs), in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub wall_time_ms: u64,
     /// Warm runtimes to check files in parallel.
@@ -43,6 +43,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
         wall_time: Duration::from_millis(args.wall_time_ms),
         pool_size: args.jobs.max(1),
         resource_loads: if args.offline_loads_fail { ResourceLoads::Fail } else { ResourceLoads::Unchecked },
+        isolation: crate::checker::contained(),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::new(config).context("starting the sandbox")?;

@@ -5,14 +5,30 @@
 //! later anyway), so the run of the same text takes that verdict instead of running
 //! the program again.
 
-use pencil_sandbox::{ResourceLoads, Sandbox, SandboxConfig, SandboxError, Verdict};
+use pencil_sandbox::{Isolation, ResourceLoads, Sandbox, SandboxConfig, SandboxError, Verdict, WorkerCommand};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::OnceCell;
 
-/// The sandbox as students meet it: a resource that fails to load only because the
-/// sandbox is offline is reported, not counted as an error (`ResourceLoads::Unchecked`).
+/// The hidden subcommand of `pencil-lsp` that serves as a sandbox worker process.
+pub const WORKER_SUBCOMMAND: &str = "sandbox-worker";
+
+/// Runtimes in worker processes of this executable (`pencil-lsp sandbox-worker`), under
+/// the kernel's limits: how every sandbox that runs what a student typed is started.
+pub fn contained() -> Isolation {
+    Isolation::Process(WorkerCommand::current_exe([WORKER_SUBCOMMAND]))
+}
+
+/// The sandbox as students meet it: contained in worker processes, two of them (so that
+/// one program that runs away does not hold up the others), and a resource that fails
+/// to load only because the sandbox is offline is reported, not counted as an error
+/// (`ResourceLoads::Unchecked`).
 pub fn student_sandbox_config() -> SandboxConfig {
-    SandboxConfig { resource_loads: ResourceLoads::Unchecked, ..SandboxConfig::default() }
+    SandboxConfig {
+        resource_loads: ResourceLoads::Unchecked,
+        isolation: contained(),
+        pool_size: 2,
+        ..SandboxConfig::default()
+    }
 }
 
 /// Why a check gave no verdict.

@@ -33,10 +33,17 @@ enum Command {
     Check(pencil_lsp::check::Args),
     /// Your own data: show what is stored, export it, or delete it.
     Data(pencil_lsp::data::Args),
+    /// A sandbox worker process: the sandbox starts these itself (framed requests on stdin).
+    #[command(name = "sandbox-worker", hide = true)]
+    SandboxWorker,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::SandboxWorker) = cli.command {
+        // Before anything else starts in this process: the worker sets its own limits.
+        std::process::exit(pencil_sandbox::serve_worker());
+    }
     // The tools print their report on stdout; logs (stderr) only when asked for.
     if cli.command.is_some() && std::env::var_os("RUST_LOG").is_some() {
         server::init_logging();
@@ -50,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Bench(args)) => Ok(pencil_lsp::bench::bench(&args, &mut std::io::stdout().lock())?),
         Some(Command::Check(args)) => pencil_lsp::check::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Data(args)) => pencil_lsp::data::run(&args, &mut std::io::stdout().lock()),
+        Some(Command::SandboxWorker) => unreachable!("served above"),
     }
 }
 

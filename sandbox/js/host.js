@@ -233,14 +233,16 @@
   function num(v, d) { v = Number(v); return v === v ? v : d; }
 
   // Resource loads from the page: a `file://` page, offline, as the oracle ran.
+  // Returns whether the load failed (and was recorded).
   function resource(url, what, at) {
-    if (!S) return;
+    if (!S) return false;
     var time = at !== undefined && at > S.now ? at : S.now;
-    if (url == null) return;
+    if (url == null) return false;
     url = StringCtor(url).trim();
-    if (!url || /^(data|blob|javascript|about):/i.test(url)) return;
-    if (/^https?:\/\//i.test(url) && !OPTIONS.absolute_urls_fail) return;
+    if (!url || /^(data|blob|javascript|about):/i.test(url)) return false;
+    if (/^https?:\/\//i.test(url) && !OPTIONS.absolute_urls_fail) return false;
     S.errors.push({ kind: 'ResourceError', message: 'Failed to load resource: ' + url + (what ? ' (' + what + ')' : ''), line: null, column: null, time: time });
+    return true;
   }
   // jquery-turtle's nameToImg: colors and built-in shapes draw; anything else is an image URL.
   function imageSpec(name, what, at) {
@@ -718,6 +720,76 @@
   var lodashFn = function (v) { return v; };
   jQuery.extend(lodashFn, lodash);
 
+  // --- XMLHttpRequest on an offline page -----------------------------------
+  // Every request fails to load (as `resource` decides). A synchronous send() then
+  // throws a NetworkError, as Chromium does; an asynchronous one ends later with
+  // readyState 4, status 0 and the readystatechange, error and loadend events.
+  function domException(name, message) {
+    var e = new ErrorCtor(message);
+    e.name = name;
+    return e;
+  }
+  function XMLHttpRequest() {
+    this.readyState = 0; this.status = 0; this.statusText = ''; this.responseText = ''; this.response = '';
+    this.responseXML = null; this.responseType = ''; this.responseURL = ''; this.timeout = 0;
+    this.withCredentials = false; this.upload = anything('XMLHttpRequest.upload');
+    this.onreadystatechange = null; this.onload = null; this.onerror = null; this.onloadend = null;
+    this._listeners = {}; this._url = null; this._async = true; this._sent = false;
+  }
+  var xhrStates = { UNSENT: 0, OPENED: 1, HEADERS_RECEIVED: 2, LOADING: 3, DONE: 4 };
+  objectKeys(xhrStates).forEach(function (k) { XMLHttpRequest[k] = xhrStates[k]; XMLHttpRequest.prototype[k] = xhrStates[k]; });
+  var xhrProto = XMLHttpRequest.prototype;
+  xhrProto.open = function (method, url, async) {
+    this._url = StringCtor(url);
+    this._async = arguments.length < 3 || !!async;
+    this._sent = false;
+    this.readyState = 1;
+  };
+  xhrProto.setRequestHeader = function () {};
+  xhrProto.overrideMimeType = function () {};
+  xhrProto.getResponseHeader = function () { return null; };
+  xhrProto.getAllResponseHeaders = function () { return ''; };
+  xhrProto.abort = function () {};
+  xhrProto.addEventListener = function (type, fn) {
+    if (typeof fn !== 'function') return;
+    (hasOwn(this._listeners, type) ? this._listeners[type] : (this._listeners[type] = [])).push(fn);
+  };
+  xhrProto.removeEventListener = function (type, fn) {
+    var ls = hasOwn(this._listeners, type) ? this._listeners[type] : [];
+    var i = ls.indexOf(fn);
+    if (i >= 0) ls.splice(i, 1);
+  };
+  xhrProto._fire = function (type) {
+    var self = this;
+    var ev = { type: type, target: self, currentTarget: self, loaded: 0, total: 0, lengthComputable: false };
+    var handler = self['on' + type];
+    if (typeof handler === 'function') handler.call(self, ev);
+    (hasOwn(self._listeners, type) ? self._listeners[type].slice() : []).forEach(function (fn) { fn.call(self, ev); });
+  };
+  xhrProto.send = function () {
+    if (this.readyState !== 1 || this._sent) {
+      throw domException('InvalidStateError', "Failed to execute 'send' on 'XMLHttpRequest': The object's state must be OPENED.");
+    }
+    this._sent = true;
+    var self = this, url = this._url;
+    var failed = resource(url, 'XMLHttpRequest');
+    if (!this._async) {
+      this.readyState = 4;
+      if (failed) throw domException('NetworkError', "Failed to execute 'send' on 'XMLHttpRequest': Failed to load '" + url + "'.");
+      return;
+    }
+    if (!S) return;
+    schedule(S.now, function () {
+      self.readyState = 4;
+      self._fire('readystatechange');
+      self._fire(failed ? 'error' : 'load');
+      self._fire('loadend');
+    });
+  };
+  // Shared by every run: a program must not change them for the next one.
+  Object.freeze(xhrProto);
+  Object.freeze(XMLHttpRequest);
+
   // --- browser globals -------------------------------------------------------
   var consoleObj = {
     log: function () {
@@ -751,6 +823,7 @@
     addEventListener: function () {}, removeEventListener: function () {}, dispatchEvent: function () { return true; },
     reportError: function (e) { reportError(e); }, structuredClone: function (v) { return JSONparse(JSONstringify(v)); },
     createImageBitmap: function () { return new Promise(function () {}); },
+    XMLHttpRequest: XMLHttpRequest,
     Image: function Image() { return anything('img'); },
     Audio: function Audio(url) { if (url !== undefined) resource(url, 'audio'); return anything('audio'); }
   };

@@ -14,6 +14,9 @@ const COMPILER_MODULES_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/compil
 const TURTLE_GLOBALS_JSON: &str = include_str!("../data/turtle_globals.json");
 const BROWSER_GLOBALS_JSON: &str = include_str!("../data/browser_globals_chromium.json");
 
+/// Time restoring the page after an interrupted run may take, however little of the run's budget is left.
+pub(crate) const RESET_BUDGET: Duration = Duration::from_millis(250);
+
 /// Why a call into the runtime gave no answer.
 #[derive(Debug)]
 pub(crate) enum CallError {
@@ -45,7 +48,7 @@ pub(crate) struct Compiled {
 }
 
 /// An error as the host reports it (positions in the code it ran).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub(crate) struct RawError {
     pub kind: String,
     pub message: String,
@@ -125,8 +128,9 @@ impl Engine {
         let opts = serde_json::to_string(options).map_err(|e| CallError::Host(e.to_string()))?;
         let outcome = self.call_host(HostCall::Run, &[code, language, &opts], budget);
         if outcome.is_err() && !self.retired {
-            // Leave the host idle and the globals restored after an interrupted run.
-            match self.call("__pencil_sandbox__.reset()".to_string(), budget) {
+            // Leave the host idle and the globals restored after an interrupted run (which
+            // may have used its whole budget: restoring gets at least RESET_BUDGET).
+            match self.call("__pencil_sandbox__.reset()".to_string(), budget.max(RESET_BUDGET)) {
                 Ok(s) if s == "true" => {}
                 _ => self.retired = true,
             }

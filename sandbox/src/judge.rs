@@ -4,41 +4,111 @@ use crate::engine::{CallError, Engine, RawError, RunOptions, RunReport};
 use crate::{Language, ProgramError, ResourceLoads, SandboxConfig, SandboxError, Status, Verdict};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The line the paper's harness appends to every program.
 const END_LINE: &str = "\nconsole.log(\"END_REACHED\");";
 /// Compiled programs kept per sandbox; the cache is cleared when full.
 const COMPILE_CACHE_ENTRIES: usize = 8192;
+/// Bytes of source and compiled code kept per sandbox (documents may be 1 MiB each).
+const COMPILE_CACHE_BYTES: usize = 64 << 20;
+/// Time after a check's deadline for the host's own work: mapping an error back to the
+/// student's source. (Restoring the page after an interrupted run has its own, in `engine.rs`.)
+pub(crate) const HOUSEKEEPING: Duration = Duration::from_millis(250);
 
-/// Compile results shared by the pool, keyed by the exact source.
+/// Compile results shared by the pool, keyed by the exact source (see [`cache_key`]).
 #[derive(Default)]
 pub(crate) struct CompileCache {
-    map: Mutex<HashMap<String, Arc<CompileOutcome>>>,
+    map: Mutex<CacheMap>,
+}
+
+#[derive(Default)]
+struct CacheMap {
+    entries: HashMap<String, Arc<CompileOutcome>>,
+    bytes: usize,
 }
 
 /// What compiling a program gave.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) enum CompileOutcome {
     /// Compiled JavaScript.
     Js(String),
     /// A syntax error, with its position in the student's source.
     Error(RawError),
-    /// The compiler ran past the wall-time limit.
+    /// The compiler ran past the wall-time limit (never cached: a busy machine is not the program).
     Timeout,
+    /// The compiler ran out of memory (never cached either).
+    OutOfMemory,
+}
+
+impl CompileOutcome {
+    /// Whether the outcome belongs to the text alone, so that it may be cached.
+    fn is_cacheable(&self) -> bool {
+        matches!(self, CompileOutcome::Js(_) | CompileOutcome::Error(_))
+    }
+    fn bytes(&self) -> usize {
+        match self {
+            CompileOutcome::Js(js) => js.len(),
+            CompileOutcome::Error(e) => e.message.len() + e.kind.len(),
+            CompileOutcome::Timeout | CompileOutcome::OutOfMemory => 0,
+        }
+    }
 }
 
 impl CompileCache {
-    fn get(&self, key: &str) -> Option<Arc<CompileOutcome>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<CompileOutcome>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner).entries.get(key).cloned()
     }
-    fn put(&self, key: String, value: Arc<CompileOutcome>) {
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= COMPILE_CACHE_ENTRIES {
-            map.clear();
+    /// Keeps `value` for `key` if it belongs to the text alone (not a timeout or out of memory).
+    pub(crate) fn put(&self, key: String, value: Arc<CompileOutcome>) {
+        if !value.is_cacheable() {
+            return;
         }
-        map.insert(key, value);
+        let size = key.len() + value.bytes();
+        if size > COMPILE_CACHE_BYTES / 4 {
+            return;
+        }
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.entries.len() >= COMPILE_CACHE_ENTRIES || map.bytes + size > COMPILE_CACHE_BYTES {
+            map.entries.clear();
+            map.bytes = 0;
+        }
+        if let Some(old) = map.entries.insert(key, value) {
+            map.bytes = map.bytes.saturating_sub(old.bytes());
+        }
+        map.bytes += size;
     }
+}
+
+/// The cache key of a program: the text the compiler sees.
+pub(crate) fn cache_key(source: &str) -> String {
+    format!("{source}{END_LINE}")
+}
+
+/// Time left before `deadline`, or `None` once there is too little to start a call.
+fn left(deadline: Instant) -> Option<Duration> {
+    deadline.checked_duration_since(Instant::now()).filter(|d| *d >= Duration::from_millis(1))
+}
+
+/// The verdict of a check that passed its wall time without answering (its worker was killed).
+pub(crate) fn timed_out(ms: f64) -> Verdict {
+    Verdict { status: Status::Timeout, paper_success: false, language: Language::Coffeescript, error: None, ms, unchecked_load: None }
+}
+
+/// The verdict of a check whose runtime ran out of memory.
+pub(crate) fn out_of_memory(ms: f64) -> Verdict {
+    Verdict {
+        status: Status::Error,
+        paper_success: false,
+        language: Language::Coffeescript,
+        error: Some(out_of_memory_error()),
+        ms,
+        unchecked_load: None,
+    }
+}
+
+fn out_of_memory_error() -> ProgramError {
+    ProgramError { kind: "RangeError".into(), message: "out of memory".into(), line: None, column: None }
 }
 
 /// How one language's run ended.
@@ -93,13 +163,13 @@ fn javascript_ran(run: &RunEnd) -> bool {
 
 /// Whether the compile outcome of `source` is cached.
 pub(crate) fn is_cached(cache: &CompileCache, source: &str) -> bool {
-    cache.get(&format!("{source}{END_LINE}")).is_some()
+    cache.get(&cache_key(source)).is_some()
 }
 
 /// Compiles `source` into the cache unless it is there; true if it compiled now.
 /// A later check of the same text then only runs it.
 pub(crate) fn prepare(engine: &mut Engine, cache: &CompileCache, config: &SandboxConfig, source: &str) -> Result<bool, SandboxError> {
-    let coffee_text = format!("{source}{END_LINE}");
+    let coffee_text = cache_key(source);
     if cache.get(&coffee_text).is_some() {
         return Ok(false);
     }
@@ -107,10 +177,14 @@ pub(crate) fn prepare(engine: &mut Engine, cache: &CompileCache, config: &Sandbo
     Ok(true)
 }
 
-/// The compile outcome of `coffee_text`, from the cache or compiled now and cached.
-fn compile_cached(engine: &mut Engine, cache: &CompileCache, budget: std::time::Duration, coffee_text: &str) -> Result<Arc<CompileOutcome>, SandboxError> {
+/// The compile outcome of `coffee_text`, from the cache or compiled now (and cached
+/// unless it timed out or ran out of memory).
+fn compile_cached(engine: &mut Engine, cache: &CompileCache, budget: Duration, coffee_text: &str) -> Result<Arc<CompileOutcome>, SandboxError> {
     if let Some(c) = cache.get(coffee_text) {
         return Ok(c);
+    }
+    if budget < Duration::from_millis(1) {
+        return Ok(Arc::new(CompileOutcome::Timeout));
     }
     let outcome = match engine.compile(coffee_text, budget) {
         Ok(c) if c.ok => CompileOutcome::Js(c.js.unwrap_or_default()),
@@ -121,7 +195,7 @@ fn compile_cached(engine: &mut Engine, cache: &CompileCache, budget: std::time::
             column: None,
         })),
         Err(CallError::Timeout) => CompileOutcome::Timeout,
-        Err(CallError::OutOfMemory) => CompileOutcome::Timeout,
+        Err(CallError::OutOfMemory) => CompileOutcome::OutOfMemory,
         Err(CallError::Host(m)) => return Err(SandboxError::Host(m)),
     };
     let outcome = Arc::new(outcome);
@@ -137,19 +211,24 @@ pub(crate) fn check(
     source: &str,
 ) -> Result<Verdict, SandboxError> {
     let started = Instant::now();
-    let budget = config.wall_time;
+    // One deadline for the whole check: compile, CoffeeScript run, JavaScript re-run.
+    let deadline = started + config.wall_time;
     let options = RunOptions {
         window_s: config.virtual_window.as_secs_f64(),
         absolute_urls_fail: config.absolute_urls_fail,
         max_turtle_ops: config.max_turtle_ops,
         max_events: config.max_timer_callbacks,
     };
-    let coffee_text = format!("{source}{END_LINE}");
-    let compiled = compile_cached(engine, cache, budget, &coffee_text)?;
+    let coffee_text = cache_key(source);
+    let compiled = compile_cached(engine, cache, left(deadline).unwrap_or_default(), &coffee_text)?;
+    let run = |engine: &mut Engine, code: &str, language: &str| match left(deadline) {
+        Some(budget) => RunEnd::from_call(engine.run(code, language, &options, budget)),
+        None => Ok(RunEnd::Timeout),
+    };
 
     // The CoffeeScript run: success needs no error and the END line reached.
     let coffee = match &*compiled {
-        CompileOutcome::Js(js) => Some(RunEnd::from_call(engine.run(js, "coffeescript", &options, budget))?),
+        CompileOutcome::Js(js) => Some(run(engine, js, "coffeescript")?),
         _ => None,
     };
     let ran = |status, paper_success, language, unchecked_load: Option<RawError>| Verdict {
@@ -165,7 +244,7 @@ pub(crate) fn check(
     }
 
     // The JavaScript re-run of the same text: success needs only no error.
-    let js = RunEnd::from_call(engine.run(&coffee_text, "javascript", &options, budget))?;
+    let js = run(engine, &coffee_text, "javascript")?;
     if javascript_ran(&js) {
         return Ok(ran(Status::Ok, true, Language::Javascript, None));
     }
@@ -198,14 +277,15 @@ pub(crate) fn check(
     let compile_failed = matches!(&*compiled, CompileOutcome::Error(_));
     let wrote_javascript = matches!(&*compiled, CompileOutcome::Error(e) if is_javascript_keyword_error(&e.message));
     let (language, status, error) = if compile_failed && (js_parsed || wrote_javascript) {
-        let (status, error) = describe(&js, None, engine, config);
+        let (status, error) = describe(&js, None, engine, deadline);
         (Language::Javascript, status, error)
     } else {
         match (&*compiled, coffee) {
             (CompileOutcome::Error(e), _) => (Language::Coffeescript, Status::Error, Some(to_program_error(e.clone()))),
             (CompileOutcome::Timeout, _) => (Language::Coffeescript, Status::Timeout, None),
+            (CompileOutcome::OutOfMemory, _) => (Language::Coffeescript, Status::Error, Some(out_of_memory_error())),
             (CompileOutcome::Js(_), Some(run)) => {
-                let (status, error) = describe(&run, Some(&coffee_text), engine, config);
+                let (status, error) = describe(&run, Some(&coffee_text), engine, deadline);
                 (Language::Coffeescript, status, error)
             }
             (CompileOutcome::Js(_), None) => (Language::Coffeescript, Status::Error, None),
@@ -222,29 +302,24 @@ pub(crate) fn check(
 }
 
 /// Student-facing status and first error of a failed run. `coffee_source` maps
-/// positions in compiled code back to the CoffeeScript the student wrote.
+/// positions in compiled code back to the CoffeeScript the student wrote (with time
+/// until [`HOUSEKEEPING`] past the check's `deadline`).
 fn describe(
     run: &RunEnd,
     coffee_source: Option<&str>,
     engine: &mut Engine,
-    config: &SandboxConfig,
+    deadline: Instant,
 ) -> (Status, Option<ProgramError>) {
     match run {
         RunEnd::Timeout => (Status::Timeout, None),
-        RunEnd::OutOfMemory => (
-            Status::Error,
-            Some(ProgramError {
-                kind: "RangeError".into(),
-                message: "out of memory".into(),
-                line: None,
-                column: None,
-            }),
-        ),
+        RunEnd::OutOfMemory => (Status::Error, Some(out_of_memory_error())),
         RunEnd::Report(r) => match r.errors.first() {
             Some(e) => {
                 let mut err = to_program_error(e.clone());
                 if let (Some(src), Some(line)) = (coffee_source, e.line) {
-                    match engine.source_position(src, line, e.column, named_identifier(&e.message), config.wall_time) {
+                    let position = left(deadline + HOUSEKEEPING)
+                        .and_then(|budget| engine.source_position(src, line, e.column, named_identifier(&e.message), budget));
+                    match position {
                         Some((l, c)) => {
                             err.line = Some(l);
                             err.column = Some(c);
@@ -287,4 +362,39 @@ fn to_program_error(e: RawError) -> ProgramError {
 
 fn elapsed_ms(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compile_timeouts_are_not_cached() {
+        let mut engine = Engine::new(256 << 20, Duration::from_secs(30)).expect("engine starts");
+        let cache = CompileCache::default();
+        // Long enough that no machine compiles it in a millisecond.
+        let key = cache_key(&"pen red\nfor i in [1..10]\n  fd i * 2\n  rt 90\n".repeat(400));
+        let busy = compile_cached(&mut engine, &cache, Duration::from_millis(1), &key).expect("compile");
+        assert!(matches!(*busy, CompileOutcome::Timeout), "{busy:?}");
+        assert!(cache.get(&key).is_none(), "a timeout says nothing about the text: not cached");
+        // With time to compile, the same text compiles (and that is cached).
+        let calm = compile_cached(&mut engine, &cache, Duration::from_secs(30), &key).expect("compile");
+        assert!(matches!(*calm, CompileOutcome::Js(_)), "{calm:?}");
+        assert!(matches!(cache.get(&key).as_deref(), Some(CompileOutcome::Js(_))));
+        // Neither is running out of memory.
+        cache.put("x".into(), Arc::new(CompileOutcome::OutOfMemory));
+        assert!(cache.get("x").is_none());
+    }
+
+    #[test]
+    fn the_compile_cache_is_bounded_in_bytes() {
+        let cache = CompileCache::default();
+        let big = "x".repeat(COMPILE_CACHE_BYTES / 8);
+        for i in 0..20 {
+            cache.put(format!("{i}"), Arc::new(CompileOutcome::Js(big.clone())));
+            let bytes = cache.map.lock().unwrap_or_else(PoisonError::into_inner).bytes;
+            assert!(bytes <= COMPILE_CACHE_BYTES, "{bytes} bytes after {i} entries");
+        }
+        assert!(cache.get("19").is_some(), "the newest entry is kept");
+    }
 }

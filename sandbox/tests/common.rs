@@ -1,16 +1,25 @@
 //! Shared helpers for the sandbox's integration tests.
 #![allow(dead_code)]
 
-use pencil_sandbox::{Sandbox, SandboxConfig, Verdict};
+use pencil_sandbox::{Isolation, Sandbox, SandboxConfig, Verdict, WorkerCommand};
 use std::path::PathBuf;
 use std::sync::OnceLock;
+
+/// The default settings, with runtimes in worker processes (this crate's
+/// `pencil-sandbox-worker`), as `pencil-lsp` runs them.
+pub fn contained() -> SandboxConfig {
+    SandboxConfig { isolation: Isolation::Process(worker_command()), ..SandboxConfig::default() }
+}
+
+/// The sandbox worker executable built with these tests.
+pub fn worker_command() -> WorkerCommand {
+    WorkerCommand { program: PathBuf::from(env!("CARGO_BIN_EXE_pencil-sandbox-worker")), args: Vec::new() }
+}
 
 /// One warm pool per test binary (runtimes cost ~0.3 s to start).
 pub fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        Sandbox::new(SandboxConfig { pool_size: 2, ..SandboxConfig::default() }).expect("sandbox starts")
-    })
+    SANDBOX.get_or_init(|| Sandbox::new(SandboxConfig { pool_size: 2, ..contained() }).expect("sandbox starts"))
 }
 
 /// Checks one program on the shared pool.

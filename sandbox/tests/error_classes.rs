@@ -197,7 +197,7 @@ impl Want {
 #[test]
 fn unchecked_resource_loads_leave_the_status_to_the_other_errors() {
     use pencil_sandbox::{ResourceLoads, Sandbox, SandboxConfig};
-    let sandbox = Sandbox::new(SandboxConfig { resource_loads: ResourceLoads::Unchecked, ..SandboxConfig::default() })
+    let sandbox = Sandbox::new(SandboxConfig { resource_loads: ResourceLoads::Unchecked, ..common::contained() })
         .expect("sandbox starts");
     let check = |src: &str| sandbox.check(src).expect("the sandbox answers");
 
@@ -236,4 +236,45 @@ fn unfinished_javascript_gets_its_javascript_error() {
     assert_eq!(v.error.as_ref().map(|e| e.kind.as_str()), Some("SyntaxError"), "{v:?}");
     let v = verdict("var n = 4;\nfor (var i = 0; i < n; i++) {\n  fd(10);\n");
     assert_eq!(v.language, Language::Javascript, "{v:?}");
+}
+
+#[test]
+fn a_synchronous_request_fails_offline_as_in_the_real_runtime() {
+    use pencil_sandbox::{ResourceLoads, Sandbox, SandboxConfig};
+    // Offline, Chromium's synchronous send() throws a NetworkError (it used to pass here),
+    // after the console's "Failed to load resource".
+    let sync = "x = new XMLHttpRequest()\nx.open 'GET', 'http://example.com/data.json', false\nx.send()\nwrite x.responseText";
+    let v = verdict(sync);
+    assert_eq!((v.status, v.paper_success), (Status::Error, false), "{v:?}");
+    assert_eq!(v.error.as_ref().map(|e| e.kind.as_str()), Some("ResourceError"), "{v:?}");
+    // Loads left unchecked (as the editor shows it): the exception stopped the program at line 3.
+    let student = Sandbox::new(SandboxConfig { resource_loads: ResourceLoads::Unchecked, ..common::contained() }).expect("sandbox starts");
+    let v = student.check(sync).expect("verdict");
+    assert_eq!((v.status, v.paper_success), (Status::Error, false), "{v:?}");
+    let e = v.error.expect("an error");
+    assert_eq!((e.kind.as_str(), e.line), ("NetworkError", Some(3)), "{e:?}");
+    assert!(e.message.contains("Failed to load 'http://example.com/data.json'"), "{}", e.message);
+    assert!(v.unchecked_load.is_some(), "no unchecked load reported");
+    // Caught, the program goes on; the failed load still fails the paper's rule.
+    let v = verdict("x = new XMLHttpRequest()\nx.open 'GET', 'data.txt', false\ntry\n  x.send()\ncatch e\n  write e.name\nfd 10");
+    assert!(!v.paper_success, "{v:?}");
+    assert_eq!(v.error.as_ref().map(|e| e.kind.as_str()), Some("ResourceError"), "{v:?}");
+    // Asynchronous: no throw; the error events fire later, with status 0.
+    let v = student.check("x = new XMLHttpRequest()\nx.onerror = -> throw new Error 'status ' + x.status + ' ' + x.readyState\nx.open 'GET', 'data.txt'\nx.send()").expect("verdict");
+    let e = v.error.expect("the handler's error");
+    assert_eq!(e.message, "status 0 4", "{e:?}");
+    // Sending twice, or before open, is the page's InvalidStateError.
+    let v = verdict("x = new XMLHttpRequest()\nx.send()");
+    assert_eq!(v.error.as_ref().map(|e| e.kind.as_str()), Some("InvalidStateError"), "{v:?}");
+
+    // Online (absolute loads succeed), the synchronous request returns.
+    let online = Sandbox::new(SandboxConfig { absolute_urls_fail: false, ..common::contained() }).expect("sandbox starts");
+    let v = online.check("x = new XMLHttpRequest()\nx.open 'GET', 'https://example.com/data.json', false\nx.send()\nfd 10").expect("verdict");
+    assert!(v.paper_success, "{v:?}");
+    // A program cannot change the request object for the next one.
+    let v = online.check("XMLHttpRequest.prototype.send = -> 1\nXMLHttpRequest.prototype.sneaky = 1\nfd 10").expect("verdict");
+    assert!(v.paper_success, "{v:?}");
+    let v = online.check("x = new XMLHttpRequest()\nif x.sneaky? then throw new Error 'polluted'\nx.open 'GET', 'data.txt', false\nx.send()").expect("verdict");
+    // (A replaced send() would neither fail the load nor throw.)
+    assert_eq!((v.paper_success, v.error.as_ref().map(|e| e.kind.as_str())), (false, Some("ResourceError")), "{v:?}");
 }

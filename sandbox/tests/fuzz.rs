@@ -84,7 +84,7 @@ fn ten_thousand_mutated_programs_crash_nothing() {
         pool_size: 2,
         wall_time: Duration::from_millis(60),
         max_turtle_ops: 20_000,
-        ..SandboxConfig::default()
+        ..common::contained()
     })
     .expect("sandbox");
     let outcomes: Vec<Result<Status, String>> = std::thread::scope(|scope| {

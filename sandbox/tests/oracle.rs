@@ -11,7 +11,7 @@ use pencil_sandbox::{Sandbox, SandboxConfig, Verdict};
 fn paper_success_agrees_with_the_chromium_oracle() {
     let labels = oracle_labels();
     assert_eq!(labels.len(), 2577);
-    let sandbox = Sandbox::new(SandboxConfig { pool_size: 2, ..SandboxConfig::default() }).expect("sandbox");
+    let sandbox = Sandbox::new(SandboxConfig { pool_size: 2, ..common::contained() }).expect("sandbox");
     let verdicts: Vec<(&Label, Verdict)> = std::thread::scope(|scope| {
         let handles: Vec<_> = labels
             .chunks(labels.len().div_ceil(2))
