@@ -32,7 +32,9 @@ impl Worker {
         cmd.args(&command.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // Piped and filtered (see `forward_own_messages`): the engine prints some
+            // errors to stderr, and those quote the student's code.
+            .stderr(Stdio::piped())
             // One heap arena per thread would map 64 MiB each against the address-space limit.
             .env("MALLOC_ARENA_MAX", "2");
         #[cfg(target_os = "linux")]
@@ -57,6 +59,9 @@ impl Worker {
             let _ = child.wait();
             return Err(SandboxError::Startup("the sandbox worker has no pipes".into()));
         };
+        if let Some(stderr) = child.stderr.take() {
+            forward_own_messages(stderr);
+        }
         let (frames, replies) = mpsc::channel();
         let reader = std::thread::Builder::new().name("pencil-sandbox-reply".into()).spawn(move || loop {
             match wire::read_frame(&mut stdout) {
@@ -155,3 +160,24 @@ impl Drop for Worker {
         self.kill();
     }
 }
+
+/// The worker's own messages (prefixed `pencil-sandbox worker:`) go on to this
+/// process's stderr; everything else the worker's engine prints is dropped, since
+/// it can quote the student's program and logs never carry student code.
+fn forward_own_messages(stderr: std::process::ChildStderr) {
+    let spawned = std::thread::Builder::new().name("pencil-sandbox-stderr".into()).spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if line.starts_with(OWN_MESSAGE_PREFIX) {
+                eprintln!("{line}");
+            }
+        }
+    });
+    // Without the thread the pipe fills and the worker blocks on a write; it is then
+    // killed at its deadline like any stuck worker, so a failed spawn is not fatal.
+    drop(spawned);
+}
+
+/// How the worker's own stderr messages begin.
+pub(crate) const OWN_MESSAGE_PREFIX: &str = "pencil-sandbox worker:";

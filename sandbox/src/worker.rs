@@ -54,7 +54,7 @@ pub fn serve_worker() -> i32 {
         }
     };
     if let Err(e) = containment::lock_down() {
-        eprintln!("pencil-sandbox worker: {e}; running under memory and CPU limits only");
+        eprintln!("{} {e}; running under memory and CPU limits only", crate::process::OWN_MESSAGE_PREFIX);
     }
     if wire::write_message(&mut output, &Reply::Ready).is_err() {
         return 2;
