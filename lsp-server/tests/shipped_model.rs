@@ -36,9 +36,14 @@ fn the_shipped_model_loads_reads_risk_and_samples_fixes_that_run() {
 
     let coach = Coach::open(&found);
     assert_eq!(coach.status(), ModelStatus::Ready { dir: found.clone(), probe: true }, "{:?}", coach.missing_message());
+    let worker = pencil_sandbox::Isolation::Process(pencil_sandbox::WorkerCommand {
+        program: env!("CARGO_BIN_EXE_pencil-lsp").into(),
+        args: vec![pencil_lsp::checker::WORKER_SUBCOMMAND.into()],
+    });
     let services = Services {
         store: None,
-        checker: Some(Checker::start(student_sandbox_config()).expect("sandbox")),
+        // Contained as in the server, with pencil-lsp itself as the worker process.
+        checker: Some(Checker::start(pencil_sandbox::SandboxConfig { isolation: worker, ..student_sandbox_config() }).expect("sandbox")),
         coach: coach.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

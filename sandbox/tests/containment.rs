@@ -105,12 +105,19 @@ fn the_pool_keeps_serving_while_one_program_runs_away() {
         assert!(t.elapsed() < Duration::from_millis(700), "a quick program waited {:?} behind the runaway", t.elapsed());
     }
     assert!(!runaway.is_finished(), "the runaway was still running meanwhile");
+    // Whether the address-space limit or the wall time ends it first depends on how
+    // fast this machine fills memory; either is one clear verdict.
+    let stopped = |v: &pencil_sandbox::Verdict| {
+        v.status == Status::Timeout
+            || (v.status == Status::Error && v.error.as_ref().is_some_and(|e| e.message == "out of memory"))
+    };
     let (v, took) = runaway.join().expect("runaway thread");
-    assert_eq!(v.status, Status::Timeout, "{v:?}");
+    assert!(stopped(&v), "{v:?}");
     assert!(took < wall + MARGIN, "took {took:?}");
     // The killed worker was replaced: the same program again, then an ordinary one.
     let t = Instant::now();
-    assert_eq!(sb.check("a = new Array(2000000000).fill(7)").expect("verdict").status, Status::Timeout);
+    let again = sb.check("a = new Array(2000000000).fill(7)").expect("verdict");
+    assert!(stopped(&again), "{again:?}");
     assert!(t.elapsed() < wall + MARGIN + Duration::from_secs(1), "took {:?}", t.elapsed());
     assert!(sb.check("pen red\nfd 100").expect("verdict").paper_success);
 }

@@ -630,7 +630,9 @@ mod tests {
     /// Every kind yields mutants the sandbox fails, from a handful of ordinary programs.
     #[test]
     fn each_kind_produces_failing_mutants() {
-        let checker = crate::checker::Checker::start(crate::checker::student_sandbox_config()).expect("the sandbox starts");
+        // In-process: this test's own executable cannot serve as a worker process.
+        let config = pencil_sandbox::SandboxConfig { isolation: pencil_sandbox::Isolation::InProcess, ..crate::checker::student_sandbox_config() };
+        let checker = crate::checker::Checker::start(config).expect("the sandbox starts");
         let programs = [
             PROGRAM,
             "speed 100\npen blue, 2\nstar = (n) ->\n  for [1..5]\n    fd n\n    rt 144\n    fd 10\nstar 50\nmoveto 0, 0\nwrite 'all done'\n",

@@ -79,6 +79,19 @@ pub struct Fix {
     pub new_code: String,
 }
 
+/// The program's `lines` (each with its line end) with the lines at the given
+/// indices replaced by new text (which carries its own line end).
+fn rebuild(lines: &[&str], replaced: &[(usize, String)]) -> String {
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        match replaced.iter().find(|(j, _)| *j == i) {
+            Some((_, new)) => out.push_str(new),
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// Candidate fixes for `error` in `code`, most likely first (unverified); `earlier`
 /// holds the title's earlier states, oldest first.
 pub fn candidates(code: &str, error: &ProgramError, earlier: &[String]) -> Vec<Fix> {

@@ -5,6 +5,7 @@
 //! doubled, and a line moved back out of the block it belongs to. Each yields a whole
 //! fixed program; the sandbox decides whether it helps.
 
+use super::rebuild;
 use super::distance::is_foreign_block_end;
 use super::{Fix, Rule};
 use pencil_sandbox::ProgramError;
@@ -23,17 +24,6 @@ pub fn slip_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     out.extend(stray_commas(&lines, at));
     if error.message.contains("unexpected indentation") {
         out.extend(rejoin_block(&lines, at));
-    }
-    out
-}
-
-fn rebuild(lines: &[&str], replaced: &[(usize, String)]) -> String {
-    let mut out = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        match replaced.iter().find(|(j, _)| *j == i) {
-            Some((_, new)) => out.push_str(new),
-            None => out.push_str(line),
-        }
     }
     out
 }

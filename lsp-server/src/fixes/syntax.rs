@@ -2,6 +2,7 @@
 //! strings, stray closing brackets and unexpected punctuation. Each yields a whole
 //! fixed program; the sandbox decides whether it helps.
 
+use super::rebuild;
 use super::{Fix, Rule};
 use pencil_sandbox::ProgramError;
 
@@ -66,17 +67,6 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
 
 fn indent_of(line: &str) -> &str {
     &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
-}
-
-fn rebuild(lines: &[&str], replaced: &[(usize, String)]) -> String {
-    let mut out = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        match replaced.iter().find(|(j, _)| *j == i) {
-            Some((_, new)) => out.push_str(new),
-            None => out.push_str(line),
-        }
-    }
-    out
 }
 
 /// Moves the over-indented line (and the block under it) back to the indentation of
