@@ -415,9 +415,7 @@ fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
     std::fs::rename(path, &to)
         .map_err(|source| StoreError::Io { what: "moving aside the unreadable store", path: path.display().to_string(), source })?;
     for ext in ["-wal", "-shm"] {
-        let mut side = path.as_os_str().to_os_string();
-        side.push(ext);
-        let side = PathBuf::from(side);
+        let side = super::private_files::with_suffix(path, ext);
         if side.exists() {
             let side_to = with_suffix(&side);
             std::fs::rename(&side, &side_to).map_err(|source| StoreError::Io {

@@ -72,7 +72,8 @@ pub fn create_private_file(path: &Path) -> Result<File, StoreError> {
     Ok(file)
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+/// `path` with `suffix` appended to its file name (`pencil.db` -> `pencil.db-wal`).
+pub(super) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
     s.push(suffix);
     PathBuf::from(s)
