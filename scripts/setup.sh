@@ -96,3 +96,12 @@ if [ ! -f "$ext/node_modules/.package-lock.json" ] || ! cmp -s "$ext/package-loc
   (cd "$ext" && npm ci --no-audit --no-fund >/dev/null)
   cp "$ext/package-lock.json" "$ext/node_modules/.pencil-lock"
 fi
+
+# --- Shared turtle-drawing renderer (editor-extensions/drawing) ------------
+# Its unit tests' esbuild and TypeScript (exact versions, package-lock.json).
+drw="$root/editor-extensions/drawing"
+if [ ! -f "$drw/node_modules/.package-lock.json" ] || ! cmp -s "$drw/package-lock.json" "$drw/node_modules/.pencil-lock"; then
+  echo "setup: installing the drawing renderer's npm packages (npm ci)" >&2
+  (cd "$drw" && npm ci --no-audit --no-fund >/dev/null)
+  cp "$drw/package-lock.json" "$drw/node_modules/.pencil-lock"
+fi

@@ -13,4 +13,5 @@ bash scripts/setup.sh
 export PATH="$root/.deps/npm/node_modules/.bin:$PATH"
 # The VS Code extension: its own logic under Node's test runner, then the .vsix.
 (cd editor-extensions/vscode && npm test && npm run package </dev/null)
+(cd editor-extensions/drawing && npm ci --no-audit --no-fund >/dev/null && npm test)
 cargo test --workspace --locked --no-fail-fast
