@@ -1,5 +1,7 @@
-// Bundles the extension (dist/extension.js) and its unit tests (out/test/*.js).
-// `vscode` is provided by the editor at run time; the tests never import it.
+// Bundles the extension (dist/extension.js), the drawing panel's script with the
+// shared renderer (dist/runPanel.js, runs in the webview) and the unit tests
+// (out/test/*.js). `vscode` is provided by the editor at run time; the tests
+// never import it.
 import { build } from 'esbuild';
 import { readdirSync } from 'node:fs';
 
@@ -11,6 +13,18 @@ await build({
   format: 'cjs',
   target: 'node18',
   external: ['vscode'],
+  sourcemap: false,
+  minify: true,
+  logLevel: 'warning',
+});
+
+await build({
+  entryPoints: ['src/webview/runPanel.ts'],
+  bundle: true,
+  outfile: 'dist/runPanel.js',
+  platform: 'browser',
+  format: 'iife',
+  target: 'chrome114',
   sourcemap: false,
   minify: true,
   logLevel: 'warning',

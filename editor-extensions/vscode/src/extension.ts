@@ -1,20 +1,28 @@
 // The Pencil Code coach in VS Code: starts pencil-lsp over stdio for CoffeeScript,
-// JavaScript and .pencil files (vscode-languageclient restarts it if it dies),
-// and adds Run, hint size, hints in the status bar, and the student's data commands.
-// Diagnostics, quick fixes and "Fix in my style" (with progress) come from the
-// server through the language client.
+// JavaScript and .pencil files (restarted by RestartPolicy if it dies), and adds
+// Run (with the drawing beside the code), Show my trace, hint size, hints in the
+// status bar, and the student's data commands. Diagnostics, quick fixes and
+// "Fix in my style" come from the server through the language client, which shows
+// the server's `$/progress` for them and runs each fix's attached command.
 import * as vscode from 'vscode';
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { performance } from 'node:perf_hooks';
+import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 import { findServer } from './serverPath';
 import { readSettings, serverOptions } from './settings';
 import { describeRun, RunResult } from './runResult';
 import { HintGate, HintParams } from './hints';
+import { DRAWING_PROTOCOL, protocolVersion, runParams, TraceResult } from './protocol';
+import { RestartPolicy } from './restart';
+import { DrawingPanel } from './drawingPanel';
+import { traceHtml } from './trace';
 
 const LANGUAGES = ['coffeescript', 'javascript', 'pencil'];
 let client: LanguageClient | undefined;
+const restarts = new RestartPolicy();
 
 function isExecutable(file: string): boolean {
   try {
@@ -53,6 +61,20 @@ async function startClient(context: vscode.ExtensionContext, output: vscode.Outp
     documentSelector: LANGUAGES.map((language) => ({ scheme: 'file', language })),
     outputChannel: output,
     initializationOptions: serverOptions(settings()),
+    errorHandler: {
+      // A broken message is not worth a restart; the connection closing is.
+      error: () => ({ action: ErrorAction.Continue }),
+      closed: () => {
+        if (restarts.onCrash() === 'restart') {
+          output.appendLine('pencil-lsp stopped unexpectedly; starting it again.');
+          return { action: CloseAction.Restart, handled: true };
+        }
+        void vscode.window.showErrorMessage(restarts.giveUpMessage(), 'Show output').then((pick) => {
+          if (pick) output.show(true);
+        });
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
+    },
   };
   client = new LanguageClient('pencilCoach', 'Pencil Code coach', server, options);
   await client.start();
@@ -71,7 +93,7 @@ interface StatusItems {
   hint: vscode.StatusBarItem;
 }
 
-async function run(status: StatusItems) {
+async function run(status: StatusItems, panel: DrawingPanel) {
   const editor = vscode.window.activeTextEditor;
   if (!editor || !LANGUAGES.includes(editor.document.languageId)) {
     void vscode.window.showInformationMessage('Open a Pencil Code program (.coffee, .js or .pencil) to run it.');
@@ -81,16 +103,70 @@ async function run(status: StatusItems) {
     void vscode.window.showErrorMessage('The Pencil coach is not running (see its output).');
     return;
   }
-  const result = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Window, title: 'Running your program' },
-    () => client!.sendRequest<RunResult>('pencil/run', { textDocument: { uri: editor.document.uri.toString() } }),
-  );
+  const c = client;
+  const withDrawing = serverProtocol(c) >= DRAWING_PROTOCOL;
+  let result: RunResult;
+  try {
+    result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Running your program' }, () =>
+      c.sendRequest<RunResult>('pencil/run', runParams(editor.document.uri.toString(), serverProtocol(c))),
+    );
+  } catch (e) {
+    void vscode.window.showErrorMessage(`The Pencil coach could not run your program: ${(e as Error).message}`);
+    return;
+  }
   const summary = describeRun(result);
   status.run.text = summary.statusBar;
   status.run.tooltip = summary.message;
   status.run.show();
-  if (summary.problem) void vscode.window.showWarningMessage(summary.message);
+  if (withDrawing) {
+    // The panel says it all in bigger words; a notification would only repeat it.
+    panel.show(result, path.basename(editor.document.fileName));
+  } else if (summary.problem) void vscode.window.showWarningMessage(summary.message);
   else void vscode.window.showInformationMessage(summary.message);
+}
+
+/** The protocol version the running server announced. */
+function serverProtocol(c: LanguageClient): number {
+  return protocolVersion(c.initializeResult?.capabilities);
+}
+
+let tracePanel: vscode.WebviewPanel | undefined;
+
+/** Show my trace: this title's recorded states as a timeline, each with its diff. */
+async function showTrace() {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || !LANGUAGES.includes(editor.document.languageId)) {
+    void vscode.window.showInformationMessage('Open a Pencil Code program (.coffee, .js or .pencil) to see its trace.');
+    return;
+  }
+  const c = client;
+  if (!c) {
+    void vscode.window.showErrorMessage('The Pencil coach is not running (see its output).');
+    return;
+  }
+  if (serverProtocol(c) < DRAWING_PROTOCOL) {
+    void vscode.window.showInformationMessage('This pencil-lsp is too old to show your trace: update it.');
+    return;
+  }
+  let trace: TraceResult;
+  try {
+    trace = await c.sendRequest<TraceResult>('pencil/trace', { textDocument: { uri: editor.document.uri.toString() }, limit: 100 });
+  } catch (e) {
+    void vscode.window.showErrorMessage(`The Pencil coach could not read your trace: ${(e as Error).message}`);
+    return;
+  }
+  if (!tracePanel) {
+    // No scripts: the page is plain escaped text and styles.
+    tracePanel = vscode.window.createWebviewPanel('pencilCoach.trace', 'My trace', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
+      enableScripts: false,
+      localResourceRoots: [],
+    });
+    tracePanel.onDidDispose(() => (tracePanel = undefined));
+  } else {
+    tracePanel.reveal(undefined, true);
+  }
+  tracePanel.title = `My trace: ${trace.title}`;
+  tracePanel.webview.html = traceHtml(trace, randomBytes(16).toString('base64'));
 }
 
 /** Runs `pencil-lsp data ...` and returns its output (errors become exceptions with the tool's words). */
@@ -108,17 +184,21 @@ function dataTool(context: vscode.ExtensionContext, args: string[]): Promise<str
 }
 
 export async function activate(context: vscode.ExtensionContext) {
+  const started = performance.now();
   const output = vscode.window.createOutputChannel('Pencil Code coach');
+  const panel = new DrawingPanel(context.extensionUri);
   const gate = new HintGate(settings().hintsEnabled);
   const status: StatusItems = {
     run: vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 100),
     hint: vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 99),
   };
   status.run.command = 'pencilCoach.run';
-  context.subscriptions.push(output, status.run, status.hint);
+  context.subscriptions.push(output, status.run, status.hint, panel);
 
   context.subscriptions.push(
-    vscode.commands.registerCommand('pencilCoach.run', () => run(status)),
+    vscode.commands.registerCommand('pencilCoach.run', () => run(status, panel)),
+    vscode.commands.registerCommand('pencilCoach.trace', () => showTrace()),
+    vscode.commands.registerCommand('pencilCoach.showOutput', () => output.show(true)),
     vscode.commands.registerCommand('pencilCoach.hintSize', async () => {
       const pick = await vscode.window.showQuickPick(
         [
@@ -167,14 +247,15 @@ export async function activate(context: vscode.ExtensionContext) {
       }
     }),
     vscode.commands.registerCommand('pencilCoach.restartServer', async () => {
-      await client?.stop();
+      restarts.reset();
+      await stopClient();
       await startClient(context, output, gate, status);
     }),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration('pencilCoach')) return;
       gate.setEnabled(settings().hintsEnabled);
       if (e.affectsConfiguration('pencilCoach.server.path')) {
-        await client?.stop();
+        await stopClient();
         await startClient(context, output, gate, status);
       } else if (client) {
         await client.sendNotification('workspace/didChangeConfiguration', { settings: serverOptions(settings()) });
@@ -182,8 +263,17 @@ export async function activate(context: vscode.ExtensionContext) {
     }),
   );
   await startClient(context, output, gate, status);
+  // The activation time, for the e2e test's figures (no student data in it).
+  output.appendLine(`activated in ${Math.round(performance.now() - started)} ms (pencil-lsp protocol ${client ? serverProtocol(client) : 'none'})`);
+}
+
+/** Stops the server if it runs (a client that never started, or gave up, is only dropped). */
+async function stopClient() {
+  const c = client;
+  client = undefined;
+  if (c?.isRunning()) await c.stop();
 }
 
 export async function deactivate() {
-  await client?.stop();
+  await stopClient();
 }
