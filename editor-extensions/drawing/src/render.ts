@@ -332,10 +332,16 @@ function drawOp(ctx: Ctx, op: DrawingOp, w: number, h: number, pageRect: () => v
       // the turtle and turned with it ('rotated scaled' is the default side).
       ctx.font = `${size}px serif`;
       ctx.textAlign = 'center';
-      ctx.textBaseline = 'middle';
+      ctx.textBaseline = 'alphabetic';
       ctx.translate(ox + op.x, oy - op.y);
       ctx.rotate(((op.heading || 0) * Math.PI) / 180);
-      ctx.fillText(text, 0, 0);
+      // The HTML line box is the font's ascent plus descent tall and its
+      // centre sits on the turtle, so the baseline is half their difference
+      // below the turtle; Chromium lays the baseline on a whole pixel.
+      const m = ctx.measureText(text);
+      const ascent = m.fontBoundingBoxAscent ?? size * 0.89;
+      const descent = m.fontBoundingBoxDescent ?? size * 0.22;
+      ctx.fillText(text, 0, Math.floor((ascent - descent) / 2));
       break;
     }
   }
