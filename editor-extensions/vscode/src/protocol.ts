@@ -32,7 +32,10 @@ export interface TraceState {
   id: number;
   n: number;
   time: string;
-  trigger: string;
+  /** What recorded it (`run`, `save`); servers may leave it out. */
+  trigger?: string;
+  /** How many runs of this same program collapsed into the state. */
+  runs?: number;
   status: 'ok' | 'error' | 'timeout' | 'waits_for_input' | null;
   code: string;
   diff: string;

@@ -41,7 +41,7 @@ export function escapeHtml(text: string): string {
 export function statusWords(status: TraceState['status']): { text: string; tone: 'good' | 'bad' | 'waiting' | 'none' } {
   switch (status) {
     case 'ok':
-      return { text: 'ran', tone: 'good' };
+      return { text: 'worked', tone: 'good' };
     case 'error':
       return { text: 'error', tone: 'bad' };
     case 'timeout':
@@ -59,8 +59,11 @@ export function hunkWords(header: string): string {
   return m ? `at line ${Math.max(1, Number(m[1]))}:` : header;
 }
 
-function triggerWords(trigger: string): string {
-  return trigger === 'run' ? 'you pressed Run' : trigger === 'save' ? 'you saved' : escapeHtml(trigger);
+/** How the state came to be recorded, from the fields the server sent. */
+function howWords(s: TraceState): string {
+  const how = s.trigger === 'run' ? 'you pressed Run' : s.trigger === 'save' ? 'you saved' : s.trigger ? escapeHtml(s.trigger) : '';
+  const times = s.runs && s.runs > 1 ? `ran ${s.runs} times` : '';
+  return [how, times].filter(Boolean).join(', ');
 }
 
 function stateHtml(s: TraceState, first: boolean): string {
@@ -82,7 +85,7 @@ function stateHtml(s: TraceState, first: boolean): string {
   return (
     `<li class="state">` +
     `<div class="head"><span class="n">#${s.n}</span> <span class="time">${escapeHtml(s.time)}</span> ` +
-    `<span class="status ${st.tone}">${st.text}</span> <span class="trigger">${triggerWords(s.trigger)}</span></div>` +
+    `<span class="status ${st.tone}">${st.text}</span> <span class="trigger">${howWords(s)}</span></div>` +
     (first ? '<p class="first">The first version the coach saw:</p>' : '') +
     body +
     `</li>`

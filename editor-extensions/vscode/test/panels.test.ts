@@ -87,7 +87,7 @@ test('the trace page shows every state and escapes the code as text', () => {
       states: [
         { id: 1, n: 1, time: '2026-12-06 12:00:00', trigger: 'run', status: 'error', code: 'label "<img src=x onerror=alert(1)>"\nfd 10\n', diff: '' },
         { id: 2, n: 2, time: '2026-12-06 12:00:30', trigger: 'save', status: 'ok', code: 'fd 100\n', diff: '@@ -1,2 +1 @@\n-label "<b>"\n-fd 10\n+fd 100\n' },
-        { id: 3, n: 3, time: '2026-12-06 12:01:00', trigger: 'run', status: null, code: 'fd 100\n', diff: '' },
+        { id: 3, n: 3, time: '2026-12-06 12:01:00', runs: 3, status: null, code: 'fd 100\n', diff: '' },
       ],
     },
     'abc',
@@ -100,8 +100,8 @@ test('the trace page shows every state and escapes the code as text', () => {
   assert.match(html, /<span class="del" title="removed">-fd 10<\/span>/);
   assert.match(html, /<span class="add" title="added">\+fd 100<\/span>/);
   assert.match(html, /<span class="status bad">error<\/span> <span class="trigger">you pressed Run/);
-  assert.match(html, /<span class="status good">ran<\/span> <span class="trigger">you saved/);
-  assert.match(html, /not checked/);
+  assert.match(html, /<span class="status good">worked<\/span> <span class="trigger">you saved/);
+  assert.match(html, /not checked<\/span> <span class="trigger">ran 3 times</)
   assert.match(html, /No change from the one before/);
   assert.match(html, /Only the latest versions are shown/);
   assert.equal(escapeHtml(`<&>"'`), '&lt;&amp;&gt;&quot;&#39;');
