@@ -27,6 +27,10 @@ pub struct Args {
     /// paper's offline oracle did; by default they are reported and left unchecked.
     #[arg(long)]
     pub offline_loads_fail: bool,
+    /// With `--json`: add what the turtles drew (`drawing`, the shape `pencil/run` sends
+    /// protocol-2 clients: see `pencil_sandbox::Drawing`).
+    #[arg(long, requires = "json")]
+    pub drawing: bool,
 }
 
 /// One line of `--json` output.
@@ -55,6 +59,13 @@ pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     for (file, verdict) in args.files.iter().zip(&verdicts) {
         let name = file.to_string_lossy();
         if args.json {
+            let stripped;
+            let verdict = if args.drawing || verdict.drawing.is_none() {
+                verdict
+            } else {
+                stripped = Verdict { drawing: None, ..verdict.clone() };
+                &stripped
+            };
             serde_json::to_writer(&mut *out, &Line { file: &name, verdict })?;
             writeln!(out)?;
         } else {
@@ -135,6 +146,7 @@ mod tests {
             error: Some(ProgramError { kind: "ReferenceError".into(), message: "babyblue is not defined".into(), line: Some(2), column: Some(5) }),
             ms: 1.25,
             unchecked_load: None,
+            drawing: None,
         };
         assert_eq!(
             human_line("a.coffee", &v),

@@ -164,6 +164,7 @@ mod tests {
             error: Some(ProgramError { kind: kind.into(), message: message.into(), line, column }),
             ms: 1.0,
             unchecked_load: None,
+            drawing: None,
         }
     }
 

@@ -5,7 +5,11 @@
 //! * `pencil/run` (request, client -> server): the student pressed Run.
 //!   Params [`RunParams`]; result [`RunResult`]. The server records the program state,
 //!   checks it in the sandbox, publishes diagnostics for the document and answers
-//!   with the verdict.
+//!   with the verdict, and (since version 2, when asked with `"drawing": true`) what
+//!   the turtles drew.
+//! * `pencil/trace` (request, client -> server, version 2): this document's title's
+//!   recorded program states, each with its diff to the one before ([`TraceParams`],
+//!   [`TraceResult`]). Not over WebSocket: a page could read stored code with it.
 //! * `pencil/hint` (notification, server -> client): a gentle hint to display
 //!   ([`HintParams`]). Sent only by the model-backed coach, after a run whose
 //!   backtracking risk is above the `hintThreshold` setting (default: the probe's
@@ -17,7 +21,13 @@ use serde::{Deserialize, Serialize};
 use tower_lsp_server::gen_lsp_types::{Diagnostic, TextDocumentIdentifier};
 
 /// Version of these wire types; bump on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Method name of the trace request.
+pub const TRACE_METHOD: &str = "pencil/trace";
+
+/// Most states one `pencil/trace` answer holds.
+pub const MAX_TRACE_STATES: usize = 500;
 
 /// Method name of the run request.
 pub const RUN_METHOD: &str = "pencil/run";
@@ -34,6 +44,9 @@ pub const ACCEPT_FIX_COMMAND: &str = "pencil.acceptFix";
 pub struct RunParams {
     /// The document the student ran.
     pub text_document: TextDocumentIdentifier,
+    /// Version 2: answer with the drawing too (version 1 clients leave it out).
+    #[serde(default)]
+    pub drawing: bool,
 }
 
 /// Result of `pencil/run`: the sandbox verdict in the student's terms.
@@ -52,6 +65,51 @@ pub struct RunResult {
     /// How many verified quick fixes the code action request will offer.
     #[serde(default)]
     pub fixes: usize,
+    /// What the turtles drew, when asked for and the program ran (compile errors,
+    /// timeouts and runs out of memory have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawing: Option<pencil_sandbox::Drawing>,
+}
+
+/// Params of `pencil/trace`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceParams {
+    /// A document of the title whose trace to show.
+    pub text_document: TextDocumentIdentifier,
+    /// The last `limit` states (default and most: [`MAX_TRACE_STATES`]).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Result of `pencil/trace`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceResult {
+    /// The title (assignment) the states belong to.
+    pub title: String,
+    /// Oldest first.
+    pub states: Vec<TraceState>,
+    /// Older states were left out (see `limit`).
+    pub truncated: bool,
+}
+
+/// One recorded program state in a [`TraceResult`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceState {
+    /// Store id.
+    pub id: i64,
+    /// 1-based position in the trace.
+    pub n: i64,
+    /// Latest run time, `YYYY-MM-DD HH:MM:SS`.
+    pub time: String,
+    /// How many runs collapsed into this state.
+    pub runs: i64,
+    /// `ok | error | timeout | waits_for_input`, or none when never checked.
+    pub status: Option<String>,
+    /// The program.
+    pub code: String,
+    /// Unified line diff from the state before ("" for the first).
+    pub diff: String,
 }
 
 /// Student-facing status of a run (mirrors the sandbox's `Status`).

@@ -17,7 +17,8 @@ fn run_diagnose_fix_and_rerun() {
     let mut lsp = LspClient::start(data.path());
     let init = lsp.initialize(json!({"pencil": {"recordOnSave": false}}));
     let caps = &init["result"]["capabilities"];
-    assert_eq!(caps["experimental"]["pencil"]["protocolVersion"], 1, "{init}");
+    assert_eq!(caps["experimental"]["pencil"]["protocolVersion"], 2, "{init}");
+    assert_eq!(caps["experimental"]["pencil"]["requests"], json!(["pencil/run", "pencil/trace"]), "{init}");
     assert_eq!(caps["codeActionProvider"]["codeActionKinds"], json!(["quickfix"]));
     // Without a model the server says so once, clearly.
     let shown = lsp.wait_notification("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("no trace model")));
@@ -41,6 +42,7 @@ fn run_diagnose_fix_and_rerun() {
     let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
     let result = &run["result"];
     assert_eq!(result["status"], "error", "{run}");
+    assert!(result.get("drawing").is_none(), "a version 1 request gets no drawing: {run}");
     assert_eq!(result["paper_success"], false);
     assert!(result["fixes"].as_u64().is_some_and(|n| n >= 1), "{run}");
     let published = lsp.wait_notification("textDocument/publishDiagnostics", |p| p["uri"] == uri);
@@ -137,4 +139,44 @@ fn missing_comma_and_misspelled_command_are_fixed() {
         let edits = best["edit"]["changes"][&uri].as_array().unwrap_or_else(|| panic!("{name}: no action: {actions}")).clone();
         assert_eq!(apply_text_edits(text, &edits), expected, "{name}: {best}");
     }
+}
+
+#[test]
+fn protocol_two_runs_answer_the_drawing_and_the_trace_lists_each_state_with_its_diff() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut lsp = LspClient::start(data.path());
+    lsp.initialize(json!({"pencil": {"recordOnSave": false}}));
+    let uri = "file:///home/student/square.coffee";
+    let first = "pen red\nfd 100\nrt 90\nfdd 50\n";
+    lsp.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": first}}),
+    );
+    let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}, "drawing": true}));
+    assert_eq!(run["result"]["status"], "error", "{run}");
+    // What was drawn before the error is shown.
+    let ops = run["result"]["drawing"]["ops"].as_array().expect("ops").clone();
+    assert_eq!(ops.len(), 1, "{run}");
+    assert_eq!(ops[0]["op"], "line");
+    assert_eq!(ops[0]["points"], json!([0.0, 0.0, 0.0, 100.0]));
+    let fixed = "pen red\nfd 100\nrt 90\nfd 50\n";
+    lsp.notify("textDocument/didChange", change(uri, 2, fixed));
+    let rerun = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}, "drawing": true}));
+    assert_eq!(rerun["result"]["status"], "ok", "{rerun}");
+    assert_eq!(rerun["result"]["drawing"]["ops"][0]["points"], json!([0.0, 0.0, 0.0, 100.0, 50.0, 100.0]));
+    assert_eq!(rerun["result"]["drawing"]["turtles"][0]["heading"], 90.0);
+
+    let trace = lsp.request("pencil/trace", json!({"textDocument": {"uri": uri}}));
+    let t = &trace["result"];
+    assert_eq!(t["title"], "square", "{trace}");
+    assert_eq!(t["truncated"], false);
+    let states = t["states"].as_array().expect("states");
+    assert_eq!(states.len(), 2, "{trace}");
+    assert_eq!((states[0]["code"].as_str(), states[0]["status"].as_str(), states[0]["diff"].as_str()), (Some(first), Some("error"), Some("")));
+    assert_eq!((states[1]["code"].as_str(), states[1]["status"].as_str()), (Some(fixed), Some("ok")));
+    assert!(states[1]["diff"].as_str().is_some_and(|d| d.contains("-fdd 50\n+fd 50\n")), "{trace}");
+    let last = lsp.request("pencil/trace", json!({"textDocument": {"uri": uri}, "limit": 1}));
+    assert_eq!(last["result"]["states"].as_array().map(Vec::len), Some(1));
+    assert_eq!(last["result"]["truncated"], true);
+    assert!(lsp.shutdown().success());
 }

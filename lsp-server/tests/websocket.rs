@@ -327,8 +327,12 @@ fn websocket_clients_name_no_files_and_call_only_listed_methods() {
         send(&mut ws, json!({"jsonrpc": "2.0", "method": "textDocument/didOpen",
             "params": {"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": "fd 10\n"}}}))
         .await;
-        let run = request(&mut ws, 3, "pencil/run", json!({"textDocument": {"uri": uri}}), &mut notes).await;
+        let run = request(&mut ws, 3, "pencil/run", json!({"textDocument": {"uri": uri}, "drawing": true}), &mut notes).await;
         assert_eq!(run["result"]["status"], "ok", "{run}");
+        assert_eq!(run["result"]["drawing"]["version"], 1, "{run}");
+        // Stored code is not for pages: a page that got the token still cannot read the trace.
+        let trace = request(&mut ws, 4, "pencil/trace", json!({"textDocument": {"uri": uri}}), &mut notes).await;
+        assert!(trace.get("result").is_none() && trace["error"].is_object(), "{trace}");
         // Both refusals are shown (they may still be on their way: handlers run concurrently).
         let shown = |notes: &[Value], what: &str| {
             notes.iter().any(|n| n["method"] == "window/showMessage" && n["params"]["message"].as_str().is_some_and(|m| m.contains(what)))

@@ -108,7 +108,8 @@
       waitsForInput: false, turtleOps: 0, eventsRun: 0, hung: null,
       turtles: [], defaultSpeed: 1, insidetick: 0,
       foreverTimers: [], currentTimers: [], tickTimer: null, timerIds: 0,
-      mail: {}, receivers: {}, rng: makeRng(20240501)
+      mail: {}, receivers: {}, rng: makeRng(20240501),
+      drawing: { ops: [], points: 0, truncated: false, background: null }
     };
   }
 
@@ -198,6 +199,9 @@
   function Tur() {
     this.x = 0; this.y = 0; this.dir = 0; this.qend = S ? S.now : 0;
     this.speed = null; this.pen = 'none'; this.visible = true; this.scale = 1;
+    // Pen as jquery-turtle keeps it: a style (null = `pen none`), whether it is
+    // down, and the corners a later `fill` fills (one list per unbroken stretch).
+    this.style = null; this.down = false; this.corners = [[]]; this.stroke = null;
     if (S) S.turtles.push(this);
   }
   function countOp() {
@@ -231,6 +235,120 @@
     check();
   }
   function num(v, d) { v = Number(v); return v === v ? v : d; }
+
+  // --- the drawing ------------------------------------------------------------
+  // What the turtles drew, in turtle coordinates (origin at the page centre, y
+  // up), as jquery-turtle would paint it on its canvas. Capped: a program that
+  // draws forever must not take the host's memory with it.
+  var DRAW_MAX_OPS = 20000, DRAW_MAX_POINTS = 200000, DEFAULT_PEN_WIDTH = 1.62, DEFAULT_DOT = 8.8;
+  function r2(v) { v = Number(v); return v === v && v !== Infinity && v !== -Infinity ? MathObj.round(v * 100) / 100 : 0; }
+  function cssText(v) {
+    if (typeof v === 'function') return StringCtor(v.helpname || v.name || '');
+    try { return StringCtor(v).slice(0, 200); } catch (e) { return ''; }
+  }
+  function addOp(op, points) {
+    var d = S.drawing;
+    if (d.ops.length >= DRAW_MAX_OPS || d.points + points > DRAW_MAX_POINTS) { d.truncated = true; return false; }
+    d.ops.push(op); d.points += points;
+    return true;
+  }
+  function clearDrawing() {
+    S.drawing.ops = []; S.drawing.points = 0;
+    for (var i = 0; i < S.turtles.length; i++) S.turtles[i].stroke = null;
+  }
+  // A stretch of pen movement from (x0, y0) to the turtle's position now.
+  function penMoved(t, x0, y0) {
+    if (!t.style || !t.down) return;
+    var seg = t.corners[0];
+    if (!seg.length) seg.push(r2(x0), r2(y0));
+    seg.push(r2(t.x), r2(t.y));
+    if (seg.length > 2 * DRAW_MAX_POINTS) seg.splice(0, seg.length - 2 * DRAW_MAX_POINTS);
+    if (t.style.path) return;
+    var ops = S.drawing.ops, op = t.stroke, n = op ? op.points.length : 0;
+    if (op && ops[ops.length - 1] === op && op.points[n - 2] === r2(x0) && op.points[n - 1] === r2(y0)) {
+      if (S.drawing.points + 1 > DRAW_MAX_POINTS) { S.drawing.truncated = true; return; }
+      op.points.push(r2(t.x), r2(t.y)); S.drawing.points++;
+      return;
+    }
+    op = { op: 'line', color: t.style.erase ? 'erase' : t.style.color, width: r2(t.style.width), points: [r2(x0), r2(y0), r2(t.x), r2(t.y)] };
+    t.stroke = addOp(op, 2) ? op : null;
+  }
+  // Pen up, pen none, a jump: the next stretch does not join the last one.
+  function penBreak(t, forget) {
+    t.stroke = null;
+    if (forget) { t.corners = [[]]; return; }
+    if (t.corners[0].length > 2) t.corners.unshift([]); else t.corners[0] = [];
+    if (t.corners.length > 1000) t.corners.length = 1000;
+  }
+  // jquery-turtle's `pen` arguments: any order; a number is the width.
+  function setPen(t, args) {
+    var style, width, sawStyle = false;
+    for (var i = 0; i < args.length; i++) {
+      var a = args[i];
+      if (typeof a === 'number') { width = a; continue; }
+      if (typeof a === 'string' && /^(?:butt|square|round|bevel|miter)$/.test(a)) continue;
+      if (typeof a === 'function' && !a.helpname && !a.name) continue; // a continuation
+      if (!sawStyle) { style = a; sawStyle = true; }
+    }
+    if (typeof style === 'function') style = style.helpname || style.name;
+    if (width === 0 || style === null) style = 'none';
+    else if (style === undefined) style = 'black';
+    if (style === false || style === true || style === 'down' || style === 'up') {
+      t.down = style === true || style === 'down';
+      if (!t.down) penBreak(t, false);
+      return;
+    }
+    if (style && typeof style === 'object') style = style.strokeStyle || style.color || 'black';
+    var text = cssText(style).trim();
+    // A new pen ends the old pen's paths (jquery-turtle switches to no pen first).
+    penBreak(t, true);
+    if (!text || text === 'none') { t.style = null; t.down = false; return; }
+    var w = typeof width === 'number' && width === width ? width : DEFAULT_PEN_WIDTH;
+    if (text === 'path' || text === 'fill') t.style = { path: true, color: null, width: w };
+    else if (/^erase\b/.test(text)) t.style = { erase: true, color: 'erase', width: w + 1 };
+    else t.style = { color: text, width: w };
+    t.down = true;
+  }
+  function fillPath(t, color) {
+    var text = cssText(color).trim();
+    if (!text || text === 'none') text = null;
+    for (var i = t.corners.length - 1; i >= 0; i--) {
+      var seg = t.corners[i];
+      if (seg.length < 4) continue;
+      if (text) addOp({ op: 'fill', color: text, points: seg.slice() }, seg.length / 2);
+      if (t.style && !t.style.path && !t.style.erase) addOp({ op: 'line', color: t.style.color, width: r2(t.style.width), points: seg.slice() }, seg.length / 2);
+    }
+    var last = t.corners[0];
+    t.corners = [last.length ? last.slice(last.length - 2) : []];
+    t.stroke = null;
+  }
+  // dot/box: (color, size) in either order; no color means the pen's, else black.
+  function shapeArgs(t, a, b) {
+    if (typeof a === 'number' || (typeof a === 'string' && a !== '' && !isNaN(+a) && typeof b !== 'number')) { var s = a; a = b; b = s; }
+    var color = a == null || a === '' ? (t.style && t.style.color && !t.style.path ? t.style.color : 'black') : cssText(a);
+    var size = b == null ? DEFAULT_DOT : Number(b);
+    return { color: color, size: size === Infinity || size === -Infinity ? null : r2(size) };
+  }
+  function drawLabel(t, html, side, styles) {
+    if ((!styles || typeof styles === 'string') && (typeof side === 'number' || (side && typeof side === 'object'))) { var s = styles; styles = side; side = s; }
+    if (typeof styles === 'number') styles = { fontSize: styles };
+    var size = 16, color = 'black';
+    if (styles && typeof styles === 'object') {
+      if (styles.fontSize != null) size = parseFloat(styles.fontSize) || size;
+      if (styles.color != null) color = cssText(styles.color);
+    }
+    var text = cssText(html == null ? '' : html).replace(/<[^>]*>/g, '').replace(/&nbsp;/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    var rotated = side == null || /\brotated\b/.test(StringCtor(side));
+    addOp({ op: 'label', x: r2(t.x), y: r2(t.y), text: text, color: color, size: r2(size), heading: rotated ? r2(t.dir) : 0 }, 1);
+  }
+  function drawingResult() {
+    var d = S.drawing, ends = [];
+    for (var i = 0; i < S.turtles.length && i < 100; i++) {
+      var t = S.turtles[i];
+      ends.push({ x: r2(t.x), y: r2(t.y), heading: r2(((t.dir % 360) + 360) % 360), visible: !!t.visible });
+    }
+    return { version: 1, width: 1280, height: 720, background: d.background, ops: d.ops, turtles: ends, truncated: d.truncated };
+  }
 
   // Resource loads from the page: a `file://` page, offline, as the oracle ran.
   // Returns whether the load failed (and was recorded).
@@ -344,6 +462,11 @@
       if (typeof v === 'string') scanHtml(v);
       this._css[k] = StringCtor(v);
     }
+    // The page's background, as the drawing shows it.
+    if (S && (this._kind === 'body' || this._kind === 'document' || this._kind === 'window')) {
+      var bg = this._css.background || this._css['background-color'] || this._css.backgroundColor;
+      if (bg && !/url\(/i.test(bg)) S.drawing.background = StringCtor(bg).slice(0, 200);
+    }
     return this;
   };
   jqProto.attr = function (k, v) {
@@ -396,6 +519,32 @@
   }
   function rad(d) { return d * MathObj.PI / 180; }
   function forward(t, d) { d = num(d, 0); t.x += d * MathObj.sin(rad(t.dir)); t.y += d * MathObj.cos(rad(t.dir)); }
+  // slide x, y: right x and forward y, relative to the heading.
+  function slideBy(t, x, y) {
+    var s = MathObj.sin(rad(t.dir)), c = MathObj.cos(rad(t.dir));
+    t.x += x * c + y * s; t.y += y * c - x * s;
+  }
+  function drawn(update) {
+    return function () { var x0 = this.x, y0 = this.y; update.apply(this, arguments); penMoved(this, x0, y0); };
+  }
+  function jumped(update) {
+    return function () { update.apply(this, arguments); penBreak(this, false); };
+  }
+  // rt/lt degrees[, radius]: a pivot, or an arc around a centre `radius` away
+  // on the turning side, drawn as short chords.
+  function turn(t, degrees, radius) {
+    var r = num(radius, 0);
+    if (!r || !degrees) { t.dir += degrees; return; }
+    var side = degrees > 0 ? 1 : -1, a0 = rad(t.dir);
+    var cx = t.x + side * r * MathObj.cos(a0), cy = t.y - side * r * MathObj.sin(a0);
+    var steps = mathMax(1, MathObj.min(360, MathObj.ceil(MathObj.abs(degrees) / 5)));
+    for (var i = 1; i <= steps; i++) {
+      var x0 = t.x, y0 = t.y, a = rad(t.dir + degrees * i / steps);
+      t.x = cx - side * r * MathObj.cos(a); t.y = cy + side * r * MathObj.sin(a);
+      penMoved(t, x0, y0);
+    }
+    t.dir += degrees;
+  }
   function target(a, b) {
     if (a && typeof a === 'object') {
       if (a instanceof JQ) { var o = turOf(a); return [o.x, o.y]; }
@@ -405,21 +554,21 @@
     return [num(a, 0), num(b, 0)];
   }
   var turtleMethods = {
-    fd: motion(function (d) { forward(this, d); }),
-    bk: motion(function (d) { forward(this, -num(d, 0)); }),
-    rt: motion(function (a) { this.dir += num(a, 0); }),
-    lt: motion(function (a) { this.dir -= num(a, 0); }),
-    slide: motion(function (x, y) { this.x += num(x, 0); this.y += num(y, 0); }),
-    movexy: motion(function (x, y) { this.x += num(x, 0); this.y += num(y, 0); }),
-    moveto: motion(function (a, b) { var p = target(a, b); this.x = p[0]; this.y = p[1]; }),
-    jump: motion(function (x, y) { this.x += num(x, 0); this.y += num(y, 0); }),
-    jumpxy: motion(function (x, y) { this.x += num(x, 0); this.y += num(y, 0); }),
-    jumpto: motion(function (a, b) { var p = target(a, b); this.x = p[0]; this.y = p[1]; }),
+    fd: motion(drawn(function (d) { forward(this, d == null ? 100 : d); })),
+    bk: motion(drawn(function (d) { forward(this, -num(d == null ? 100 : d, 0)); })),
+    rt: motion(function (a, r) { turn(this, a == null ? 90 : num(a, 0), r); }),
+    lt: motion(function (a, r) { turn(this, -(a == null ? 90 : num(a, 0)), r); }),
+    slide: motion(drawn(function (x, y) { slideBy(this, num(x, 0), num(y, 0)); })),
+    movexy: motion(drawn(function (x, y) { this.x += num(x, 0); this.y += num(y, 0); })),
+    moveto: motion(drawn(function (a, b) { var p = target(a, b); this.x = p[0]; this.y = p[1]; })),
+    jump: motion(jumped(function (x, y) { slideBy(this, num(x, 0), num(y, 0)); })),
+    jumpxy: motion(jumped(function (x, y) { this.x += num(x, 0); this.y += num(y, 0); })),
+    jumpto: motion(jumped(function (a, b) { var p = target(a, b); this.x = p[0]; this.y = p[1]; })),
     turnto: motion(function (a, b) {
       if (typeof a === 'number' && b === undefined) this.dir = a;
       else { var p = target(a, b); this.dir = MathObj.atan2(p[0] - this.x, p[1] - this.y) * 180 / MathObj.PI; }
     }),
-    home: motion(function () { this.x = 0; this.y = 0; this.dir = 0; }),
+    home: motion(jumped(function () { this.x = 0; this.y = 0; this.dir = 0; })),
     pause: function (s) {
       var t = turOf(this);
       if (s instanceof JQ) { var o = turOf(s); if (o.qend > t.qend) t.qend = o.qend; countOp(); return this; }
@@ -435,13 +584,17 @@
       enqueue(t, moveCost(t));
       return this;
     },
-    pen: function (c) { var t = turOf(this); t.pen = c; enqueue(t, t.visible ? moveCost(t) : 0); return this; },
-    pu: instant(), pd: instant(), pe: instant(), pf: instant(),
-    fill: instant(), dot: motion(), box: motion(), arrow: motion(), mirror: instant(), twist: instant(),
+    pen: function (c) { var t = turOf(this); t.pen = c; setPen(t, arguments); enqueue(t, t.visible ? moveCost(t) : 0); return this; },
+    pu: instant(function () { setPen(this, [false]); }), pd: instant(function () { setPen(this, [true]); }),
+    pe: instant(function () { setPen(this, ['erase']); }), pf: instant(function () { setPen(this, ['path']); }),
+    fill: instant(function (c) { fillPath(this, c); }),
+    dot: motion(function (a, b) { var p = shapeArgs(this, a, b); addOp({ op: 'dot', x: r2(this.x), y: r2(this.y), color: p.color, diameter: p.size }, 1); }),
+    box: motion(function (a, b) { var p = shapeArgs(this, a, b); addOp({ op: 'box', x: r2(this.x), y: r2(this.y), color: p.color, size: p.size, heading: r2(this.dir) }, 1); }),
+    arrow: motion(), mirror: instant(), twist: instant(),
     scale: motion(), grow: motion(), st: instant(function () { this.visible = true; }),
     ht: instant(function () { this.visible = false; }), clip: instant(), say: instant(),
     play: instant(), tone: instant(), silence: instant(), drawon: instant(), reload: instant(),
-    label: motion(function (html) { scanHtml(html); }),
+    label: motion(function (html, side, styles) { scanHtml(html); drawLabel(this, html, side, styles); }),
     copy: function () { var c = new JQ(new Tur(), 'turtle'); var me = turOf(this); c._t.x = me.x; c._t.y = me.y; c._t.dir = me.dir; return c; },
     hatch: function (n, spec) { return hatch(n, spec); },
     getxy: function () { var t = turOf(this); return [t.x, t.y]; },
@@ -489,6 +642,7 @@
     if (typeof sel === 'string') {
       if (/^\s*</.test(sel)) scanHtml(sel);
       if (sel === '#turtle' || sel === '.turtle' && S && S.main) return S.mainJQ;
+      if (/^\s*(?:body|html)\s*$/i.test(sel)) return new JQ(null, 'body');
     }
     return new JQ(null, sel && sel === G.document ? 'document' : 'element');
   }
@@ -575,7 +729,6 @@
     button: function () { return new JQ(null, 'button'); },
     table: function () { return new JQ(null, 'table'); },
     img: function (url) { if (typeof url === 'string') imageSpec(url, 'img'); return new JQ(null, 'img'); },
-    label: function (html) { scanHtml(html); return new JQ(null); },
     random: function (arg, arg2) {
       var r = S.rng;
       if (typeof arg === 'number') {
@@ -658,7 +811,7 @@
     save: function () {},
     loadscript: function (url, cb) { resource(url, 'loadscript'); },
     interrupt: function () {},
-    cs: function () {}, cg: function () {}, ct: function () {},
+    cs: function () { clearDrawing(); S.drawing.background = null; }, cg: function () { clearDrawing(); }, ct: function () {},
     canvas: function () { return anything('canvas'); },
     sizexy: function () { return [1280, 720]; },
     hatch: hatch,
@@ -976,7 +1129,7 @@
       errors: S.errors.filter(function (e) { return e.time <= OPTIONS.window_s; }),
       end_reached: S.end, end_time: S.endTime, waits_for_input: S.waitsForInput,
       hung: S.hung, turtle_ops: S.turtleOps, events: S.eventsRun, virtual_s: S.now,
-      dirty: false
+      drawing: drawingResult(), dirty: false
     };
     MathObj.random = mathRandomOriginal;
     S = null;

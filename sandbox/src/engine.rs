@@ -64,6 +64,8 @@ pub(crate) struct RunReport {
     pub waits_for_input: bool,
     pub hung: Option<String>,
     pub dirty: bool,
+    #[serde(default)]
+    pub drawing: Option<crate::drawing::Drawing>,
 }
 
 /// A warm runtime: compiler loaded, globals defined, watchdog armed per call.

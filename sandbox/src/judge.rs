@@ -1,5 +1,6 @@
 //! The two verdicts: the paper's success rule and the student-facing status.
 
+use crate::drawing::Drawing;
 use crate::engine::{CallError, Engine, RawError, RunOptions, RunReport};
 use crate::{Language, ProgramError, ResourceLoads, SandboxConfig, SandboxError, Status, Verdict};
 use std::collections::HashMap;
@@ -92,7 +93,7 @@ fn left(deadline: Instant) -> Option<Duration> {
 
 /// The verdict of a check that passed its wall time without answering (its worker was killed).
 pub(crate) fn timed_out(ms: f64) -> Verdict {
-    Verdict { status: Status::Timeout, paper_success: false, language: Language::Coffeescript, error: None, ms, unchecked_load: None }
+    Verdict { status: Status::Timeout, paper_success: false, language: Language::Coffeescript, error: None, ms, unchecked_load: None, drawing: None }
 }
 
 /// The verdict of a check whose runtime ran out of memory.
@@ -104,6 +105,7 @@ pub(crate) fn out_of_memory(ms: f64) -> Verdict {
         error: Some(out_of_memory_error()),
         ms,
         unchecked_load: None,
+        drawing: None,
     }
 }
 
@@ -126,6 +128,13 @@ impl RunEnd {
             Err(CallError::Timeout) => Ok(RunEnd::Timeout),
             Err(CallError::OutOfMemory) => Ok(RunEnd::OutOfMemory),
             Err(CallError::Host(m)) => Err(SandboxError::Host(m)),
+        }
+    }
+    /// The run's drawing, when the host's report has one within the caps.
+    fn drawing(&self) -> Option<Drawing> {
+        match self {
+            RunEnd::Report(r) => r.drawing.as_ref().filter(|d| d.within_caps()).cloned(),
+            _ => None,
         }
     }
     fn errors(&self) -> &[RawError] {
@@ -231,22 +240,24 @@ pub(crate) fn check(
         CompileOutcome::Js(js) => Some(run(engine, js, "coffeescript")?),
         _ => None,
     };
-    let ran = |status, paper_success, language, unchecked_load: Option<RawError>| Verdict {
+    let ran = |status, paper_success, language, unchecked_load: Option<RawError>, drawing| Verdict {
         status,
         paper_success,
         language,
         error: None,
         ms: elapsed_ms(started),
         unchecked_load: unchecked_load.map(to_program_error),
+        drawing,
     };
     if coffee_ran(&coffee) {
-        return Ok(ran(Status::Ok, true, Language::Coffeescript, None));
+        let drawing = coffee.as_ref().and_then(RunEnd::drawing);
+        return Ok(ran(Status::Ok, true, Language::Coffeescript, None, drawing));
     }
 
     // The JavaScript re-run of the same text: success needs only no error.
     let js = run(engine, &coffee_text, "javascript")?;
     if javascript_ran(&js) {
-        return Ok(ran(Status::Ok, true, Language::Javascript, None));
+        return Ok(ran(Status::Ok, true, Language::Javascript, None, js.drawing()));
     }
 
     // The paper's rule says the program failed. Unless failed loads count, the student's
@@ -262,10 +273,11 @@ pub(crate) fn check(
     };
     if unchecked_load.is_some() {
         if coffee_ran(&coffee) {
-            return Ok(ran(Status::Ok, false, Language::Coffeescript, unchecked_load));
+            let drawing = coffee.as_ref().and_then(RunEnd::drawing);
+            return Ok(ran(Status::Ok, false, Language::Coffeescript, unchecked_load, drawing));
         }
         if javascript_ran(&js) {
-            return Ok(ran(Status::Ok, false, Language::Javascript, unchecked_load));
+            return Ok(ran(Status::Ok, false, Language::Javascript, unchecked_load, js.drawing()));
         }
     }
 
@@ -276,19 +288,19 @@ pub(crate) fn check(
     let js_parsed = js.errors().first().is_none_or(|e| e.kind != "SyntaxError");
     let compile_failed = matches!(&*compiled, CompileOutcome::Error(_));
     let wrote_javascript = matches!(&*compiled, CompileOutcome::Error(e) if is_javascript_keyword_error(&e.message));
-    let (language, status, error) = if compile_failed && (js_parsed || wrote_javascript) {
+    let (language, status, error, drawing) = if compile_failed && (js_parsed || wrote_javascript) {
         let (status, error) = describe(&js, None, engine, deadline);
-        (Language::Javascript, status, error)
+        (Language::Javascript, status, error, js.drawing())
     } else {
         match (&*compiled, coffee) {
-            (CompileOutcome::Error(e), _) => (Language::Coffeescript, Status::Error, Some(to_program_error(e.clone()))),
-            (CompileOutcome::Timeout, _) => (Language::Coffeescript, Status::Timeout, None),
-            (CompileOutcome::OutOfMemory, _) => (Language::Coffeescript, Status::Error, Some(out_of_memory_error())),
+            (CompileOutcome::Error(e), _) => (Language::Coffeescript, Status::Error, Some(to_program_error(e.clone())), None),
+            (CompileOutcome::Timeout, _) => (Language::Coffeescript, Status::Timeout, None, None),
+            (CompileOutcome::OutOfMemory, _) => (Language::Coffeescript, Status::Error, Some(out_of_memory_error()), None),
             (CompileOutcome::Js(_), Some(run)) => {
                 let (status, error) = describe(&run, Some(&coffee_text), engine, deadline);
-                (Language::Coffeescript, status, error)
+                (Language::Coffeescript, status, error, run.drawing())
             }
-            (CompileOutcome::Js(_), None) => (Language::Coffeescript, Status::Error, None),
+            (CompileOutcome::Js(_), None) => (Language::Coffeescript, Status::Error, None, None),
         }
     };
     Ok(Verdict {
@@ -298,6 +310,7 @@ pub(crate) fn check(
         error,
         ms: elapsed_ms(started),
         unchecked_load: unchecked_load.map(to_program_error),
+        drawing,
     })
 }
 

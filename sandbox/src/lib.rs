@@ -13,6 +13,7 @@
 //! with a `timeout` or an `out of memory` verdict.
 
 mod containment;
+pub mod drawing;
 mod engine;
 mod judge;
 pub mod names;
@@ -23,6 +24,7 @@ mod watchdog;
 mod wire;
 mod worker;
 
+pub use drawing::{DrawOp, Drawing, TurtleEnd};
 pub use pool::{check_once, Sandbox};
 pub use verdict::{Language, ProgramError, Status, Verdict};
 pub use worker::serve_worker;

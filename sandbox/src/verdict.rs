@@ -1,5 +1,6 @@
 //! The verdict on one program: what the student sees and what the paper counts.
 
+use crate::drawing::Drawing;
 use serde::{Deserialize, Serialize};
 
 /// The outcome of checking one program.
@@ -19,6 +20,10 @@ pub struct Verdict {
     /// load, which did not count against `status` (it did against `paper_success`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unchecked_load: Option<ProgramError>,
+    /// What the turtles drew in the run the verdict is about, up to its end or its
+    /// error; none when the program did not compile or ran out of time or memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawing: Option<Drawing>,
 }
 
 /// The student-facing state of a program.

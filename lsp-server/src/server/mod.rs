@@ -21,7 +21,7 @@ pub use transport::{run_stdio, run_websocket, ListenConfig, ListenError};
 use trust::Peer;
 
 use crate::pipeline::Services;
-use crate::protocol::RUN_METHOD;
+use crate::protocol::{RUN_METHOD, TRACE_METHOD};
 use crate::session::Session;
 use std::path::PathBuf;
 use crate::coach::hints::HintState;
@@ -112,12 +112,18 @@ impl PencilServer {
     async fn run(&self, params: crate::protocol::RunParams) -> Result<crate::protocol::RunResult> {
         api::requests::run::handle(self, params).await
     }
+
+    /// `pencil/trace` (custom request).
+    async fn trace(&self, params: crate::protocol::TraceParams) -> Result<crate::protocol::TraceResult> {
+        api::requests::trace::handle(self, params).await
+    }
 }
 
 /// Builds the service for one client connection, with the custom methods registered.
 pub fn service(options: ServerOptions, peer: Peer) -> (LspService<PencilServer>, ClientSocket) {
     LspService::build(|client| PencilServer::new(client, options, peer))
         .custom_method(RUN_METHOD, PencilServer::run)
+        .custom_method(TRACE_METHOD, PencilServer::trace)
         .finish()
 }
 

@@ -23,7 +23,7 @@
 //! over the wire never picks which files the server reads or writes. Stdio is the
 //! editor that started the process and is trusted like the user.
 
-use crate::protocol::RUN_METHOD;
+use crate::protocol::{RUN_METHOD, TRACE_METHOD};
 use crate::session::ClientOptions;
 use std::net::{IpAddr, SocketAddr};
 
@@ -74,10 +74,10 @@ pub const WEBSOCKET_METHODS: &[&str] = &[
 ];
 
 /// The hook for methods that change consent or class membership or read stored
-/// traces (none exist yet). Over WebSocket they will need, besides the token, a
+/// traces. Over WebSocket they will need, besides the token, a
 /// confirmation the student gives in the page, never a silent request; until that
 /// confirmation exists they are refused like any method off the list.
-pub const NEEDS_STUDENT_CONFIRMATION: &[&str] = &[];
+pub const NEEDS_STUDENT_CONFIRMATION: &[&str] = &[TRACE_METHOD];
 
 /// What a peer may do with one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

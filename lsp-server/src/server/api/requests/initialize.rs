@@ -3,7 +3,7 @@
 
 use crate::coach::{Coach, ModelRequest};
 use crate::pipeline::Services;
-use crate::protocol::{ACCEPT_FIX_COMMAND, HINT_METHOD, PROTOCOL_VERSION, RUN_METHOD};
+use crate::protocol::{ACCEPT_FIX_COMMAND, HINT_METHOD, PROTOCOL_VERSION, RUN_METHOD, TRACE_METHOD};
 use crate::server::trust::drop_path_settings;
 use crate::server::PencilServer;
 use crate::session::{ClientOptions, Settings, DATA_DIR_ENV};
@@ -65,7 +65,7 @@ fn capabilities() -> ServerCapabilities {
             ..Default::default()
         }),
         experimental: Some(serde_json::json!({
-            "pencil": { "protocolVersion": PROTOCOL_VERSION, "requests": [RUN_METHOD], "notifications": [HINT_METHOD] }
+            "pencil": { "protocolVersion": PROTOCOL_VERSION, "requests": [RUN_METHOD, TRACE_METHOD], "notifications": [HINT_METHOD] }
         })),
         ..Default::default()
     }

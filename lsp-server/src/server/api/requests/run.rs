@@ -16,7 +16,11 @@ use tower_lsp_server::gen_lsp_types::{MessageType, Uri};
 use tower_lsp_server::jsonrpc::Result;
 
 pub(in crate::server) async fn handle(server: &PencilServer, params: RunParams) -> Result<RunResult> {
-    Ok(run_document(server, params.text_document.uri, Trigger::Run).await?)
+    let mut result = run_document(server, params.text_document.uri, Trigger::Run).await?;
+    if !params.drawing {
+        result.drawing = None;
+    }
+    Ok(result)
 }
 
 /// Runs the document's current text through the pipeline (shared with save).
@@ -64,5 +68,6 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
         diagnostics,
         state_id,
         fixes: outcome.fixes.len(),
+        drawing: verdict.drawing.clone(),
     })
 }
