@@ -146,3 +146,22 @@ if [ ! -f "$vsc/.code-server-4.139.1-pw-1.65.1" ]; then
      --no-package-lock code-server@4.139.1 playwright-core@1.65.1 >/dev/null)
   touch "$vsc/.code-server-4.139.1-pw-1.65.1"
 fi
+
+# --- Offline Pencil Code editor page (editor-extensions/pencilcode) ----------
+# CodeMirror 6, @codemirror/lsp-client and esbuild at exact versions (its
+# package-lock.json): lsp-server/build.rs bundles the page into pencil-lsp, so
+# every build of pencil-lsp needs them. Its end-to-end test drives Debian's
+# Chromium with playwright-core (the VS Code section above installs the same
+# chromium-headless-shell; this only makes sure one is there).
+pc="$root/editor-extensions/pencilcode"
+if [ ! -f "$pc/node_modules/.package-lock.json" ] || ! cmp -s "$pc/package-lock.json" "$pc/node_modules/.pencil-lock"; then
+  echo "setup: installing the editor page's npm packages (npm ci)" >&2
+  (cd "$pc" && npm ci --no-audit --no-fund >/dev/null)
+  cp "$pc/package-lock.json" "$pc/node_modules/.pencil-lock"
+fi
+if [ ! -x /usr/bin/chromium-headless-shell ] && [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Debian chromium-headless-shell (the editor page's end-to-end test)" >&2
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium-headless-shell >/dev/null
+fi

@@ -15,3 +15,5 @@ export PATH="$root/.deps/npm/node_modules/.bin:$PATH"
 (cd editor-extensions/vscode && npm test && npm run package </dev/null)
 (cd editor-extensions/drawing && npm ci --no-audit --no-fund >/dev/null && npm test)
 cargo test --workspace --locked --no-fail-fast
+# The editor page served by pencil-lsp --listen, end to end in Chromium (needs target/debug/pencil-lsp).
+(cd editor-extensions/pencilcode && npm test)

@@ -198,45 +198,67 @@ pub async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, status: u
     respond(stream, status, "text/plain; charset=utf-8", &[], &format!("pencil-lsp: {reason}\n")).await;
 }
 
-/// The page at `/` for a request with the right token (its Host already checked).
-/// It carries the token for its own WebSocket (`<meta name="pencil-lsp-token">`) and,
-/// until the editor page lands here, shows that the coach is running by connecting.
+/// The editor page (`editor-extensions/pencilcode`), bundled by `build.rs` at build time.
+const PAGE_HTML: &str = include_str!(concat!(env!("OUT_DIR"), "/page/page.html"));
+const PAGE_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/page/page.js"));
+const PAGE_CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/page/page.css"));
+
+/// The editor page at `/` for a request with the right token (its Host already checked).
+/// It carries the token for its own WebSocket (`<meta name="pencil-lsp-token">`). Its
+/// script and style are inline under a fresh nonce, so the Content-Security-Policy
+/// allows no other script or style, no remote origin, and no socket but this listener.
 pub async fn serve_page<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, policy: &ListenPolicy, host: &str) {
+    let Some(nonce) = page_nonce() else {
+        refuse(stream, 503, "no random bytes for the page's nonce").await;
+        return;
+    };
     let csp = format!(
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src ws://{host}; \
-         frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src data:; \
+         connect-src ws://{host}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     );
-    respond(stream, 200, "text/html; charset=utf-8", &[("Content-Security-Policy", csp)], &page_html(policy.token().expose())).await;
+    respond(stream, 200, "text/html; charset=utf-8", &[("Content-Security-Policy", csp)], &page_html(policy.token().expose(), &nonce)).await;
 }
 
-fn page_html(token: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="pencil-lsp-token" content="{token}">
-<title>Pencil coach</title>
-<style>body {{ font: 16px system-ui, sans-serif; margin: 3em auto; max-width: 36em; }}</style>
-</head>
-<body>
-<h1>Pencil coach</h1>
-<p id="status">The coach is running on this computer. Connecting…</p>
-<script>
-"use strict";
-const token = document.querySelector('meta[name="pencil-lsp-token"]').content;
-const status = document.getElementById("status");
-const socket = new WebSocket("ws://" + location.host + "/", ["pencil-lsp.token." + token]);
-socket.onopen = () => {{
-  status.textContent = "The coach is running on this computer, and this page is connected to it.";
-  socket.close();
-}};
-socket.onerror = () => {{
-  status.textContent = "The coach did not accept this page's connection. Open the address pencil-lsp printed again.";
-}};
-</script>
-</body>
-</html>
-"#
-    )
+/// 128 random bits as hex, new for every page.
+fn page_nonce() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The page with its token and nonce filled in. Both are `[A-Za-z0-9_-]` (see
+/// `Token::parse`), safe in an attribute; the bundle goes in last, so nothing in it
+/// is taken for a placeholder.
+fn page_html(token: &str, nonce: &str) -> String {
+    let head = PAGE_HTML.replace("{{TOKEN}}", token).replace("{{NONCE}}", nonce);
+    let mut page = String::with_capacity(head.len() + PAGE_CSS.len() + PAGE_JS.len());
+    let mut rest = head.as_str();
+    for (placeholder, content) in [("{{CSS}}", PAGE_CSS), ("{{JS}}", PAGE_JS)] {
+        let (before, after) = rest.split_once(placeholder).expect("page.html holds each placeholder once");
+        page.push_str(before);
+        page.push_str(content);
+        rest = after;
+    }
+    page.push_str(rest);
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_carries_token_nonce_and_bundle() {
+        let token = "0123456789abcdef0123456789abcdef";
+        let page = page_html(token, "n0nce");
+        assert!(page.contains(&format!("<meta name=\"pencil-lsp-token\" content=\"{token}\">")));
+        assert!(page.contains("<script nonce=\"n0nce\">") && page.contains("<style nonce=\"n0nce\">"));
+        for placeholder in ["{{TOKEN}}", "{{NONCE}}", "{{CSS}}", "{{JS}}"] {
+            assert_eq!(PAGE_HTML.matches(placeholder).count(), if placeholder == "{{NONCE}}" { 2 } else { 1 }, "{placeholder}");
+            assert!(!page.contains(placeholder), "{placeholder} left in the page");
+        }
+        assert!(page.contains(PAGE_JS) && page.contains(PAGE_CSS));
+        assert_eq!(page.matches("</script>").count(), 1, "the bundle must not close its script element");
+        assert_ne!(page_nonce(), page_nonce());
+    }
 }

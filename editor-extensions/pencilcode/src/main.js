@@ -1,0 +1,399 @@
+// The offline Pencil Code editor page that `pencil-lsp --listen` serves: CodeMirror
+// with @codemirror/lsp-client over this page's own WebSocket to the coach, a Run
+// button, the turtle's drawing beside the code, the coach's problems and checked
+// fixes (previewed before they are used) and its hints in quiet side panels.
+// Student code stays in this page and the coach's store: nothing here logs or
+// keeps it anywhere else.
+
+import { basicSetup } from 'codemirror';
+import { EditorView, keymap } from '@codemirror/view';
+import { Compartment, Prec } from '@codemirror/state';
+import { StreamLanguage } from '@codemirror/language';
+import { coffeeScript } from '@codemirror/legacy-modes/mode/coffeescript';
+import { forEachDiagnostic, lintGutter, setDiagnosticsEffect } from '@codemirror/lint';
+import { LSPClient, LSPPlugin, hoverTooltips, serverDiagnostics } from '@codemirror/lsp-client';
+import { renderDrawing } from '../../drawing/src/render.ts';
+import { applyTextEdits, changedLines, cleanTitle, uriForTitle, verdictWords } from './words.js';
+
+const RUN_METHOD = 'pencil/run';
+const HINT_METHOD = 'pencil/hint';
+// The sandbox has its own time limit; this only stops the page from waiting forever.
+const REQUEST_TIMEOUT_MS = 60000;
+const FIRST_PROGRAM = 'pen red\nfd 100\nrt 90\nfd 50\n';
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const token = /** @type {HTMLMetaElement} */ (document.querySelector('meta[name="pencil-lsp-token"]')).content;
+const nonce = /** @type {HTMLScriptElement} */ (document.currentScript)?.nonce || '';
+
+const runButton = /** @type {HTMLButtonElement} */ ($('run'));
+const titleInput = /** @type {HTMLInputElement} */ ($('title'));
+const hintSize = /** @type {HTMLSelectElement} */ ($('hint-size'));
+const canvas = /** @type {HTMLCanvasElement} */ ($('drawing'));
+
+/**
+ * What a bench or test reads back: per Run, when it started, when its
+ * diagnostics reached the editor and when its drawing was on the canvas
+ * (performance.now() milliseconds). Times only, never the program.
+ * @type {{runs: {started: number, diagnostics?: number, drawing?: number, drew?: boolean, status?: string, done?: number}[]}}
+ */
+const timings = { runs: [] };
+Object.defineProperty(window, 'pencilTimings', { value: timings });
+
+// ---- Connection -----------------------------------------------------------
+
+/** @param {string} text @param {'ok'|'busy'|'problem'} tone */
+function setConnection(text, tone) {
+  const el = $('connection');
+  el.textContent = text;
+  el.dataset.tone = tone;
+}
+
+/** The coach's socket as an lsp-client Transport (one JSON-RPC message per WebSocket message). */
+function openTransport() {
+  const socket = new WebSocket(`ws://${location.host}/`, [`pencil-lsp.token.${token}`]);
+  /** @type {((message: string) => void)[]} */
+  let handlers = [];
+  socket.onmessage = (event) => {
+    for (const h of handlers) h(String(event.data));
+  };
+  return new Promise((resolve, reject) => {
+    socket.onopen = () => {
+      socket.onclose = () => {
+        setConnection('The coach stopped. Start pencil-lsp again, then open the address it prints.', 'problem');
+        runButton.disabled = true;
+      };
+      resolve({
+        socket,
+        transport: {
+          send(/** @type {string} */ message) {
+            if (socket.readyState !== WebSocket.OPEN) throw new Error('the coach is not connected');
+            socket.send(message);
+          },
+          subscribe(/** @type {(m: string) => void} */ h) { handlers.push(h); },
+          unsubscribe(/** @type {(m: string) => void} */ h) { handlers = handlers.filter((x) => x !== h); },
+        },
+      });
+    };
+    socket.onerror = () => reject(new Error('refused'));
+  });
+}
+
+// ---- Hints and messages (quiet side panel, never a dialog) ------------------
+
+/** @param {string} text @param {string} kind */
+function addNote(text, kind) {
+  const list = $('hints');
+  $('no-hints').hidden = true;
+  const item = document.createElement('li');
+  item.className = kind;
+  item.textContent = text;
+  list.prepend(item);
+  while (list.children.length > 6) list.lastElementChild?.remove();
+}
+
+// ---- The client ---------------------------------------------------------------
+
+const client = new LSPClient({
+  timeout: REQUEST_TIMEOUT_MS,
+  initializationOptions: { pencil: { hintSize: hintSize.value } },
+  extensions: [serverDiagnostics(), hoverTooltips()],
+  notificationHandlers: {
+    [HINT_METHOD]: (_client, /** @type {{message: string}} */ params) => {
+      addNote(params.message, 'hint');
+      return true;
+    },
+    // The server's messages go to the side panel, not over the code.
+    'window/showMessage': (_client, /** @type {{message: string, type: number}} */ params) => {
+      if (params.type <= 3) addNote(params.message, 'message');
+      return true;
+    },
+  },
+});
+
+// ---- The editor -----------------------------------------------------------------
+
+let title = cleanTitle(new URLSearchParams(location.hash.slice(1)).get('title') || 'turtle');
+let uri = uriForTitle(title);
+titleInput.value = title;
+const lsp = new Compartment();
+
+const view = new EditorView({
+  parent: $('editor'),
+  doc: FIRST_PROGRAM,
+  extensions: [
+    Prec.highest(keymap.of([{ key: 'Mod-Enter', run: () => { run(); return true; } }])),
+    basicSetup,
+    StreamLanguage.define(coffeeScript),
+    lintGutter(),
+    EditorView.cspNonce.of(nonce),
+    EditorView.contentAttributes.of({ 'aria-label': 'Your program' }),
+    EditorView.updateListener.of((update) => {
+      if (update.transactions.some((tr) => tr.effects.some((e) => e.is(setDiagnosticsEffect)))) diagnosticsArrived();
+      if (update.docChanged) forgetFixes('Your code changed. Press Run to check it again.');
+    }),
+    lsp.of([]),
+  ],
+});
+
+/** Points the editor at the document for `title` (the server's trace title). */
+function useTitle(/** @type {string} */ typed) {
+  const next = cleanTitle(typed);
+  titleInput.value = next;
+  if (next === title && LSPPlugin.get(view)) return;
+  title = next;
+  uri = uriForTitle(title);
+  history.replaceState(null, '', `${location.pathname}${location.search}#title=${encodeURIComponent(title)}`);
+  // A new plugin value closes the old document and opens this one on the server.
+  view.dispatch({ effects: lsp.reconfigure(client.plugin(uri, 'coffeescript')) });
+  forgetFixes('');
+  showProblems([]);
+}
+
+// ---- Problems, fixes and their preview ---------------------------------------------
+
+/** @type {{uri: string, doc: import('@codemirror/state').Text, actions: any[]} | null} */
+let offered = null;
+
+function diagnosticsArrived() {
+  const run = timings.runs[timings.runs.length - 1];
+  if (run && run.diagnostics === undefined && run.status === undefined) run.diagnostics = performance.now();
+  /** @type {{line: number, message: string, severity: string}[]} */
+  const problems = [];
+  forEachDiagnostic(view.state, (d, from) => {
+    problems.push({ line: view.state.doc.lineAt(from).number, message: d.message, severity: d.severity });
+  });
+  showProblems(problems);
+}
+
+/** @param {{line: number, message: string, severity: string}[]} problems */
+function showProblems(problems) {
+  const list = $('problems');
+  list.replaceChildren();
+  $('no-problems').hidden = problems.length > 0;
+  for (const p of problems) {
+    const item = document.createElement('li');
+    const go = document.createElement('button');
+    go.type = 'button';
+    go.className = `problem ${p.severity}`;
+    go.textContent = `Line ${p.line}: ${p.message}`;
+    go.addEventListener('click', () => {
+      const line = view.state.doc.line(Math.min(p.line, view.state.doc.lines));
+      view.dispatch({ selection: { anchor: line.from }, scrollIntoView: true });
+      view.focus();
+    });
+    item.append(go);
+    list.append(item);
+  }
+}
+
+/** Drops the offered fixes (they were for other code) and says why, if `why`. */
+function forgetFixes(/** @type {string} */ why) {
+  if (offered) {
+    offered = null;
+    $('fixes').replaceChildren();
+    $('preview').hidden = true;
+    $('fix-note').textContent = why;
+  } else if (why === '') {
+    $('fix-note').textContent = '';
+  }
+}
+
+/** Asks the server for the checked fixes of the run that just failed. */
+async function fetchFixes() {
+  const plugin = LSPPlugin.get(view);
+  if (!plugin) return;
+  const doc = view.state.doc;
+  const end = plugin.toPosition(doc.length, doc);
+  /** @type {any[] | null} */
+  const actions = await client.request('textDocument/codeAction', {
+    textDocument: { uri },
+    range: { start: { line: 0, character: 0 }, end },
+    context: { diagnostics: [], only: ['quickfix'] },
+  });
+  if (view.state.doc !== doc) return; // typed meanwhile: these fixes are for older code
+  const usable = (actions || []).filter((a) => a.edit && a.edit.changes && a.edit.changes[uri]);
+  offered = { uri, doc, actions: usable };
+  const box = $('fixes');
+  box.replaceChildren();
+  $('fix-note').textContent = usable.length ? 'The coach checked these fixes: your program runs with each of them.' : '';
+  usable.forEach((action, i) => {
+    const show = document.createElement('button');
+    show.type = 'button';
+    show.className = 'show-fix';
+    show.textContent = `See fix: ${action.title}`;
+    show.addEventListener('click', () => preview(i));
+    box.append(show);
+  });
+}
+
+/** Shows what fix `i` would change, with buttons to use it or not. */
+function preview(/** @type {number} */ i) {
+  if (!offered) return;
+  const action = offered.actions[i];
+  const before = offered.doc.toString();
+  const after = applyTextEdits(before, action.edit.changes[offered.uri]);
+  const change = changedLines(before, after);
+  const lines = $('preview-lines');
+  lines.replaceChildren();
+  const row = (/** @type {string} */ sign, /** @type {string} */ text, /** @type {number} */ n) => {
+    const el = document.createElement('div');
+    el.className = sign === '-' ? 'removed' : 'added';
+    const num = document.createElement('span');
+    num.className = 'num';
+    num.textContent = `${sign === '-' ? 'now' : 'fixed'} ${n}`;
+    const code = document.createElement('code');
+    code.textContent = text || ' ';
+    el.append(num, code);
+    lines.append(el);
+  };
+  change.removed.forEach((t, k) => row('-', t, change.line + k));
+  change.added.forEach((t, k) => row('+', t, change.line + k));
+  $('preview-title').textContent = action.title;
+  $('preview').hidden = false;
+  $('preview').dataset.index = String(i);
+  /** @type {HTMLButtonElement} */ ($('use-fix')).focus();
+}
+
+async function useFix() {
+  if (!offered) return;
+  const action = offered.actions[Number($('preview').dataset.index)];
+  const doc = offered.doc;
+  if (view.state.doc !== doc) {
+    forgetFixes('Your code changed. Press Run to check it again.');
+    return;
+  }
+  const plugin = LSPPlugin.get(view);
+  if (!plugin) return;
+  /** @type {{range: any, newText: string}[]} */
+  const edits = action.edit.changes[offered.uri];
+  const changes = edits.map((e) => ({
+    from: plugin.fromPosition(e.range.start, doc),
+    to: plugin.fromPosition(e.range.end, doc),
+    insert: e.newText,
+  }));
+  forgetFixes('');
+  view.dispatch({ changes, userEvent: 'input.fix' });
+  $('fix-note').textContent = 'Fix used. Press Run to try your program again.';
+  client.sync();
+  // Like any LSP client: the command attached to the applied action runs next.
+  if (action.command) {
+    try {
+      await client.request('workspace/executeCommand', { command: action.command.command, arguments: action.command.arguments || [] });
+    } catch {
+      // Only bookkeeping (the coach remembers the fix was used): the fix itself is in.
+    }
+  }
+  view.focus();
+}
+
+$('use-fix').addEventListener('click', useFix);
+$('cancel-fix').addEventListener('click', () => { $('preview').hidden = true; });
+
+// ---- Run ----------------------------------------------------------------------------
+
+let running = false;
+
+/** @param {'ok'|'error'|'stopped'|'busy'} tone @param {string} headline @param {string} detail */
+function setVerdict(tone, headline, detail) {
+  const box = $('verdict');
+  box.dataset.tone = tone;
+  $('verdict-headline').textContent = headline;
+  $('verdict-detail').textContent = detail;
+}
+
+async function run() {
+  if (running || runButton.disabled) return;
+  const plugin = LSPPlugin.get(view);
+  if (!plugin) return;
+  running = true;
+  runButton.setAttribute('aria-busy', 'true');
+  setVerdict('busy', 'Running your program…', '');
+  forgetFixes('');
+  /** @type {(typeof timings.runs)[number]} */
+  const timing = { started: performance.now() };
+  timings.runs.push(timing);
+  try {
+    client.sync();
+    /** @type {any} */
+    const result = await client.request(RUN_METHOD, { textDocument: { uri }, drawing: true });
+    timing.status = result.status;
+    const words = verdictWords(result);
+    setVerdict(words.tone, words.headline, words.detail);
+    showDrawing(result.drawing || null, result.status);
+    timing.drawing = performance.now();
+    timing.drew = Boolean(result.drawing);
+    if (result.fixes > 0 && result.status !== 'ok') await fetchFixes();
+  } catch (e) {
+    const message = e && typeof e === 'object' && 'message' in e ? String(e.message) : String(e);
+    setVerdict('stopped', 'The coach could not run your program.', message);
+  } finally {
+    timing.done = performance.now();
+    running = false;
+    runButton.removeAttribute('aria-busy');
+  }
+}
+
+/** @param {any} drawing @param {string} status */
+function showDrawing(drawing, status) {
+  const note = $('drawing-note');
+  if (!drawing) {
+    const ctx = canvas.getContext('2d');
+    if (ctx) {
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.fillStyle = 'white';
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+    }
+    note.textContent = 'No drawing yet: fix the problem and press Run again.';
+    canvas.dataset.ops = '0';
+    return;
+  }
+  renderDrawing(canvas, drawing, { turtles: true });
+  canvas.dataset.ops = String(drawing.ops.length);
+  note.textContent = status === 'ok' ? '' : 'This is what your program drew before it stopped.';
+}
+
+runButton.addEventListener('click', () => { run(); });
+// Ctrl+Enter / Cmd+Enter also runs when the focus is outside the code.
+window.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && !view.hasFocus) {
+    e.preventDefault();
+    run();
+  }
+});
+
+// ---- Title and hint size -----------------------------------------------------------------
+
+titleInput.addEventListener('change', () => useTitle(titleInput.value));
+titleInput.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') {
+    e.preventDefault();
+    useTitle(titleInput.value);
+    view.focus();
+  }
+});
+hintSize.addEventListener('change', () => {
+  client.notification('workspace/didChangeConfiguration', { settings: { pencil: { hintSize: hintSize.value } } });
+  addNote(`Fixes will now suggest ${hintSize.value} changes.`, 'message');
+});
+
+// ---- Start ------------------------------------------------------------------------------------
+
+async function start() {
+  runButton.disabled = true;
+  setConnection('Connecting to the coach…', 'busy');
+  try {
+    const { transport } = await openTransport();
+    client.connect(transport);
+    await client.initializing;
+  } catch {
+    setConnection('The coach did not let this page in. Open the address pencil-lsp printed again.', 'problem');
+    return;
+  }
+  setConnection('Connected to the coach', 'ok');
+  useTitle(title);
+  runButton.disabled = false;
+  setVerdict('busy', 'Ready.', 'Write your program, then press Run.');
+  view.focus();
+}
+
+start();

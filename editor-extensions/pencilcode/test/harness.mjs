@@ -1,0 +1,134 @@
+// Starts a real `pencil-lsp --listen` (throwaway data dir and HOME) and Debian's
+// Chromium through playwright-core, for the end-to-end test and the bench.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '../../..');
+export const artifacts = join(repo, 'target/e2e/pencilcode');
+
+/** The server binary: $PENCIL_LSP, else the debug build the cargo tests made. */
+export function serverBinary() {
+  const bin = process.env.PENCIL_LSP || join(repo, 'target/debug/pencil-lsp');
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`cargo build -p pencil-lsp\` first`);
+  return bin;
+}
+
+/** Debian's Chromium (Playwright's own downloads are not used). */
+export function chromiumBinary() {
+  const candidates = [process.env.CHROMIUM, '/usr/bin/chromium-headless-shell', '/usr/bin/chromium'].filter(Boolean);
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error('no Chromium: run `bash scripts/setup.sh` (it installs Debian chromium-headless-shell)');
+  return found;
+}
+
+/**
+ * Starts the server on a free loopback port and resolves with the page address it
+ * printed, the data dir and a stop function.
+ */
+export async function startServer() {
+  const scratch = mkdtempSync(join(tmpdir(), 'pencil-page-e2e-'));
+  const data = join(scratch, 'data');
+  const home = join(scratch, 'home');
+  mkdirSync(data);
+  mkdirSync(home);
+  const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0'], {
+    env: { PATH: process.env.PATH, HOME: home, PENCIL_DATA_DIR: data, RUST_LOG: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pencil-lsp printed no address in 60 s:\n${log}`)), 60000);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      log += chunk;
+      const m = /pencil-lsp: open (http:\/\/\S+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(m[1]);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pencil-lsp exited (${code}) before listening:\n${log}`));
+    });
+  });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  return { url, data, stop, log: () => log };
+}
+
+export async function startBrowser() {
+  mkdirSync(artifacts, { recursive: true });
+  return chromium.launch({ executablePath: chromiumBinary(), headless: true });
+}
+
+/**
+ * Opens the page in a new tab and waits until it is connected. Collects the
+ * page's console errors (a CSP violation shows there) in `errors`.
+ * @param {import('playwright-core').BrowserContext} context
+ */
+export async function openEditor(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.getByText('Connected to the coach').waitFor({ timeout: 30000 });
+  return { page, errors };
+}
+
+/**
+ * Replaces the program in the editor: key by key as a student types (`typed`), or
+ * as one input (the bench, where typing speed is not what is measured).
+ */
+export async function typeProgram(page, text, { typed = true } = {}) {
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  if (typed) await page.keyboard.type(text);
+  else await page.keyboard.insertText(text);
+}
+
+/** The editor's text, line by line. */
+export async function editorLines(page) {
+  // An empty line holds a <br>, whose innerText is a newline.
+  return (await page.locator('.cm-content .cm-line').allInnerTexts()).map((t) => t.replace(/\n$/, ''));
+}
+
+/** Non-white pixels on the drawing canvas (and how many are mostly red). */
+export async function canvasInk(page) {
+  return page.evaluate(() => {
+    const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('drawing'));
+    const ctx = canvas.getContext('2d');
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    let ink = 0;
+    let red = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+      if (r < 245 || g < 245 || b < 245) ink++;
+      if (r > 180 && g < 90 && b < 90) red++;
+    }
+    return { ink, red, pixels: data.length / 4 };
+  });
+}
+
+/** Waits for the n-th Run (1-based) of this tab to be answered and shown; returns its timing. */
+export async function runFinished(page, n) {
+  await page.waitForFunction((k) => {
+    const runs = window.pencilTimings.runs;
+    return runs.length >= k && runs[k - 1].done !== undefined;
+  }, n, { timeout: 60000 });
+  return page.evaluate((k) => window.pencilTimings.runs[k - 1], n);
+}
