@@ -10,7 +10,7 @@ import { accessSync, constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, State, TransportKind } from 'vscode-languageclient/node';
 import { findServer } from './serverPath';
 import { readSettings, serverOptions } from './settings';
 import { describeRun, RunResult } from './runResult';
@@ -23,6 +23,8 @@ import { traceHtml } from './trace';
 const LANGUAGES = ['coffeescript', 'javascript', 'pencil'];
 let client: LanguageClient | undefined;
 const restarts = new RestartPolicy();
+/** Set between a crash the policy restarts and the new server running. */
+let restarting = false;
 
 function isExecutable(file: string): boolean {
   try {
@@ -68,8 +70,10 @@ async function startClient(context: vscode.ExtensionContext, output: vscode.Outp
       closed: () => {
         if (restarts.onCrash() === 'restart') {
           output.appendLine('pencil-lsp stopped unexpectedly; starting it again.');
+          restarting = true;
           return { action: CloseAction.Restart, handled: true };
         }
+        restarting = false;
         void vscode.window.showErrorMessage(restarts.giveUpMessage(), 'Show output').then((pick) => {
           if (pick) output.show(true);
         });
@@ -78,6 +82,9 @@ async function startClient(context: vscode.ExtensionContext, output: vscode.Outp
     },
   };
   client = new LanguageClient('pencilCoach', 'Pencil Code coach', server, options);
+  client.onDidChangeState((e) => {
+    if (e.newState === State.Running) restarting = false;
+  });
   try {
     await client.start();
   } catch (e) {
@@ -113,6 +120,10 @@ async function run(status: StatusItems, panel: DrawingPanel) {
     return;
   }
   const c = client;
+  if (!(await whenRunning(c, 15_000))) {
+    void vscode.window.showErrorMessage('The Pencil coach is not running (see "Pencil Coach: Show the coach\'s output").');
+    return;
+  }
   const withDrawing = serverProtocol(c) >= DRAWING_PROTOCOL;
   let result: RunResult;
   try {
@@ -132,6 +143,30 @@ async function run(status: StatusItems, panel: DrawingPanel) {
     panel.show(result, path.basename(editor.document.fileName));
   } else if (summary.problem) void vscode.window.showWarningMessage(summary.message);
   else void vscode.window.showInformationMessage(summary.message);
+}
+
+/**
+ * Waits for a client that is (re)starting, as after a crash, so a Run pressed
+ * meanwhile waits for the new server instead of failing; false if it is stopped
+ * for good or not running within `ms`.
+ */
+function whenRunning(c: LanguageClient, ms: number): Promise<boolean> {
+  if (c.state === State.Running) return Promise.resolve(true);
+  if (c.state === State.Stopped && !restarting) return Promise.resolve(false);
+  const running = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => done(false), ms);
+    const sub = c.onDidChangeState((e) => {
+      if (e.newState === State.Running) done(true);
+    });
+    function done(ok: boolean) {
+      clearTimeout(timer);
+      sub.dispose();
+      resolve(ok);
+    }
+  });
+  // "Running" is announced before the client has sent `initialized` and reopened
+  // the documents; its start promise settles after that.
+  return running.then((ok) => (ok ? c.start().then(() => true, () => false) : false));
 }
 
 /** The protocol version the running server announced. */

@@ -74,14 +74,15 @@ function stateHtml(s: TraceState, first: boolean): string {
   const body =
     lines.length === 0
       ? '<p class="same">No change from the one before.</p>'
-      : `<pre class="diff">${lines
+      : // Each line is a block span: newlines between them would double the spacing.
+        `<pre class="diff">${lines
           .map((l) => {
             if (l.kind === 'hunk') return `<span class="hunk">${escapeHtml(hunkWords(l.text))}</span>`;
             const mark = l.kind === 'add' ? '+' : l.kind === 'del' ? '-' : ' ';
             const label = l.kind === 'add' ? 'added' : l.kind === 'del' ? 'removed' : 'same';
             return `<span class="${l.kind}" title="${label}">${mark}${escapeHtml(l.text)}</span>`;
           })
-          .join('\n')}</pre>`;
+          .join('')}</pre>`;
   return (
     `<li class="state">` +
     `<div class="head"><span class="n">#${s.n}</span> <span class="time">${escapeHtml(s.time)}</span> ` +
