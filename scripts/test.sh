@@ -17,3 +17,5 @@ export PATH="$root/.deps/npm/node_modules/.bin:$PATH"
 cargo test --workspace --locked --no-fail-fast
 # The editor page served by pencil-lsp --listen, end to end in Chromium (needs target/debug/pencil-lsp).
 (cd editor-extensions/pencilcode && npm test)
+# The VS Code extension end to end in code-server on Chromium (needs target/debug/pencil-lsp and the .vsix).
+(cd editor-extensions/vscode && node e2e/vscode.e2e.mjs)
