@@ -80,6 +80,8 @@ export function panelView(r: RunResult, fileName: string): PanelView {
       } else {
         headline = 'Oops! Your program stopped with an error.';
       }
+      const unknown = error && /(?:ReferenceError: )?([A-Za-z_$][\w$]*) is not defined/.exec(error.message);
+      if (unknown) notes.push(`The computer does not know the word "${unknown[1]}". Is it spelled right?`);
       if (r.fixes > 0) notes.push(`Click the light bulb on line ${error?.line ?? 'with the error'} (or press Ctrl+.) to see a fix that works.`);
       break;
     }

@@ -39,6 +39,7 @@ test('the panel says in plain words what happened, with the line of the error', 
   assert.equal(v.tone, 'bad');
   assert.equal(v.headline, 'Oops! Your program stopped on line 4.');
   assert.deepEqual(v.error, { line: 4, message: 'fdd is not defined' });
+  assert.equal(v.notes[0], 'The computer does not know the word "fdd". Is it spelled right?');
   assert.ok(v.notes.some((n) => n.includes('light bulb on line 4')));
   assert.ok(v.notes.some((n) => n.includes('before it stopped')));
 
