@@ -181,7 +181,8 @@ async function main() {
   await page.keyboard.type('car.coffee');
   await page.locator('.quick-input-list .monaco-list-row').first().waitFor();
   await page.keyboard.press('Enter');
-  const editorText = () => page.locator('.editor-group-container.active .monaco-editor .view-lines').innerText();
+  // Monaco renders spaces as no-break spaces.
+  const editorText = async () => (await page.locator('.editor-group-container.active .monaco-editor .view-lines').innerText()).replace(/\u00a0/g, ' ');
   await until('car.coffee in the editor', async () => (await editorText()).includes('fdd'));
 
   // The extension writes its activation time to its output channel, which VS Code keeps as a log file.
@@ -284,15 +285,21 @@ async function main() {
   check(offered.length > 0, `quick fixes offered: ${JSON.stringify(offered)}`);
   await shot('3-quick-fix');
   if (offered.some((o) => o.startsWith('Fix in my style'))) {
+    // VS Code shows window progress only after 150 ms, so quick style fixes leave no
+    // trace in the status bar: a note, not a check.
     const progress = await page.evaluate(() => [...window.__pencilStatusSeen].filter((t) => t.includes('Fix in my style')));
-    check(progress.length > 0, `the status bar showed the server's progress while it made the style fixes: ${JSON.stringify(progress[0]?.replace(/\s+/g, ' '))}`);
+    console.log(
+      progress.length > 0
+        ? `note: the status bar showed the server's progress while it made the style fixes: ${JSON.stringify(progress[0].replace(/\s+/g, ' '))}`
+        : `note: no progress seen in the status bar (the style fixes were ready within VS Code's 150 ms delay for window progress)`,
+    );
   }
   await page.keyboard.press('Enter');
   const fixed = await until('the fix in the editor', async () => {
     const text = await editorText();
     return !text.includes('fdd') ? text : undefined;
   });
-  check(/fd\s*\(?50/.test(fixed), `the fix changed line ${ERROR_LINE}: ${JSON.stringify(fixed.replace(/\u00a0/g, ' '))}`);
+  check(/fd\s*\(?50/.test(fixed), `the fix changed line ${ERROR_LINE}: ${JSON.stringify(fixed)}`);
   // Applying a fix also runs its attached command (pencil.acceptFix), which marks the hint accepted in the store.
   const accepted = await until(
     'the accepted fix in the store',
@@ -380,7 +387,7 @@ async function bench(page, shot, panelState, problemsText) {
   for (let i = 0; i < benchRuns; i++) {
     for (const failing of [true, false]) {
       await setText(failing ? FAILING : FAILING.replace('fdd', 'fd'));
-      await until('the edit', async () => (await page.locator('.editor-group-container.active .monaco-editor .view-lines').innerText()).includes(failing ? 'fdd' : 'fd 50'));
+      await until('the edit', async () => (await view.innerText()).replace(/\u00a0/g, ' ').includes(failing ? 'fdd 50' : 'fd 50'));
       const before = (await panelState()).seq;
       const t0 = Date.now();
       await page.keyboard.press('Control+Enter');
