@@ -155,8 +155,9 @@ function useTitle(/** @type {string} */ typed) {
 let offered = null;
 
 function diagnosticsArrived() {
+  // The server sends them before its answer to Run, but they may arrive after it.
   const run = timings.runs[timings.runs.length - 1];
-  if (run && run.diagnostics === undefined && run.status === undefined) run.diagnostics = performance.now();
+  if (run && run.diagnostics === undefined) run.diagnostics = performance.now();
   /** @type {{line: number, message: string, severity: string}[]} */
   const problems = [];
   forEachDiagnostic(view.state, (d, from) => {
@@ -333,9 +334,14 @@ async function run() {
   }
 }
 
+/** The drawing on the canvas, to draw again when the canvas changes size or zoom. */
+let shown = null;
+const zoom = $('zoom');
+
 /** @param {any} drawing @param {string} status */
 function showDrawing(drawing, status) {
   const note = $('drawing-note');
+  shown = drawing;
   if (!drawing) {
     const ctx = canvas.getContext('2d');
     if (ctx) {
@@ -347,10 +353,23 @@ function showDrawing(drawing, status) {
     canvas.dataset.ops = '0';
     return;
   }
-  renderDrawing(canvas, drawing, { turtles: true });
+  draw();
   canvas.dataset.ops = String(drawing.ops.length);
   note.textContent = status === 'ok' ? '' : 'This is what your program drew before it stopped.';
 }
+
+// The whole page at Pencil Code's proportions by default (a longer line looks
+// longer); zoomed, what was drawn fills the canvas.
+function draw() {
+  if (shown) renderDrawing(canvas, shown, { turtles: true, fit: zoom.getAttribute('aria-pressed') === 'true' ? 'content' : 'page' });
+}
+
+zoom.addEventListener('click', () => {
+  const on = zoom.getAttribute('aria-pressed') !== 'true';
+  zoom.setAttribute('aria-pressed', String(on));
+  draw();
+});
+new ResizeObserver(() => draw()).observe(canvas);
 
 runButton.addEventListener('click', () => { run(); });
 // Ctrl+Enter / Cmd+Enter also runs when the focus is outside the code.

@@ -87,6 +87,12 @@ test('type a failing program, Run, fix it, Run again: ok and a drawing; a second
   assert.ok(ink.ink > 50, `the canvas has a drawing (${ink.ink} non-white pixels)`);
   assert.ok(ink.red > 20, `the pen is red (${ink.red} red pixels)`);
   await page.screenshot({ path: join(artifacts, '3-ok-drawing.png') });
+  const zoom = page.getByRole('button', { name: 'Zoom in' });
+  await zoom.click();
+  const zoomed = await canvasInk(page);
+  assert.ok(zoomed.red > 2 * ink.red, `zoomed in, the lines are longer (${zoomed.red} vs ${ink.red} red pixels)`);
+  await page.screenshot({ path: join(artifacts, '3b-zoomed.png') });
+  await zoom.click();
 
   // A second tab: its own connection to the same server, run with Ctrl+Enter.
   const other = await openEditor(context, server.url);

@@ -124,11 +124,14 @@ export async function canvasInk(page) {
   });
 }
 
-/** Waits for the n-th Run (1-based) of this tab to be answered and shown; returns its timing. */
-export async function runFinished(page, n) {
-  await page.waitForFunction((k) => {
+/**
+ * Waits for the n-th Run (1-based) of this tab to be answered and shown (and, with
+ * `diagnostics`, for its diagnostics to reach the editor); returns its timing.
+ */
+export async function runFinished(page, n, { diagnostics = false } = {}) {
+  await page.waitForFunction(([k, diag]) => {
     const runs = window.pencilTimings.runs;
-    return runs.length >= k && runs[k - 1].done !== undefined;
-  }, n, { timeout: 60000 });
+    return runs.length >= k && runs[k - 1].done !== undefined && (!diag || runs[k - 1].diagnostics !== undefined);
+  }, [n, diagnostics], { timeout: 60000 });
   return page.evaluate((k) => window.pencilTimings.runs[k - 1], n);
 }
