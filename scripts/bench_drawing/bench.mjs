@@ -4,7 +4,7 @@
 // same Chromium at 1280×720, and compare the drawn pixels (IoU).
 //
 // Usage: node bench.mjs --runtime DIR [--n 300] [--out DIR] [--pencil-lsp BIN]
-//                       [--ids A1,A2] [--programs FILE.jsonl]
+//                       [--ids A1,A2] [--programs FILE.jsonl] [--threshold 32]
 //   --ids: only these oracle ids; --programs: other records shaped like the
 //   oracle's ({id, title, code, success, coffee}) instead of labels.jsonl.gz.
 //   DIR holds turtlebits.js, rebuilt outside this project (see
@@ -24,7 +24,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 
 function parseArgs(argv) {
-  const a = { n: 300, ids: null, programs: null, runtime: null, out: join(root, 'target/bench-drawing'), lsp: join(root, 'target/debug/pencil-lsp') };
+  const a = { n: 300, threshold: 32, ids: null, programs: null, runtime: null, out: join(root, 'target/bench-drawing'), lsp: join(root, 'target/debug/pencil-lsp') };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -35,6 +35,7 @@ function parseArgs(argv) {
     else if (k === '--runtime') a.runtime = resolve(v());
     else if (k === '--out') a.out = resolve(v());
     else if (k === '--pencil-lsp') a.lsp = resolve(v());
+    else if (k === '--threshold') a.threshold = Number(v());
     else if (k === '--ids') a.ids = v().split(',').filter(Boolean);
     else if (k === '--programs') a.programs = resolve(v());
     else throw new Error(`unknown argument ${k}`);
@@ -54,16 +55,24 @@ if (!chromiumPath) throw new Error('Debian Chromium is missing: apt-get install 
 const W = 1280;
 const H = 720;
 // A pixel is drawn when one channel differs from the page colour by more than
-// this (out of 255): faint antialiasing at stroke edges does not count.
-const THRESHOLD = 48;
+// this (out of 255): the faintest antialiasing at stroke edges does not count.
+const THRESHOLD = args.threshold;
 // How long the real page may keep animating after the program's last line.
 const SETTLE_MS = 6000;
+// Programs driven by timers or input are rastered as they stand this long
+// after the page loads, at their own speed: pencil-lsp's virtual clock runs
+// them for its window (5.5 s) and draws what they drew by then.
+const TIMED_MS = 5500;
 
 // Programs whose drawing depends on chance, or on time and input, differ by
 // construction; they are reported apart from the deterministic ones.
 const RANDOM = /\brandom\b|Math\.random/;
 const TIMERS = /\b(forever|tick|setInterval|setTimeout|pause|wait|sleep|sync|done|play|tone|say)\b/;
 const INPUT = /\b(read|readnum|readstr|button|keydown|keyup|keypress|click|mousedown|mouseup|mousemove|pressed|menu|await|defer|prompt)\b/;
+
+function timed(code) {
+  return TIMERS.test(code) || INPUT.test(code);
+}
 
 function category(code) {
   if (RANDOM.test(code)) return 'random';
@@ -89,6 +98,7 @@ function pick() {
     // The runtime ran it as JavaScript only when the CoffeeScript run failed.
     lang: r.coffee && r.coffee.end_reached && r.coffee.errors.length === 0 ? 'coffee' : 'javascript',
     category: category(r.code),
+    timed: timed(r.code),
   }));
 }
 
@@ -127,9 +137,10 @@ function escapeScript(code) {
 
 function realPage(p) {
   // As the oracle's page (turtlebits.js, then the program with an end marker),
-  // plus a patch that makes every move instant: programs that set a slow speed
-  // would otherwise take minutes, and the final drawing does not depend on it.
-  const instant = `
+  // plus, unless timed, a patch that makes every move instant: programs that
+  // set a slow speed would otherwise take minutes, and the final drawing does
+  // not depend on it.
+  const instant = p.timed ? '' : `
     (function () {
       Object.defineProperty($.fx.speeds, 'turtle', { get: function () { return 0; }, set: function () {}, configurable: true });
       var hook = $.cssHooks.turtleSpeed, set = hook.set;
@@ -262,10 +273,12 @@ async function rasterReal(browser, p, tmp) {
     errors.push(`navigation: ${String(e.message).split('\n')[0]}`);
   }
   // Wait for the end marker, then for every turtle's animation queue to empty
-  // (instant moves still queue behind `pause` and friends).
+  // (instant moves still queue behind `pause` and friends); timed programs
+  // run for their window instead.
   let settled = false;
   const deadline = Date.now() + SETTLE_MS;
-  while (Date.now() < deadline) {
+  if (p.timed) await page.waitForTimeout(Math.max(0, TIMED_MS - (Date.now() - t0)));
+  while (!p.timed && Date.now() < deadline) {
     const idle = await page
       .evaluate(() => {
         if (typeof $ === 'undefined') return false;
@@ -289,8 +302,28 @@ async function rasterReal(browser, p, tmp) {
     })
     .catch(() => 'white');
   const png = await page.screenshot({ clip: { x: 0, y: 0, width: W, height: H } });
+  // The drawing carries the turtle field (canvas and labels) only; what the
+  // program wrote as HTML (write, button, table, the see panel) is not in it.
+  // A second raster hides that HTML, to tell the two apart.
+  const htmlOut = await page
+    .evaluate(() => {
+      let n = 0;
+      const outside = Array.from(document.documentElement.children).filter((e) => e !== document.head && e !== document.body);
+      for (const e of [...Array.from(document.body.children), ...outside]) {
+        // The turtle surface holds the canvas and the labels; the see panel
+        // is a turtlefield too, without them.
+        if (e.tagName === 'SCRIPT') continue;
+        if (e.classList.contains('turtlefield') && (e.querySelector('#origin') || e.querySelector('canvas'))) continue;
+        const r = e.getBoundingClientRect();
+        if (r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden') n++;
+        e.style.visibility = 'hidden';
+      }
+      return n;
+    })
+    .catch(() => 0);
+  const fieldPng = htmlOut ? await page.screenshot({ clip: { x: 0, y: 0, width: W, height: H } }) : png;
   await context.close();
-  return { png, bg, ended, settled, errors, ms: Date.now() - t0 };
+  return { png, fieldPng, html: htmlOut, bg, ended, settled, errors, ms: Date.now() - t0 };
 }
 
 async function rasterOurs(page, drawing) {
@@ -308,9 +341,9 @@ function quantile(sorted, q) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-function stats(rows) {
-  const v = rows.map((r) => r.iou).sort((a, b) => a - b);
-  const mean = v.reduce((s, x) => s + x, 0) / (v.length || 1);
+function stats(rows, key = 'iou') {
+  const v = rows.map((r) => r[key]).sort((a, b) => a - b);
+  const mean = v.length ? v.reduce((s, x) => s + x, 0) / v.length : NaN;
   return { n: v.length, median: quantile(v, 0.5), p10: quantile(v, 0.1), mean };
 }
 
@@ -340,6 +373,8 @@ async function main() {
     row.ours_status = v ? v.status : 'missing';
     const drawing = v && v.drawing;
     const real = await rasterReal(browser, p, tmp);
+    row.timed = p.timed;
+    row.html_output = real.html;
     row.real_ended = real.ended;
     row.real_settled = real.settled;
     row.real_errors = real.errors.length;
@@ -357,6 +392,11 @@ async function main() {
     writeFileSync(join(pngDir, `${p.id}.ours.png`), oursPng);
     const c = await compare(oursTab, real.png.toString('base64'), real.bg, oursPng.toString('base64'), drawing.background || 'white', THRESHOLD);
     writeFileSync(join(pngDir, `${p.id}.diff.png`), Buffer.from(c.diff, 'base64'));
+    const field = real.html
+      ? await compare(oursTab, real.fieldPng.toString('base64'), real.bg, oursPng.toString('base64'), drawing.background || 'white', THRESHOLD)
+      : c;
+    row.iou_field = field.iou;
+    if (real.html) writeFileSync(join(pngDir, `${p.id}.field-diff.png`), Buffer.from(field.diff, 'base64'));
     Object.assign(row, {
       iou: c.iou,
       drawn_real: c.drawn_real,
@@ -381,18 +421,27 @@ async function main() {
   lines.push(`Programs: ${programs.length} (success: true in labels.jsonl.gz, fixed hash order); compared: ${compared.length}; no drawing from pencil-lsp: ${rows.length - compared.length}.`);
   lines.push(`Raster: Chromium ${chromiumPath}, ${W}×${H}, drawn = a channel differs from the page colour by > ${THRESHOLD}/255; IoU of drawn pixels, both empty = 1.`);
   lines.push(`pencil-lsp check (all programs, one process, 2 jobs): ${(ours.ms / 1000).toFixed(1)} s. Wall time of the whole benchmark: ${wall.toFixed(0)} s.`, '');
-  lines.push('| programs | n | median IoU | worst decile (p10) | mean |', '|---|---|---|---|---|');
-  const all = stats(compared);
-  lines.push(`| all | ${all.n} | ${f3(all.median)} | ${f3(all.p10)} | ${f3(all.mean)} |`);
-  for (const g of groups) {
-    const s = stats(compared.filter((r) => r.category === g));
-    lines.push(`| ${g} | ${s.n} | ${f3(s.median)} | ${f3(s.p10)} | ${f3(s.mean)} |`);
-  }
-  const notSettled = rows.filter((r) => !r.real_settled).map((r) => r.id);
-  lines.push('', `Real page still busy (timers, input or pauses) when rastered after ${SETTLE_MS / 1000} s: ${notSettled.length}${notSettled.length ? ` (${notSettled.slice(0, 30).join(', ')}${notSettled.length > 30 ? ', …' : ''})` : ''}.`);
-  const worst = [...compared].sort((a, b) => a.iou - b.iou).slice(0, 10);
-  lines.push('', '## The 10 worst programs', '', '| id | category | IoU | drawn real | drawn ours | ops | op kinds |', '|---|---|---|---|---|---|---|');
-  for (const r of worst) lines.push(`| ${r.id} | ${r.category} | ${f3(r.iou)} | ${r.drawn_real} | ${r.drawn_ours} | ${r.ops} | ${r.op_kinds} |`);
+  lines.push('IoU (page): the whole page as the student sees it. IoU (field): the real page with the HTML the program wrote (write, button, table, the see panel) hidden, leaving the turtle canvas and labels, which is what the drawing carries.', '');
+  lines.push('| programs | n | median IoU (page) | p10 (page) | mean (page) | median IoU (field) | p10 (field) | mean (field) |', '|---|---|---|---|---|---|---|---|');
+  const row = (name, set) => {
+    const a = stats(set, 'iou');
+    const b = stats(set, 'iou_field');
+    lines.push(`| ${name} | ${a.n} | ${f3(a.median)} | ${f3(a.p10)} | ${f3(a.mean)} | ${f3(b.median)} | ${f3(b.p10)} | ${f3(b.mean)} |`);
+  };
+  row('all', compared);
+  for (const g of groups) row(g, compared.filter((r) => r.category === g));
+  row('deterministic, no HTML output', compared.filter((r) => r.category === 'deterministic' && !r.html_output));
+  lines.push('', 'Categories: random = uses `random` (differs by construction); input = waits on clicks, keys, buttons or `read`; timers = `forever`, `tick`, `pause`, `done`, …; the two last are rastered 5.5 s after load at their own speed, the others once their turtles stop (every move instant).');
+  const notSettled = rows.filter((r) => !r.timed && !r.real_settled).map((r) => r.id);
+  lines.push('', `Untimed real pages still animating after ${SETTLE_MS / 1000} s: ${notSettled.length}${notSettled.length ? ` (${notSettled.slice(0, 30).join(', ')}${notSettled.length > 30 ? ', …' : ''})` : ''}. Programs that wrote HTML: ${rows.filter((r) => r.html_output).length}.`);
+  const table = (title, set, key) => {
+    lines.push('', `## ${title}`, '', '| id | category | IoU (page) | IoU (field) | HTML | drawn real | drawn ours | ops | op kinds |', '|---|---|---|---|---|---|---|---|---|');
+    for (const r of [...set].sort((a, b) => a[key] - b[key]).slice(0, 10)) {
+      lines.push(`| ${r.id} | ${r.category} | ${f3(r.iou)} | ${f3(r.iou_field)} | ${r.html_output ? 'yes' : ''} | ${r.drawn_real} | ${r.drawn_ours} | ${r.ops} | ${r.op_kinds} |`);
+    }
+  };
+  table('The 10 worst programs (page)', compared, 'iou');
+  table('The 10 worst deterministic programs (field)', compared.filter((r) => r.category === 'deterministic'), 'iou_field');
   const missing = rows.filter((r) => r.iou == null);
   if (missing.length) lines.push('', `No drawing from pencil-lsp: ${missing.map((r) => `${r.id} (${r.ours_status})`).join(', ')}.`);
   lines.push('', `Per program: results.jsonl; rasters and diffs (red: real only, blue: ours only, black: both): png/.`);

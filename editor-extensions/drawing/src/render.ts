@@ -267,12 +267,16 @@ function drawOp(ctx: Ctx, op: DrawingOp, w: number, h: number, pageRect: () => v
       ctx.lineWidth = width + (isErase(op.color) ? 1 : 0);
       ctx.lineCap = 'round';
       ctx.lineJoin = 'round';
-      // jquery-turtle strokes after every move the last three points of the
-      // pen's path (two kept from before plus the new one), so each segment
-      // is stroked twice: translucent colors darken where they overlap.
+      // After each instant move jquery-turtle strokes the last three points
+      // of the pen's path (two kept from before plus the new one), then, at
+      // the move's end, the last two again: a segment is stroked three times
+      // (the last one twice), which darkens antialiased edges and translucent
+      // colours. Each point here stands for one move.
       const n = pts.length / 2;
-      if (n === 2) strokeWindow(ctx, pts, 0, 2);
-      for (let i = 2; i < n; i++) strokeWindow(ctx, pts, i - 2, i + 1);
+      for (let i = 1; i < n; i++) {
+        strokeWindow(ctx, pts, Math.max(0, i - 2), i + 1);
+        strokeWindow(ctx, pts, i - 1, i + 1);
+      }
       break;
     }
     case 'fill': {
