@@ -205,6 +205,20 @@ function collapseWhitespace(text: string): string {
   return String(text).replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim();
 }
 
+/**
+ * The point ranges [from, to) that jquery-turtle strokes for a pen path of n
+ * points drawn by instant moves: after each move the last three points, then
+ * the last two again.
+ */
+export function strokeWindows(n: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 1; i < n; i++) {
+    out.push([Math.max(0, i - 2), i + 1]);
+    out.push([i - 1, i + 1]);
+  }
+  return out;
+}
+
 // jquery-turtle's isPointNearby: the same pixel after rounding.
 function nearby(ax: number, ay: number, bx: number, by: number): boolean {
   return Math.round(ax - bx) === 0 && Math.round(ay - by) === 0;
@@ -272,11 +286,7 @@ function drawOp(ctx: Ctx, op: DrawingOp, w: number, h: number, pageRect: () => v
       // the move's end, the last two again: a segment is stroked three times
       // (the last one twice), which darkens antialiased edges and translucent
       // colours. Each point here stands for one move.
-      const n = pts.length / 2;
-      for (let i = 1; i < n; i++) {
-        strokeWindow(ctx, pts, Math.max(0, i - 2), i + 1);
-        strokeWindow(ctx, pts, i - 1, i + 1);
-      }
+      for (const [from, to] of strokeWindows(pts.length / 2)) strokeWindow(ctx, pts, from, to);
       break;
     }
     case 'fill': {

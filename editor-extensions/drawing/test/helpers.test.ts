@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   boundsOf,
   boxCorners,
+  strokeWindows,
   pageTransform,
   pageBounds,
   CONTENT_MARGIN,
@@ -114,4 +115,18 @@ test('boxCorners copies jquery-turtle fillBox: axis-aligned at heading 0, a diam
     close(Math.hypot(diamond[i], diamond[i + 1]), 10 * Math.SQRT2, `corner ${i / 2} radius`);
     assert.ok(Math.min(Math.abs(diamond[i]), Math.abs(diamond[i + 1])) < 1e-9, `corner ${i / 2} on an axis`);
   }
+});
+
+test('strokeWindows follows jquery-turtle: each move strokes the last three points, then the last two', () => {
+  assert.deepEqual(strokeWindows(0), []);
+  assert.deepEqual(strokeWindows(1), []);
+  // fd 100 from a fresh pen: the one segment twice (as logged on the real page).
+  assert.deepEqual(strokeWindows(2), [[0, 2], [0, 2]]);
+  assert.deepEqual(strokeWindows(4), [[0, 2], [0, 2], [0, 3], [1, 3], [1, 4], [2, 4]]);
+  // Every inner segment is stroked three times, the last one twice.
+  const covered = (n: number, seg: number) =>
+    strokeWindows(n).filter(([from, to]) => from <= seg && seg + 1 < to).length;
+  assert.equal(covered(6, 0), 3);
+  assert.equal(covered(6, 3), 3);
+  assert.equal(covered(6, 4), 2);
 });
