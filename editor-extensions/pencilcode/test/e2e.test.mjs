@@ -110,6 +110,13 @@ test('type a failing program, Run, fix it, Run again: ok and a drawing; a second
   await run.click();
   assert.equal((await runFinished(page, 3)).status, 'ok');
 
+  // The titles typed in the two tabs are the titles the coach recorded the runs
+  // under, and the used fix's command reached it (the fix counts as accepted).
+  const stored = server.stored();
+  assert.deepEqual(stored.titles.map((t) => t.title).sort(), ['square', 'star'], JSON.stringify(stored));
+  assert.equal(stored.titles.find((t) => t.title === 'square').runs, 3);
+  assert.ok(stored.hints_accepted >= 1, JSON.stringify(stored));
+
   assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), [], 'no console errors (a CSP violation would be one)');
   assert.deepEqual(other.errors, []);
   await context.close();

@@ -1,6 +1,6 @@
 // Starts a real `pencil-lsp --listen` (throwaway data dir and HOME) and Debian's
 // Chromium through playwright-core, for the end-to-end test and the bench.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -66,7 +66,13 @@ export async function startServer() {
     }
     rmSync(scratch, { recursive: true, force: true });
   };
-  return { url, data, stop, log: () => log };
+  /** What the store holds now (`pencil-lsp data show --json`). */
+  const stored = () => JSON.parse(execFileSync(serverBinary(), ['data', 'show', '--json'], {
+    env: { PATH: process.env.PATH, HOME: home, PENCIL_DATA_DIR: data },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }));
+  return { url, data, stop, stored, log: () => log };
 }
 
 export async function startBrowser() {
