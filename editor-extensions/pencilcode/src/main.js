@@ -11,7 +11,7 @@ import { Compartment, Prec } from '@codemirror/state';
 import { StreamLanguage } from '@codemirror/language';
 import { coffeeScript } from '@codemirror/legacy-modes/mode/coffeescript';
 import { forEachDiagnostic, lintGutter, setDiagnosticsEffect } from '@codemirror/lint';
-import { LSPClient, LSPPlugin, hoverTooltips, serverDiagnostics } from '@codemirror/lsp-client';
+import { LSPClient, LSPPlugin, serverDiagnostics } from '@codemirror/lsp-client';
 import { renderDrawing } from '../../drawing/src/render.ts';
 import { applyTextEdits, changedLines, cleanTitle, uriForTitle, verdictWords } from './words.js';
 
@@ -96,7 +96,7 @@ function addNote(text, kind) {
 const client = new LSPClient({
   timeout: REQUEST_TIMEOUT_MS,
   initializationOptions: { pencil: { hintSize: hintSize.value } },
-  extensions: [serverDiagnostics(), hoverTooltips()],
+  extensions: [serverDiagnostics()],
   notificationHandlers: {
     [HINT_METHOD]: (_client, /** @type {{message: string}} */ params) => {
       addNote(params.message, 'hint');
@@ -205,18 +205,25 @@ async function fetchFixes() {
   if (!plugin) return;
   const doc = view.state.doc;
   const end = plugin.toPosition(doc.length, doc);
+  $('fix-note').textContent = 'The coach is looking for fixes…';
   /** @type {any[] | null} */
   const actions = await client.request('textDocument/codeAction', {
     textDocument: { uri },
     range: { start: { line: 0, character: 0 }, end },
     context: { diagnostics: [], only: ['quickfix'] },
   });
-  if (view.state.doc !== doc) return; // typed meanwhile: these fixes are for older code
+  if (view.state.doc !== doc) {
+    // Typed meanwhile: these fixes are for older code.
+    $('fix-note').textContent = 'Your code changed. Press Run to check it again.';
+    return;
+  }
   const usable = (actions || []).filter((a) => a.edit && a.edit.changes && a.edit.changes[uri]);
   offered = { uri, doc, actions: usable };
   const box = $('fixes');
   box.replaceChildren();
-  $('fix-note').textContent = usable.length ? 'The coach checked these fixes: your program runs with each of them.' : '';
+  $('fix-note').textContent = usable.length
+    ? 'The coach checked these fixes: your program runs with each of them.'
+    : 'The coach found no fix it could check this time.';
   usable.forEach((action, i) => {
     const show = document.createElement('button');
     show.type = 'button';
@@ -323,7 +330,10 @@ async function run() {
     showDrawing(result.drawing || null, result.status);
     timing.drawing = performance.now();
     timing.drew = Boolean(result.drawing);
-    if (result.fixes > 0 && result.status !== 'ok') await fetchFixes();
+    // Fixes come after the verdict: "Fix in my style" may take a few seconds to find.
+    if (result.status !== 'ok') {
+      fetchFixes().catch(() => { $('fix-note').textContent = 'The coach could not look for fixes this time.'; });
+    }
   } catch (e) {
     const message = e && typeof e === 'object' && 'message' in e ? String(e.message) : String(e);
     setVerdict('stopped', 'The coach could not run your program.', message);

@@ -40,7 +40,7 @@ test('the page is refused without the token', async () => {
 
 test('type a failing program, Run, fix it, Run again: ok and a drawing; a second tab too', async () => {
   const context = await browser.newContext({ viewport: { width: 1400, height: 800 } });
-  const { page, errors } = await openEditor(context, server.url);
+  const { page, errors, sent } = await openEditor(context, server.url);
   const run = page.getByRole('button', { name: 'Run', exact: true });
 
   await page.locator('#title').fill('square');
@@ -106,6 +106,13 @@ test('type a failing program, Run, fix it, Run again: ok and a drawing; a second
   assert.ok(starInk.ink > 50 && starInk.red === 0, `the star is drawn in blue (${JSON.stringify(starInk)})`);
   await other.page.screenshot({ path: join(artifacts, '4-second-tab.png') });
 
+  // The hint size goes to the server as a setting; nothing opens over the code.
+  await other.page.getByLabel('How big should fixes be?').selectOption('large');
+  await other.page.waitForFunction(() => document.getElementById('hints').textContent.includes('large'));
+  const settings = other.sent.filter((m) => m.method === 'workspace/didChangeConfiguration');
+  assert.deepEqual(settings.map((m) => m.params), [{ settings: { pencil: { hintSize: 'large' } } }]);
+  assert.equal(await other.page.locator('[role=dialog], .cm-lsp-message').count(), 0);
+
   // The first tab still has its connection.
   await run.click();
   assert.equal((await runFinished(page, 3)).status, 'ok');
@@ -116,6 +123,12 @@ test('type a failing program, Run, fix it, Run again: ok and a drawing; a second
   assert.deepEqual(stored.titles.map((t) => t.title).sort(), ['square', 'star'], JSON.stringify(stored));
   assert.equal(stored.titles.find((t) => t.title === 'square').runs, 3);
   assert.ok(stored.hints_accepted >= 1, JSON.stringify(stored));
+
+  // Like any LSP client: the fix's edit, then its command.
+  const methods = sent.map((m) => m.method);
+  const used = methods.indexOf('workspace/executeCommand');
+  assert.ok(used > methods.indexOf('textDocument/codeAction'), methods.join(' '));
+  assert.equal(sent[used].params.command, 'pencil.acceptFix');
 
   assert.deepEqual(errors.filter((e) => !/favicon/.test(e)), [], 'no console errors (a CSP violation would be one)');
   assert.deepEqual(other.errors, []);

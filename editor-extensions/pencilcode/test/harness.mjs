@@ -82,17 +82,24 @@ export async function startBrowser() {
 
 /**
  * Opens the page in a new tab and waits until it is connected. Collects the
- * page's console errors (a CSP violation shows there) in `errors`.
+ * page's console errors (a CSP violation shows there) in `errors` and what it
+ * sent the server in `sent`.
  * @param {import('playwright-core').BrowserContext} context
  */
 export async function openEditor(context, url) {
   const page = await context.newPage();
   const errors = [];
+  /** The LSP methods this tab sent, with their params, in order. */
+  const sent = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('websocket', (ws) => ws.on('framesent', (f) => {
+    const message = JSON.parse(String(f.payload));
+    sent.push({ method: message.method, params: message.params });
+  }));
   await page.goto(url);
   await page.getByText('Connected to the coach').waitFor({ timeout: 30000 });
-  return { page, errors };
+  return { page, errors, sent };
 }
 
 /**
