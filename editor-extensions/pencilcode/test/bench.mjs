@@ -25,6 +25,10 @@ try {
     const failing = await runFinished(page, ++runs, { diagnostics: true });
     if (failing.status !== 'error' || failing.diagnostics === undefined) throw new Error(`run ${runs}: ${JSON.stringify(failing)}`);
     diagnostics.push(failing.diagnostics - failing.started);
+    // The fixes the page then asks for ("Fix in my style" samples the model) are
+    // left to finish, as while a student reads them, so the next run is not timed
+    // against that work.
+    await page.waitForFunction(() => !document.getElementById('fix-note').textContent.includes('looking'), null, { timeout: 60000 });
     await typeProgram(page, `pen blue\nfor [1..4]\n  fd ${100 + i}\n  rt 90\n`, { typed: false });
     await run.click();
     const ok = await runFinished(page, ++runs);
