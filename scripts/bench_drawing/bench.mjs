@@ -318,6 +318,8 @@ async function rasterReal(browser, p, tmp) {
         if (r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden') n++;
         e.style.visibility = 'hidden';
       }
+      // Written lines may have scrolled the page (and the turtle field) up.
+      if (n) window.scrollTo(0, 0);
       return n;
     })
     .catch(() => 0);
