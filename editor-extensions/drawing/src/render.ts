@@ -412,9 +412,10 @@ export function renderDrawing(
 ): RenderResult {
   const win = (canvas.ownerDocument && canvas.ownerDocument.defaultView) || (globalThis as any);
   const dpr = Math.max(1, Number(win.devicePixelRatio) || 1);
+  // The content box (without a CSS border), which is what the backing store fills.
   const rect = canvas.getBoundingClientRect();
-  const cssW = rect.width || canvas.clientWidth || canvas.width || drawing.width;
-  const cssH = rect.height || canvas.clientHeight || canvas.height || drawing.height;
+  const cssW = canvas.clientWidth || rect.width || canvas.width || drawing.width;
+  const cssH = canvas.clientHeight || rect.height || canvas.height || drawing.height;
   canvas.width = Math.max(1, Math.round(cssW * dpr));
   canvas.height = Math.max(1, Math.round(cssH * dpr));
 
