@@ -19,7 +19,13 @@ fn run() -> Result<(), String> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
     let page = manifest.join("../editor-extensions/pencilcode");
     let drawing = manifest.join("../editor-extensions/drawing/src");
-    for watched in [page.join("src"), page.join("build.mjs"), page.join("package-lock.json"), page.join("node_modules/.package-lock.json"), drawing] {
+    for watched in [
+        page.join("src"),
+        page.join("build.mjs"),
+        page.join("package-lock.json"),
+        page.join("node_modules/.package-lock.json"),
+        drawing,
+    ] {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
     let installed = page.join("node_modules/.package-lock.json");
