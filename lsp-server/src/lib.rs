@@ -23,6 +23,7 @@ pub mod fixes;
 pub mod pipeline;
 pub mod protocol;
 pub mod replay;
+pub mod research;
 pub mod server;
 pub mod session;
 pub mod store;

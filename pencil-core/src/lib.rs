@@ -8,12 +8,15 @@
 //!   paper's raw rollout format, with errors that name file and line.
 //! - [`metrics`]: the paper's per-trace metrics, with exact parity.
 //! - [`model`]: the trace model (candle), its presets and tokenizer loading.
+//! - [`scrub`]: de-identification of program text (the paper's §A.2 rules and more),
+//!   shared by the trainer and every export.
 //! - [`inference`]: exported models under ONNX Runtime: KV cache, sampling, stop rules.
 
 pub mod corpus;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+pub mod scrub;
 pub mod text_format;
 pub mod trace;
 

@@ -1,11 +1,15 @@
-//! The training-data scrub of the paper's §A.2, applied to every program
-//! before it reaches a tokenizer or a dataset:
+//! De-identification of program text: the training-data scrub of the paper's
+//! §A.2, and more, applied to every program before it reaches a tokenizer, a
+//! dataset or an export:
 //!
-//! - person names (from a published names list) in comments and string
-//!   literals become `<UNK>`;
-//! - URLs become `<URL>`;
+//! - person names (from a published names list, and from a class roster when
+//!   one is given) in comments and string literals become `<UNK>`; roster
+//!   names are also taken out of code;
+//! - URLs become `<URL>`; e-mail addresses, phone numbers and street addresses
+//!   in comments and strings become `<UNK>` (not in the paper);
 //! - string literals of only one or two words become `<UNK>`;
-//! - traces whose title contains `name` are dropped (students type their names there).
+//! - traces whose title contains `name`, a roster name or a person name are
+//!   dropped (students type their names there).
 //!
 //! A name is recognised conservatively, since code is full of words that are
 //! also first names (`Star`, `Grace`, `Will`): a capitalised word (or camel-case
@@ -18,8 +22,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use pencil_core::model::tokenizer::{UNK, URL};
-use pencil_core::Trace;
+use crate::model::tokenizer::{UNK, URL};
+use crate::Trace;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +79,7 @@ impl NameLists {
 
     /// Builds lists from explicit sets (adds colors and month and day names to `common`).
     pub fn from_lists(first: HashSet<String>, last: HashSet<String>, mut common: HashSet<String>) -> Self {
-        common.extend(pencil_core::metrics::program_counts::COLORS.iter().cloned());
+        common.extend(crate::metrics::program_counts::COLORS.iter().cloned());
         common.extend(
             [
                 "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -106,14 +110,26 @@ pub fn locate_names_dir(explicit: Option<&Path>) -> PathBuf {
 /// How many replacements each rule made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScrubCounts {
-    /// Person names replaced by `<UNK>`.
+    /// Person names (from the published lists) replaced by `<UNK>`.
     pub names: usize,
     /// URLs replaced by `<URL>`.
     pub urls: usize,
     /// One- or two-word string literals replaced by `<UNK>`.
     pub short_strings: usize,
-    /// Traces dropped because their title contains `name`.
+    /// Traces dropped because their title contains `name` or a person's name.
     pub dropped_name_titles: usize,
+    /// E-mail addresses replaced by `<UNK>`.
+    #[serde(default)]
+    pub emails: usize,
+    /// Phone numbers replaced by `<UNK>`.
+    #[serde(default)]
+    pub phones: usize,
+    /// Street addresses replaced by `<UNK>`.
+    #[serde(default)]
+    pub addresses: usize,
+    /// Names from the class roster replaced by `<UNK>`.
+    #[serde(default)]
+    pub roster_names: usize,
 }
 
 impl ScrubCounts {
@@ -123,32 +139,187 @@ impl ScrubCounts {
         self.urls += o.urls;
         self.short_strings += o.short_strings;
         self.dropped_name_titles += o.dropped_name_titles;
+        self.emails += o.emails;
+        self.phones += o.phones;
+        self.addresses += o.addresses;
+        self.roster_names += o.roster_names;
     }
+
+    /// Replacements made in program text (every rule but dropped titles).
+    pub fn replacements(&self) -> usize {
+        self.names + self.urls + self.short_strings + self.emails + self.phones + self.addresses + self.roster_names
+    }
+}
+
+/// Which rules run: the paper's alone (to measure what the others add), or all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rules {
+    /// Names, URLs, short strings, `name` titles (§A.2).
+    Paper,
+    /// The paper's, plus e-mail addresses, phone numbers, street addresses, the
+    /// roster, and titles that contain a name.
+    #[default]
+    All,
+}
+
+/// The names of a class (a CSV file with a `name` column, one person per row):
+/// each name's words of two letters or more, lower case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roster {
+    parts: HashSet<String>,
+}
+
+/// A roster file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    /// Unreadable.
+    #[error("cannot read the roster {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No `name` column in the header.
+    #[error("the roster {0} has no `name` column in its first line")]
+    NoNameColumn(PathBuf),
+}
+
+impl Roster {
+    /// Reads a CSV roster (header line with a `name` column; quoted fields allowed).
+    pub fn load(path: &Path) -> Result<Roster, RosterError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RosterError::Io { path: path.to_path_buf(), source })?;
+        Roster::from_csv(&text).ok_or_else(|| RosterError::NoNameColumn(path.to_path_buf()))
+    }
+
+    /// Parses CSV text; `None` without a `name` column.
+    pub fn from_csv(text: &str) -> Option<Roster> {
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header = csv_fields(lines.next()?.trim_start_matches('\u{feff}'));
+        let column = header.iter().position(|h| h.trim().eq_ignore_ascii_case("name"))?;
+        Some(Roster::from_names(lines.filter_map(|l| csv_fields(l).into_iter().nth(column))))
+    }
+
+    /// A roster of these full names.
+    pub fn from_names<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Roster {
+        let mut parts = HashSet::new();
+        for name in names {
+            for w in WORD_RE.find_iter(name.as_ref()) {
+                if w.as_str().len() >= 2 {
+                    parts.insert(w.as_str().to_lowercase());
+                }
+            }
+        }
+        Roster { parts }
+    }
+
+    /// Whether nobody is on it.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn contains(&self, word: &str) -> bool {
+        !self.parts.is_empty() && self.parts.contains(&word.to_lowercase())
+    }
+}
+
+/// Fields of one CSV line (double quotes, doubled quotes inside).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().map(|f| f.push('"'));
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(String::new()),
+            _ => {
+                fields.last_mut().map(|f| f.push(c));
+            }
+        }
+    }
+    fields
 }
 
 static URL_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"(?i)\b(?:https?://|www\.)[^\s"'<>()\[\]]+"#).unwrap_or_else(|_| unreachable!()));
 static WORD_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z]+").unwrap_or_else(|_| unreachable!()));
+static EMAIL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[a-z0-9._%+-]+\s?(?:@|\(at\)|\[at\])\s?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b").unwrap_or_else(|_| unreachable!())
+});
+// North American numbers with separators or parentheses, 7-digit local numbers with
+// a dash, and international numbers after a `+`. Bare digit runs are left alone:
+// programs are full of numbers.
+static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[\s.-]\d{4}\b",
+        r"|\+\d{1,3}(?:[\s.-]\d{2,4}){2,4}\b",
+        r"|\b\d{3}-\d{4}\b",
+    ))
+    .unwrap_or_else(|_| unreachable!())
+});
+// A house number, one to three words, and a street type: spelled out in any case,
+// abbreviated only after capitalised words ("12 Elm St", not "turn 90 the other way").
+static ADDRESS_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b\d{1,6}\s+(?:[A-Za-z][\w'.-]*\s+){1,3}(?i:street|avenue|road|lane|drive|boulevard|terrace|parkway|highway)\b",
+        r"|\b\d{1,6}\s+(?:[A-Z][\w'.-]*\s+){1,3}(?:St|Ave|Rd|Blvd|Ln|Dr|Ct|Way|Pl|Cir|Court|Place|Circle|Pkwy|Hwy|Terr?)\b\.?",
+    ))
+    .unwrap_or_else(|_| unreachable!())
+});
 
 /// Applies the scrub.
 #[derive(Debug, Clone)]
 pub struct Scrubber {
     lists: NameLists,
+    roster: Roster,
+    rules: Rules,
 }
 
 impl Scrubber {
-    /// A scrubber with these lists.
+    /// A scrubber with these lists and every rule.
     pub fn new(lists: NameLists) -> Self {
-        Scrubber { lists }
+        Scrubber { lists, roster: Roster::default(), rules: Rules::All }
     }
 
-    /// Scrubs a corpus: drops traces whose title contains `name`, scrubs every
+    /// The same, also removing the names on `roster`.
+    pub fn with_roster(mut self, roster: Roster) -> Self {
+        self.roster = roster;
+        self
+    }
+
+    /// The same, with only `rules`.
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Whether a trace with this title is dropped: students type their names there.
+    pub fn drops_title(&self, title: &str) -> bool {
+        if title.to_lowercase().contains("name") {
+            return true;
+        }
+        if self.rules == Rules::Paper {
+            return false;
+        }
+        if WORD_RE.find_iter(title).flat_map(|w| camel_parts(w.as_str()).into_iter().map(move |(s, e)| &w.as_str()[s..e])).any(|w| self.roster.contains(w)) {
+            return true;
+        }
+        let mut found = ScrubCounts::default();
+        self.scrub_names(title, &mut found);
+        found.names > 0
+    }
+
+    /// Scrubs a corpus: drops traces whose title [`Self::drops_title`], scrubs every
     /// program of the others.
     pub fn scrub_traces(&self, traces: Vec<Trace>, counts: &mut ScrubCounts) -> Vec<Trace> {
         traces
             .into_iter()
             .filter_map(|mut t| {
-                if t.title.to_lowercase().contains("name") {
+                if self.drops_title(&t.title) {
                     counts.dropped_name_titles += 1;
                     return None;
                 }
@@ -166,6 +337,17 @@ impl Scrubber {
             counts.urls += 1;
             URL
         });
+        let code = match self.rules {
+            Rules::Paper => code,
+            Rules::All => std::borrow::Cow::Owned(
+                EMAIL_RE
+                    .replace_all(&code, |_: &regex::Captures| {
+                        counts.emails += 1;
+                        UNK
+                    })
+                    .into_owned(),
+            ),
+        };
         let mut out = String::with_capacity(code.len());
         for line in code.split_inclusive('\n') {
             self.scrub_line(line, &mut out, counts);
@@ -173,22 +355,69 @@ impl Scrubber {
         out
     }
 
+    /// Code outside strings and comments: only roster names are taken out of it.
+    fn scrub_code(&self, code: &str, out: &mut String, counts: &mut ScrubCounts) {
+        if self.roster.is_empty() || self.rules == Rules::Paper {
+            out.push_str(code);
+            return;
+        }
+        out.push_str(&self.scrub_roster(code, counts));
+    }
+
+    /// Replaces roster names (whole words or camel-case parts, any case).
+    fn scrub_roster(&self, text: &str, counts: &mut ScrubCounts) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for m in WORD_RE.find_iter(text) {
+            for (s, e) in camel_parts(m.as_str()) {
+                let (s, e) = (m.start() + s, m.start() + e);
+                let marker = matches!(&text[s..e], "UNK" | "URL") && text[..s].ends_with('<');
+                if !marker && self.roster.contains(&text[s..e]) {
+                    out.push_str(&text[at..s]);
+                    out.push_str(UNK);
+                    counts.roster_names += 1;
+                    at = e;
+                }
+            }
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+
+    /// Free text (a comment or a string's content): every rule for text.
+    fn scrub_text(&self, text: &str, counts: &mut ScrubCounts) -> String {
+        if self.rules == Rules::Paper {
+            return self.scrub_names(text, counts);
+        }
+        let text = PHONE_RE.replace_all(text, |_: &regex::Captures| {
+            counts.phones += 1;
+            UNK
+        });
+        let text = ADDRESS_RE.replace_all(&text, |_: &regex::Captures| {
+            counts.addresses += 1;
+            UNK
+        });
+        // Listed names first: the roster's marker must not split a pair they recognise.
+        let text = self.scrub_names(&text, counts);
+        self.scrub_roster(&text, counts)
+    }
+
     /// Walks one line as CoffeeScript's lexer would for strings and comments.
     fn scrub_line(&self, line: &str, out: &mut String, counts: &mut ScrubCounts) {
         let mut rest = line;
         while !rest.is_empty() {
             let Some(i) = rest.find(['"', '\'', '#']) else {
-                out.push_str(rest);
+                self.scrub_code(rest, out, counts);
                 return;
             };
-            out.push_str(&rest[..i]);
+            self.scrub_code(&rest[..i], out, counts);
             let c = rest.as_bytes()[i];
             if c == b'#' {
                 let (comment, newline) = match rest[i..].strip_suffix('\n') {
                     Some(body) => (body, "\n"),
                     None => (&rest[i..], ""),
                 };
-                out.push_str(&self.scrub_names(comment, counts));
+                out.push_str(&self.scrub_text(comment, counts));
                 out.push_str(newline);
                 return;
             }
@@ -202,14 +431,14 @@ impl Scrubber {
                         counts.short_strings += 1;
                         out.push_str(UNK);
                     } else {
-                        out.push_str(&self.scrub_names(body, counts));
+                        out.push_str(&self.scrub_text(body, counts));
                     }
                     out.push(quote);
                     rest = &rest[body_start + len + 1..];
                 }
                 None => {
                     // An unterminated string (or a multi-line one): scrub names, keep the rest.
-                    out.push_str(&self.scrub_names(&rest[i..], counts));
+                    out.push_str(&self.scrub_text(&rest[i..], counts));
                     return;
                 }
             }
@@ -237,7 +466,9 @@ impl Scrubber {
         let words: Vec<&str> = parts.iter().map(|&(s, e, _)| &text[s..e]).collect();
         let n = words.len();
         let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
-        let cap: Vec<bool> = words.iter().map(|w| is_capitalised(w)).collect();
+        // `<UNK>` and `<URL>` left by an earlier rule are markers, not names.
+        let marker = |i: usize| matches!(words[i], "UNK" | "URL") && text[..parts[i].0].ends_with('<');
+        let cap: Vec<bool> = (0..words.len()).map(|i| is_capitalised(words[i]) && !marker(i)).collect();
         let first: Vec<bool> = (0..n).map(|i| cap[i] && self.lists.first.contains(&lower[i])).collect();
         let last: Vec<bool> = (0..n).map(|i| cap[i] && self.lists.last.contains(&lower[i])).collect();
         let common: Vec<bool> = lower.iter().map(|w| self.lists.common.contains(w)).collect();
@@ -246,6 +477,25 @@ impl Scrubber {
         // or not ("#haylee").
         let mut is_name: Vec<bool> =
             (0..n).map(|i| words[i].len() >= 3 && self.lists.first.contains(&lower[i]) && !common[i]).collect();
+        // Beyond the paper: a first name that is also a word ("Bill", "Cherry") is a
+        // name where students sign their work: after "by", "from", "I am", "name",
+        // "dear"..., or with a possessive ("Peter's car").
+        if self.rules == Rules::All {
+            for i in 0..n {
+                if words[i].len() < 2 || !self.lists.first.contains(&lower[i]) {
+                    continue;
+                }
+                let prev = |k: usize| i.checked_sub(k).map(|j| lower[j].as_str());
+                let signed = matches!(prev(1), Some("by" | "from" | "author" | "dear" | "love" | "sincerely" | "student" | "named" | "called"));
+                let introduced = matches!(prev(1), Some("am" | "im" | "name" | "names"))
+                    || (prev(1) == Some("m") && prev(2) == Some("i"))
+                    || (prev(1) == Some("is") && prev(2) == Some("name"));
+                let possessive = text[parts[i].1..].starts_with("'s") || text[parts[i].1..].starts_with("\u{2019}s");
+                if introduced || (cap[i] && (signed || possessive)) {
+                    is_name[i] = true;
+                }
+            }
+        }
         // "Firstname Lastname": a first name then a last name, or two name-like
         // words at least one of which is no common word and one of which is listed.
         for i in 0..n.saturating_sub(1) {
@@ -321,7 +571,7 @@ fn is_short_literal(body: &str) -> bool {
 /// Color strings (`pen "red"`) are code, not text: the short-literal rule spares them.
 fn is_color(body: &str) -> bool {
     let b = body.trim().to_lowercase();
-    pencil_core::metrics::program_counts::COLORS.contains(&b)
+    crate::metrics::program_counts::COLORS.contains(&b)
 }
 
 fn is_capitalised(w: &str) -> bool {
@@ -389,6 +639,47 @@ mod tests {
         check("label '' \n", "label '' \n", 0, 0, 0);
     }
 
+    fn counts_of(s: &Scrubber, input: &str) -> (String, ScrubCounts) {
+        let mut c = ScrubCounts::default();
+        (s.scrub_program(input, &mut c), c)
+    }
+
+    #[test]
+    fn scrubs_emails_phones_and_addresses_in_text_but_not_numbers_in_code() {
+        let s = scrubber();
+        let (out, c) = counts_of(&s, "# mail maya.l@school.org or call (555) 123-4567\nwrite \"I live at 42 Maple Street in town\"\n");
+        assert_eq!(out, "# mail <UNK> or call <UNK>\nwrite \"I live at <UNK> in town\"\n");
+        assert_eq!((c.emails, c.phones, c.addresses), (1, 1, 1));
+        let (out, c) = counts_of(&s, "# +44 20 7946 0958, 555-0199, 12 Oak Ave.\n");
+        assert_eq!(out, "# <UNK>, <UNK>, <UNK>\n");
+        assert_eq!((c.phones, c.addresses), (2, 1));
+        let code = "moveto 100, 200\nfd 555\n# turn 90 the other way\n# 3 big circles on the road\n";
+        let (out, c) = counts_of(&s, code);
+        assert_eq!(out, code);
+        assert_eq!(c.replacements(), 0);
+        let paper = scrubber().with_rules(Rules::Paper);
+        let (out, _) = counts_of(&paper, "# call 555-123-4567\n");
+        assert_eq!(out, "# call 555-123-4567\n", "the paper's rules alone leave phones");
+    }
+
+    #[test]
+    fn roster_names_go_everywhere_even_in_code_and_common_words() {
+        let roster = Roster::from_csv("id,name\n1,\"Grace Okafor\"\n2,Star Wu\n").expect("roster");
+        let s = scrubber().with_roster(roster);
+        let (out, c) = counts_of(&s, "# by Grace Okafor\ngraceTurtle = new Turtle\nwrite \"hi from star wu\"\n");
+        assert_eq!(out, "# by <UNK> <UNK>\n<UNK>Turtle = new Turtle\nwrite \"hi from <UNK> <UNK>\"\n");
+        assert_eq!(c.roster_names + c.names, 5, "{c:?}");
+        assert!(Roster::from_csv("id,student\n1,x\n").is_none());
+        assert!(s.drops_title("okafor house"));
+    }
+
+    #[test]
+    fn markers_are_not_names() {
+        let (out, c) = counts_of(&scrubber(), "# see https://x.org/a Smith\n");
+        assert_eq!(out, "# see <URL> Smith\n");
+        assert_eq!(c.names, 0);
+    }
+
     #[test]
     fn drops_name_titles() {
         let t = |title: &str| Trace {
@@ -399,8 +690,10 @@ mod tests {
             provenance: Default::default(),
         };
         let mut c = ScrubCounts::default();
-        let kept = scrubber().scrub_traces(vec![t("name"), t("myname2"), t("house")], &mut c);
+        let kept = scrubber().scrub_traces(vec![t("name"), t("myname2"), t("house"), t("Lindsey Clark house")], &mut c);
         assert_eq!(kept.len(), 1);
-        assert_eq!(c.dropped_name_titles, 2);
+        assert_eq!(c.dropped_name_titles, 3);
+        let kept = scrubber().with_rules(Rules::Paper).scrub_traces(vec![t("Lindsey Clark house")], &mut c);
+        assert_eq!(kept.len(), 1, "the paper drops only titles containing `name`");
     }
 }

@@ -21,7 +21,9 @@ pub mod dataset;
 pub mod export;
 pub mod optim;
 pub mod probe;
-pub mod scrub;
+/// The scrub lives in `pencil-core` (the export on a student's machine uses it too).
+pub use pencil_core::scrub;
+pub mod scrub_eval;
 pub mod splits;
 pub mod synthetic;
 pub mod train;

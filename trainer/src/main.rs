@@ -35,6 +35,8 @@ enum Command {
     Export(cmd::export::Args),
     /// Measure generation tokens/s of an exported model (ort, KV cache).
     BenchGenerate(cmd::bench_generate::Args),
+    /// Scrub recall and precision on a labelled set planted into public programs.
+    BenchScrub(cmd::bench_scrub::Args),
     /// Train and score the backtracking probe of a model directory (writes probe.safetensors).
     Probe(cmd::probe::Args),
 }
@@ -50,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         Command::Evaluate(args) => cmd::evaluate::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::BenchGenerate(args) => cmd::bench_generate::run(args),
+        Command::BenchScrub(args) => cmd::bench_scrub::run(args),
         Command::Probe(args) => cmd::probe::run(args),
     }
 }

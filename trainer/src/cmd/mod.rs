@@ -9,5 +9,6 @@ pub mod tokenizer;
 pub mod train;
 pub mod export;
 pub mod bench_generate;
+pub mod bench_scrub;
 pub mod evaluate;
 pub mod probe;
