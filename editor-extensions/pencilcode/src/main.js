@@ -13,7 +13,7 @@ import { coffeeScript } from '@codemirror/legacy-modes/mode/coffeescript';
 import { forEachDiagnostic, lintGutter, setDiagnosticsEffect } from '@codemirror/lint';
 import { LSPClient, LSPPlugin, serverDiagnostics } from '@codemirror/lsp-client';
 import { renderDrawing } from '../../drawing/src/render.ts';
-import { applyTextEdits, changedLines, cleanTitle, uriForTitle, verdictWords } from './words.js';
+import { applyTextEdits, changedLines, cleanTitle, hintWords, uriForTitle, verdictWords } from './words.js';
 
 const RUN_METHOD = 'pencil/run';
 const HINT_METHOD = 'pencil/hint';
@@ -99,7 +99,7 @@ const client = new LSPClient({
   extensions: [serverDiagnostics()],
   notificationHandlers: {
     [HINT_METHOD]: (_client, /** @type {{message: string}} */ params) => {
-      addNote(params.message, 'hint');
+      addNote(hintWords(params.message), 'hint');
       return true;
     },
     // The server's messages go to the side panel, not over the code.

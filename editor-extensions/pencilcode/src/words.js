@@ -77,6 +77,17 @@ export function verdictWords(result) {
 }
 
 /**
+ * A hint as the panel shows it: the sentence for the student, without the
+ * sender's name (the panel is the coach's) or the model's risk figure, which
+ * means nothing to a 12-year-old (the notification carries it apart, as `risk`).
+ * @param {string} message
+ */
+export function hintWords(message) {
+  const text = message.replace(/^Pencil coach:\s*/, '').replace(/\s*\(backtracking risk [\d.]+%\)\s*$/, '');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
  * Applies LSP text edits (line/character in UTF-16 units, as JavaScript strings
  * count) to `text`. Edits must not overlap, as LSP requires.
  * @param {string} text

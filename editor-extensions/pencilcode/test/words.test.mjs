@@ -1,7 +1,7 @@
 // The page's pure pieces: titles, the verdict's words, the fix preview.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyTextEdits, changedLines, cleanTitle, percentile, uriForTitle, verdictWords } from '../src/words.js';
+import { applyTextEdits, changedLines, cleanTitle, hintWords, percentile, uriForTitle, verdictWords } from '../src/words.js';
 
 test('titles become the file stem the server reads back', () => {
   for (const [typed, title] of [
@@ -43,4 +43,9 @@ test('fix edits apply in UTF-16 positions and preview as changed lines', () => {
   assert.deepEqual(changedLines('a\nb\n', 'a\nx\ny\nb\n'), { line: 2, removed: [], added: ['x', 'y'] });
   assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);
   assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95), 10);
+});
+
+test('hints lose the sender and the risk figure', () => {
+  assert.equal(hintWords('Pencil coach: before the next change, run it. (backtracking risk 49%)'), 'Before the next change, run it.');
+  assert.equal(hintWords('Try a smaller step.'), 'Try a smaller step.');
 });
