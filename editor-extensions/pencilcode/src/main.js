@@ -171,6 +171,7 @@ function showProblems(problems) {
   const list = $('problems');
   list.replaceChildren();
   $('no-problems').hidden = problems.length > 0;
+  $('no-problems').textContent = timings.runs.length ? 'No problems found.' : 'Press Run to check your program.';
   for (const p of problems) {
     const item = document.createElement('li');
     const go = document.createElement('button');
@@ -363,6 +364,7 @@ function showDrawing(drawing, status) {
     canvas.dataset.ops = '0';
     return;
   }
+  zoom.hidden = false;
   draw();
   canvas.dataset.ops = String(drawing.ops.length);
   note.textContent = status === 'ok' ? '' : 'This is what your program drew before it stopped.';
