@@ -89,6 +89,15 @@ pub fn rank(current: &str, trace: &TraceIndex, running: impl IntoIterator<Item =
     let mut fixes = rank::keep_offerable(fixes, |f| &f.score);
     fixes.sort_by(|a, b| rank::order(&a.score, &b.score).then(b.bleu.total_cmp(&a.bleu)).then_with(|| a.new_code.cmp(&b.new_code)));
     fixes.truncate(limit);
+    // A student choosing between fixes must see which is which.
+    let mut titles = std::collections::HashMap::<String, usize>::new();
+    for fix in &mut fixes {
+        let n = titles.entry(fix.title.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            fix.title = format!("{} (option {n})", fix.title);
+        }
+    }
     fixes
 }
 
@@ -136,7 +145,12 @@ pub fn describe_change(old: &str, new: &str) -> String {
         _ => {
             let lines: Vec<usize> = removed.iter().map(|(i, _)| i + 1).chain(added.iter().map(|(i, _)| i + 1)).collect();
             let (lo, hi) = (lines.iter().min().copied().unwrap_or(1), lines.iter().max().copied().unwrap_or(1));
-            if lo == hi { format!("change line {lo}") } else { format!("change lines {lo}–{hi}") }
+            let span = if lo == hi { format!("change line {lo}") } else { format!("change lines {lo}–{hi}") };
+            // Two fixes over the same lines must still read differently: name the first new line.
+            match added.iter().map(|(_, l)| l.trim()).find(|l| !l.is_empty()) {
+                Some(first) => format!("{span} (`{}` …)", snippet(first)),
+                None => span,
+            }
         }
     };
     format!("Fix in my style: {what}")
@@ -209,10 +223,20 @@ mod tests {
     }
 
     #[test]
+    fn two_fixes_never_share_a_title() {
+        let current = "pen red\nfd 100\nrt 9O\nfd 100\n";
+        let candidates = vec!["pen red\nfd 100\nrt 90\nfd 50\n".to_string(), "pen red\nfd 100\nrt 90\nfd 60\n".to_string()];
+        let ranked = rank(current, &TraceIndex::default(), candidates, 3);
+        assert_eq!(ranked.len(), 2);
+        assert_ne!(ranked[0].title, ranked[1].title, "{ranked:?}");
+    }
+
+    #[test]
     fn titles_say_what_changes() {
         assert_eq!(describe_change("fd 100\nrt 90\n", "fd 100\nrt 90\nfd 50\n"), "Fix in my style: add line 3 (`fd 50`)");
         assert_eq!(describe_change("fd 100\nzz\nrt 90\n", "fd 100\nrt 90\n"), "Fix in my style: remove line 2 (`zz`)");
-        assert_eq!(describe_change("a\nb\nc\n", "x\nb\ny\n"), "Fix in my style: change lines 1–3");
+        assert_eq!(describe_change("a\nb\nc\n", "x\nb\ny\n"), "Fix in my style: change lines 1–3 (`x` …)");
+        assert_eq!(describe_change("a\nb\nc\n", "b\n"), "Fix in my style: change lines 1–3");
         let long = format!("write '{}'\n", "x".repeat(80));
         assert!(describe_change("fd 1\n", &long).contains('…'));
     }
