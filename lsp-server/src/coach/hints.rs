@@ -17,13 +17,12 @@ pub fn hint_threshold(setting: Option<f64>, probe: Option<f32>) -> f64 {
     setting.or(probe.map(f64::from)).unwrap_or(DEFAULT_HINT_THRESHOLD)
 }
 
-/// The sentence the student sees.
-pub fn hint_message(risk: f64) -> String {
-    format!(
-        "Pencil coach: before the next change, take a moment to run your program and compare what it draws with what you want. \
-         Students whose programs looked like this often had to undo recent changes later. (backtracking risk {:.0}%)",
-        risk * 100.0
-    )
+/// The sentence the student sees: plain words, no percentages (the risk travels in
+/// the notification's own `risk` field for clients that want it).
+pub fn hint_message() -> String {
+    "Before your next change, run your program and compare what it draws with what you want. \
+     Students whose programs looked like this often had to undo recent changes later."
+        .to_string()
 }
 
 /// Generation numbers per key: work started for an older generation is stale once

@@ -99,7 +99,7 @@ impl RiskJob {
         if !allowed {
             return;
         }
-        let message = hint_message(risk);
+        let message = hint_message();
         let hint_id = match (&self.services.store, self.state_id) {
             (Some(store), Some(state_id)) => {
                 let hint = HintRecord {
