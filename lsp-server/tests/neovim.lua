@@ -54,6 +54,7 @@ local ok, err = pcall(function()
 
   vim.cmd('PencilRun')
   result.steps.second_run = { status = (result.notes[#result.notes] == 'pencil: the program runs') and 'ok' or result.notes[#result.notes] }
+  result.steps.drawing = pencil.drawing_lines(pencil.last_drawing, 20, 10)
   assert(vim.wait(10000, function() return #vim.diagnostic.get(bufnr) == 0 end, 20), 'diagnostics were not cleared')
   result.steps.cleared = true
   client.stop()

@@ -49,6 +49,10 @@ fn neovim_runs_sees_the_error_applies_the_fix_and_runs_again() {
     assert_eq!(steps["diagnostic"]["end_col"], 13);
     assert_eq!(steps["fixed_text"], "speed 10\npen lightblue\nfd 100");
     assert_eq!(steps["second_run"]["status"], "ok", "{result:#}");
+    // `fd 100` north from the centre: a vertical line of stars ending at the turtle's arrow.
+    let drawing: Vec<&str> = steps["drawing"].as_array().map(|a| a.iter().filter_map(|l| l.as_str()).collect()).unwrap_or_default();
+    assert_eq!(drawing.first().map(|l| l.trim()), Some("^"), "{result:#}");
+    assert!(drawing.len() >= 5 && drawing[1..].iter().all(|l| l.trim() == "*"), "{drawing:?}");
     assert_eq!(steps["cleared"], true);
     let messages = result["messages"].as_array().expect("messages");
     assert!(messages.iter().any(|m| m.as_str().is_some_and(|m| m.contains("no trace model"))), "{messages:?}");
