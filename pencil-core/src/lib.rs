@@ -11,7 +11,10 @@
 //! - [`scrub`]: de-identification of program text (the paper's §A.2 rules and more),
 //!   shared by the trainer and every export.
 //! - [`inference`]: exported models under ONNX Runtime: KV cache, sampling, stop rules.
+//! - [`classroom`]: wire types shared by `pencil-hub` and `pencil-lsp`: joining, the
+//!   teacher-signed hint policy (sign/verify), aggregate-only run events.
 
+pub mod classroom;
 pub mod corpus;
 pub mod inference;
 pub mod metrics;
