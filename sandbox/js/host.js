@@ -259,6 +259,7 @@
   // A stretch of pen movement from (x0, y0) to the turtle's position now.
   function penMoved(t, x0, y0) {
     if (!t.style || !t.down) return;
+    if (r2(x0) === r2(t.x) && r2(y0) === r2(t.y)) return; // a move that went nowhere adds no corner
     var seg = t.corners[0];
     if (!seg.length) seg.push(r2(x0), r2(y0));
     seg.push(r2(t.x), r2(t.y));
@@ -305,7 +306,7 @@
     if (!text || text === 'none') { t.style = null; t.down = false; return; }
     var w = typeof width === 'number' && width === width ? width : DEFAULT_PEN_WIDTH;
     if (text === 'path' || text === 'fill') t.style = { path: true, color: null, width: w };
-    else if (/^erase\b/.test(text)) t.style = { erase: true, color: 'erase', width: w + 1 };
+    else if (/^erase\b/.test(text)) t.style = { erase: true, color: 'erase', width: w }; // renderers add jquery-turtle's +1
     else t.style = { color: text, width: w };
     t.down = true;
   }
@@ -550,6 +551,7 @@
       if (a instanceof JQ) { var o = turOf(a); return [o.x, o.y]; }
       if (isArray(a)) return [num(a[0], 0), num(a[1], 0)];
       if ('pageX' in a) return [num(a.pageX, 0) - 640, 360 - num(a.pageY, 0)];
+      if (b === undefined) return null; // an event with no position: nowhere to go
     }
     return [num(a, 0), num(b, 0)];
   }
@@ -560,13 +562,13 @@
     lt: motion(function (a, r) { turn(this, -(a == null ? 90 : num(a, 0)), r); }),
     slide: motion(drawn(function (x, y) { slideBy(this, num(x, 0), num(y, 0)); })),
     movexy: motion(drawn(function (x, y) { this.x += num(x, 0); this.y += num(y, 0); })),
-    moveto: motion(drawn(function (a, b) { var p = target(a, b); this.x = p[0]; this.y = p[1]; })),
+    moveto: motion(drawn(function (a, b) { var p = target(a, b); if (p) { this.x = p[0]; this.y = p[1]; } })),
     jump: motion(jumped(function (x, y) { slideBy(this, num(x, 0), num(y, 0)); })),
     jumpxy: motion(jumped(function (x, y) { this.x += num(x, 0); this.y += num(y, 0); })),
-    jumpto: motion(jumped(function (a, b) { var p = target(a, b); this.x = p[0]; this.y = p[1]; })),
+    jumpto: motion(jumped(function (a, b) { var p = target(a, b); if (p) { this.x = p[0]; this.y = p[1]; } })),
     turnto: motion(function (a, b) {
       if (typeof a === 'number' && b === undefined) this.dir = a;
-      else { var p = target(a, b); this.dir = MathObj.atan2(p[0] - this.x, p[1] - this.y) * 180 / MathObj.PI; }
+      else { var p = target(a, b); if (p) this.dir = MathObj.atan2(p[0] - this.x, p[1] - this.y) * 180 / MathObj.PI; }
     }),
     home: motion(jumped(function () { this.x = 0; this.y = 0; this.dir = 0; })),
     pause: function (s) {
@@ -602,9 +604,9 @@
     direction: function (a, b) {
       var t = turOf(this);
       if (!arguments.length) return t.dir;
-      var p = target(a, b); return MathObj.atan2(p[0] - t.x, p[1] - t.y) * 180 / MathObj.PI;
+      var p = target(a, b) || [t.x, t.y]; return MathObj.atan2(p[0] - t.x, p[1] - t.y) * 180 / MathObj.PI;
     },
-    distance: function (a, b) { var t = turOf(this), p = target(a, b); return MathObj.sqrt((p[0] - t.x) * (p[0] - t.x) + (p[1] - t.y) * (p[1] - t.y)); },
+    distance: function (a, b) { var t = turOf(this), p = target(a, b) || [t.x, t.y]; return MathObj.sqrt((p[0] - t.x) * (p[0] - t.x) + (p[1] - t.y) * (p[1] - t.y)); },
     canvas: function () { return anything('canvas'); },
     imagedata: function () { return anything('imagedata'); },
     // The same cell every time, so styles a program sets on it read back (mazes).
@@ -1097,7 +1099,9 @@
     define('turtle', S.mainJQ);
     define('origin', new JQ(null, 'origin'));
     ['lastclick', 'lastdblclick', 'lastmouse', 'lastmousedown', 'lastmouseup', 'lastmousemove'].forEach(function (n) {
-      define(n, { pageX: 0, pageY: 0, which: 0, type: n.slice(4) });
+      // jquery-turtle's `new $.Event()`: no position until the mouse moves, so
+      // `moveto lastclick` stays put (pageX/pageY read undefined, as on the page).
+      define(n, { which: 0, type: n.slice(4) });
     });
     MathObj.random = S.rng; // same program, same verdict
   }

@@ -98,3 +98,11 @@ fn a_failing_program_keeps_what_it_drew_before_the_error_and_a_compile_error_has
     assert_eq!(v.status, Status::Error);
     assert!(v.drawing.is_none(), "{v:?}");
 }
+
+#[test]
+fn moving_to_a_mouse_event_before_any_mouse_stays_put() {
+    // jquery-turtle's lastclick is an event with no position until the mouse moves.
+    let d = drawing("pen red\nfd 10\nmoveto lastclick\nturnto lastmousemove\nfd 10\n");
+    let DrawOp::Line { points, .. } = &d.ops[0] else { panic!("{d:?}") };
+    assert!(near(points, &[0.0, 0.0, 0.0, 10.0, 0.0, 20.0]), "{points:?}");
+}
