@@ -13,6 +13,47 @@ pub(super) fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<
     if line.is_some_and(is_foreign_block_end) {
         return Vec::new();
     }
+    // `pen dark green`: a color written as two words is one name.
+    let at = error.line.map_or(0, |l| l.saturating_sub(1) as usize);
+    if let Some(fix) = line.and_then(|l| join_color_words(code, at, l, name)) {
+        return std::iter::once(fix).chain(rename_fixes_by_distance(code, error, name)).collect();
+    }
+    rename_fixes_by_distance(code, error, name)
+}
+
+/// `dark green` on line `at` (0-based), where `name` is `dark`: the two words joined
+/// make a color the runtime knows (`darkgreen`).
+fn join_color_words(code: &str, at: usize, line: &str, name: &str) -> Option<Fix> {
+    let bytes = line.as_bytes();
+    let mut from = 0;
+    while let Some(pos) = line[from..].find(name).map(|p| p + from) {
+        from = pos + name.len();
+        let starts_word = pos == 0 || !is_ident_byte(bytes[pos - 1]);
+        let rest = &line[pos + name.len()..];
+        let gap = rest.len() - rest.trim_start_matches(' ').len();
+        if !starts_word || gap == 0 {
+            continue;
+        }
+        let word: String = rest[gap..].bytes().take_while(|b| is_ident_byte(*b)).map(char::from).collect();
+        let joined = format!("{name}{word}").to_lowercase();
+        let Some(color) = names::colors().iter().find(|c| c.to_lowercase() == joined) else { continue };
+        let fixed_line = format!("{}{}{}", &line[..pos], color, &rest[gap + word.len()..]);
+        let new_code = code
+            .split_inclusive('\n')
+            .enumerate()
+            .map(|(i, l)| if i == at { format!("{fixed_line}{}", if l.ends_with('\n') { "\n" } else { "" }) } else { l.to_string() })
+            .collect();
+        return Some(Fix {
+            rule: Rule::NearestColor,
+            title: format!("Write `{name} {word}` on line {} as one color name: `{color}`", at + 1),
+            new_code,
+        });
+    }
+    None
+}
+
+/// Fixes for an unknown `name` from names close to it, likeliest first.
+fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
     let mut colors = nearest(name, names::colors(), 2);
     if colors.is_empty() {
         // A made-up compound like `babyblue` is far from every name but contains one.
@@ -337,6 +378,12 @@ mod tests {
         let fixes = candidates(code, &err("ReferenceError", "jelyfish is not defined", Some(2)));
         assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("jellyfish = -> fd 1\njellyfish()\n"));
         // A color cut short, too far from every color by edit distance.
+        let fixes = candidates("speed 10\npen dark green, 10\nbox (light blue), 100\n", &err("ReferenceError", "dark is not defined", Some(2)));
+        assert_eq!(fixes[0].new_code, "speed 10\npen darkgreen, 10\nbox (light blue), 100\n");
+        assert_eq!(fixes[0].title, "Write `dark green` on line 2 as one color name: `darkgreen`");
+        let fixes = candidates("box (light blue), 100\n", &err("ReferenceError", "light is not defined", Some(1)));
+        assert_eq!(fixes[0].new_code, "box (lightblue), 100\n");
+        assert!(candidates("dark = 3\nfd dark stuff\n", &err("ReferenceError", "dark is not defined", Some(2))).iter().all(|f| !f.title.contains("one color")));
         let fixes = candidates("pen gr\n", &err("ReferenceError", "gr is not defined", Some(1)));
         let codes: Vec<&str> = fixes.iter().map(|f| f.new_code.as_str()).collect();
         assert!(codes.contains(&"pen gray\n") || codes.contains(&"pen green\n"), "{codes:?}");
