@@ -1,0 +1,17 @@
+//! `pencil-hub`: the teacher's side of classroom mode.
+//!
+//! - [`server`]: configuration, the routing table, Host check and security headers.
+//! - [`web`]: the teacher's pages (sign-in, classes, dashboard, policy form).
+//! - [`api`]: the students' JSON API, wire types in `pencil_core::classroom`.
+//! - [`store`]: the storage trait and the database thread; [`sqlite`] its backend.
+//! - [`security`]: tokens, hashes, Argon2id, join codes. [`html`]: escaping and layout.
+//! - [`teacher`]: the `teacher add` command.
+
+pub mod api;
+pub mod html;
+pub mod security;
+pub mod server;
+pub mod sqlite;
+pub mod store;
+pub mod teacher;
+pub mod web;

@@ -1,1 +1,86 @@
-fn main(){}
+//! The `pencil-hub` binary: parses arguments and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use pencil_hub::server::{check_listen, serve, Config};
+use pencil_hub::sqlite::SqliteDb;
+use pencil_hub::store::Store;
+
+#[derive(Parser)]
+#[command(name = "pencil-hub", about = "The teacher's hub for Pencil coach classrooms")]
+struct Cli {
+    /// Where the database lives (default: the user's data directory, pencil-hub/).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard and the students' API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: SocketAddr,
+        /// Allow a non-loopback --listen address (plain HTTP on the network).
+        #[arg(long)]
+        allow_remote: bool,
+        /// Another Host name this hub is reached by (repeatable), e.g. hub.school.example:7070.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// Show a student as idle after this many seconds without an event.
+        #[arg(long, default_value_t = 120)]
+        idle_after_secs: i64,
+    },
+    /// Manage teacher accounts.
+    Teacher {
+        #[command(subcommand)]
+        command: TeacherCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeacherCommand {
+    /// Create a teacher account (and its policy signing key).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn data_dir(cli: Option<PathBuf>) -> Result<PathBuf> {
+    match cli {
+        Some(dir) => Ok(dir),
+        None => Ok(dirs::data_dir().context("no data directory for this user; pass --data-dir")?.join("pencil-hub")),
+    }
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let cli = Cli::parse();
+    let dir = data_dir(cli.data_dir)?;
+    match cli.command {
+        Command::Serve { listen, allow_remote, hosts, idle_after_secs } => {
+            check_listen(listen, allow_remote)?;
+            let store = Store::start(Box::new(SqliteDb::open(&dir)?));
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve(store, Config { listen, extra_hosts: hosts, idle_after_secs }))
+        }
+        Command::Teacher { command: TeacherCommand::Add { name, password_stdin } } => {
+            let password = pencil_hub::teacher::read_password(password_stdin)?;
+            let mut db = SqliteDb::open(&dir)?;
+            let id = pencil_hub::teacher::add(&mut db, &name, &password)?;
+            eprintln!("teacher '{}' added (id {id}) in {}", name.trim(), dir.display());
+            Ok(())
+        }
+    }
+}

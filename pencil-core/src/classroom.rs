@@ -267,12 +267,32 @@ pub enum RiskBucket {
     High,
 }
 
+impl RiskBucket {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskBucket::Low => "low",
+            RiskBucket::Medium => "medium",
+            RiskBucket::High => "high",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HintOutcome {
     Shown,
     Accepted,
     Dismissed,
+}
+
+impl HintOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HintOutcome::Shown => "shown",
+            HintOutcome::Accepted => "accepted",
+            HintOutcome::Dismissed => "dismissed",
+        }
+    }
 }
 
 /// One run of the student's program, with no code.

@@ -1,0 +1,163 @@
+//! The students' JSON API (`/api/v1`), see `pencil_core::classroom`.
+//! Devices authenticate with `Authorization: Bearer <device_token>`; a token
+//! only ever reaches its own device's class.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ed25519_dalek::SigningKey;
+use pencil_core::classroom::{
+    encode_key, normalize_display_name, ApiError, EventAck, EventBatch, JoinRequest, JoinResponse,
+    MAX_EVENTS_PER_BATCH,
+};
+use serde::de::DeserializeOwned;
+
+use crate::security::{new_token, normalize_join_code, token_hash};
+use crate::server::{now, SharedState};
+use crate::store::Device;
+
+/// Wrong join codes allowed per address per window before joining is refused.
+const JOIN_FAILURES_PER_IP: u32 = 20;
+const FAILURE_WINDOW_SECS: i64 = 15 * 60;
+
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(ApiError { error: message.into() })).into_response()
+}
+
+fn internal(e: anyhow::Error) -> Response {
+    tracing::error!("api: {e:#}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+/// Reads a JSON body, turning every failure into a JSON error a client can show.
+fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Response> {
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            error(status, "request body is too large")
+        } else {
+            error(status, format!("could not read the request body: {rejection}"))
+        }
+    })?;
+    serde_json::from_slice(&body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
+}
+
+async fn device(state: &SharedState, headers: &HeaderMap) -> Result<Device, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer <device token>"))?;
+    let hash = token_hash(token);
+    state
+        .store
+        .call(move |db| db.device_by_token(&hash))
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "unknown device token; join the class again"))
+}
+
+pub(crate) async fn join(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let ip_key = format!("join:ip:{}", peer.ip());
+    let t = now();
+    let key = ip_key.clone();
+    match state.store.call(move |db| db.count_failures(&key, t - FAILURE_WINDOW_SECS)).await {
+        Ok(n) if n >= JOIN_FAILURES_PER_IP => {
+            return error(StatusCode::TOO_MANY_REQUESTS, "too many wrong join codes from this address; wait 15 minutes")
+        }
+        Ok(_) => {}
+        Err(e) => return internal(e),
+    }
+    let request: JoinRequest = match parse_body(body) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let display_name = match normalize_display_name(&request.display_name) {
+        Ok(n) => n,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let code = normalize_join_code(&request.code);
+    let token = match new_token() {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let hash = token_hash(&token);
+    let joined = state
+        .store
+        .call(move |db| {
+            let Some(class) = db.class_by_code(&code, t)? else {
+                db.record_failure(&ip_key, t)?;
+                return Ok(None);
+            };
+            db.create_device(class.id, &hash, &display_name, t)?;
+            let seed = db.teacher_signing_seed(class.teacher_id)?;
+            Ok(Some((class, seed)))
+        })
+        .await;
+    match joined {
+        Ok(Some((class, seed))) => Json(JoinResponse {
+            device_token: token,
+            class_id: class.id,
+            class_name: class.name,
+            teacher_key: encode_key(&SigningKey::from_bytes(&seed).verifying_key()),
+        })
+        .into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "unknown or expired join code; ask your teacher for the current one"),
+        Err(e) => internal(e),
+    }
+}
+
+pub(crate) async fn policy(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    let device = match device(&state, &headers).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    match state.store.call(move |db| db.policy(device.class_id)).await {
+        Ok(Some(signed_json)) => ([(header::CONTENT_TYPE, "application/json")], signed_json).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "this class has no policy"),
+        Err(e) => internal(e),
+    }
+}
+
+pub(crate) async fn events(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let device = match device(&state, &headers).await {
+        Ok(d) => d,
+        Err(response) => return response,
+    };
+    let batch: EventBatch = match parse_body(body) {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    if batch.events.len() > MAX_EVENTS_PER_BATCH {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{} events in one batch; send at most {MAX_EVENTS_PER_BATCH}", batch.events.len()),
+        );
+    }
+    for (i, event) in batch.events.iter().enumerate() {
+        if let Err(message) = event.validate() {
+            return error(StatusCode::BAD_REQUEST, format!("event {i}: {message}"));
+        }
+    }
+    let acknowledged: Vec<String> = batch.events.iter().map(|e| e.id.clone()).collect();
+    let t = now();
+    match state.store.call(move |db| db.insert_events(device.id, device.class_id, &batch.events, t)).await {
+        Ok(new) => Json(EventAck { acknowledged, new }).into_response(),
+        Err(e) => internal(e),
+    }
+}

@@ -1,0 +1,140 @@
+//! The HTTP server: configuration, the one routing table, and the layers
+//! every request passes (Host check, security headers).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use pencil_core::classroom::MAX_EVENTS_BODY;
+
+use crate::store::Store;
+use crate::{api, html, web};
+
+/// Resolved settings of `pencil-hub serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Host header values accepted besides the listen address itself
+    /// (the names a remote hub is reached by).
+    pub extra_hosts: Vec<String>,
+    /// A student with no event for this long is shown as idle.
+    pub idle_after_secs: i64,
+}
+
+pub(crate) struct AppState {
+    pub store: Store,
+    pub allowed_hosts: Vec<String>,
+    pub idle_after_secs: i64,
+}
+
+pub(crate) type SharedState = Arc<AppState>;
+
+pub(crate) fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Refuses a non-loopback listen address unless the operator said so: a hub
+/// on a LAN address serves plain HTTP to the whole network.
+pub fn check_listen(addr: SocketAddr, allow_remote: bool) -> Result<()> {
+    if !addr.ip().is_loopback() && !allow_remote {
+        bail!("refusing to listen on {addr}, which is not a loopback address; pass --allow-remote to serve other machines");
+    }
+    Ok(())
+}
+
+/// Host values a browser sends for this listener. A DNS-rebinding page
+/// reaches loopback under its own name, so anything else is refused.
+fn allowed_hosts(local: SocketAddr, extra: &[String]) -> Vec<String> {
+    let port = local.port();
+    let mut hosts = vec![local.to_string()];
+    if local.ip().is_loopback() {
+        hosts.push(format!("localhost:{port}"));
+    }
+    if port == 80 {
+        hosts.push(local.ip().to_string());
+        if local.ip().is_loopback() {
+            hosts.push("localhost".into());
+        }
+    }
+    hosts.extend(extra.iter().cloned());
+    hosts.iter().map(|h| h.to_ascii_lowercase()).collect()
+}
+
+pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
+    let state = Arc::new(AppState {
+        store,
+        allowed_hosts: allowed_hosts(local, &config.extra_hosts),
+        idle_after_secs: config.idle_after_secs,
+    });
+    let api = Router::new()
+        .route("/api/v1/join", post(api::join).layer(DefaultBodyLimit::max(4 * 1024)))
+        .route("/api/v1/policy", get(api::policy))
+        .route("/api/v1/events", post(api::events).layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)));
+    let pages = Router::new()
+        .route("/", get(web::index))
+        .route("/login", get(web::login_page).post(web::login))
+        .route("/logout", post(web::logout))
+        .route("/classes", get(web::classes).post(web::create_class))
+        .route("/classes/{id}", get(web::dashboard))
+        .route("/classes/{id}/code", post(web::new_code))
+        .route("/classes/{id}/policy", get(web::policy_page).post(web::save_policy))
+        .route("/static/hub.css", get(css))
+        .layer(DefaultBodyLimit::max(64 * 1024));
+    api.merge(pages)
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
+        .with_state(state)
+}
+
+async fn css() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], html::CSS).into_response()
+}
+
+async fn check_host(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    match host {
+        Some(h) if state.allowed_hosts.contains(&h) => next.run(request).await,
+        _ => (StatusCode::MISDIRECTED_REQUEST, "this hub does not answer to that Host name\n").into_response(),
+    }
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Binds, prints `pencil-hub listening on http://ADDR` on stdout (the bound
+/// address, so `--listen 127.0.0.1:0` is usable by scripts), and serves
+/// until the process ends.
+pub async fn serve(store: Store, config: Config) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local = listener.local_addr()?;
+    let app = router(store, local, &config);
+    println!("pencil-hub listening on http://{local}");
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! The SQLite backend: one file, `hub.sqlite3`, in the hub's data directory.
+//!
+//! The schema is versioned with `PRAGMA user_version`: [`MIGRATIONS`] lists
+//! every step; a database is brought forward step by step inside one
+//! transaction per step, and a database newer than this binary is refused.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use pencil_core::classroom::Event;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::store::{Class, Db, Device, DeviceSummary, Session, Teacher};
+
+/// Schema steps; entry `i` brings `user_version` from `i` to `i + 1`.
+/// Never edit a step that has shipped: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: teachers, sessions, login failures, classes, devices, policies, events.
+    "CREATE TABLE teachers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        signing_seed BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        teacher_id INTEGER NOT NULL REFERENCES teachers(id),
+        csrf TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE login_failures (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX login_failures_key ON login_failures(key, at);
+    CREATE TABLE classes (
+        id INTEGER PRIMARY KEY,
+        teacher_id INTEGER NOT NULL REFERENCES teachers(id),
+        name TEXT NOT NULL,
+        join_code TEXT UNIQUE,
+        code_expires INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE devices (
+        id INTEGER PRIMARY KEY,
+        class_id INTEGER NOT NULL REFERENCES classes(id),
+        token_hash TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        joined_at INTEGER NOT NULL
+    );
+    CREATE INDEX devices_class ON devices(class_id);
+    CREATE TABLE policies (
+        class_id INTEGER PRIMARY KEY REFERENCES classes(id),
+        serial INTEGER NOT NULL,
+        signed_json TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        device_id INTEGER NOT NULL REFERENCES devices(id),
+        class_id INTEGER NOT NULL REFERENCES classes(id),
+        event_id TEXT NOT NULL,
+        time TEXT NOT NULL,
+        title TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error_class TEXT,
+        risk_bucket TEXT,
+        hint TEXT,
+        idle_seconds INTEGER,
+        received_at INTEGER NOT NULL,
+        UNIQUE (device_id, event_id)
+    );
+    CREATE INDEX events_device_seq ON events(device_id, seq);",
+];
+
+pub const DB_FILE: &str = "hub.sqlite3";
+
+pub struct SqliteDb {
+    conn: Connection,
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the database in `dir`: the directory is
+    /// made 0700 and the file 0600, since it holds password hashes, token
+    /// hashes and the teachers' signing keys.
+    pub fn open(dir: &Path) -> Result<SqliteDb> {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {} to its owner", dir.display()))?;
+        let path = dir.join(DB_FILE);
+        OpenOptions::new().create(true).append(true).mode(0o600).open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        let conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // An acknowledged event must survive a crash of the hub or of the
+        // machine: every commit is synced before the answer goes out.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut db = SqliteDb { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = usize::try_from(version)?;
+        if version > MIGRATIONS.len() {
+            bail!(
+                "the database has schema version {version}, newer than this pencil-hub ({}); use a newer pencil-hub",
+                MIGRATIONS.len()
+            );
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(step).with_context(|| format!("schema migration {}", i + 1))?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+fn class_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Class> {
+    Ok(Class { id: r.get(0)?, teacher_id: r.get(1)?, name: r.get(2)?, join_code: r.get(3)?, code_expires: r.get(4)? })
+}
+
+const CLASS_COLUMNS: &str = "id, teacher_id, name, join_code, code_expires";
+
+impl Db for SqliteDb {
+    fn create_teacher(&mut self, name: &str, password_hash: &str, signing_seed: &[u8; 32], now: i64)
+        -> Result<Option<i64>> {
+        match self.conn.execute(
+            "INSERT INTO teachers (name, password_hash, signing_seed, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, password_hash, &signing_seed[..], now],
+        ) {
+            Ok(_) => Ok(Some(self.conn.last_insert_rowid())),
+            Err(e) if is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn teacher_by_name(&mut self, name: &str) -> Result<Option<Teacher>> {
+        Ok(self.conn.query_row(
+            "SELECT id, name, password_hash FROM teachers WHERE name = ?1",
+            [name],
+            |r| Ok(Teacher { id: r.get(0)?, name: r.get(1)?, password_hash: r.get(2)? }),
+        ).optional()?)
+    }
+
+    fn teacher_signing_seed(&mut self, teacher_id: i64) -> Result<[u8; 32]> {
+        let seed: Vec<u8> =
+            self.conn.query_row("SELECT signing_seed FROM teachers WHERE id = ?1", [teacher_id], |r| r.get(0))?;
+        seed.try_into().map_err(|_| anyhow::anyhow!("teacher {teacher_id} has a corrupt signing key"))
+    }
+
+    fn count_failures(&mut self, key: &str, since: i64) -> Result<u32> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM login_failures WHERE key = ?1 AND at >= ?2",
+            params![key, since],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn record_failure(&mut self, key: &str, now: i64) -> Result<()> {
+        // Old rows no longer count towards any limit.
+        self.conn.execute("DELETE FROM login_failures WHERE key = ?1 AND at < ?2", params![key, now - 86_400])?;
+        self.conn.execute("INSERT INTO login_failures (key, at) VALUES (?1, ?2)", params![key, now])?;
+        Ok(())
+    }
+
+    fn clear_failures(&mut self, key: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    fn create_session(&mut self, token_hash: &str, teacher_id: i64, csrf: &str, expires: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO sessions (token_hash, teacher_id, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![token_hash, teacher_id, csrf, expires],
+        )?;
+        Ok(())
+    }
+
+    fn session(&mut self, token_hash: &str, now: i64) -> Result<Option<Session>> {
+        Ok(self.conn.query_row(
+            "SELECT s.teacher_id, t.name, s.csrf FROM sessions s JOIN teachers t ON t.id = s.teacher_id
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+            params![token_hash, now],
+            |r| Ok(Session { teacher_id: r.get(0)?, teacher_name: r.get(1)?, csrf: r.get(2)? }),
+        ).optional()?)
+    }
+
+    fn delete_session(&mut self, token_hash: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+        Ok(())
+    }
+
+    fn create_class(&mut self, teacher_id: i64, name: &str, code: &str, code_expires: i64, now: i64)
+        -> Result<Option<i64>> {
+        match self.conn.execute(
+            "INSERT INTO classes (teacher_id, name, join_code, code_expires, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![teacher_id, name, code, code_expires, now],
+        ) {
+            Ok(_) => Ok(Some(self.conn.last_insert_rowid())),
+            Err(e) if is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn classes_of(&mut self, teacher_id: i64) -> Result<Vec<Class>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {CLASS_COLUMNS} FROM classes WHERE teacher_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([teacher_id], class_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn class(&mut self, class_id: i64) -> Result<Option<Class>> {
+        Ok(self.conn.query_row(
+            &format!("SELECT {CLASS_COLUMNS} FROM classes WHERE id = ?1"),
+            [class_id],
+            class_row,
+        ).optional()?)
+    }
+
+    fn set_join_code(&mut self, class_id: i64, code: &str, code_expires: i64) -> Result<bool> {
+        match self.conn.execute(
+            "UPDATE classes SET join_code = ?2, code_expires = ?3 WHERE id = ?1",
+            params![class_id, code, code_expires],
+        ) {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn class_by_code(&mut self, code: &str, now: i64) -> Result<Option<Class>> {
+        Ok(self.conn.query_row(
+            &format!("SELECT {CLASS_COLUMNS} FROM classes WHERE join_code = ?1 AND code_expires > ?2"),
+            params![code, now],
+            class_row,
+        ).optional()?)
+    }
+
+    fn create_device(&mut self, class_id: i64, token_hash: &str, display_name: &str, now: i64) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO devices (class_id, token_hash, display_name, joined_at) VALUES (?1, ?2, ?3, ?4)",
+            params![class_id, token_hash, display_name, now],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn device_by_token(&mut self, token_hash: &str) -> Result<Option<Device>> {
+        Ok(self.conn.query_row(
+            "SELECT id, class_id FROM devices WHERE token_hash = ?1",
+            [token_hash],
+            |r| Ok(Device { id: r.get(0)?, class_id: r.get(1)? }),
+        ).optional()?)
+    }
+
+    fn policy(&mut self, class_id: i64) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT signed_json FROM policies WHERE class_id = ?1", [class_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn put_policy(&mut self, class_id: i64, serial: u64, signed_json: &str) -> Result<()> {
+        let serial = i64::try_from(serial)?;
+        self.conn.execute(
+            "INSERT INTO policies (class_id, serial, signed_json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (class_id) DO UPDATE SET serial = excluded.serial, signed_json = excluded.signed_json
+             WHERE excluded.serial > policies.serial",
+            params![class_id, serial, signed_json],
+        )?;
+        Ok(())
+    }
+
+    fn insert_events(&mut self, device_id: i64, class_id: i64, events: &[Event], now: i64) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut new = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO events (device_id, class_id, event_id, time, title, status, error_class,
+                                     risk_bucket, hint, idle_seconds, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (device_id, event_id) DO NOTHING",
+            )?;
+            for e in events {
+                new += stmt.execute(params![
+                    device_id,
+                    class_id,
+                    e.id,
+                    e.time,
+                    e.title,
+                    e.status.as_str(),
+                    e.error_class,
+                    e.risk_bucket.map(|v| v.as_str()),
+                    e.hint.map(|v| v.as_str()),
+                    e.idle_seconds,
+                    now,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    fn class_summary(&mut self, class_id: i64) -> Result<Vec<DeviceSummary>> {
+        let mut devices = self.conn.prepare_cached(
+            "SELECT d.id, d.display_name, d.joined_at,
+                    (SELECT COUNT(*) FROM events e WHERE e.device_id = d.id),
+                    (SELECT MAX(received_at) FROM events e WHERE e.device_id = d.id AND e.status = 'ok')
+             FROM devices d WHERE d.class_id = ?1 ORDER BY d.id",
+        )?;
+        let rows: Vec<(i64, String, i64, i64, Option<i64>)> = devices
+            .query_map([class_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut recent = self.conn.prepare_cached(
+            "SELECT title, status, received_at FROM events WHERE device_id = ?1 ORDER BY seq DESC LIMIT 3",
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (device_id, display_name, joined_at, runs, last_success_at) in rows {
+            let latest: Vec<(String, String, i64)> = recent
+                .query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            out.push(DeviceSummary {
+                display_name,
+                joined_at,
+                runs: runs as u64,
+                current_title: latest.first().map(|l| l.0.clone()),
+                last_event_at: latest.first().map(|l| l.2),
+                last_success_at,
+                recent_statuses: latest.into_iter().map(|l| l.1).collect(),
+            });
+        }
+        Ok(out)
+    }
+}

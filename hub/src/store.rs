@@ -1,0 +1,135 @@
+//! The hub's storage: the [`Db`] trait (what the hub needs from a database,
+//! in plain Rust types) and [`Store`], the async handle that runs those calls
+//! on one dedicated thread so no blocking database call ever runs on the
+//! tokio executor.
+//!
+//! SQLite ([`crate::sqlite::SqliteDb`]) is the only backend so far; a
+//! PostgreSQL one implements the same trait. A closure given to
+//! [`Store::call`] runs alone on the database thread, so read-then-write
+//! sequences inside one closure do not interleave with other requests of this
+//! process (a multi-process backend must use transactions for them).
+
+use std::sync::mpsc;
+use std::thread;
+
+use anyhow::{anyhow, Result};
+use pencil_core::classroom::Event;
+use tokio::sync::oneshot;
+
+pub struct Teacher {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: String,
+}
+
+pub struct Session {
+    pub teacher_id: i64,
+    pub teacher_name: String,
+    pub csrf: String,
+}
+
+#[derive(Clone)]
+pub struct Class {
+    pub id: i64,
+    pub teacher_id: i64,
+    pub name: String,
+    pub join_code: Option<String>,
+    pub code_expires: i64,
+}
+
+pub struct Device {
+    pub id: i64,
+    pub class_id: i64,
+}
+
+/// What the dashboard shows of one student (one joined device).
+pub struct DeviceSummary {
+    pub display_name: String,
+    pub joined_at: i64,
+    pub runs: u64,
+    pub current_title: Option<String>,
+    pub last_event_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    /// Statuses of the latest runs, newest first (at most 3).
+    pub recent_statuses: Vec<String>,
+}
+
+/// Times are unix seconds on the hub's clock. Tokens and session ids are
+/// passed as hashes: no backend ever sees a usable credential.
+pub trait Db: Send {
+    /// `None` when the name is taken.
+    fn create_teacher(&mut self, name: &str, password_hash: &str, signing_seed: &[u8; 32], now: i64)
+        -> Result<Option<i64>>;
+    fn teacher_by_name(&mut self, name: &str) -> Result<Option<Teacher>>;
+    fn teacher_signing_seed(&mut self, teacher_id: i64) -> Result<[u8; 32]>;
+
+    fn count_failures(&mut self, key: &str, since: i64) -> Result<u32>;
+    fn record_failure(&mut self, key: &str, now: i64) -> Result<()>;
+    fn clear_failures(&mut self, key: &str) -> Result<()>;
+
+    fn create_session(&mut self, token_hash: &str, teacher_id: i64, csrf: &str, expires: i64) -> Result<()>;
+    fn session(&mut self, token_hash: &str, now: i64) -> Result<Option<Session>>;
+    fn delete_session(&mut self, token_hash: &str) -> Result<()>;
+
+    /// `None` when the join code is already in use (the caller draws another).
+    fn create_class(&mut self, teacher_id: i64, name: &str, code: &str, code_expires: i64, now: i64)
+        -> Result<Option<i64>>;
+    fn classes_of(&mut self, teacher_id: i64) -> Result<Vec<Class>>;
+    fn class(&mut self, class_id: i64) -> Result<Option<Class>>;
+    /// Replaces the class's join code (the old one stops working). `false`
+    /// when the new code is already in use.
+    fn set_join_code(&mut self, class_id: i64, code: &str, code_expires: i64) -> Result<bool>;
+    /// The class whose unexpired join code this is.
+    fn class_by_code(&mut self, code: &str, now: i64) -> Result<Option<Class>>;
+
+    fn create_device(&mut self, class_id: i64, token_hash: &str, display_name: &str, now: i64) -> Result<i64>;
+    fn device_by_token(&mut self, token_hash: &str) -> Result<Option<Device>>;
+
+    /// The class's current signed policy, as JSON of `SignedPolicy`.
+    fn policy(&mut self, class_id: i64) -> Result<Option<String>>;
+    fn put_policy(&mut self, class_id: i64, serial: u64, signed_json: &str) -> Result<()>;
+
+    /// Stores the events not stored before for this device; returns how many
+    /// were new. All or nothing.
+    fn insert_events(&mut self, device_id: i64, class_id: i64, events: &[Event], now: i64) -> Result<usize>;
+    fn class_summary(&mut self, class_id: i64) -> Result<Vec<DeviceSummary>>;
+}
+
+type Job = Box<dyn FnOnce(&mut dyn Db) + Send>;
+
+/// Handle to the database thread; cheap to clone. The thread ends when the
+/// last handle is dropped.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Store {
+    pub fn start(mut db: Box<dyn Db>) -> Store {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("pencil-hub-db".into())
+            .spawn(move || {
+                for job in rx {
+                    job(db.as_mut());
+                }
+            })
+            .expect("spawning the database thread");
+        Store { jobs }
+    }
+
+    /// Runs `f` on the database thread and waits for its result.
+    pub async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Db) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |db| {
+                let _ = tx.send(f(db));
+            }))
+            .map_err(|_| anyhow!("the database thread has stopped"))?;
+        rx.await.map_err(|_| anyhow!("the database thread dropped a request"))?
+    }
+}
