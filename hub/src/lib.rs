@@ -5,9 +5,10 @@
 //! - [`api`]: the students' JSON API, wire types in `pencil_core::classroom`.
 //! - [`store`]: the storage trait and the database thread; [`sqlite`] its backend.
 //! - [`security`]: tokens, hashes, Argon2id, join codes. [`html`]: escaping and layout.
-//! - [`teacher`]: the `teacher add` command.
+//! - [`teacher`]: the `teacher add` command; [`bench`]: the ingest load test.
 
 pub mod api;
+pub mod bench;
 pub mod html;
 pub mod security;
 pub mod server;

@@ -35,6 +35,16 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         idle_after_secs: i64,
     },
+    /// Ingest load test on loopback against an in-process hub (uses a fresh --data-dir).
+    Bench {
+        #[arg(long, default_value_t = 300)]
+        devices: usize,
+        /// Events per second per device.
+        #[arg(long, default_value_t = 0.5)]
+        rate: f64,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
     /// Manage teacher accounts.
     Teacher {
         #[command(subcommand)]
@@ -74,6 +84,13 @@ fn main() -> Result<()> {
             let store = Store::start(Box::new(SqliteDb::open(&dir)?));
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(serve(store, Config { listen, extra_hosts: hosts, idle_after_secs }))
+        }
+        Command::Bench { devices, rate, seconds } => {
+            if dir.join(pencil_hub::sqlite::DB_FILE).exists() {
+                anyhow::bail!("{} already holds a hub database; bench needs an empty --data-dir", dir.display());
+            }
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(pencil_hub::bench::run(&dir, pencil_hub::bench::BenchOptions { devices, rate, seconds }))
         }
         Command::Teacher { command: TeacherCommand::Add { name, password_stdin } } => {
             let password = pencil_hub::teacher::read_password(password_stdin)?;

@@ -1,0 +1,170 @@
+//! `pencil-hub bench`: ingest load on loopback. A hub is started in this
+//! process on a fresh data directory (SQLite), N simulated devices join over
+//! HTTP, then each sends one-event batches at the given rate on its own
+//! keep-alive connection. Reports latency percentiles, throughput, and checks
+//! that every acknowledged event is in the database exactly once.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use pencil_core::classroom::{EventAck, JoinResponse};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::security::new_join_code;
+use crate::server::{now, router, Config};
+use crate::sqlite::SqliteDb;
+use crate::store::{Db, Store};
+
+pub struct BenchOptions {
+    pub devices: usize,
+    pub rate: f64,
+    pub seconds: u64,
+}
+
+/// A minimal HTTP/1.1 client on one keep-alive connection: enough for the
+/// hub's JSON answers, which always carry Content-Length.
+struct Conn {
+    stream: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn { stream: BufReader::new(stream), host: addr.to_string() })
+    }
+
+    async fn post(&mut self, path: &str, token: Option<&str>, body: &[u8]) -> Result<(u16, Vec<u8>)> {
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.host,
+            body.len()
+        );
+        let s = self.stream.get_mut();
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(body).await?;
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await?;
+        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).context("bad status line")?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse()?;
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok((status, body))
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+pub async fn run(dir: &Path, options: BenchOptions) -> Result<()> {
+    if options.rate <= 0.0 || options.devices == 0 {
+        bail!("--devices and --rate must be positive");
+    }
+    let mut db = SqliteDb::open(dir)?;
+    let teacher = crate::teacher::add(&mut db, "bench", "bench password")?;
+    let code = new_join_code()?;
+    let class = db.create_class(teacher, "bench", &code, now() + 3600, now())?.context("code in use")?;
+    let store = Store::start(Box::new(db));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let config = Config { listen: addr, extra_hosts: vec![], idle_after_secs: 120 };
+    let app = router(store.clone(), addr, &config);
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+    });
+
+    let mut tokens = Vec::with_capacity(options.devices);
+    let mut conn = Conn::open(addr).await?;
+    for i in 0..options.devices {
+        let body = serde_json::json!({"code": code, "display_name": format!("student {i}")}).to_string();
+        let (status, answer) = conn.post("/api/v1/join", None, body.as_bytes()).await?;
+        if status != 200 {
+            bail!("join {i}: {status} {}", String::from_utf8_lossy(&answer));
+        }
+        tokens.push(serde_json::from_slice::<JoinResponse>(&answer)?.device_token);
+    }
+    eprintln!("{} devices joined class {class}; sending for {} s at {} events/s each", options.devices, options.seconds, options.rate);
+
+    let period = Duration::from_secs_f64(1.0 / options.rate);
+    let start = Instant::now();
+    let end = start + Duration::from_secs(options.seconds);
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            // Spread the devices evenly over one period so they do not send in lockstep.
+            let mut next = start + period.mul_f64(i as f64 / options.devices as f64);
+            let mut n = 0u64;
+            while next < end {
+                tokio::time::sleep_until(next.into()).await;
+                let body = serde_json::json!({"events": [{"id": format!("d{i}-{n}"), "time": "2026-12-06T12:00:00Z",
+                    "title": "car", "status": if n % 3 == 0 { "ok" } else { "error" }, "risk_bucket": "low"}]})
+                .to_string();
+                let sent = Instant::now();
+                let (status, answer) = conn.post("/api/v1/events", Some(&token), body.as_bytes()).await?;
+                let ack: Option<EventAck> = serde_json::from_slice(&answer).ok();
+                if status == 200 && ack.is_some_and(|a| a.acknowledged.len() == 1) {
+                    latencies.push(sent.elapsed());
+                } else {
+                    errors += 1;
+                }
+                n += 1;
+                next += period;
+            }
+            anyhow::Ok((latencies, errors))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await??;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort();
+    let acked = latencies.len();
+    let stored: i64 = store
+        .call(move |db| {
+            let summary = db.class_summary(class)?;
+            Ok(summary.iter().map(|d| d.runs as i64).sum())
+        })
+        .await?;
+    println!("devices: {}  rate: {} events/s each  duration: {:.1} s", options.devices, options.rate, elapsed);
+    println!(
+        "events acknowledged: {acked}  errors: {errors}  stored: {stored}  lost: {}",
+        acked as i64 - stored
+    );
+    println!(
+        "ingest latency p50: {:.2} ms  p99: {:.2} ms  max: {:.2} ms  throughput: {:.1} events/s",
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        acked as f64 / elapsed
+    );
+    Ok(())
+}
