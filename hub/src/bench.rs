@@ -107,13 +107,18 @@ pub async fn run(dir: &Path, options: BenchOptions) -> Result<()> {
     }
     eprintln!("{} devices joined class {class}; sending for {} s at {} events/s each", options.devices, options.seconds, options.rate);
 
+    // Connect every device before the clock starts: thousands of connects at
+    // once would overflow the listen backlog and measure that instead.
+    let mut conns = Vec::with_capacity(tokens.len());
+    for _ in 0..tokens.len() {
+        conns.push(Conn::open(addr).await?);
+    }
     let period = Duration::from_secs_f64(1.0 / options.rate);
     let start = Instant::now();
     let end = start + Duration::from_secs(options.seconds);
     let mut tasks = Vec::new();
-    for (i, token) in tokens.into_iter().enumerate() {
+    for (i, (token, mut conn)) in tokens.into_iter().zip(conns).enumerate() {
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(addr).await?;
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             // Spread the devices evenly over one period so they do not send in lockstep.
