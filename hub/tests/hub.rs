@@ -18,7 +18,8 @@ struct Hub {
     child: Child,
     base: String,
     addr: String,
-    dir: TempDir,
+    /// The data directory's parent; kept alive while the hub runs.
+    dir: std::rc::Rc<TempDir>,
     agent: ureq::Agent,
 }
 
@@ -70,7 +71,11 @@ fn csrf_of(html: &str) -> String {
 
 impl Hub {
     fn start(extra: &[&str]) -> Hub {
-        let dir = tempfile::tempdir().unwrap();
+        Hub::start_in(std::rc::Rc::new(tempfile::tempdir().unwrap()), extra)
+    }
+
+    /// Starts a hub on an existing data directory (a restart).
+    fn start_in(dir: std::rc::Rc<TempDir>, extra: &[&str]) -> Hub {
         let data = dir.path().join("data");
         let mut child = Command::new(BIN)
             .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
@@ -434,4 +439,59 @@ fn a_non_loopback_address_needs_allow_remote() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+}
+
+#[test]
+fn a_hub_killed_mid_ingest_keeps_every_acknowledged_event() {
+    let mut hub = Hub::start(&[]);
+    hub.add_teacher("ada");
+    let session = hub.login("ada");
+    let (_, code) = hub.create_class(&session, "A");
+    let token = hub.join(&code, "Ann").device_token;
+
+    // A student's coach sends batches as fast as it can while the hub is killed.
+    let sender = {
+        let (base, token) = (hub.base.clone(), token.clone());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let mut acked: Vec<Vec<String>> = Vec::new();
+            for batch in 0.. {
+                let events: Vec<Value> = (0..20).map(|i| event(&format!("k{batch}-{i}"), "car", "ok")).collect();
+                let sent = agent
+                    .post(format!("{base}/api/v1/events"))
+                    .header("Authorization", format!("Bearer {token}"))
+                    .send_json(json!({"events": events}));
+                match sent {
+                    Ok(mut r) if r.status() == 200 => {
+                        let ack: Value = r.body_mut().read_json().unwrap();
+                        let ids = ack["acknowledged"].as_array().unwrap().iter();
+                        acked.push(ids.map(|v| v.as_str().unwrap().to_string()).collect());
+                    }
+                    _ => break,
+                }
+            }
+            acked
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    hub.child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    hub.child.wait().unwrap();
+    let acked = sender.join().unwrap();
+    assert!(acked.len() >= 5, "the hub was killed before it acknowledged much: {}", acked.len());
+
+    // Every acknowledged event is in the database, once.
+    let db = rusqlite::Connection::open(hub.dir.path().join("data/hub.sqlite3")).unwrap();
+    let mut count = db.prepare("SELECT COUNT(*) FROM events WHERE event_id = ?1").unwrap();
+    for id in acked.iter().flatten() {
+        let n: i64 = count.query_row([id], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1, "acknowledged event {id} is stored {n} times");
+    }
+    drop(count);
+    drop(db);
+
+    // After a restart the coach resends what it is unsure of: nothing is counted twice.
+    let hub = Hub::start_in(hub.dir.clone(), &[]);
+    let last: Vec<Value> = acked.last().unwrap().iter().map(|id| event(id, "car", "ok")).collect();
+    let r = hub.post_events(&token, &json!(last));
+    assert_eq!((r.status, r.json()["new"].clone()), (200, json!(0)), "{}", r.body);
 }
