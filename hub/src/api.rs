@@ -34,17 +34,17 @@ fn internal(e: anyhow::Error) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
 
-/// Reads a JSON body, turning every failure into a JSON error a client can show.
-fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Response> {
+/// Reads a JSON body; every failure becomes a status and a message a client can show.
+fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, (StatusCode, String)> {
     let body = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            error(status, "request body is too large")
+            (status, "request body is too large".to_string())
         } else {
-            error(status, format!("could not read the request body: {rejection}"))
+            (status, format!("could not read the request body: {rejection}"))
         }
     })?;
-    serde_json::from_slice(&body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
+    serde_json::from_slice(&body).map_err(|e| (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
 }
 
 async fn device(state: &SharedState, headers: &HeaderMap) -> Result<Device, Response> {
@@ -81,7 +81,7 @@ pub(crate) async fn join(
     }
     let request: JoinRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err((status, message)) => return error(status, message),
     };
     let display_name = match normalize_display_name(&request.display_name) {
         Ok(n) => n,
@@ -141,7 +141,7 @@ pub(crate) async fn events(
     };
     let batch: EventBatch = match parse_body(body) {
         Ok(b) => b,
-        Err(response) => return response,
+        Err((status, message)) => return error(status, message),
     };
     if batch.events.len() > MAX_EVENTS_PER_BATCH {
         return error(
