@@ -19,14 +19,20 @@ use serde::de::DeserializeOwned;
 
 use crate::security::{new_token, normalize_join_code, token_hash};
 use crate::server::{now, SharedState};
-use crate::store::Device;
+use crate::store::{Device, DeviceBatch};
 
 /// Wrong join codes allowed per address per window before joining is refused.
 const JOIN_FAILURES_PER_IP: u32 = 20;
 const FAILURE_WINDOW_SECS: i64 = 15 * 60;
 
 pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(ApiError { error: message.into() })).into_response()
+    (
+        status,
+        Json(ApiError {
+            error: message.into(),
+        }),
+    )
+        .into_response()
 }
 
 fn internal(e: anyhow::Error) -> Response {
@@ -35,16 +41,22 @@ fn internal(e: anyhow::Error) -> Response {
 }
 
 /// Reads a JSON body; every failure becomes a status and a message a client can show.
-fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, (StatusCode, String)> {
+fn parse_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, (StatusCode, String)> {
     let body = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             (status, "request body is too large".to_string())
         } else {
-            (status, format!("could not read the request body: {rejection}"))
+            (
+                status,
+                format!("could not read the request body: {rejection}"),
+            )
         }
     })?;
-    serde_json::from_slice(&body).map_err(|e| (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
+    serde_json::from_slice(&body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
 }
 
 async fn device(state: &SharedState, headers: &HeaderMap) -> Result<Device, Response> {
@@ -54,14 +66,24 @@ async fn device(state: &SharedState, headers: &HeaderMap) -> Result<Device, Resp
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer <device token>"))?;
+        .ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "missing Authorization: Bearer <device token>",
+            )
+        })?;
     let hash = token_hash(token);
     state
         .store
         .call(move |db| db.device_by_token(&hash))
         .await
         .map_err(internal)?
-        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "unknown device token; join the class again"))
+        .ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "unknown device token; join the class again",
+            )
+        })
 }
 
 pub(crate) async fn join(
@@ -72,9 +94,16 @@ pub(crate) async fn join(
     let ip_key = format!("join:ip:{}", peer.ip());
     let t = now();
     let key = ip_key.clone();
-    match state.store.call(move |db| db.count_failures(&key, t - FAILURE_WINDOW_SECS)).await {
+    match state
+        .store
+        .call(move |db| db.count_failures(&key, t - FAILURE_WINDOW_SECS))
+        .await
+    {
         Ok(n) if n >= JOIN_FAILURES_PER_IP => {
-            return error(StatusCode::TOO_MANY_REQUESTS, "too many wrong join codes from this address; wait 15 minutes")
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many wrong join codes from this address; wait 15 minutes",
+            )
         }
         Ok(_) => {}
         Err(e) => return internal(e),
@@ -113,7 +142,10 @@ pub(crate) async fn join(
             teacher_key: encode_key(&SigningKey::from_bytes(&seed).verifying_key()),
         })
         .into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "unknown or expired join code; ask your teacher for the current one"),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "unknown or expired join code; ask your teacher for the current one",
+        ),
         Err(e) => internal(e),
     }
 }
@@ -124,7 +156,9 @@ pub(crate) async fn policy(State(state): State<SharedState>, headers: HeaderMap)
         Err(response) => return response,
     };
     match state.store.call(move |db| db.policy(device.class_id)).await {
-        Ok(Some(signed_json)) => ([(header::CONTENT_TYPE, "application/json")], signed_json).into_response(),
+        Ok(Some(signed_json)) => {
+            ([(header::CONTENT_TYPE, "application/json")], signed_json).into_response()
+        }
         Ok(None) => error(StatusCode::NOT_FOUND, "this class has no policy"),
         Err(e) => internal(e),
     }
@@ -146,7 +180,10 @@ pub(crate) async fn events(
     if batch.events.len() > MAX_EVENTS_PER_BATCH {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{} events in one batch; send at most {MAX_EVENTS_PER_BATCH}", batch.events.len()),
+            format!(
+                "{} events in one batch; send at most {MAX_EVENTS_PER_BATCH}",
+                batch.events.len()
+            ),
         );
     }
     for (i, event) in batch.events.iter().enumerate() {
@@ -155,8 +192,13 @@ pub(crate) async fn events(
         }
     }
     let acknowledged: Vec<String> = batch.events.iter().map(|e| e.id.clone()).collect();
-    let t = now();
-    match state.store.call(move |db| db.insert_events(device.id, device.class_id, &batch.events, t)).await {
+    let batch = DeviceBatch {
+        device_id: device.id,
+        class_id: device.class_id,
+        events: batch.events,
+        received_at: now(),
+    };
+    match state.store.ingest(batch).await {
         Ok(new) => Json(EventAck { acknowledged, new }).into_response(),
         Err(e) => internal(e),
     }

@@ -38,11 +38,21 @@ impl Conn {
     async fn open(addr: SocketAddr) -> Result<Conn> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        Ok(Conn { stream: BufReader::new(stream), host: addr.to_string() })
+        Ok(Conn {
+            stream: BufReader::new(stream),
+            host: addr.to_string(),
+        })
     }
 
-    async fn post(&mut self, path: &str, token: Option<&str>, body: &[u8]) -> Result<(u16, Vec<u8>)> {
-        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    async fn post(
+        &mut self,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>)> {
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.host,
@@ -53,7 +63,11 @@ impl Conn {
         s.write_all(body).await?;
         let mut line = String::new();
         self.stream.read_line(&mut line).await?;
-        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).context("bad status line")?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("bad status line")?;
         let mut length = 0usize;
         loop {
             line.clear();
@@ -88,27 +102,41 @@ pub async fn run(dir: &Path, options: BenchOptions) -> Result<()> {
     let mut db = SqliteDb::open(dir)?;
     let teacher = crate::teacher::add(&mut db, "bench", "bench password")?;
     let code = new_join_code()?;
-    let class = db.create_class(teacher, "bench", &code, now() + 3600, now())?.context("code in use")?;
+    let class = db
+        .create_class(teacher, "bench", &code, now() + 3600, now())?
+        .context("code in use")?;
     let store = Store::start(Box::new(db));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let config = Config { listen: addr, extra_hosts: vec![], idle_after_secs: 120 };
+    let config = Config {
+        listen: addr,
+        extra_hosts: vec![],
+        idle_after_secs: 120,
+    };
     let app = router(store.clone(), addr, &config);
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
     });
 
     let mut tokens = Vec::with_capacity(options.devices);
     let mut conn = Conn::open(addr).await?;
     for i in 0..options.devices {
-        let body = serde_json::json!({"code": code, "display_name": format!("student {i}")}).to_string();
+        let body =
+            serde_json::json!({"code": code, "display_name": format!("student {i}")}).to_string();
         let (status, answer) = conn.post("/api/v1/join", None, body.as_bytes()).await?;
         if status != 200 {
             bail!("join {i}: {status} {}", String::from_utf8_lossy(&answer));
         }
         tokens.push(serde_json::from_slice::<JoinResponse>(&answer)?.device_token);
     }
-    eprintln!("{} devices joined class {class}; sending for {} s at {} events/s each", options.devices, options.seconds, options.rate);
+    eprintln!(
+        "{} devices joined class {class}; sending for {} s at {} events/s each",
+        options.devices, options.seconds, options.rate
+    );
 
     // Connect every device before the clock starts: thousands of connects at
     // once would overflow the listen backlog and measure that instead.
@@ -162,7 +190,10 @@ pub async fn run(dir: &Path, options: BenchOptions) -> Result<()> {
             Ok(summary.iter().map(|d| d.runs as i64).sum())
         })
         .await?;
-    println!("devices: {}  rate: {} events/s each  duration: {:.1} s", options.devices, options.rate, elapsed);
+    println!(
+        "devices: {}  rate: {} events/s each  duration: {:.1} s",
+        options.devices, options.rate, elapsed
+    );
     println!(
         "events acknowledged: {acked}  errors: {errors}  stored: {stored}  lost: {}",
         acked as i64 - stored

@@ -10,7 +10,10 @@ use pencil_hub::sqlite::SqliteDb;
 use pencil_hub::store::Store;
 
 #[derive(Parser)]
-#[command(name = "pencil-hub", about = "The teacher's hub for Pencil coach classrooms")]
+#[command(
+    name = "pencil-hub",
+    about = "The teacher's hub for Pencil coach classrooms"
+)]
 struct Cli {
     /// Where the database lives (default: the user's data directory, pencil-hub/).
     #[arg(long, global = true)]
@@ -67,36 +70,76 @@ enum TeacherCommand {
 fn data_dir(cli: Option<PathBuf>) -> Result<PathBuf> {
     match cli {
         Some(dir) => Ok(dir),
-        None => Ok(dirs::data_dir().context("no data directory for this user; pass --data-dir")?.join("pencil-hub")),
+        None => Ok(dirs::data_dir()
+            .context("no data directory for this user; pass --data-dir")?
+            .join("pencil-hub")),
     }
 }
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let cli = Cli::parse();
     let dir = data_dir(cli.data_dir)?;
     match cli.command {
-        Command::Serve { listen, allow_remote, hosts, idle_after_secs } => {
+        Command::Serve {
+            listen,
+            allow_remote,
+            hosts,
+            idle_after_secs,
+        } => {
             check_listen(listen, allow_remote)?;
             let store = Store::start(Box::new(SqliteDb::open(&dir)?));
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(serve(store, Config { listen, extra_hosts: hosts, idle_after_secs }))
+            runtime.block_on(serve(
+                store,
+                Config {
+                    listen,
+                    extra_hosts: hosts,
+                    idle_after_secs,
+                },
+            ))
         }
-        Command::Bench { devices, rate, seconds } => {
+        Command::Bench {
+            devices,
+            rate,
+            seconds,
+        } => {
             if dir.join(pencil_hub::sqlite::DB_FILE).exists() {
-                anyhow::bail!("{} already holds a hub database; bench needs an empty --data-dir", dir.display());
+                anyhow::bail!(
+                    "{} already holds a hub database; bench needs an empty --data-dir",
+                    dir.display()
+                );
             }
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(pencil_hub::bench::run(&dir, pencil_hub::bench::BenchOptions { devices, rate, seconds }))
+            runtime.block_on(pencil_hub::bench::run(
+                &dir,
+                pencil_hub::bench::BenchOptions {
+                    devices,
+                    rate,
+                    seconds,
+                },
+            ))
         }
-        Command::Teacher { command: TeacherCommand::Add { name, password_stdin } } => {
+        Command::Teacher {
+            command:
+                TeacherCommand::Add {
+                    name,
+                    password_stdin,
+                },
+        } => {
             let password = pencil_hub::teacher::read_password(password_stdin)?;
             let mut db = SqliteDb::open(&dir)?;
             let id = pencil_hub::teacher::add(&mut db, &name, &password)?;
-            eprintln!("teacher '{}' added (id {id}) in {}", name.trim(), dir.display());
+            eprintln!(
+                "teacher '{}' added (id {id}) in {}",
+                name.trim(),
+                dir.display()
+            );
             Ok(())
         }
     }

@@ -25,23 +25,37 @@ pub fn new_token() -> Result<String> {
 /// plain SHA-256 is enough (no salt or stretching needed) and lookups stay
 /// indexable.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Compares secrets without an early exit.
 pub fn ct_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Argon2id with the crate's default (OWASP) parameters. Slow on purpose:
 /// call it off the async executor.
 pub fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| anyhow!("salt: {e}"))?;
-    Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow!("argon2: {e}"))?.to_string())
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow!("argon2: {e}"))?
+        .to_string())
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A random join code of [`CODE_LEN`] characters from [`CODE_ALPHABET`]
@@ -62,7 +76,10 @@ pub fn new_join_code() -> Result<String> {
 
 /// What a student types, made comparable: case, spaces and dashes ignored.
 pub fn normalize_join_code(text: &str) -> String {
-    text.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
+    text.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect()
 }
 
 #[cfg(test)]

@@ -37,7 +37,10 @@ pub(crate) struct AppState {
 pub(crate) type SharedState = Arc<AppState>;
 
 pub(crate) fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Refuses a non-loopback listen address unless the operator said so: a hub
@@ -74,9 +77,15 @@ pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
         idle_after_secs: config.idle_after_secs,
     });
     let api = Router::new()
-        .route("/api/v1/join", post(api::join).layer(DefaultBodyLimit::max(4 * 1024)))
+        .route(
+            "/api/v1/join",
+            post(api::join).layer(DefaultBodyLimit::max(4 * 1024)),
+        )
         .route("/api/v1/policy", get(api::policy))
-        .route("/api/v1/events", post(api::events).layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)));
+        .route(
+            "/api/v1/events",
+            post(api::events).layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)),
+        );
     let pages = Router::new()
         .route("/", get(web::index))
         .route("/login", get(web::login_page).post(web::login))
@@ -84,7 +93,10 @@ pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
         .route("/classes", get(web::classes).post(web::create_class))
         .route("/classes/{id}", get(web::dashboard))
         .route("/classes/{id}/code", post(web::new_code))
-        .route("/classes/{id}/policy", get(web::policy_page).post(web::save_policy))
+        .route(
+            "/classes/{id}/policy",
+            get(web::policy_page).post(web::save_policy),
+        )
         .route("/static/hub.css", get(css))
         .layer(DefaultBodyLimit::max(64 * 1024));
     api.merge(pages)
@@ -94,14 +106,26 @@ pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
 }
 
 async fn css() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], html::CSS).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        html::CSS,
+    )
+        .into_response()
 }
 
 async fn check_host(State(state): State<SharedState>, request: Request, next: Next) -> Response {
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
     match host {
         Some(h) if state.allowed_hosts.contains(&h) => next.run(request).await,
-        _ => (StatusCode::MISDIRECTED_REQUEST, "this hub does not answer to that Host name\n").into_response(),
+        _ => (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this hub does not answer to that Host name\n",
+        )
+            .into_response(),
     }
 }
 
@@ -135,6 +159,10 @@ pub async fn serve(store: Store, config: Config) -> Result<()> {
     println!("pencil-hub listening on http://{local}");
     use std::io::Write as _;
     std::io::stdout().flush()?;
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }

@@ -9,10 +9,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use pencil_core::classroom::Event;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{Class, Db, Device, DeviceSummary, Session, Teacher};
+use crate::store::{Class, Db, Device, DeviceBatch, DeviceSummary, Session, Teacher};
 
 /// Schema steps; entry `i` brings `user_version` from `i` to `i + 1`.
 /// Never edit a step that has shipped: append a new one.
@@ -86,15 +85,23 @@ impl SqliteDb {
     /// made 0700 and the file 0600, since it holds password hashes, token
     /// hashes and the teachers' signing keys.
     pub fn open(dir: &Path) -> Result<SqliteDb> {
-        DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .with_context(|| format!("creating data directory {}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .with_context(|| format!("restricting {} to its owner", dir.display()))?;
         let path = dir.join(DB_FILE);
-        OpenOptions::new().create(true).append(true).mode(0o600).open(&path)
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
             .with_context(|| format!("creating {}", path.display()))?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
-        let conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let conn =
+            Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // An acknowledged event must survive a crash of the hub or of the
         // machine: every commit is synced before the answer goes out.
@@ -107,7 +114,9 @@ impl SqliteDb {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         let version = usize::try_from(version)?;
         if version > MIGRATIONS.len() {
             bail!(
@@ -117,7 +126,8 @@ impl SqliteDb {
         }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self.conn.transaction()?;
-            tx.execute_batch(step).with_context(|| format!("schema migration {}", i + 1))?;
+            tx.execute_batch(step)
+                .with_context(|| format!("schema migration {}", i + 1))?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }
@@ -130,14 +140,25 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 fn class_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Class> {
-    Ok(Class { id: r.get(0)?, teacher_id: r.get(1)?, name: r.get(2)?, join_code: r.get(3)?, code_expires: r.get(4)? })
+    Ok(Class {
+        id: r.get(0)?,
+        teacher_id: r.get(1)?,
+        name: r.get(2)?,
+        join_code: r.get(3)?,
+        code_expires: r.get(4)?,
+    })
 }
 
 const CLASS_COLUMNS: &str = "id, teacher_id, name, join_code, code_expires";
 
 impl Db for SqliteDb {
-    fn create_teacher(&mut self, name: &str, password_hash: &str, signing_seed: &[u8; 32], now: i64)
-        -> Result<Option<i64>> {
+    fn create_teacher(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        signing_seed: &[u8; 32],
+        now: i64,
+    ) -> Result<Option<i64>> {
         match self.conn.execute(
             "INSERT INTO teachers (name, password_hash, signing_seed, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![name, password_hash, &signing_seed[..], now],
@@ -149,17 +170,30 @@ impl Db for SqliteDb {
     }
 
     fn teacher_by_name(&mut self, name: &str) -> Result<Option<Teacher>> {
-        Ok(self.conn.query_row(
-            "SELECT id, name, password_hash FROM teachers WHERE name = ?1",
-            [name],
-            |r| Ok(Teacher { id: r.get(0)?, name: r.get(1)?, password_hash: r.get(2)? }),
-        ).optional()?)
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, name, password_hash FROM teachers WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(Teacher {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        password_hash: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     fn teacher_signing_seed(&mut self, teacher_id: i64) -> Result<[u8; 32]> {
-        let seed: Vec<u8> =
-            self.conn.query_row("SELECT signing_seed FROM teachers WHERE id = ?1", [teacher_id], |r| r.get(0))?;
-        seed.try_into().map_err(|_| anyhow::anyhow!("teacher {teacher_id} has a corrupt signing key"))
+        let seed: Vec<u8> = self.conn.query_row(
+            "SELECT signing_seed FROM teachers WHERE id = ?1",
+            [teacher_id],
+            |r| r.get(0),
+        )?;
+        seed.try_into()
+            .map_err(|_| anyhow::anyhow!("teacher {teacher_id} has a corrupt signing key"))
     }
 
     fn count_failures(&mut self, key: &str, since: i64) -> Result<u32> {
@@ -172,17 +206,30 @@ impl Db for SqliteDb {
 
     fn record_failure(&mut self, key: &str, now: i64) -> Result<()> {
         // Old rows no longer count towards any limit.
-        self.conn.execute("DELETE FROM login_failures WHERE key = ?1 AND at < ?2", params![key, now - 86_400])?;
-        self.conn.execute("INSERT INTO login_failures (key, at) VALUES (?1, ?2)", params![key, now])?;
+        self.conn.execute(
+            "DELETE FROM login_failures WHERE key = ?1 AND at < ?2",
+            params![key, now - 86_400],
+        )?;
+        self.conn.execute(
+            "INSERT INTO login_failures (key, at) VALUES (?1, ?2)",
+            params![key, now],
+        )?;
         Ok(())
     }
 
     fn clear_failures(&mut self, key: &str) -> Result<()> {
-        self.conn.execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
+        self.conn
+            .execute("DELETE FROM login_failures WHERE key = ?1", [key])?;
         Ok(())
     }
 
-    fn create_session(&mut self, token_hash: &str, teacher_id: i64, csrf: &str, expires: i64) -> Result<()> {
+    fn create_session(
+        &mut self,
+        token_hash: &str,
+        teacher_id: i64,
+        csrf: &str,
+        expires: i64,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO sessions (token_hash, teacher_id, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![token_hash, teacher_id, csrf, expires],
@@ -200,12 +247,19 @@ impl Db for SqliteDb {
     }
 
     fn delete_session(&mut self, token_hash: &str) -> Result<()> {
-        self.conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+        self.conn
+            .execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
         Ok(())
     }
 
-    fn create_class(&mut self, teacher_id: i64, name: &str, code: &str, code_expires: i64, now: i64)
-        -> Result<Option<i64>> {
+    fn create_class(
+        &mut self,
+        teacher_id: i64,
+        name: &str,
+        code: &str,
+        code_expires: i64,
+        now: i64,
+    ) -> Result<Option<i64>> {
         match self.conn.execute(
             "INSERT INTO classes (teacher_id, name, join_code, code_expires, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![teacher_id, name, code, code_expires, now],
@@ -225,11 +279,14 @@ impl Db for SqliteDb {
     }
 
     fn class(&mut self, class_id: i64) -> Result<Option<Class>> {
-        Ok(self.conn.query_row(
-            &format!("SELECT {CLASS_COLUMNS} FROM classes WHERE id = ?1"),
-            [class_id],
-            class_row,
-        ).optional()?)
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {CLASS_COLUMNS} FROM classes WHERE id = ?1"),
+                [class_id],
+                class_row,
+            )
+            .optional()?)
     }
 
     fn set_join_code(&mut self, class_id: i64, code: &str, code_expires: i64) -> Result<bool> {
@@ -251,7 +308,13 @@ impl Db for SqliteDb {
         ).optional()?)
     }
 
-    fn create_device(&mut self, class_id: i64, token_hash: &str, display_name: &str, now: i64) -> Result<i64> {
+    fn create_device(
+        &mut self,
+        class_id: i64,
+        token_hash: &str,
+        display_name: &str,
+        now: i64,
+    ) -> Result<i64> {
         self.conn.execute(
             "INSERT INTO devices (class_id, token_hash, display_name, joined_at) VALUES (?1, ?2, ?3, ?4)",
             params![class_id, token_hash, display_name, now],
@@ -260,15 +323,29 @@ impl Db for SqliteDb {
     }
 
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<Device>> {
-        Ok(self.conn.query_row(
-            "SELECT id, class_id FROM devices WHERE token_hash = ?1",
-            [token_hash],
-            |r| Ok(Device { id: r.get(0)?, class_id: r.get(1)? }),
-        ).optional()?)
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, class_id FROM devices WHERE token_hash = ?1",
+                [token_hash],
+                |r| {
+                    Ok(Device {
+                        id: r.get(0)?,
+                        class_id: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     fn policy(&mut self, class_id: i64) -> Result<Option<String>> {
-        Ok(self.conn.query_row("SELECT signed_json FROM policies WHERE class_id = ?1", [class_id], |r| r.get(0))
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT signed_json FROM policies WHERE class_id = ?1",
+                [class_id],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -283,9 +360,9 @@ impl Db for SqliteDb {
         Ok(())
     }
 
-    fn insert_events(&mut self, device_id: i64, class_id: i64, events: &[Event], now: i64) -> Result<usize> {
+    fn insert_event_batches(&mut self, batches: &[DeviceBatch]) -> Result<Vec<usize>> {
         let tx = self.conn.transaction()?;
-        let mut new = 0;
+        let mut counts = Vec::with_capacity(batches.len());
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO events (device_id, class_id, event_id, time, title, status, error_class,
@@ -293,24 +370,28 @@ impl Db for SqliteDb {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (device_id, event_id) DO NOTHING",
             )?;
-            for e in events {
-                new += stmt.execute(params![
-                    device_id,
-                    class_id,
-                    e.id,
-                    e.time,
-                    e.title,
-                    e.status.as_str(),
-                    e.error_class,
-                    e.risk_bucket.map(|v| v.as_str()),
-                    e.hint.map(|v| v.as_str()),
-                    e.idle_seconds,
-                    now,
-                ])?;
+            for batch in batches {
+                let mut new = 0;
+                for e in &batch.events {
+                    new += stmt.execute(params![
+                        batch.device_id,
+                        batch.class_id,
+                        e.id,
+                        e.time,
+                        e.title,
+                        e.status.as_str(),
+                        e.error_class,
+                        e.risk_bucket.map(|v| v.as_str()),
+                        e.hint.map(|v| v.as_str()),
+                        e.idle_seconds,
+                        batch.received_at,
+                    ])?;
+                }
+                counts.push(new);
             }
         }
         tx.commit()?;
-        Ok(new)
+        Ok(counts)
     }
 
     fn class_summary(&mut self, class_id: i64) -> Result<Vec<DeviceSummary>> {
@@ -321,7 +402,9 @@ impl Db for SqliteDb {
              FROM devices d WHERE d.class_id = ?1 ORDER BY d.id",
         )?;
         let rows: Vec<(i64, String, i64, i64, Option<i64>)> = devices
-            .query_map([class_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .query_map([class_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         let mut recent = self.conn.prepare_cached(
             "SELECT title, status, received_at FROM events WHERE device_id = ?1 ORDER BY seq DESC LIMIT 3",

@@ -42,6 +42,14 @@ pub struct Device {
     pub class_id: i64,
 }
 
+/// One device's `POST /events` batch, as the database thread receives it.
+pub struct DeviceBatch {
+    pub device_id: i64,
+    pub class_id: i64,
+    pub events: Vec<Event>,
+    pub received_at: i64,
+}
+
 /// What the dashboard shows of one student (one joined device).
 pub struct DeviceSummary {
     pub display_name: String,
@@ -58,8 +66,13 @@ pub struct DeviceSummary {
 /// passed as hashes: no backend ever sees a usable credential.
 pub trait Db: Send {
     /// `None` when the name is taken.
-    fn create_teacher(&mut self, name: &str, password_hash: &str, signing_seed: &[u8; 32], now: i64)
-        -> Result<Option<i64>>;
+    fn create_teacher(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        signing_seed: &[u8; 32],
+        now: i64,
+    ) -> Result<Option<i64>>;
     fn teacher_by_name(&mut self, name: &str) -> Result<Option<Teacher>>;
     fn teacher_signing_seed(&mut self, teacher_id: i64) -> Result<[u8; 32]>;
 
@@ -67,13 +80,25 @@ pub trait Db: Send {
     fn record_failure(&mut self, key: &str, now: i64) -> Result<()>;
     fn clear_failures(&mut self, key: &str) -> Result<()>;
 
-    fn create_session(&mut self, token_hash: &str, teacher_id: i64, csrf: &str, expires: i64) -> Result<()>;
+    fn create_session(
+        &mut self,
+        token_hash: &str,
+        teacher_id: i64,
+        csrf: &str,
+        expires: i64,
+    ) -> Result<()>;
     fn session(&mut self, token_hash: &str, now: i64) -> Result<Option<Session>>;
     fn delete_session(&mut self, token_hash: &str) -> Result<()>;
 
     /// `None` when the join code is already in use (the caller draws another).
-    fn create_class(&mut self, teacher_id: i64, name: &str, code: &str, code_expires: i64, now: i64)
-        -> Result<Option<i64>>;
+    fn create_class(
+        &mut self,
+        teacher_id: i64,
+        name: &str,
+        code: &str,
+        code_expires: i64,
+        now: i64,
+    ) -> Result<Option<i64>>;
     fn classes_of(&mut self, teacher_id: i64) -> Result<Vec<Class>>;
     fn class(&mut self, class_id: i64) -> Result<Option<Class>>;
     /// Replaces the class's join code (the old one stops working). `false`
@@ -82,20 +107,33 @@ pub trait Db: Send {
     /// The class whose unexpired join code this is.
     fn class_by_code(&mut self, code: &str, now: i64) -> Result<Option<Class>>;
 
-    fn create_device(&mut self, class_id: i64, token_hash: &str, display_name: &str, now: i64) -> Result<i64>;
+    fn create_device(
+        &mut self,
+        class_id: i64,
+        token_hash: &str,
+        display_name: &str,
+        now: i64,
+    ) -> Result<i64>;
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<Device>>;
 
     /// The class's current signed policy, as JSON of `SignedPolicy`.
     fn policy(&mut self, class_id: i64) -> Result<Option<String>>;
     fn put_policy(&mut self, class_id: i64, serial: u64, signed_json: &str) -> Result<()>;
 
-    /// Stores the events not stored before for this device; returns how many
-    /// were new. All or nothing.
-    fn insert_events(&mut self, device_id: i64, class_id: i64, events: &[Event], now: i64) -> Result<usize>;
+    /// Stores the events not stored before, per device; returns how many of
+    /// each batch were new. One transaction for all the batches: all or
+    /// nothing, and one sync to disk however many batches were waiting.
+    fn insert_event_batches(&mut self, batches: &[DeviceBatch]) -> Result<Vec<usize>>;
     fn class_summary(&mut self, class_id: i64) -> Result<Vec<DeviceSummary>>;
 }
 
-type Job = Box<dyn FnOnce(&mut dyn Db) + Send>;
+enum Job {
+    Call(Box<dyn FnOnce(&mut dyn Db) + Send>),
+    Ingest(DeviceBatch, oneshot::Sender<Result<usize>>),
+}
+
+/// Most event batches committed together.
+const MAX_GROUP: usize = 512;
 
 /// Handle to the database thread; cheap to clone. The thread ends when the
 /// last handle is dropped.
@@ -110,8 +148,41 @@ impl Store {
         thread::Builder::new()
             .name("pencil-hub-db".into())
             .spawn(move || {
-                for job in rx {
-                    job(db.as_mut());
+                let mut held: Option<Job> = None;
+                while let Some(job) = held.take().or_else(|| rx.recv().ok()) {
+                    match job {
+                        Job::Call(f) => f(db.as_mut()),
+                        Job::Ingest(batch, reply) => {
+                            // Group commit: batches that queued up while the
+                            // last commit was syncing share the next one.
+                            let mut group = vec![(batch, reply)];
+                            while group.len() < MAX_GROUP {
+                                match rx.try_recv() {
+                                    Ok(Job::Ingest(b, r)) => group.push((b, r)),
+                                    Ok(other) => {
+                                        held = Some(other);
+                                        break;
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                            let (batches, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+                            match db.insert_event_batches(&batches) {
+                                Ok(counts) => {
+                                    for (reply, n) in replies.into_iter().zip(counts) {
+                                        let _ = reply.send(Ok(n));
+                                    }
+                                }
+                                Err(e) => {
+                                    let message = format!("{e:#}");
+                                    for reply in replies {
+                                        let _ =
+                                            reply.send(Err(anyhow!("storing events: {message}")));
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             })
             .expect("spawning the database thread");
@@ -126,10 +197,22 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel();
         self.jobs
-            .send(Box::new(move |db| {
+            .send(Job::Call(Box::new(move |db| {
                 let _ = tx.send(f(db));
-            }))
+            })))
             .map_err(|_| anyhow!("the database thread has stopped"))?;
-        rx.await.map_err(|_| anyhow!("the database thread dropped a request"))?
+        rx.await
+            .map_err(|_| anyhow!("the database thread dropped a request"))?
+    }
+
+    /// Stores one device's batch (committed together with any others
+    /// waiting); answers how many events were new, once they are on disk.
+    pub async fn ingest(&self, batch: DeviceBatch) -> Result<usize> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Ingest(batch, tx))
+            .map_err(|_| anyhow!("the database thread has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow!("the database thread dropped a request"))?
     }
 }

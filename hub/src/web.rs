@@ -16,7 +16,9 @@ use serde::Deserialize;
 use std::sync::OnceLock;
 
 use crate::html::{ago, csrf_field, esc, page};
-use crate::security::{ct_eq, hash_password, new_join_code, new_token, token_hash, verify_password};
+use crate::security::{
+    ct_eq, hash_password, new_join_code, new_token, token_hash, verify_password,
+};
 use crate::server::{now, SharedState};
 use crate::store::{Class, Session};
 
@@ -37,7 +39,10 @@ fn internal(e: anyhow::Error) -> Response {
 }
 
 fn forbidden_csrf() -> Response {
-    (StatusCode::FORBIDDEN, "the form's security token is missing or stale; reload the page and try again\n")
+    (
+        StatusCode::FORBIDDEN,
+        "the form's security token is missing or stale; reload the page and try again\n",
+    )
         .into_response()
 }
 
@@ -53,7 +58,10 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn set_cookie(name: &str, value: &str, path: &str, max_age: i64) -> (header::HeaderName, String) {
-    (header::SET_COOKIE, format!("{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age}"))
+    (
+        header::SET_COOKIE,
+        format!("{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age}"),
+    )
 }
 
 /// The signed-in teacher, or the answer to send instead (a redirect to the
@@ -102,7 +110,9 @@ fn login_form(message: Option<&str>) -> Response {
     let Ok(token) = new_token() else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "no randomness\n").into_response();
     };
-    let message = message.map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(m))).unwrap_or_default();
+    let message = message
+        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(m)))
+        .unwrap_or_default();
     let body = format!(
         "<h1>Pencil hub</h1>{message}<form method=\"post\" action=\"/login\">{}\
          <label>Name <input type=\"text\" name=\"name\" autocomplete=\"username\" required autofocus></label>\
@@ -158,7 +168,11 @@ pub(crate) async fn login(
         .store
         .call(move |db| {
             let since = t - FAILURE_WINDOW_SECS;
-            Ok((db.count_failures(&a, since)?, db.count_failures(&i, since)?, db.teacher_by_name(&name)?))
+            Ok((
+                db.count_failures(&a, since)?,
+                db.count_failures(&i, since)?,
+                db.teacher_by_name(&name)?,
+            ))
         })
         .await;
     let (account_failures, ip_failures, teacher) = match looked_up {
@@ -172,9 +186,14 @@ pub(crate) async fn login(
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return response;
     }
-    let hash = teacher.as_ref().map(|t| t.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_string());
+    let hash = teacher
+        .as_ref()
+        .map(|t| t.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_string());
     let password = form.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
     let teacher = match (ok, teacher) {
         (true, Some(teacher)) => teacher,
         _ => {
@@ -209,7 +228,10 @@ pub(crate) async fn login(
     }
     // AppendHeaders: two Set-Cookie headers, not one replacing the other.
     (
-        AppendHeaders([set_cookie(SESSION_COOKIE, &token, "/", SESSION_SECS), set_cookie(LOGIN_COOKIE, "", "/login", 0)]),
+        AppendHeaders([
+            set_cookie(SESSION_COOKIE, &token, "/", SESSION_SECS),
+            set_cookie(LOGIN_COOKIE, "", "/login", 0),
+        ]),
         Redirect::to("/classes"),
     )
         .into_response()
@@ -221,7 +243,11 @@ pub(crate) struct CsrfOnly {
     csrf: String,
 }
 
-pub(crate) async fn logout(State(state): State<SharedState>, headers: HeaderMap, Form(form): Form<CsrfOnly>) -> Response {
+pub(crate) async fn logout(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
     let (s, hash) = match session(&state, &headers).await {
         Ok(v) => v,
         Err(response) => return response,
@@ -232,7 +258,11 @@ pub(crate) async fn logout(State(state): State<SharedState>, headers: HeaderMap,
     if let Err(e) = state.store.call(move |db| db.delete_session(&hash)).await {
         return internal(e);
     }
-    ([set_cookie(SESSION_COOKIE, "", "/", 0)], Redirect::to("/login")).into_response()
+    (
+        [set_cookie(SESSION_COOKIE, "", "/", 0)],
+        Redirect::to("/login"),
+    )
+        .into_response()
 }
 
 pub(crate) async fn classes(State(state): State<SharedState>, headers: HeaderMap) -> Response {
@@ -247,7 +277,13 @@ pub(crate) async fn classes(State(state): State<SharedState>, headers: HeaderMap
     };
     let items: String = list
         .iter()
-        .map(|c| format!("<li><a href=\"/classes/{}\">{}</a></li>", c.id, esc(&c.name)))
+        .map(|c| {
+            format!(
+                "<li><a href=\"/classes/{}\">{}</a></li>",
+                c.id,
+                esc(&c.name)
+            )
+        })
         .collect();
     let body = format!(
         "{}<h1>Your classes</h1><ul>{}</ul><h2>New class</h2><form method=\"post\" action=\"/classes\">{}\
@@ -271,7 +307,10 @@ pub(crate) struct ClassForm {
 /// Draws join codes until one is free (collisions are rare but possible).
 async fn with_fresh_code<F>(state: &SharedState, mut attempt: F) -> anyhow::Result<i64>
 where
-    F: FnMut(String) -> Box<dyn FnOnce(&mut dyn crate::store::Db) -> anyhow::Result<Option<i64>> + Send>,
+    F: FnMut(
+        String,
+    )
+        -> Box<dyn FnOnce(&mut dyn crate::store::Db) -> anyhow::Result<Option<i64>> + Send>,
 {
     for _ in 0..8 {
         let job = attempt(new_join_code()?);
@@ -282,7 +321,11 @@ where
     anyhow::bail!("could not find a free join code")
 }
 
-pub(crate) async fn create_class(State(state): State<SharedState>, headers: HeaderMap, Form(form): Form<ClassForm>) -> Response {
+pub(crate) async fn create_class(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(form): Form<ClassForm>,
+) -> Response {
     let (s, _) = match session(&state, &headers).await {
         Ok(v) => v,
         Err(response) => return response,
@@ -291,8 +334,15 @@ pub(crate) async fn create_class(State(state): State<SharedState>, headers: Head
         return forbidden_csrf();
     }
     let name = form.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > MAX_CLASS_NAME || name.chars().any(char::is_control) {
-        return (StatusCode::BAD_REQUEST, format!("a class name is 1 to {MAX_CLASS_NAME} characters\n")).into_response();
+    if name.is_empty()
+        || name.chars().count() > MAX_CLASS_NAME
+        || name.chars().any(char::is_control)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("a class name is 1 to {MAX_CLASS_NAME} characters\n"),
+        )
+            .into_response();
     }
     let teacher = s.teacher_id;
     let t = now();
@@ -333,7 +383,11 @@ pub(crate) async fn new_code(
     }
     let t = now();
     let changed = with_fresh_code(&state, |code| {
-        Box::new(move |db| Ok(db.set_join_code(id, &code, t + JOIN_CODE_SECS)?.then_some(id)))
+        Box::new(move |db| {
+            Ok(db
+                .set_join_code(id, &code, t + JOIN_CODE_SECS)?
+                .then_some(id))
+        })
     })
     .await;
     match changed {
@@ -352,7 +406,11 @@ struct Tile {
     idle: bool,
 }
 
-pub(crate) async fn dashboard(State(state): State<SharedState>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+pub(crate) async fn dashboard(
+    State(state): State<SharedState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Response {
     let (s, _) = match session(&state, &headers).await {
         Ok(v) => v,
         Err(response) => return response,
@@ -369,7 +427,10 @@ pub(crate) async fn dashboard(State(state): State<SharedState>, Path(id): Path<i
     let mut tiles: Vec<Tile> = summary
         .into_iter()
         .map(|d| Tile {
-            stuck: d.recent_statuses.len() >= 3 && d.recent_statuses.iter().all(|s| s == "error" || s == "timeout"),
+            stuck: d.recent_statuses.len() >= 3
+                && d.recent_statuses
+                    .iter()
+                    .all(|s| s == "error" || s == "timeout"),
             idle: t - d.last_event_at.unwrap_or(d.joined_at) >= state.idle_after_secs,
             name: d.display_name,
             title: d.current_title,
@@ -382,7 +443,13 @@ pub(crate) async fn dashboard(State(state): State<SharedState>, Path(id): Path<i
     let tiles_html: String = tiles
         .iter()
         .map(|tile| {
-            let class_attr = if tile.stuck { " stuck" } else if tile.idle { " idle" } else { "" };
+            let class_attr = if tile.stuck {
+                " stuck"
+            } else if tile.idle {
+                " idle"
+            } else {
+                ""
+            };
             let mut alerts = String::new();
             if tile.stuck {
                 alerts.push_str("<span class=\"alert stuck\">stuck</span>");
@@ -394,9 +461,14 @@ pub(crate) async fn dashboard(State(state): State<SharedState>, Path(id): Path<i
                 "<li class=\"tile{class_attr}\"><h3>{}</h3><p>{alerts}</p><p>{}</p>\
                  <p class=\"muted\">{} runs · last success {}</p></li>",
                 esc(&tile.name),
-                tile.title.as_deref().map(|t| format!("Working on <b>{}</b>", esc(t))).unwrap_or_else(|| "No runs yet".into()),
+                tile.title
+                    .as_deref()
+                    .map(|t| format!("Working on <b>{}</b>", esc(t)))
+                    .unwrap_or_else(|| "No runs yet".into()),
                 tile.runs,
-                tile.last_success.map(|at| ago(t - at)).unwrap_or_else(|| "never".into()),
+                tile.last_success
+                    .map(|at| ago(t - at))
+                    .unwrap_or_else(|| "never".into()),
             )
         })
         .collect();
@@ -418,11 +490,19 @@ pub(crate) async fn dashboard(State(state): State<SharedState>, Path(id): Path<i
         tiles.len(),
         if tiles_html.is_empty() { "<li class=\"muted\">Nobody has joined yet.</li>".into() } else { tiles_html },
     );
-    page(&class.name, "<meta http-equiv=\"refresh\" content=\"10\">", &body)
+    page(
+        &class.name,
+        "<meta http-equiv=\"refresh\" content=\"10\">",
+        &body,
+    )
 }
 
 fn until(seconds: i64) -> String {
-    if seconds >= 86_400 { format!("{} more days", seconds / 86_400) } else { format!("{} more hours", seconds / 3600) }
+    if seconds >= 86_400 {
+        format!("{} more days", seconds / 86_400)
+    } else {
+        format!("{} more hours", seconds / 3600)
+    }
 }
 
 async fn current_policy(state: &SharedState, id: i64) -> Result<Policy, Response> {
@@ -441,7 +521,11 @@ fn policy_form(s: &Session, class: &Class, p: &Policy, message: Option<&str>) ->
     let sizes: String = [HintSize::Small, HintSize::Medium, HintSize::Large]
         .iter()
         .map(|size| {
-            let selected = if *size == p.max_hint_size { " selected" } else { "" };
+            let selected = if *size == p.max_hint_size {
+                " selected"
+            } else {
+                ""
+            };
             format!("<option{selected}>{}</option>", size.as_str())
         })
         .collect();
@@ -449,10 +533,17 @@ fn policy_form(s: &Session, class: &Class, p: &Policy, message: Option<&str>) ->
         .assignments
         .iter()
         .map(|a| {
-            format!("{} | {} | {}\n", a.title, a.opens.as_deref().unwrap_or(""), a.closes.as_deref().unwrap_or(""))
+            format!(
+                "{} | {} | {}\n",
+                a.title,
+                a.opens.as_deref().unwrap_or(""),
+                a.closes.as_deref().unwrap_or("")
+            )
         })
         .collect();
-    let message = message.map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(m))).unwrap_or_default();
+    let message = message
+        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(m)))
+        .unwrap_or_default();
     let body = format!(
         "{}<h1>Hint policy · {}</h1>{message}<p class=\"muted\">Version {} of this policy, signed with your key; \
          students' coaches check the signature and apply it offline.</p>\
@@ -481,7 +572,11 @@ fn policy_form(s: &Session, class: &Class, p: &Policy, message: Option<&str>) ->
     page("Hint policy", "", &body)
 }
 
-pub(crate) async fn policy_page(State(state): State<SharedState>, Path(id): Path<i64>, headers: HeaderMap) -> Response {
+pub(crate) async fn policy_page(
+    State(state): State<SharedState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Response {
     let (s, _) = match session(&state, &headers).await {
         Ok(v) => v,
         Err(response) => return response,
@@ -502,13 +597,25 @@ fn parse_policy_form(form: &HashMap<String, String>, class_id: i64) -> Result<Po
     let limit = |name: &str| -> Result<Option<u32>, String> {
         match form.get(name).map(|v| v.trim()).unwrap_or("") {
             "" => Ok(None),
-            v => v.parse().map(Some).map_err(|_| format!("{name}: '{v}' is not a whole number")),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{name}: '{v}' is not a whole number")),
         }
     };
-    let max_hint_size = HintSize::parse(form.get("max_hint_size").map(String::as_str).unwrap_or("medium"))
-        .ok_or("largest hint must be small, medium or large")?;
+    let max_hint_size = HintSize::parse(
+        form.get("max_hint_size")
+            .map(String::as_str)
+            .unwrap_or("medium"),
+    )
+    .ok_or("largest hint must be small, medium or large")?;
     let mut assignments = Vec::new();
-    for line in form.get("assignments").map(String::as_str).unwrap_or("").lines() {
+    for line in form
+        .get("assignments")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+    {
         if line.trim().is_empty() {
             continue;
         }
@@ -524,9 +631,16 @@ fn parse_policy_form(form: &HashMap<String, String>, class_id: i64) -> Result<Po
         };
         let (opens, closes) = (time(parts.next())?, time(parts.next())?);
         if title.is_empty() || title.chars().count() > pencil_core::classroom::MAX_EVENT_TITLE {
-            return Err(format!("assignment title must be 1 to {} characters", pencil_core::classroom::MAX_EVENT_TITLE));
+            return Err(format!(
+                "assignment title must be 1 to {} characters",
+                pencil_core::classroom::MAX_EVENT_TITLE
+            ));
         }
-        assignments.push(Assignment { title, opens, closes });
+        assignments.push(Assignment {
+            title,
+            opens,
+            closes,
+        });
     }
     Ok(Policy {
         version: POLICY_FORMAT,
@@ -562,7 +676,9 @@ pub(crate) async fn save_policy(
     let mut policy = match parse_policy_form(&form, id) {
         Ok(p) => p,
         Err(message) => {
-            let current = current_policy(&state, id).await.unwrap_or_else(|_| Policy::default_for(id));
+            let current = current_policy(&state, id)
+                .await
+                .unwrap_or_else(|_| Policy::default_for(id));
             let mut response = policy_form(&s, &class, &current, Some(&message));
             *response.status_mut() = StatusCode::BAD_REQUEST;
             return response;

@@ -38,7 +38,10 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     /// `name=value` of a Set-Cookie header.
     fn cookie(&self, name: &str) -> Option<String> {
@@ -60,12 +63,17 @@ fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    Reply { status: r.status().as_u16(), headers, body: r.body_mut().read_to_string().unwrap_or_default() }
+    Reply {
+        status: r.status().as_u16(),
+        headers,
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+    }
 }
 
 /// The value of the first hidden `csrf` field of a page.
 fn csrf_of(html: &str) -> String {
-    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    let start =
+        html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
     html[start..].split('"').next().unwrap().to_string()
 }
 
@@ -78,15 +86,27 @@ impl Hub {
     fn start_in(dir: std::rc::Rc<TempDir>, extra: &[&str]) -> Hub {
         let data = dir.path().join("data");
         let mut child = Command::new(BIN)
-            .args(["--data-dir", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("pencil-hub listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("pencil-hub listening on ")
+            .unwrap_or_else(|| panic!("{line}"))
+            .to_string();
         let addr = base.strip_prefix("http://").unwrap().to_string();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -94,12 +114,23 @@ impl Hub {
             .max_redirects_will_error(false)
             .build()
             .into();
-        Hub { child, base, addr, dir, agent }
+        Hub {
+            child,
+            base,
+            addr,
+            dir,
+            agent,
+        }
     }
 
     fn add_teacher(&self, name: &str) {
         let mut add = Command::new(BIN)
-            .args(["--data-dir", self.dir.path().join("data").to_str().unwrap(), "teacher", "add"])
+            .args([
+                "--data-dir",
+                self.dir.path().join("data").to_str().unwrap(),
+                "teacher",
+                "add",
+            ])
             .args(["--name", name, "--password-stdin"])
             .stdin(Stdio::piped())
             .spawn()
@@ -136,7 +167,10 @@ impl Hub {
                 req.call()
             }
             _ => {
-                let mut req = self.agent.post(url).header("Content-Type", "application/json");
+                let mut req = self
+                    .agent
+                    .post(url)
+                    .header("Content-Type", "application/json");
                 if let Some(a) = &auth {
                     req = req.header("Authorization", a);
                 }
@@ -149,7 +183,15 @@ impl Hub {
     fn try_login(&self, name: &str, password: &str) -> Reply {
         let page = self.get("/login", "");
         let cookie = page.cookie("pencil_hub_login").expect("login cookie");
-        self.post_form("/login", &cookie, &[("name", name), ("password", password), ("csrf", &csrf_of(&page.body))])
+        self.post_form(
+            "/login",
+            &cookie,
+            &[
+                ("name", name),
+                ("password", password),
+                ("csrf", &csrf_of(&page.body)),
+            ],
+        )
     }
 
     /// Signs in and returns the session cookie (`name=value`).
@@ -157,8 +199,18 @@ impl Hub {
         let r = self.try_login(name, PASSWORD);
         assert_eq!(r.status, 303, "{}", r.body);
         let cookie = r.cookie("pencil_hub_session").unwrap();
-        let set = r.headers.iter().find(|(k, v)| k == "set-cookie" && v.starts_with("pencil_hub_session")).unwrap();
-        assert!(set.1.contains("HttpOnly") && set.1.contains("SameSite=Strict") && set.1.contains("Path=/;"), "{}", set.1);
+        let set = r
+            .headers
+            .iter()
+            .find(|(k, v)| k == "set-cookie" && v.starts_with("pencil_hub_session"))
+            .unwrap();
+        assert!(
+            set.1.contains("HttpOnly")
+                && set.1.contains("SameSite=Strict")
+                && set.1.contains("Path=/;"),
+            "{}",
+            set.1
+        );
         cookie
     }
 
@@ -167,7 +219,13 @@ impl Hub {
         let csrf = csrf_of(&self.get("/classes", session).body);
         let r = self.post_form("/classes", session, &[("csrf", &csrf), ("name", name)]);
         assert_eq!(r.status, 303, "{}", r.body);
-        let id: i64 = r.header("location").unwrap().strip_prefix("/classes/").unwrap().parse().unwrap();
+        let id: i64 = r
+            .header("location")
+            .unwrap()
+            .strip_prefix("/classes/")
+            .unwrap()
+            .parse()
+            .unwrap();
         let page = self.get(&format!("/classes/{id}"), session).body;
         let start = page.find("<span class=\"code\">").unwrap() + "<span class=\"code\">".len();
         (id, page[start..start + 6].to_string())
@@ -187,7 +245,12 @@ impl Hub {
     }
 
     fn post_events(&self, token: &str, events: &Value) -> Reply {
-        self.api("POST", "/api/v1/events", Some(token), Some(json!({"events": events}).to_string().as_bytes()))
+        self.api(
+            "POST",
+            "/api/v1/events",
+            Some(token),
+            Some(json!({"events": events}).to_string().as_bytes()),
+        )
     }
 }
 
@@ -201,14 +264,28 @@ fn event(id: &str, title: &str, status: &str) -> Value {
 fn teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event() {
     let hub = Hub::start(&[]);
     let data = hub.dir.path().join("data");
-    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
-    assert_eq!(std::fs::metadata(data.join("hub.sqlite3")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(data.join("hub.sqlite3"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
     hub.add_teacher("ada");
 
     // The login form needs its CSRF token.
     let page = hub.get("/login", "");
     let cookie = page.cookie("pencil_hub_login").unwrap();
-    let r = hub.post_form("/login", &cookie, &[("name", "ada"), ("password", PASSWORD)]);
+    let r = hub.post_form(
+        "/login",
+        &cookie,
+        &[("name", "ada"), ("password", PASSWORD)],
+    );
     assert_eq!(r.status, 403);
     let session = hub.login("ada");
 
@@ -217,17 +294,25 @@ fn teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event() {
     assert_eq!(r.status, 403);
     assert!(!hub.get("/classes", &session).body.contains("7b"));
     let (class_id, code) = hub.create_class(&session, "7b <Mathe>");
-    assert!(hub.get("/classes", &session).body.contains("7b &lt;Mathe&gt;"));
+    assert!(hub
+        .get("/classes", &session)
+        .body
+        .contains("7b &lt;Mathe&gt;"));
 
     // The student joins with the code as typed (lower case, a dash).
     let typed = format!("{}-{}", &code[..3], &code[3..]).to_lowercase();
     let joined = hub.join(&typed, "  <script>alert(1)</script> ");
     assert_eq!(joined.class_id, class_id);
     assert_eq!(joined.class_name, "7b <Mathe>");
-    let mut pin = PolicyPin { teacher_key: joined.teacher_key.clone(), class_id, serial: 0 };
+    let mut pin = PolicyPin {
+        teacher_key: joined.teacher_key.clone(),
+        class_id,
+        serial: 0,
+    };
 
     let first = hub.policy(&joined.device_token);
-    let policy = verify(&first, &pin).expect("the hub's policy verifies against the key pinned at join");
+    let policy =
+        verify(&first, &pin).expect("the hub's policy verifies against the key pinned at join");
     assert_eq!(policy, Policy::default_for(class_id));
     pin.serial = policy.serial;
 
@@ -238,7 +323,10 @@ fn teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event() {
         ("hints_per_title", "2"),
         ("max_hint_size", "small"),
         ("quiz_mode", "on"),
-        ("assignments", "car | 2026-12-07T09:00:00Z |\nhouse | | 2026-12-08T15:30:00+01:00\n"),
+        (
+            "assignments",
+            "car | 2026-12-07T09:00:00Z |\nhouse | | 2026-12-08T15:30:00+01:00\n",
+        ),
     ];
     let r = hub.post_form(&format!("/classes/{class_id}/policy"), &session, &form);
     assert_eq!(r.status, 403, "no CSRF token, no change");
@@ -246,7 +334,10 @@ fn teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event() {
     with_csrf.push(("csrf", &csrf));
     let r = hub.post_form(&format!("/classes/{class_id}/policy"), &session, &with_csrf);
     assert_eq!(r.status, 303, "{}", r.body);
-    let bad_time = [("csrf", csrf.as_str()), ("assignments", "car | next monday |")];
+    let bad_time = [
+        ("csrf", csrf.as_str()),
+        ("assignments", "car | next monday |"),
+    ];
     let r = hub.post_form(&format!("/classes/{class_id}/policy"), &session, &bad_time);
     assert_eq!(r.status, 400);
     assert!(r.body.contains("next monday"), "{}", r.body);
@@ -258,17 +349,27 @@ fn teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event() {
     assert_eq!(policy.hints_per_title, Some(2));
     assert_eq!(policy.hints_per_hour, None);
     assert_eq!(policy.assignments.len(), 2);
-    assert_eq!(policy.assignments[1].closes.as_deref(), Some("2026-12-08T15:30:00+01:00"));
+    assert_eq!(
+        policy.assignments[1].closes.as_deref(),
+        Some("2026-12-08T15:30:00+01:00")
+    );
     pin.serial = 2;
     // Replaying the first policy, or a tampered second one, is refused.
-    assert_eq!(verify(&first, &pin), Err(PolicyError::Stale { got: 1, pinned: 2 }));
+    assert_eq!(
+        verify(&first, &pin),
+        Err(PolicyError::Stale { got: 1, pinned: 2 })
+    );
     let mut tampered = second.clone();
     tampered.policy.quiz_mode = false;
     assert_eq!(verify(&tampered, &pin), Err(PolicyError::BadSignature));
 
     // Events: three failing runs; the batch is sent twice (a lost ack).
-    let batch = json!([event("e1", "car", "ok"), event("e2", "car", "error"), event("e3", "car", "error"),
-                       event("e4", "house", "timeout")]);
+    let batch = json!([
+        event("e1", "car", "ok"),
+        event("e2", "car", "error"),
+        event("e3", "car", "error"),
+        event("e4", "house", "timeout")
+    ]);
     for (attempt, expected_new) in [(0, 4), (1, 0)] {
         let r = hub.post_events(&joined.device_token, &batch);
         assert_eq!(r.status, 200, "attempt {attempt}: {}", r.body);
@@ -279,17 +380,48 @@ fn teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event() {
     let dash = hub.get(&format!("/classes/{class_id}"), &session);
     assert_eq!(dash.status, 200);
     let csp = dash.header("content-security-policy").unwrap();
-    assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
-    assert!(dash.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{}", dash.body);
-    assert!(!dash.body.contains("<script>alert(1)"), "the display name must be text, not markup");
-    assert!(dash.body.contains("4 runs"), "each event counted once: {}", dash.body);
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(
+        dash.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        dash.body
+    );
+    assert!(
+        !dash.body.contains("<script>alert(1)"),
+        "the display name must be text, not markup"
+    );
+    assert!(
+        dash.body.contains("4 runs"),
+        "each event counted once: {}",
+        dash.body
+    );
     assert!(dash.body.contains("<b>house</b>"));
-    assert!(dash.body.contains("class=\"alert stuck\""), "3 failing runs in a row: {}", dash.body);
+    assert!(
+        dash.body.contains("class=\"alert stuck\""),
+        "3 failing runs in a row: {}",
+        dash.body
+    );
 
     // A new code replaces the old one.
-    let r = hub.post_form(&format!("/classes/{class_id}/code"), &session, &[("csrf", &csrf)]);
+    let r = hub.post_form(
+        &format!("/classes/{class_id}/code"),
+        &session,
+        &[("csrf", &csrf)],
+    );
     assert_eq!(r.status, 303);
-    let r = hub.api("POST", "/api/v1/join", None, Some(json!({"code": code, "display_name": "Bo"}).to_string().as_bytes()));
+    let r = hub.api(
+        "POST",
+        "/api/v1/join",
+        None,
+        Some(
+            json!({"code": code, "display_name": "Bo"})
+                .to_string()
+                .as_bytes(),
+        ),
+    );
     assert_eq!(r.status, 404, "{}", r.body);
     assert!(r.json()["error"].as_str().unwrap().contains("join code"));
 
@@ -311,19 +443,42 @@ fn a_token_or_session_reaches_only_its_own_class() {
     let (class_b, code_b) = hub.create_class(&ben, "B");
     let student_a = hub.join(&code_a, "Ann");
     let student_b = hub.join(&code_b, "Bob");
-    assert_ne!(student_a.teacher_key, student_b.teacher_key, "one key per teacher");
+    assert_ne!(
+        student_a.teacher_key, student_b.teacher_key,
+        "one key per teacher"
+    );
 
     // Each token gets its own class's policy, signed by its own teacher only.
     let policy_a = hub.policy(&student_a.device_token);
     assert_eq!(policy_a.policy.class_id, class_a);
-    let pin_b = PolicyPin { teacher_key: student_b.teacher_key.clone(), class_id: class_b, serial: 0 };
+    let pin_b = PolicyPin {
+        teacher_key: student_b.teacher_key.clone(),
+        class_id: class_b,
+        serial: 0,
+    };
     assert_eq!(verify(&policy_a, &pin_b), Err(PolicyError::BadSignature));
-    let pin_b_with_a_key = PolicyPin { teacher_key: student_a.teacher_key.clone(), ..pin_b };
-    assert_eq!(verify(&policy_a, &pin_b_with_a_key), Err(PolicyError::WrongClass { got: class_a, pinned: class_b }));
+    let pin_b_with_a_key = PolicyPin {
+        teacher_key: student_a.teacher_key.clone(),
+        ..pin_b
+    };
+    assert_eq!(
+        verify(&policy_a, &pin_b_with_a_key),
+        Err(PolicyError::WrongClass {
+            got: class_a,
+            pinned: class_b
+        })
+    );
 
     // Events with A's token land in A only, even with ids B already used.
-    assert_eq!(hub.post_events(&student_b.device_token, &json!([event("x1", "bee", "ok")])).status, 200);
-    let r = hub.post_events(&student_a.device_token, &json!([event("x1", "ant", "error")]));
+    assert_eq!(
+        hub.post_events(&student_b.device_token, &json!([event("x1", "bee", "ok")]))
+            .status,
+        200
+    );
+    let r = hub.post_events(
+        &student_a.device_token,
+        &json!([event("x1", "ant", "error")]),
+    );
     assert_eq!(r.json()["new"], json!(1), "ids are per device");
     let dash_a = hub.get(&format!("/classes/{class_a}"), &ada).body;
     let dash_b = hub.get(&format!("/classes/{class_b}"), &ben).body;
@@ -332,17 +487,32 @@ fn a_token_or_session_reaches_only_its_own_class() {
 
     // A teacher cannot open, re-code or re-sign another teacher's class.
     assert_eq!(hub.get(&format!("/classes/{class_a}"), &ben).status, 404);
-    assert_eq!(hub.get(&format!("/classes/{class_a}/policy"), &ben).status, 404);
+    assert_eq!(
+        hub.get(&format!("/classes/{class_a}/policy"), &ben).status,
+        404
+    );
     let ben_csrf = csrf_of(&hub.get("/classes", &ben).body);
-    let r = hub.post_form(&format!("/classes/{class_a}/policy"), &ben, &[("csrf", &ben_csrf), ("quiz_mode", "on")]);
+    let r = hub.post_form(
+        &format!("/classes/{class_a}/policy"),
+        &ben,
+        &[("csrf", &ben_csrf), ("quiz_mode", "on")],
+    );
     assert_eq!(r.status, 404);
     assert_eq!(hub.policy(&student_a.device_token), policy_a);
     // ...and one teacher's CSRF token is worthless in another's session.
     let ada_csrf = csrf_of(&hub.get("/classes", &ada).body);
-    assert_eq!(hub.post_form("/classes", &ben, &[("csrf", &ada_csrf), ("name", "X")]).status, 403);
+    assert_eq!(
+        hub.post_form("/classes", &ben, &[("csrf", &ada_csrf), ("name", "X")])
+            .status,
+        403
+    );
 
     // Unknown or missing tokens.
-    for token in [None, Some("not-a-token"), Some(&student_a.device_token[1..])] {
+    for token in [
+        None,
+        Some("not-a-token"),
+        Some(&student_a.device_token[1..]),
+    ] {
         let r = hub.api("GET", "/api/v1/policy", token, None);
         assert_eq!(r.status, 401, "{}", r.body);
         assert!(r.json()["error"].is_string());
@@ -352,7 +522,10 @@ fn a_token_or_session_reaches_only_its_own_class() {
 
     // Nobody sent anything for over a second: both show as idle (threshold 1 s here).
     std::thread::sleep(std::time::Duration::from_millis(2100));
-    assert!(hub.get(&format!("/classes/{class_a}"), &ada).body.contains("class=\"alert idle\""));
+    assert!(hub
+        .get(&format!("/classes/{class_a}"), &ada)
+        .body
+        .contains("class=\"alert idle\""));
 }
 
 #[test]
@@ -387,30 +560,87 @@ fn malformed_and_oversized_requests_get_clear_json_errors() {
     let check = |r: Reply, status: u16, needle: &str| {
         assert_eq!(r.status, status, "{}", r.body);
         let message = r.json()["error"].as_str().unwrap_or_default().to_string();
-        assert!(message.contains(needle), "'{message}' should mention '{needle}'");
+        assert!(
+            message.contains(needle),
+            "'{message}' should mention '{needle}'"
+        );
     };
     let big = vec![b' '; 300 * 1024];
-    check(hub.api("POST", "/api/v1/events", Some(&token), Some(&big)), 413, "too large");
-    let many: Vec<Value> = (0..501).map(|i| event(&format!("m{i}"), "t", "ok")).collect();
+    check(
+        hub.api("POST", "/api/v1/events", Some(&token), Some(&big)),
+        413,
+        "too large",
+    );
+    let many: Vec<Value> = (0..501)
+        .map(|i| event(&format!("m{i}"), "t", "ok"))
+        .collect();
     check(hub.post_events(&token, &json!(many)), 413, "at most 500");
-    check(hub.api("POST", "/api/v1/events", Some(&token), Some(b"{\"events\": [")), 400, "malformed JSON");
+    check(
+        hub.api(
+            "POST",
+            "/api/v1/events",
+            Some(&token),
+            Some(b"{\"events\": ["),
+        ),
+        400,
+        "malformed JSON",
+    );
     let mut with_code = event("c1", "car", "ok");
     with_code["code"] = json!("fd 100");
     check(hub.post_events(&token, &json!([with_code])), 400, "code");
-    check(hub.post_events(&token, &json!([event("bad id", "car", "ok")])), 400, "event 0: event id");
-    check(hub.post_events(&token, &json!([event("ok1", &"t".repeat(201), "ok")])), 400, "title");
+    check(
+        hub.post_events(&token, &json!([event("bad id", "car", "ok")])),
+        400,
+        "event 0: event id",
+    );
+    check(
+        hub.post_events(&token, &json!([event("ok1", &"t".repeat(201), "ok")])),
+        400,
+        "title",
+    );
     let mut bad_status = event("s1", "car", "ok");
     bad_status["status"] = json!("great");
-    check(hub.post_events(&token, &json!([bad_status])), 400, "unknown variant");
+    check(
+        hub.post_events(&token, &json!([bad_status])),
+        400,
+        "unknown variant",
+    );
     // Nothing of a refused batch was stored: the same ids are new afterwards.
-    assert_eq!(hub.post_events(&token, &json!([event("ok1", "car", "ok")])).json()["new"], json!(1));
+    assert_eq!(
+        hub.post_events(&token, &json!([event("ok1", "car", "ok")]))
+            .json()["new"],
+        json!(1)
+    );
 
-    let join = |body: Value| hub.api("POST", "/api/v1/join", None, Some(body.to_string().as_bytes()));
-    check(join(json!({"code": code, "display_name": "ann@example.org"})), 400, "e-mail");
-    check(join(json!({"code": code, "display_name": "x".repeat(41)})), 400, "longer than 40");
+    let join = |body: Value| {
+        hub.api(
+            "POST",
+            "/api/v1/join",
+            None,
+            Some(body.to_string().as_bytes()),
+        )
+    };
+    check(
+        join(json!({"code": code, "display_name": "ann@example.org"})),
+        400,
+        "e-mail",
+    );
+    check(
+        join(json!({"code": code, "display_name": "x".repeat(41)})),
+        400,
+        "longer than 40",
+    );
     check(join(json!({"code": code})), 400, "display_name");
-    check(join(json!({"code": "ZZZZZZ", "display_name": "Ann"})), 404, "join code");
-    check(hub.api("POST", "/api/v1/join", None, Some(&vec![b' '; 8 * 1024])), 413, "too large");
+    check(
+        join(json!({"code": "ZZZZZZ", "display_name": "Ann"})),
+        404,
+        "join code",
+    );
+    check(
+        hub.api("POST", "/api/v1/join", None, Some(&vec![b' '; 8 * 1024])),
+        413,
+        "too large",
+    );
 }
 
 #[test]
@@ -418,14 +648,20 @@ fn wrong_host_header_is_refused() {
     let hub = Hub::start(&[]);
     let raw = |host: &str| {
         let mut s = TcpStream::connect(&hub.addr).unwrap();
-        write!(s, "GET /login HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET /login HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out
     };
     let port = hub.addr.rsplit(':').next().unwrap();
     assert!(raw(&format!("evil.example:{port}")).starts_with("HTTP/1.1 421"));
-    assert!(raw(&format!("127.0.0.1:{}", port.parse::<u16>().unwrap() + 1)).starts_with("HTTP/1.1 421"));
+    assert!(
+        raw(&format!("127.0.0.1:{}", port.parse::<u16>().unwrap() + 1)).starts_with("HTTP/1.1 421")
+    );
     assert!(raw(&hub.addr).starts_with("HTTP/1.1 200"));
     assert!(raw(&format!("localhost:{port}")).starts_with("HTTP/1.1 200"));
 }
@@ -434,7 +670,13 @@ fn wrong_host_header_is_refused() {
 fn a_non_loopback_address_needs_allow_remote() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["--data-dir", dir.path().to_str().unwrap(), "serve", "--listen", "0.0.0.0:0"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -453,10 +695,15 @@ fn a_hub_killed_mid_ingest_keeps_every_acknowledged_event() {
     let sender = {
         let (base, token) = (hub.base.clone(), token.clone());
         std::thread::spawn(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
             let mut acked: Vec<Vec<String>> = Vec::new();
             for batch in 0.. {
-                let events: Vec<Value> = (0..20).map(|i| event(&format!("k{batch}-{i}"), "car", "ok")).collect();
+                let events: Vec<Value> = (0..20)
+                    .map(|i| event(&format!("k{batch}-{i}"), "car", "ok"))
+                    .collect();
                 let sent = agent
                     .post(format!("{base}/api/v1/events"))
                     .header("Authorization", format!("Bearer {token}"))
@@ -477,11 +724,17 @@ fn a_hub_killed_mid_ingest_keeps_every_acknowledged_event() {
     hub.child.kill().unwrap(); // SIGKILL: no shutdown code runs
     hub.child.wait().unwrap();
     let acked = sender.join().unwrap();
-    assert!(acked.len() >= 5, "the hub was killed before it acknowledged much: {}", acked.len());
+    assert!(
+        acked.len() >= 5,
+        "the hub was killed before it acknowledged much: {}",
+        acked.len()
+    );
 
     // Every acknowledged event is in the database, once.
     let db = rusqlite::Connection::open(hub.dir.path().join("data/hub.sqlite3")).unwrap();
-    let mut count = db.prepare("SELECT COUNT(*) FROM events WHERE event_id = ?1").unwrap();
+    let mut count = db
+        .prepare("SELECT COUNT(*) FROM events WHERE event_id = ?1")
+        .unwrap();
     for id in acked.iter().flatten() {
         let n: i64 = count.query_row([id], |r| r.get(0)).unwrap();
         assert_eq!(n, 1, "acknowledged event {id} is stored {n} times");
@@ -491,7 +744,17 @@ fn a_hub_killed_mid_ingest_keeps_every_acknowledged_event() {
 
     // After a restart the coach resends what it is unsure of: nothing is counted twice.
     let hub = Hub::start_in(hub.dir.clone(), &[]);
-    let last: Vec<Value> = acked.last().unwrap().iter().map(|id| event(id, "car", "ok")).collect();
+    let last: Vec<Value> = acked
+        .last()
+        .unwrap()
+        .iter()
+        .map(|id| event(id, "car", "ok"))
+        .collect();
     let r = hub.post_events(&token, &json!(last));
-    assert_eq!((r.status, r.json()["new"].clone()), (200, json!(0)), "{}", r.body);
+    assert_eq!(
+        (r.status, r.json()["new"].clone()),
+        (200, json!(0)),
+        "{}",
+        r.body
+    );
 }

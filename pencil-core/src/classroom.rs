@@ -209,7 +209,10 @@ pub fn decode_key(text: &str) -> Result<VerifyingKey, PolicyError> {
 /// Signs `policy` with the teacher's key.
 pub fn sign(policy: Policy, key: &SigningKey) -> SignedPolicy {
     let signature = key.sign(&policy.canonical_bytes());
-    SignedPolicy { policy, signature: B64.encode(signature.to_bytes()) }
+    SignedPolicy {
+        policy,
+        signature: B64.encode(signature.to_bytes()),
+    }
 }
 
 /// Accepts `signed` only if the pinned teacher signed exactly this policy,
@@ -217,19 +220,30 @@ pub fn sign(policy: Policy, key: &SigningKey) -> SignedPolicy {
 /// policy accepted before. Nothing of a refused policy may be applied.
 pub fn verify(signed: &SignedPolicy, pin: &PolicyPin) -> Result<Policy, PolicyError> {
     let key = decode_key(&pin.teacher_key)?;
-    let sig = B64.decode(&signed.signature).map_err(|_| PolicyError::MalformedSignature)?;
-    let sig: [u8; 64] = sig.try_into().map_err(|_| PolicyError::MalformedSignature)?;
+    let sig = B64
+        .decode(&signed.signature)
+        .map_err(|_| PolicyError::MalformedSignature)?;
+    let sig: [u8; 64] = sig
+        .try_into()
+        .map_err(|_| PolicyError::MalformedSignature)?;
     let sig = Signature::from_bytes(&sig);
     let policy = &signed.policy;
     if policy.version != POLICY_FORMAT {
         return Err(PolicyError::UnsupportedVersion(policy.version));
     }
-    key.verify(&policy.canonical_bytes(), &sig).map_err(|_| PolicyError::BadSignature)?;
+    key.verify(&policy.canonical_bytes(), &sig)
+        .map_err(|_| PolicyError::BadSignature)?;
     if policy.class_id != pin.class_id {
-        return Err(PolicyError::WrongClass { got: policy.class_id, pinned: pin.class_id });
+        return Err(PolicyError::WrongClass {
+            got: policy.class_id,
+            pinned: pin.class_id,
+        });
     }
     if policy.serial < pin.serial {
-        return Err(PolicyError::Stale { got: policy.serial, pinned: pin.serial });
+        return Err(PolicyError::Stale {
+            got: policy.serial,
+            pinned: pin.serial,
+        });
     }
     Ok(policy.clone())
 }
@@ -321,7 +335,10 @@ impl Event {
     pub fn validate(&self) -> Result<(), String> {
         let id_ok = !self.id.is_empty()
             && self.id.len() <= MAX_EVENT_ID
-            && self.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok {
             return Err(format!(
                 "event id must be 1 to {MAX_EVENT_ID} characters of A-Z, a-z, 0-9, '-' or '_'"
@@ -368,7 +385,9 @@ pub fn normalize_display_name(name: &str) -> Result<String, String> {
         return Err("display name is empty".into());
     }
     if name.chars().count() > MAX_DISPLAY_NAME {
-        return Err(format!("display name is longer than {MAX_DISPLAY_NAME} characters"));
+        return Err(format!(
+            "display name is longer than {MAX_DISPLAY_NAME} characters"
+        ));
     }
     if name.chars().any(char::is_control) {
         return Err("display name contains control characters".into());
@@ -388,7 +407,11 @@ mod tests {
     }
 
     fn pin_for(k: &SigningKey, class_id: i64, serial: u64) -> PolicyPin {
-        PolicyPin { teacher_key: encode_key(&k.verifying_key()), class_id, serial }
+        PolicyPin {
+            teacher_key: encode_key(&k.verifying_key()),
+            class_id,
+            serial,
+        }
     }
 
     fn sample() -> Policy {
@@ -437,16 +460,25 @@ mod tests {
     fn other_key_wrong_class_old_serial_and_new_format_are_refused() {
         let k = key(1);
         let signed = sign(sample(), &k);
-        assert_eq!(verify(&signed, &pin_for(&key(2), 7, 0)), Err(PolicyError::BadSignature));
+        assert_eq!(
+            verify(&signed, &pin_for(&key(2), 7, 0)),
+            Err(PolicyError::BadSignature)
+        );
         assert_eq!(
             verify(&signed, &pin_for(&k, 8, 0)),
             Err(PolicyError::WrongClass { got: 7, pinned: 8 })
         );
-        assert_eq!(verify(&signed, &pin_for(&k, 7, 4)), Err(PolicyError::Stale { got: 3, pinned: 4 }));
+        assert_eq!(
+            verify(&signed, &pin_for(&k, 7, 4)),
+            Err(PolicyError::Stale { got: 3, pinned: 4 })
+        );
         let mut future = sample();
         future.version = 2;
         let future = sign(future, &k);
-        assert_eq!(verify(&future, &pin_for(&k, 7, 0)), Err(PolicyError::UnsupportedVersion(2)));
+        assert_eq!(
+            verify(&future, &pin_for(&k, 7, 0)),
+            Err(PolicyError::UnsupportedVersion(2))
+        );
     }
 
     #[test]
@@ -454,9 +486,15 @@ mod tests {
         let k = key(1);
         let mut signed = sign(sample(), &k);
         signed.signature = "not base64!".into();
-        assert_eq!(verify(&signed, &pin_for(&k, 7, 0)), Err(PolicyError::MalformedSignature));
+        assert_eq!(
+            verify(&signed, &pin_for(&k, 7, 0)),
+            Err(PolicyError::MalformedSignature)
+        );
         signed.signature = B64.encode([0u8; 10]);
-        assert_eq!(verify(&signed, &pin_for(&k, 7, 0)), Err(PolicyError::MalformedSignature));
+        assert_eq!(
+            verify(&signed, &pin_for(&k, 7, 0)),
+            Err(PolicyError::MalformedSignature)
+        );
         let mut pin = pin_for(&k, 7, 0);
         pin.teacher_key = "AAAA".into();
         assert_eq!(verify(&sign(sample(), &k), &pin), Err(PolicyError::BadKey));
