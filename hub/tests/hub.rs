@@ -758,3 +758,31 @@ fn a_hub_killed_mid_ingest_keeps_every_acknowledged_event() {
         r.body
     );
 }
+
+#[test]
+fn guessing_from_one_address_is_limited_across_accounts_and_join_codes() {
+    let hub = Hub::start(&[]);
+    hub.add_teacher("ada");
+    let session = hub.login("ada");
+    let (_, code) = hub.create_class(&session, "A");
+
+    // 20 wrong passwords spread over 5 names (4 each, under the per-account limit)...
+    for i in 0..20 {
+        assert_eq!(hub.try_login(&format!("name{}", i % 5), "wrong password!").status, 401);
+    }
+    // ...pause sign-in from this address, even for a real account and password.
+    let r = hub.try_login("ada", PASSWORD);
+    assert_eq!(r.status, 429, "{}", r.body);
+
+    // Join codes: 20 wrong guesses, then even the right code is refused for a while.
+    let join = |code: &str| {
+        let body = json!({"code": code, "display_name": "Ann"}).to_string();
+        hub.api("POST", "/api/v1/join", None, Some(body.as_bytes()))
+    };
+    for i in 0..20 {
+        assert_eq!(join(&format!("ZZZZ{:02}", i)).status, 404);
+    }
+    let r = join(&code);
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("wait 15 minutes"));
+}

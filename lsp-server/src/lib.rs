@@ -12,6 +12,8 @@ pub mod bench;
 pub mod bench_handshake;
 pub mod bench_server;
 pub mod check;
+pub mod class;
+pub mod classroom;
 pub mod checker;
 pub mod clock;
 pub mod coach;

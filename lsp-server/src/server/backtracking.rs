@@ -4,6 +4,8 @@
 //! `pencil/hint`. A newer run of the same document makes it stale: it checks before
 //! the model runs and again before it publishes.
 
+use crate::classroom::policy::Help;
+use pencil_core::classroom::HintOutcome;
 use crate::coach::hints::{hint_message, hint_threshold, HintState};
 use crate::pipeline::{self, RiskOutcome, RunInput, Services};
 use crate::session::Settings;
@@ -99,6 +101,14 @@ impl RiskJob {
         if !allowed {
             return;
         }
+        let (allowed, withheld) =
+            crate::classroom::live::gate(self.services.store.as_ref(), &self.student, &self.title, Help::Hint).await;
+        for message in withheld {
+            self.client.show_message(MessageType::Info, message).await;
+        }
+        if !allowed {
+            return;
+        }
         let message = hint_message();
         let hint_id = match (&self.services.store, self.state_id) {
             (Some(store), Some(state_id)) => {
@@ -127,5 +137,6 @@ impl RiskJob {
             hint_id: hint_id.unwrap_or(-1),
         };
         self.client.send_notification::<HintNotification>(params).await;
+        crate::classroom::live::after_hint(self.services.store.as_ref(), &self.title, HintOutcome::Shown, Some(risk)).await;
     }
 }

@@ -11,6 +11,12 @@
 //!   `time` is the latest run of that state (`YYYY-MM-DD HH:MM:SS` UTC); `runs` counts
 //!   the collapsed runs; the result columns are NULL until the sandbox has answered.
 //! * `hints(id, state_id, kind, rule, title, replacement, shown_at, accepted_at)`.
+//!
+//! Schema version 2 (classroom mode, see `crate::classroom`):
+//! * `class_membership`: at most one row (id 1): the hub, the class, the device
+//!   token, the teacher key pinned at join, and the last verified signed policy.
+//! * `class_outbox(seq, event_id, event_json, queued_at)`: code-free events not yet
+//!   acknowledged by the hub, oldest first.
 
 /// SQL of each migration, in order; index + 1 is the schema version it produces.
 pub const MIGRATIONS: &[&str] = &[
@@ -43,6 +49,25 @@ pub const MIGRATIONS: &[&str] = &[
          replacement TEXT NOT NULL,
          shown_at TEXT NOT NULL,
          accepted_at TEXT
+     ) STRICT;",
+    "CREATE TABLE class_membership (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         hub_url TEXT NOT NULL,
+         class_id INTEGER NOT NULL,
+         class_name TEXT NOT NULL,
+         display_name TEXT NOT NULL,
+         device_token TEXT NOT NULL,
+         teacher_key TEXT NOT NULL,
+         joined_at TEXT NOT NULL,
+         policy_json TEXT,
+         policy_serial INTEGER NOT NULL DEFAULT 0,
+         policy_since TEXT
+     ) STRICT;
+     CREATE TABLE class_outbox (
+         seq INTEGER PRIMARY KEY,
+         event_id TEXT NOT NULL UNIQUE,
+         event_json TEXT NOT NULL,
+         queued_at TEXT NOT NULL
      ) STRICT;",
 ];
 

@@ -3,11 +3,13 @@
 //! Every write is one transaction; a caller hears back only after the commit, so a
 //! state reported as recorded survives the process being killed at any moment.
 
+mod classroom;
 mod database;
 mod migrations;
 mod private_files;
 mod student_data;
 
+pub use classroom::{Membership, QueuedEvent};
 pub use database::{Database, HintRecord, OpenReport, RunResultRow, StateRecord, StoredState, Trigger, DB_FILE};
 pub use migrations::{latest_version, MIGRATIONS};
 pub use private_files::create_private_file;

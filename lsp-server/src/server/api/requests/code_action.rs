@@ -2,6 +2,7 @@
 //! run with a model loaded, "Fix in my style" (computed on the first request for
 //! that run, with `$/progress`, and reused after), in one ranking, as minimal edits.
 
+use crate::classroom::{live, policy::Help};
 use crate::edit::minimal_edits;
 use crate::error::ServerError;
 use crate::protocol::ACCEPT_FIX_COMMAND;
@@ -27,6 +28,17 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
         return Ok(None);
     }
     let Some(run) = last_run.filter(|r| r.text == doc.text()) else { return Ok(None) };
+    if let Some(services) = services(server) {
+        let help = if run.style.is_some() { Help::StyleFix } else { Help::QuickFix };
+        let (allowed, messages) =
+            live::gate(services.store.as_ref(), &services.local_student(), &crate::session::title_of(&uri), help).await;
+        for message in messages {
+            server.client.show_message(MessageType::Info, message).await;
+        }
+        if !allowed {
+            return Ok(None);
+        }
+    }
     let style: &[StyleFix] = match (&run.style, services(server)) {
         (Some(slot), Some(services)) => {
             let token = params.work_done_progress_params.work_done_token.clone();
@@ -74,7 +86,7 @@ async fn style_fixes(
     let trace = pipeline::trace_so_far(services, &slot.student, &slot.title, text, &slot.time).await;
     let params = StyleFixParams {
         samples: settings.fix_samples,
-        size: settings.hint_size,
+        size: live::hint_size(services.store.as_ref(), settings.hint_size).await,
         vector: settings.student_vector,
         seed: request_seed(&slot.student, &slot.title, text),
     };

@@ -62,6 +62,10 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     server.session().documents.set_last_run(&uri, Arc::new(snapshot));
     server.client.publish_diagnostics(uri.clone(), diagnostics.clone(), Some(doc.version())).await;
     RiskJob::spawn_after_run(server, services, &input, (&uri, generation, state_id), &settings);
+    let row = crate::store::RunResultRow::from_verdict(verdict);
+    for message in crate::classroom::live::after_run(services.store.as_ref(), &input.title, &row.status, row.error_kind).await {
+        server.client.show_message(MessageType::Info, message).await;
+    }
     Ok(RunResult {
         status: verdict.status.into(),
         paper_success: verdict.paper_success,
