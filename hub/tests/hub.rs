@@ -768,7 +768,11 @@ fn guessing_from_one_address_is_limited_across_accounts_and_join_codes() {
 
     // 20 wrong passwords spread over 5 names (4 each, under the per-account limit)...
     for i in 0..20 {
-        assert_eq!(hub.try_login(&format!("name{}", i % 5), "wrong password!").status, 401);
+        assert_eq!(
+            hub.try_login(&format!("name{}", i % 5), "wrong password!")
+                .status,
+            401
+        );
     }
     // ...pause sign-in from this address, even for a real account and password.
     let r = hub.try_login("ada", PASSWORD);
@@ -784,5 +788,50 @@ fn guessing_from_one_address_is_limited_across_accounts_and_join_codes() {
     }
     let r = join(&code);
     assert_eq!(r.status, 429, "{}", r.body);
-    assert!(r.json()["error"].as_str().unwrap().contains("wait 15 minutes"));
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("wait 15 minutes"));
+}
+
+#[test]
+fn teacher_add_refuses_duplicates_short_passwords_and_a_missing_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let add = |name: &str, password: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "teacher",
+            "add",
+            "--name",
+            name,
+        ]);
+        if password.is_some() {
+            cmd.arg("--password-stdin");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(p) = password {
+            writeln!(child.stdin.take().unwrap(), "{p}").unwrap();
+        } else {
+            drop(child.stdin.take());
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert!(add("ada", Some(PASSWORD)).0);
+    let (ok, err) = add("ada", Some(PASSWORD));
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, err) = add("ben", Some("short"));
+    assert!(!ok && err.contains("at least 10"), "{err}");
+    let (ok, err) = add("ben", None);
+    assert!(!ok && err.contains("--password-stdin"), "{err}");
 }
