@@ -70,3 +70,51 @@ pub fn new_event_id() -> Result<String, String> {
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for an event id: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use pencil_core::classroom::{encode_key, sign};
+
+    fn member(key: &SigningKey, policy: &Policy) -> Membership {
+        Membership {
+            hub_url: "http://127.0.0.1:1".into(),
+            class_id: policy.class_id,
+            class_name: "7b".into(),
+            display_name: "Ada".into(),
+            device_token: "t".into(),
+            teacher_key: encode_key(&key.verifying_key()),
+            joined_at: "2026-12-06 12:00:00".into(),
+            policy_json: Some(serde_json::to_string(&sign(policy.clone(), key)).unwrap()),
+            policy_serial: policy.serial,
+            policy_since: None,
+        }
+    }
+
+    #[test]
+    fn a_stored_policy_is_trusted_only_while_it_verifies() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let mut quiz = Policy::default_for(4);
+        quiz.quiz_mode = true;
+        let m = member(&key, &quiz);
+        assert_eq!(active_policy(&m), Some(quiz.clone()));
+        // Quiz mode switched off by editing the stored row: the signature no longer matches.
+        let mut edited = m.clone();
+        edited.policy_json = m.policy_json.as_ref().map(|j| j.replace("\"quiz_mode\":true", "\"quiz_mode\":false"));
+        assert_ne!(edited.policy_json, m.policy_json);
+        assert_eq!(active_policy(&edited), None);
+        // Signed by another key than the one pinned at join.
+        let mut other = member(&SigningKey::from_bytes(&[8; 32]), &quiz);
+        other.teacher_key = m.teacher_key.clone();
+        assert_eq!(active_policy(&other), None);
+    }
+
+    #[test]
+    fn event_times_are_rfc3339_and_ids_are_valid() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        let id = new_event_id().unwrap();
+        assert_eq!(id.len(), 32);
+        assert_ne!(id, new_event_id().unwrap());
+    }
+}
