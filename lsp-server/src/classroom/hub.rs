@@ -34,10 +34,8 @@ pub fn normalize_hub_url(url: &str) -> Result<String, HubError> {
         return Err(HubError::BadUrl(format!("'{url}' names no host")));
     }
     match scheme.to_ascii_lowercase().as_str() {
-        "https" => Err(HubError::BadUrl(format!(
-            "'{url}': this build of pencil-lsp has no TLS client yet, so it can only reach a hub on this machine \
-             (http://127.0.0.1:PORT or http://localhost:PORT)"
-        ))),
+        // TLS comes from the workspace's `ureq` features (rustls, the web PKI roots).
+        "https" => Ok(url.to_string()),
         "http" if is_loopback(host) => Ok(url.to_string()),
         "http" => Err(HubError::BadUrl(format!(
             "'{url}' is plain http:// to another machine; your device token would travel unencrypted. \
@@ -120,6 +118,7 @@ mod tests {
         assert_eq!(normalize_hub_url("http://127.0.0.1:7070/").unwrap(), "http://127.0.0.1:7070");
         assert_eq!(normalize_hub_url("http://localhost:7070").unwrap(), "http://localhost:7070");
         assert_eq!(normalize_hub_url("http://[::1]:7070").unwrap(), "http://[::1]:7070");
+        assert_eq!(normalize_hub_url("https://hub.school.example/").unwrap(), "https://hub.school.example");
         let remote = normalize_hub_url("http://hub.school.example:7070").unwrap_err().to_string();
         assert!(remote.contains("unencrypted"), "{remote}");
         assert!(normalize_hub_url("http://127.0.0.1.evil.example").is_err());
