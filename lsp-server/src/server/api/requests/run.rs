@@ -62,10 +62,14 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     server.session().documents.set_last_run(&uri, Arc::new(snapshot));
     server.client.publish_diagnostics(uri.clone(), diagnostics.clone(), Some(doc.version())).await;
     RiskJob::spawn_after_run(server, services, &input, (&uri, generation, state_id), &settings);
+    // Classroom event: queued (a synced commit) after the answer, not before it.
     let row = crate::store::RunResultRow::from_verdict(verdict);
-    for message in crate::classroom::live::after_run(services.store.as_ref(), &input.title, &row.status, row.error_kind).await {
-        server.client.show_message(MessageType::Info, message).await;
-    }
+    let (client, store, title) = (server.client.clone(), services.store.clone(), input.title.clone());
+    tokio::spawn(async move {
+        for message in crate::classroom::live::after_run(store.as_ref(), &title, &row.status, row.error_kind).await {
+            client.show_message(MessageType::Info, message).await;
+        }
+    });
     Ok(RunResult {
         status: verdict.status.into(),
         paper_success: verdict.paper_success,
