@@ -112,6 +112,7 @@ pub async fn run(dir: &Path, options: BenchOptions) -> Result<()> {
         listen: addr,
         extra_hosts: vec![],
         idle_after_secs: 120,
+        tls: None,
     };
     let app = router(store.clone(), addr, &config);
     tokio::spawn(async move {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use pencil_hub::server::{check_listen, serve, Config};
+use pencil_hub::server::{check_listen, serve, Config, TlsFiles};
 use pencil_hub::sqlite::SqliteDb;
 use pencil_hub::store::Store;
 
@@ -37,6 +37,12 @@ enum Command {
         /// Show a student as idle after this many seconds without an event.
         #[arg(long, default_value_t = 120)]
         idle_after_secs: i64,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Ingest load test on loopback against an in-process hub (uses a fresh --data-dir).
     Bench {
@@ -91,7 +97,12 @@ fn main() -> Result<()> {
             allow_remote,
             hosts,
             idle_after_secs,
+            tls_cert,
+            tls_key,
         } => {
+            let tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key });
             check_listen(listen, allow_remote)?;
             let store = Store::start(Box::new(SqliteDb::open(&dir)?));
             let runtime = tokio::runtime::Runtime::new()?;
@@ -101,6 +112,7 @@ fn main() -> Result<()> {
                     listen,
                     extra_hosts: hosts,
                     idle_after_secs,
+                    tls,
                 },
             ))
         }

@@ -2,6 +2,7 @@
 //! every request passes (Host check, security headers).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,12 +27,22 @@ pub struct Config {
     pub extra_hosts: Vec<String>,
     /// A student with no event for this long is shown as idle.
     pub idle_after_secs: i64,
+    /// Serve HTTPS with this certificate chain and key (PEM files).
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 pub(crate) struct AppState {
     pub store: Store,
     pub allowed_hosts: Vec<String>,
     pub idle_after_secs: i64,
+    /// Cookies get `Secure` when the hub serves TLS itself.
+    pub secure_cookies: bool,
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -75,6 +86,7 @@ pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
         store,
         allowed_hosts: allowed_hosts(local, &config.extra_hosts),
         idle_after_secs: config.idle_after_secs,
+        secure_cookies: config.tls.is_some(),
     });
     let api = Router::new()
         .route(
@@ -147,22 +159,81 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// Binds, prints `pencil-hub listening on http://ADDR` on stdout (the bound
-/// address, so `--listen 127.0.0.1:0` is usable by scripts), and serves
-/// until the process ends.
+/// Loads the certificate chain and key for `--tls-cert`/`--tls-key`.
+fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading certificates from {}", files.cert.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no certificate", files.cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .with_context(|| format!("reading the private key from {}", files.key.display()))?;
+    // ring rather than aws-lc-rs: it builds without cmake or NASM. rustls
+    // deprecates it for lacking post-quantum key exchange, which a classroom
+    // hub's short-lived session traffic can do without for now.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the certificate and key do not form a usable pair")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Binds, prints `pencil-hub listening on http(s)://ADDR` on stdout (the
+/// bound address, so `--listen 127.0.0.1:0` is usable by scripts), and
+/// serves until the process ends.
 pub async fn serve(store: Store, config: Config) -> Result<()> {
+    // Load the certificate before binding, so a bad one fails fast.
+    let acceptor = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let local = listener.local_addr()?;
     let app = router(store, local, &config);
-    println!("pencil-hub listening on http://{local}");
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    println!("pencil-hub listening on {scheme}://{local}");
     use std::io::Write as _;
     std::io::stdout().flush()?;
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
-    Ok(())
+    let Some(acceptor) = acceptor else {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await?;
+        return Ok(());
+    };
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => return tracing::debug!("TLS handshake with {peer}: {e}"),
+            };
+            let service = hyper_util::service::TowerToHyperService::new(
+                app.layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+            );
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+        });
+    }
 }

@@ -127,8 +127,10 @@ pub trait Db: Send {
     fn class_summary(&mut self, class_id: i64) -> Result<Vec<DeviceSummary>>;
 }
 
+type Call = Box<dyn FnOnce(&mut dyn Db) + Send>;
+
 enum Job {
-    Call(Box<dyn FnOnce(&mut dyn Db) + Send>),
+    Call(Call),
     Ingest(DeviceBatch, oneshot::Sender<Result<usize>>),
 }
 

@@ -57,10 +57,21 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn set_cookie(name: &str, value: &str, path: &str, max_age: i64) -> (header::HeaderName, String) {
+/// A Set-Cookie header; `Secure` when the hub serves TLS, so the browser
+/// never sends the cookie over plain HTTP.
+fn set_cookie(
+    state: &SharedState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) -> (header::HeaderName, String) {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
     (
         header::SET_COOKIE,
-        format!("{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age}"),
+        format!(
+            "{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age}{secure}"
+        ),
     )
 }
 
@@ -106,7 +117,7 @@ pub(crate) async fn index(State(state): State<SharedState>, headers: HeaderMap) 
     }
 }
 
-fn login_form(message: Option<&str>) -> Response {
+fn login_form(state: &SharedState, message: Option<&str>) -> Response {
     let Ok(token) = new_token() else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "no randomness\n").into_response();
     };
@@ -121,15 +132,15 @@ fn login_form(message: Option<&str>) -> Response {
         csrf_field(&token)
     );
     let mut response = page("Sign in", "", &body);
-    let (name, value) = set_cookie(LOGIN_COOKIE, &token, "/login", 3600);
+    let (name, value) = set_cookie(state, LOGIN_COOKIE, &token, "/login", 3600);
     if let Ok(value) = value.parse() {
         response.headers_mut().append(name, value);
     }
     response
 }
 
-pub(crate) async fn login_page() -> Response {
-    login_form(None)
+pub(crate) async fn login_page(State(state): State<SharedState>) -> Response {
+    login_form(&state, None)
 }
 
 #[derive(Deserialize)]
@@ -180,7 +191,7 @@ pub(crate) async fn login(
         Err(e) => return internal(e),
     };
     if account_failures >= FAILURES_PER_ACCOUNT || ip_failures >= FAILURES_PER_IP {
-        let mut response = login_form(Some(
+        let mut response = login_form(&state, Some(
             "Too many failed sign-ins. Sign-in is paused for 15 minutes for this account or this computer.",
         ));
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -207,7 +218,7 @@ pub(crate) async fn login(
             if let Err(e) = recorded {
                 return internal(e);
             }
-            let mut response = login_form(Some("Wrong name or password."));
+            let mut response = login_form(&state, Some("Wrong name or password."));
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             return response;
         }
@@ -229,8 +240,8 @@ pub(crate) async fn login(
     // AppendHeaders: two Set-Cookie headers, not one replacing the other.
     (
         AppendHeaders([
-            set_cookie(SESSION_COOKIE, &token, "/", SESSION_SECS),
-            set_cookie(LOGIN_COOKIE, "", "/login", 0),
+            set_cookie(&state, SESSION_COOKIE, &token, "/", SESSION_SECS),
+            set_cookie(&state, LOGIN_COOKIE, "", "/login", 0),
         ]),
         Redirect::to("/classes"),
     )
@@ -259,7 +270,7 @@ pub(crate) async fn logout(
         return internal(e);
     }
     (
-        [set_cookie(SESSION_COOKIE, "", "/", 0)],
+        [set_cookie(&state, SESSION_COOKIE, "", "/", 0)],
         Redirect::to("/login"),
     )
         .into_response()

@@ -107,7 +107,7 @@ impl Hub {
             .strip_prefix("pencil-hub listening on ")
             .unwrap_or_else(|| panic!("{line}"))
             .to_string();
-        let addr = base.strip_prefix("http://").unwrap().to_string();
+        let addr = base.split_once("://").unwrap().1.to_string();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -834,4 +834,65 @@ fn teacher_add_refuses_duplicates_short_passwords_and_a_missing_terminal() {
     assert!(!ok && err.contains("at least 10"), "{err}");
     let (ok, err) = add("ben", None);
     assert!(!ok && err.contains("--password-stdin"), "{err}");
+}
+
+#[test]
+fn with_a_certificate_the_hub_serves_tls_and_marks_cookies_secure() {
+    let certs = tempfile::tempdir().unwrap();
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert_path, key_path) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, signing_key.serialize_pem()).unwrap();
+    let mut hub = Hub::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    assert!(hub.base.starts_with("https://127.0.0.1:"), "{}", hub.base);
+
+    // A client that does not trust this certificate cannot talk to the hub.
+    let stranger: ureq::Agent = ureq::Agent::config_builder().build().into();
+    assert!(stranger.get(format!("{}/login", hub.base)).call().is_err());
+
+    let trusted = ureq::tls::Certificate::from_der(cert.der()).to_owned();
+    hub.agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&[trusted]))
+                .build(),
+        )
+        .build()
+        .into();
+    hub.add_teacher("ada");
+    let login_page = hub.get("/login", "");
+    let set = login_page.header("set-cookie").unwrap().to_string();
+    assert!(set.ends_with("; Secure"), "{set}");
+    let session = hub.login("ada");
+    let r = hub.try_login("ada", PASSWORD);
+    let set = r
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("pencil_hub_session="))
+        .unwrap();
+    assert!(set.1.contains("; Secure"), "{}", set.1);
+    let (_, code) = hub.create_class(&session, "A");
+    let joined = hub.join(&code, "Ann");
+    hub.policy(&joined.device_token);
+
+    // Plain HTTP on the TLS port gets no page.
+    let mut s = TcpStream::connect(&hub.addr).unwrap();
+    write!(
+        s,
+        "GET /login HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        hub.addr
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(!String::from_utf8_lossy(&out).contains("Sign in"));
 }
