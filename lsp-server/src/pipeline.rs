@@ -78,6 +78,7 @@ impl Services {
             ModelStatus::Unavailable(reason) => tracing::info!("no trace model: {reason}"),
         }
         messages.extend(coach.missing_message());
+        crate::classroom::live::start(store.as_ref());
         (Services { store, checker, coach }, messages)
     }
 

@@ -61,9 +61,12 @@ fn live(store: &StoreHandle) -> Arc<Live> {
     l
 }
 
-/// Starts classroom sync for this store (fetch the policy now, send what is queued).
+/// Starts classroom sync for this store (fetch the policy now, send what is queued),
+/// when a Tokio runtime is at hand (tools without one have nothing to sync).
 pub fn start(store: Option<&StoreHandle>) {
-    if let Some(s) = store {
+    let Some(s) = store else { return };
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        let _entered = handle.enter();
         live(s).wake.notify_one();
     }
 }
