@@ -3,6 +3,8 @@
 //! server over stdio. Between the student and the hub sits a small HTTP proxy the
 //! test controls, to forge a policy on the wire.
 
+#![allow(clippy::unwrap_used, reason = "a test: a panic with its location is the failure report")]
+
 mod support;
 
 use serde_json::{json, Value};
@@ -417,4 +419,42 @@ fn events_reach_the_hub_once_and_the_signed_policy_is_enforced() {
     let leave = class(&student, &["leave"]);
     assert!(text(&leave).contains("Left the class"), "{}", text(&leave));
     assert!(text(&class(&student, &["show"])).contains("Not in a class"));
+}
+
+#[test]
+fn neovim_pencil_class_joins_shows_and_leaves() {
+    let nvim = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("nvim"))
+        .find(|p| p.exists())
+        .expect("nvim is not installed: run scripts/setup.sh (Debian package neovim)");
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(&dir.path().join("hub"));
+    hub.add_teacher("ada");
+    let session = hub.login("ada");
+    let (_, code) = hub.create_class(&session, "7b");
+    let data = dir.path().join("student");
+    let out = dir.path().join("out.txt");
+    let setup = format!(
+        "lua require('pencil').setup({{ cmd = {{ '{}' }}, settings = {{ dataDir = '{}' }} }})",
+        env!("CARGO_BIN_EXE_pencil-lsp"),
+        data.display()
+    );
+    let status = Command::new(nvim)
+        .args(["--headless", "--clean", "-n", "-i", "NONE"])
+        .args(["--cmd", &format!("set rtp+={}/../editor-extensions/neovim", env!("CARGO_MANIFEST_DIR"))])
+        .args(["-c", &setup])
+        .args(["-c", &format!("PencilClass join {code} {} Grace Hopper", hub.base)])
+        .args(["-c", "lua vim.g.pencil_show = require('pencil').class({'show'})"])
+        .args(["-c", &format!("lua vim.fn.writefile(vim.split(vim.g.pencil_show or 'nil', '\\n'), '{}')", out.display())])
+        .args(["-c", "PencilClass leave", "-c", "qa!"])
+        .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("start nvim");
+    assert!(status.success());
+    let shown = std::fs::read_to_string(&out).expect("nvim wrote nothing");
+    assert!(shown.contains("Class \"7b\"") && shown.contains("as \"Grace Hopper\""), "{shown}");
+    assert!(text(&class(&data, &["show"])).contains("Not in a class"), ":PencilClass leave left the class");
 }

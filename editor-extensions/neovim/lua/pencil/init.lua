@@ -192,6 +192,29 @@ function M.data(args)
   return output
 end
 
+-- Classroom mode through `pencil-lsp class`: `join CODE URL NAME...` (the name may
+-- have spaces), `show`, `leave`. Returns the tool's output.
+function M.class(args)
+  local cmd = { config.cmd[1], 'class' }
+  local action = args[1]
+  if action == 'join' and args[4] then
+    vim.list_extend(cmd, { 'join', args[2], '--hub', args[3], '--name', table.concat(args, ' ', 4) })
+  elseif action == 'show' or action == 'leave' then
+    table.insert(cmd, action)
+  else
+    notify('usage: :PencilClass join CODE URL NAME | show | leave', vim.log.levels.ERROR)
+    return nil
+  end
+  if config.settings.dataDir then vim.list_extend(cmd, { '--data-dir', config.settings.dataDir }) end
+  local output = vim.fn.system(cmd)
+  if vim.v.shell_error ~= 0 then
+    notify(output, vim.log.levels.ERROR)
+    return nil
+  end
+  notify(output)
+  return output
+end
+
 -- setup{ cmd = {...}, settings = { dataDir = ..., recordOnSave = true, quickFixes = true } }
 function M.setup(opts)
   config = vim.tbl_deep_extend('force', config, opts or {})
@@ -206,6 +229,8 @@ function M.setup(opts)
     { desc = "Show the last run's drawing as text" })
   vim.api.nvim_create_user_command('PencilData', function(o) M.data(o.fargs) end,
     { nargs = '+', desc = 'Your data: show | export FILE | delete TITLE | delete --all' })
+  vim.api.nvim_create_user_command('PencilClass', function(o) M.class(o.fargs) end,
+    { nargs = '+', desc = "Your teacher's class: join CODE URL NAME | show | leave" })
 end
 
 return M
