@@ -368,16 +368,21 @@ fn events_reach_the_hub_once_and_the_signed_policy_is_enforced() {
     // Quick fixes are offered while the policy allows them.
     assert!(code_actions(&mut lsp, uri).as_array().is_some_and(|a| !a.is_empty()));
 
-    // The hub goes down; runs queue; it comes back (on a new port behind the same proxy).
+    // The hub goes down; runs queue; the student closes the editor; the hub comes
+    // back (on a new port behind the same proxy); the reopened coach sends the
+    // queue at start, before any run.
     drop(hub);
     for _ in 0..2 {
         let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
         assert_eq!(run["result"]["status"], "error", "{run}");
     }
     thread::sleep(Duration::from_secs(3));
+    assert!(lsp.shutdown().success());
     let hub = Hub::start(&hub_data);
     assert_eq!(hub.events().len(), 7, "nothing arrives while the hub is down");
     *proxy.upstream.lock().unwrap() = hub.base.clone();
+    let mut lsp = LspClient::start_with_env(&student, &[("PENCIL_CLASS_SYNC_SECS", Path::new("1"))]);
+    lsp.initialize(json!({"pencil": {"recordOnSave": false}}));
     wait_until("the queued events after the outage", Duration::from_secs(30), || hub.events().len() >= 9);
     thread::sleep(Duration::from_secs(3));
     let events = hub.events();
@@ -385,6 +390,9 @@ fn events_reach_the_hub_once_and_the_signed_policy_is_enforced() {
     ids.sort();
     ids.dedup();
     assert_eq!((events.len(), ids.len()), (9, 9), "each event exactly once: {events:?}");
+    lsp.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": broken}}));
+    let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(run["result"]["status"], "error", "{run}");
 
     // The teacher turns quiz mode on: fixes are withheld, and the student is told why.
     let session = hub.login("ada");
@@ -406,7 +414,7 @@ fn events_reach_the_hub_once_and_the_signed_policy_is_enforced() {
     });
     assert!(refused["params"]["message"].as_str().unwrap().contains("stays in force"), "{refused}");
     assert!(code_actions(&mut lsp, uri).is_null(), "the forged policy changed nothing");
-    wait_until("the last run's event", Duration::from_secs(20), || hub.events().len() == 10);
+    wait_until("the last run's event", Duration::from_secs(20), || hub.events().len() == 11);
     assert!(lsp.shutdown().success());
 
     // No program text ever reached the hub.
