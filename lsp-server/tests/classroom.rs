@@ -337,6 +337,10 @@ fn events_reach_the_hub_once_and_the_signed_policy_is_enforced() {
     let out = text(&joined);
     assert!(joined.status.success(), "{out}");
     assert!(out.contains("Joined class \"7b\"") && out.contains("quiz mode: off") && out.contains("policy serial 1"), "{out}");
+    // The device token is kept in the store, which only this user can read.
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!(mode(&student.join(pencil_lsp::store::DB_FILE)), 0o600);
+    assert_eq!(mode(&student), 0o700);
 
     let mut lsp = LspClient::start_with_env(&student, &[("PENCIL_CLASS_SYNC_SECS", Path::new("1"))]);
     lsp.initialize(json!({"pencil": {"recordOnSave": false}}));
