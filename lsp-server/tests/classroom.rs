@@ -318,6 +318,24 @@ fn join_clear_errors_for_bad_hubs_and_codes() {
     // Not a hub: something that answers HTML.
     let not_hub = class(&student, &["join", "ABCDEF", "--hub", &format!("{}/login#", hub.base), "--name", "Ada"]);
     assert!(!not_hub.status.success(), "{}", text(&not_hub));
+    // Something that answers 200 with JSON that is not a join answer.
+    let impostor = TcpListener::bind("127.0.0.1:0").unwrap();
+    let impostor_url = format!("http://{}", impostor.local_addr().unwrap());
+    thread::spawn(move || {
+        if let Ok((mut stream, _)) = impostor.accept() {
+            // Read the whole request (its JSON body ends with '}') before answering.
+            let (mut seen, mut buf) = (Vec::new(), [0u8; 4096]);
+            while !seen.ends_with(b"}") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}");
+        }
+    });
+    let malformed = class(&student, &["join", "ABCDEF", "--hub", &impostor_url, "--name", "Ada"]);
+    assert!(!malformed.status.success() && text(&malformed).contains("is this address a Pencil hub?"), "{}", text(&malformed));
     let show = class(&student, &["show"]);
     assert!(text(&show).contains("Not in a class"), "{}", text(&show));
 }
