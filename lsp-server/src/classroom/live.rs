@@ -30,6 +30,9 @@ pub struct Live {
     pending: Mutex<Vec<String>>,
     wake: Notify,
     last_event: Mutex<Option<Instant>>,
+    /// Per title: the hint outcome since its last run, reported with its next run
+    /// (an event is one run; a separate hint event would count as a run).
+    hints: Mutex<HashMap<String, (HintOutcome, Option<RiskBucket>)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -144,24 +147,27 @@ pub async fn after_run(store: Option<&StoreHandle>, title: &str, status: &str, e
     let Ok(status) = serde_json::from_value::<RunStatus>(serde_json::Value::String(status.to_string())) else {
         return messages;
     };
-    queue(store, &live, title, status, error_class, None, None).await;
+    let hint = lock(&live.hints).remove(title);
+    queue(store, &live, title, status, error_class, hint.and_then(|h| h.1), hint.map(|h| h.0)).await;
     messages
 }
 
-/// A hint was shown or accepted: queue its event.
-pub async fn after_hint(store: Option<&StoreHandle>, title: &str, outcome: HintOutcome, risk: Option<f64>) {
+/// A hint was shown or accepted for `title`: reported with the title's next run.
+pub fn after_hint(store: Option<&StoreHandle>, title: &str, outcome: HintOutcome, risk: Option<f64>) {
     let Some(store) = store else { return };
-    let live = live(store);
-    if membership_policy(store).await.is_none() {
-        return;
+    let bucket = risk.map(risk_bucket);
+    lock(&live(store).hints).insert(title.to_string(), (outcome, bucket));
+}
+
+/// The backtracking risk in [0, 1] as the dashboard's three buckets.
+pub fn risk_bucket(risk: f64) -> RiskBucket {
+    if risk >= 2.0 / 3.0 {
+        RiskBucket::High
+    } else if risk >= 1.0 / 3.0 {
+        RiskBucket::Medium
+    } else {
+        RiskBucket::Low
     }
-    let bucket = risk.map(|r| match r {
-        r if r >= 0.66 => RiskBucket::High,
-        r if r >= 0.33 => RiskBucket::Medium,
-        _ => RiskBucket::Low,
-    });
-    // The hint belongs to the latest run; the hub reads status together with the hint.
-    queue(store, &live, title, RunStatus::Error, None, bucket, Some(outcome)).await;
 }
 
 async fn queue(
@@ -231,5 +237,17 @@ pub async fn hint_size(store: Option<&StoreHandle>, wanted: HintSize) -> HintSiz
     match membership_policy(store).await {
         Some((_, policy)) => clamp_hint_size(policy.as_ref(), wanted),
         None => wanted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn risk_buckets_split_the_range_in_thirds() {
+        assert_eq!(risk_bucket(0.0), RiskBucket::Low);
+        assert_eq!(risk_bucket(0.4), RiskBucket::Medium);
+        assert_eq!(risk_bucket(0.9), RiskBucket::High);
     }
 }

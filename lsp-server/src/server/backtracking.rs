@@ -137,6 +137,6 @@ impl RiskJob {
             hint_id: hint_id.unwrap_or(-1),
         };
         self.client.send_notification::<HintNotification>(params).await;
-        crate::classroom::live::after_hint(self.services.store.as_ref(), &self.title, HintOutcome::Shown, Some(risk)).await;
+        crate::classroom::live::after_hint(self.services.store.as_ref(), &self.title, HintOutcome::Shown, Some(risk));
     }
 }
