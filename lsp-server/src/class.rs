@@ -92,6 +92,10 @@ fn join(dir: &Path, code: &str, hub_url: &str, name: &str, out: &mut dyn Write) 
         }
         Err(e) => Some(format!("the class policy could not be fetched yet ({e}); it will be fetched later")),
     };
+    if let Some(old) = db.membership()? {
+        let unsent = db.queued_event_count()?;
+        writeln!(out, "Leaving class \"{}\" on {} ({unsent} unsent events are dropped).", old.class_name, old.hub_url)?;
+    }
     db.join_class(&m)?;
     writeln!(out, "Joined class \"{}\" (id {}) on {hub_url} as \"{name}\".", m.class_name, m.class_id)?;
     writeln!(out, "Teacher key pinned: {}", m.teacher_key)?;

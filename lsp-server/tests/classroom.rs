@@ -446,6 +446,12 @@ fn events_reach_the_hub_once_and_the_signed_policy_is_enforced() {
     let show = class(&student, &["show"]);
     let out = text(&show);
     assert!(out.contains("quiz mode: ON") && out.contains("Events waiting to be sent: 0"), "{out}");
+    // Joining again (a new device for the same class) says what is replaced.
+    *proxy.mode.lock().unwrap() = Mode::Pass;
+    let again = class(&student, &["join", &code, "--hub", &proxy.url, "--name", "Grace"]);
+    let out = text(&again);
+    assert!(again.status.success() && out.contains("Leaving class \"7b\"") && out.contains("(0 unsent events"), "{out}");
+    assert!(out.contains("quiz mode: ON"), "the new device gets the current policy at once: {out}");
     let leave = class(&student, &["leave"]);
     assert!(text(&leave).contains("Left the class"), "{}", text(&leave));
     assert!(text(&class(&student, &["show"])).contains("Not in a class"));
