@@ -115,11 +115,11 @@ mod tests {
 
     #[test]
     fn hub_urls_need_https_or_loopback() {
-        assert_eq!(normalize_hub_url("http://127.0.0.1:7070/").unwrap(), "http://127.0.0.1:7070");
-        assert_eq!(normalize_hub_url("http://localhost:7070").unwrap(), "http://localhost:7070");
-        assert_eq!(normalize_hub_url("http://[::1]:7070").unwrap(), "http://[::1]:7070");
-        assert_eq!(normalize_hub_url("https://hub.school.example/").unwrap(), "https://hub.school.example");
-        let remote = normalize_hub_url("http://hub.school.example:7070").unwrap_err().to_string();
+        assert_eq!(normalize_hub_url("http://127.0.0.1:7070/").expect("test setup"), "http://127.0.0.1:7070");
+        assert_eq!(normalize_hub_url("http://localhost:7070").expect("test setup"), "http://localhost:7070");
+        assert_eq!(normalize_hub_url("http://[::1]:7070").expect("test setup"), "http://[::1]:7070");
+        assert_eq!(normalize_hub_url("https://hub.school.example/").expect("test setup"), "https://hub.school.example");
+        let remote = normalize_hub_url("http://hub.school.example:7070").expect_err("an error").to_string();
         assert!(remote.contains("unencrypted"), "{remote}");
         assert!(normalize_hub_url("http://127.0.0.1.evil.example").is_err());
         assert!(normalize_hub_url("ftp://127.0.0.1").is_err());

@@ -86,7 +86,7 @@ mod tests {
             device_token: "t".into(),
             teacher_key: encode_key(&key.verifying_key()),
             joined_at: "2026-12-06 12:00:00".into(),
-            policy_json: Some(serde_json::to_string(&sign(policy.clone(), key)).unwrap()),
+            policy_json: Some(serde_json::to_string(&sign(policy.clone(), key)).expect("test setup")),
             policy_serial: policy.serial,
             policy_since: None,
         }
@@ -113,8 +113,8 @@ mod tests {
     #[test]
     fn event_times_are_rfc3339_and_ids_are_valid() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        let id = new_event_id().unwrap();
+        let id = new_event_id().expect("test setup");
         assert_eq!(id.len(), 32);
-        assert_ne!(id, new_event_id().unwrap());
+        assert_ne!(id, new_event_id().expect("test setup"));
     }
 }

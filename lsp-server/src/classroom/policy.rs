@@ -189,13 +189,13 @@ mod tests {
             opens: Some("2026-12-07T09:00:00Z".into()),
             closes: Some("2026-12-08T15:30:00+01:00".into()),
         });
-        let opens = parse_rfc3339("2026-12-07T09:00:00Z").unwrap();
-        let closes = parse_rfc3339("2026-12-08T14:30:00Z").unwrap();
+        let opens = parse_rfc3339("2026-12-07T09:00:00Z").expect("test setup");
+        let closes = parse_rfc3339("2026-12-08T14:30:00Z").expect("test setup");
         assert_eq!(parse_rfc3339("2026-12-08T15:30:00+01:00"), Some(closes));
         assert_eq!(parse_rfc3339("2026-12-07T09:00:00.250Z"), Some(opens));
-        assert!(assignment_notice(Some(&p), "car", opens - 1).unwrap().contains("opens at"));
+        assert!(assignment_notice(Some(&p), "car", opens - 1).expect("test setup").contains("opens at"));
         assert_eq!(assignment_notice(Some(&p), "car", opens), None);
-        assert!(assignment_notice(Some(&p), "car", closes).unwrap().contains("closed at"));
+        assert!(assignment_notice(Some(&p), "car", closes).expect("test setup").contains("closed at"));
         assert_eq!(assignment_notice(Some(&p), "house", 0), None);
         assert_eq!(parse_rfc3339("next monday"), None);
     }

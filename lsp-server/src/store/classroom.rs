@@ -201,34 +201,34 @@ mod tests {
 
     #[test]
     fn outbox_keeps_order_drops_only_acknowledged_and_needs_a_class() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut db, _) = Database::open_in(dir.path()).unwrap();
-        assert!(!db.queue_event("a", "{}", "t").unwrap(), "no class, nothing queued");
-        db.join_class(&member()).unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
+        let (mut db, _) = Database::open_in(dir.path()).expect("test setup");
+        assert!(!db.queue_event("a", "{}", "t").expect("test setup"), "no class, nothing queued");
+        db.join_class(&member()).expect("test setup");
         for id in ["a", "b", "c"] {
-            assert!(db.queue_event(id, &format!("{{\"id\":\"{id}\"}}"), "t").unwrap());
+            assert!(db.queue_event(id, &format!("{{\"id\":\"{id}\"}}"), "t").expect("test setup"));
         }
-        db.queue_event("a", "{}", "t").unwrap();
-        let ids: Vec<String> = db.queued_events(10).unwrap().into_iter().map(|e| e.event_id).collect();
+        db.queue_event("a", "{}", "t").expect("test setup");
+        let ids: Vec<String> = db.queued_events(10).expect("test setup").into_iter().map(|e| e.event_id).collect();
         assert_eq!(ids, ["a", "b", "c"]);
-        assert_eq!(db.drop_acknowledged(&["b".into(), "zz".into()]).unwrap(), 1);
-        assert_eq!(db.queued_event_count().unwrap(), 2);
-        assert!(db.leave_class().unwrap());
-        assert_eq!(db.queued_event_count().unwrap(), 0);
-        assert_eq!(db.membership().unwrap(), None);
+        assert_eq!(db.drop_acknowledged(&["b".into(), "zz".into()]).expect("test setup"), 1);
+        assert_eq!(db.queued_event_count().expect("test setup"), 2);
+        assert!(db.leave_class().expect("test setup"));
+        assert_eq!(db.queued_event_count().expect("test setup"), 0);
+        assert_eq!(db.membership().expect("test setup"), None);
     }
 
     #[test]
     fn policy_serial_never_goes_back_and_since_survives_a_refetch() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut db, _) = Database::open_in(dir.path()).unwrap();
-        db.join_class(&member()).unwrap();
-        assert!(db.store_policy(3, 2, "p2", "t1").unwrap());
-        assert!(db.store_policy(3, 2, "p2", "t2").unwrap());
-        assert_eq!(db.membership().unwrap().unwrap().policy_since.as_deref(), Some("t1"));
-        assert!(!db.store_policy(3, 1, "p1", "t3").unwrap());
-        assert!(!db.store_policy(4, 9, "other class", "t3").unwrap());
-        let m = db.membership().unwrap().unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
+        let (mut db, _) = Database::open_in(dir.path()).expect("test setup");
+        db.join_class(&member()).expect("test setup");
+        assert!(db.store_policy(3, 2, "p2", "t1").expect("test setup"));
+        assert!(db.store_policy(3, 2, "p2", "t2").expect("test setup"));
+        assert_eq!(db.membership().expect("test setup").expect("test setup").policy_since.as_deref(), Some("t1"));
+        assert!(!db.store_policy(3, 1, "p1", "t3").expect("test setup"));
+        assert!(!db.store_policy(4, 9, "other class", "t3").expect("test setup"));
+        let m = db.membership().expect("test setup").expect("test setup");
         assert_eq!((m.policy_serial, m.policy_json.as_deref()), (2, Some("p2")));
     }
 }
