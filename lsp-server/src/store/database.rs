@@ -349,6 +349,20 @@ impl Database {
         Ok(exists > 0)
     }
 
+    /// The title of the program state a hint was offered on.
+    pub fn hint_title(&self, hint_id: i64) -> Result<Option<String>, StoreError> {
+        let title = self.conn.query_row(
+            "SELECT t.name FROM hints h JOIN program_states s ON s.id = h.state_id JOIN titles t ON t.id = s.title_id WHERE h.id = ?1",
+            params![hint_id],
+            |r| r.get::<_, String>(0),
+        );
+        match title {
+            Ok(t) => Ok(Some(t)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Whether a hint has been accepted.
     pub fn hint_accepted(&self, hint_id: i64) -> Result<bool, StoreError> {
         let at: Option<Option<String>> = self

@@ -19,12 +19,16 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: ExecuteComm
         .ok_or_else(|| ServerError::InvalidParams(format!("{ACCEPT_FIX_COMMAND} takes one hint id")))?;
     let Some(store) = services(server).and_then(|s| s.store.clone()) else { return Ok(None) };
     let at = now_timestamp();
-    let found = store
-        .call(move |db| db.accept_hint(hint_id, &at))
+    let (found, title) = store
+        .call(move |db| Ok((db.accept_hint(hint_id, &at)?, db.hint_title(hint_id)?)))
         .await
         .map_err(|e| ServerError::Unchecked(e.to_string()))?;
     if !found {
         return Err(ServerError::InvalidParams(format!("no hint {hint_id}")).into());
+    }
+    // In a class, the title's next run event says a hint was taken (no code goes with it).
+    if let Some(title) = title {
+        crate::classroom::live::after_hint(Some(&store), &title, pencil_core::classroom::HintOutcome::Accepted, None);
     }
     Ok(Some(serde_json::json!(true)))
 }
