@@ -3,8 +3,8 @@
 use crate::classroom::hub::{self, normalize_hub_url};
 use crate::classroom::{describe, read};
 use crate::clock::now_timestamp;
-use crate::session::{ClientOptions, Settings, DATA_DIR_ENV};
-use crate::store::{Database, Membership};
+use crate::data::{data_dir, open};
+use crate::store::Membership;
 use anyhow::Context;
 use pencil_core::classroom::{normalize_display_name, verify, PolicyPin};
 use std::io::Write;
@@ -124,22 +124,4 @@ fn show(dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     writeln!(out, "Events waiting to be sent: {}", db.queued_event_count()?)?;
     Ok(())
-}
-
-fn data_dir(cli: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let env = std::env::var_os(DATA_DIR_ENV).map(PathBuf::from);
-    Settings::resolve(&ClientOptions::default(), cli, env)
-        .data_dir
-        .context("no user data directory was found; pass --data-dir or set PENCIL_DATA_DIR")
-}
-
-fn open(dir: &Path) -> anyhow::Result<Database> {
-    let (db, report) = Database::open_in(dir).with_context(|| format!("opening the store in {}", dir.display()))?;
-    if let Some(w) = report.warning() {
-        eprintln!("{w}");
-    }
-    if let Some(n) = report.tightened_notice() {
-        eprintln!("{n}");
-    }
-    Ok(db)
 }

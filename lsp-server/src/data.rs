@@ -99,14 +99,15 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
 }
 
 /// The store directory, decided as the server decides it.
-fn data_dir(cli: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+pub(crate) fn data_dir(cli: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let env = std::env::var_os(DATA_DIR_ENV).map(PathBuf::from);
     Settings::resolve(&ClientOptions::default(), cli, env)
         .data_dir
         .context("no user data directory was found; pass --data-dir or set PENCIL_DATA_DIR")
 }
 
-fn open(dir: &Path) -> anyhow::Result<Database> {
+/// Opens the store for a command-line tool, printing its warnings on stderr.
+pub(crate) fn open(dir: &Path) -> anyhow::Result<Database> {
     let (db, report) = Database::open_in(dir).with_context(|| format!("opening the store in {}", dir.display()))?;
     if let Some(w) = report.warning() {
         eprintln!("{w}");

@@ -160,6 +160,18 @@ function M.show_drawing()
   return lines
 end
 
+-- Runs a `pencil-lsp` tool command against the configured store and shows its output.
+local function run_tool(cmd)
+  if config.settings.dataDir then vim.list_extend(cmd, { '--data-dir', config.settings.dataDir }) end
+  local output = vim.fn.system(cmd)
+  if vim.v.shell_error ~= 0 then
+    notify(output, vim.log.levels.ERROR)
+    return nil
+  end
+  notify(output)
+  return output
+end
+
 -- The student's own data through `pencil-lsp data`: `show`, `export FILE`,
 -- `delete TITLE` or `delete --all` (asks first). Returns the tool's output.
 function M.data(args)
@@ -182,14 +194,7 @@ function M.data(args)
     notify('usage: :PencilData show | export FILE | delete TITLE | delete --all', vim.log.levels.ERROR)
     return nil
   end
-  if config.settings.dataDir then vim.list_extend(cmd, { '--data-dir', config.settings.dataDir }) end
-  local output = vim.fn.system(cmd)
-  if vim.v.shell_error ~= 0 then
-    notify(output, vim.log.levels.ERROR)
-    return nil
-  end
-  notify(output)
-  return output
+  return run_tool(cmd)
 end
 
 -- Classroom mode through `pencil-lsp class`: `join CODE URL NAME...` (the name may
@@ -205,14 +210,7 @@ function M.class(args)
     notify('usage: :PencilClass join CODE URL NAME | show | leave', vim.log.levels.ERROR)
     return nil
   end
-  if config.settings.dataDir then vim.list_extend(cmd, { '--data-dir', config.settings.dataDir }) end
-  local output = vim.fn.system(cmd)
-  if vim.v.shell_error ~= 0 then
-    notify(output, vim.log.levels.ERROR)
-    return nil
-  end
-  notify(output)
-  return output
+  return run_tool(cmd)
 end
 
 -- setup{ cmd = {...}, settings = { dataDir = ..., recordOnSave = true, quickFixes = true } }
