@@ -24,7 +24,7 @@ import torch.nn.functional as F
 # (n_layer, n_head, n_embd, context, title_tokens, student_dim), default vocabulary
 PRESETS = {
     "tiny": ((2, 2, 64, 128, 16, 16), 1024),
-    "small": ((4, 4, 256, 512, 32, 32), 8192),
+    "small": ((4, 4, 256, 1024, 32, 32), 8192),
     "base": ((8, 8, 512, 1024, 50, 64), 8192),
 }
 STUDENT_HIDDEN = 64

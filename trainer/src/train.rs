@@ -114,21 +114,26 @@ pub fn loss_weights(ids: &[u32], pad: u32, mask: u32) -> Vec<f32> {
     ids.iter().map(|&t| if t == pad || t == mask { 0.0 } else { 1.0 }).collect()
 }
 
-/// A batch as tensors: ids `[b, t]`, rows `[b]`, weights `[b, t]`, and the count of counted tokens.
+/// A batch as tensors: ids `[b, t]`, rows `[b]`, weights `[b, t]`, and the
+/// count of counted tokens. `t` is the longest window of the batch without
+/// its trailing padding: padding carries no loss and, the model being causal,
+/// changes nothing before it, so cutting it changes no value and saves its work.
 pub fn batch_tensors(set: &WindowSet, idx: &[usize], tok: &TraceTokenizer, dev: &Device) -> candle_core::Result<(Tensor, Tensor, Tensor, usize)> {
-    let mut ids = Vec::with_capacity(idx.len() * set.context);
+    let pad = tok.special.pad;
+    let t = idx.iter().map(|&i| set.length(i, pad)).max().unwrap_or(0).clamp(2.min(set.context), set.context);
+    let mut ids = Vec::with_capacity(idx.len() * t);
     let mut rows = Vec::with_capacity(idx.len());
     for &i in idx {
-        ids.extend_from_slice(set.window(i));
+        ids.extend_from_slice(&set.window(i)[..t]);
         rows.push(set.rows[i]);
     }
     let w = loss_weights(&ids, tok.special.pad, tok.special.mask);
     let counted = w.iter().filter(|&&x| x > 0.0).count();
     let b = idx.len();
     Ok((
-        Tensor::from_vec(ids, (b, set.context), dev)?,
+        Tensor::from_vec(ids, (b, t), dev)?,
         Tensor::from_vec(rows, b, dev)?,
-        Tensor::from_vec(w, (b, set.context), dev)?,
+        Tensor::from_vec(w, (b, t), dev)?,
         counted,
     ))
 }
@@ -151,16 +156,34 @@ pub fn evaluate(model: &TraceModel, set: &WindowSet, tok: &TraceTokenizer, batch
     Ok(sum / count as f64)
 }
 
-/// Window indices of step `step`: a fresh seeded permutation per epoch, so
-/// the order depends only on the seed and the step (and a resumed run sees
-/// exactly the batches the uninterrupted one would).
-pub fn batch_indices(n: usize, batch: usize, step: usize, seed: u64) -> Vec<usize> {
-    let per_epoch = (n / batch.max(1)).max(1);
+/// Windows per sorting group of [`batch_indices`], in batches.
+const BATCHES_PER_GROUP: usize = 32;
+
+/// Window indices of step `step`, from the windows' unpadded `lengths`.
+///
+/// Each epoch is a fresh seeded permutation cut into groups of 32 batches;
+/// within a group windows are sorted by length before they are cut into
+/// batches, and the epoch's batches are then shuffled. Batches thus hold
+/// windows of similar length (most windows are one short trace, so a batch of
+/// random windows was two-thirds padding) while every window is still seen
+/// once per epoch in a random order. The order depends only on the seed and
+/// the step, so a resumed run sees exactly the batches the uninterrupted one would.
+pub fn batch_indices(lengths: &[usize], batch: usize, step: usize, seed: u64) -> Vec<usize> {
+    let (n, batch) = (lengths.len(), batch.max(1));
+    if n == 0 {
+        return Vec::new();
+    }
+    let per_epoch = (n / batch).max(1);
     let epoch = step / per_epoch;
-    let offset = (step % per_epoch) * batch;
     let mut perm: Vec<usize> = (0..n).collect();
     SplitMix64::for_purpose(seed, &format!("epoch {epoch}")).shuffle(&mut perm);
-    (0..batch).map(|k| perm[(offset + k) % n.max(1)]).collect()
+    for group in perm.chunks_mut(batch * BATCHES_PER_GROUP) {
+        group.sort_by_key(|&i| lengths[i]);
+    }
+    let mut order: Vec<usize> = (0..per_epoch).collect();
+    SplitMix64::for_purpose(seed, &format!("epoch {epoch} batches")).shuffle(&mut order);
+    let offset = order[step % per_epoch] * batch;
+    (0..batch).map(|k| perm[(offset + k) % n]).collect()
 }
 
 /// A model, its variables and its device.
@@ -263,8 +286,9 @@ pub fn train(opts: &TrainOptions, out: &Path, resume: bool, progress: &indicatif
     let (mut window_loss, mut window_steps, mut window_tokens) = (0.0f64, 0usize, 0u64);
     let mut window_start = Instant::now();
     let halt = opts.halt_at.unwrap_or(total).min(total);
+    let lengths: Vec<usize> = (0..train_set.len()).map(|i| train_set.length(i, tok.special.pad)).collect();
     while state.step < halt && !state.stopped_early {
-        let idx = batch_indices(train_set.len(), opts.batch_size, state.step, opts.seed);
+        let idx = batch_indices(&lengths, opts.batch_size, state.step, opts.seed);
         let (ids, rows, w, counted) = batch_tensors(&train_set, &idx, &tok, &device)?;
         let loss = model.loss(&ids, &rows, &w, Mode::Train)?;
         let grads = loss.backward()?;
@@ -337,4 +361,31 @@ pub fn load_run(run: &Path, device: &Device) -> anyhow::Result<(TraceModel, Trac
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, device)? };
     let model = TraceModel::load(vb, &cfg)?;
     Ok((model, TraceTokenizer::load(&run.join("tokenizer.json"))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_epoch_sees_every_window_once_in_batches_of_similar_length() {
+        let lengths: Vec<usize> = (0..640).map(|i| (i * 7919) % 1000 + 1).collect();
+        let batch = 8;
+        let mut seen = vec![0usize; lengths.len()];
+        let mut spread = 0usize;
+        for step in 0..lengths.len() / batch {
+            let idx = batch_indices(&lengths, batch, step, 3);
+            let l: Vec<usize> = idx.iter().map(|&i| lengths[i]).collect();
+            spread += l.iter().max().unwrap_or(&0) - l.iter().min().unwrap_or(&0);
+            for i in idx {
+                seen[i] += 1;
+            }
+        }
+        assert!(seen.iter().all(|&c| c == 1), "every window once per epoch");
+        // Random batches of 8 from 1..1000 spread ~780; sorted groups of 256 spread ~30.
+        assert!(spread / (lengths.len() / batch) < 100, "mean spread {}", spread / (lengths.len() / batch));
+        // The same step gives the same batch (a resumed run), the next epoch another order.
+        assert_eq!(batch_indices(&lengths, batch, 5, 3), batch_indices(&lengths, batch, 5, 3));
+        assert_ne!(batch_indices(&lengths, batch, 5, 3), batch_indices(&lengths, batch, 5 + 80, 3));
+    }
 }

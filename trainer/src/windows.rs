@@ -96,6 +96,12 @@ impl WindowSet {
         &self.ids[i * self.context..(i + 1) * self.context]
     }
 
+    /// Window `i`'s length without its trailing padding (the title region
+    /// may hold `pad` too, so this is one past the last token that is not).
+    pub fn length(&self, i: usize, pad: u32) -> usize {
+        self.window(i).iter().rposition(|&t| t != pad).map_or(0, |p| p + 1)
+    }
+
     /// Tokens that are not `pad`.
     pub fn real_tokens(&self, pad: u32) -> usize {
         self.ids.iter().filter(|&&t| t != pad).count()
@@ -148,5 +154,6 @@ mod tests {
         set.save(&p).expect("save");
         assert_eq!(WindowSet::load(&p).expect("load"), set);
         assert_eq!(set.real_tokens(0), 5);
+        assert_eq!((set.length(0, 0), set.length(1, 0)), (3, 2));
     }
 }

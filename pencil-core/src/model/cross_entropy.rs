@@ -8,6 +8,12 @@
 //! composed version.
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor, D};
+use rayon::prelude::*;
+
+use super::vector_math;
+
+/// Rows of logits per rayon task.
+const ROWS_PER_TASK: usize = 16;
 
 /// Mean negative log-likelihood of `targets` `[n]` under `logits` `[n, v]`,
 /// over positions whose weight `[n]` is non-zero.
@@ -35,17 +41,19 @@ struct FusedCrossEntropy {
 }
 
 impl FusedCrossEntropy {
-    fn rows<'a>(&self, x: &'a [f32], v: usize) -> Result<std::slice::ChunksExact<'a, f32>> {
+    /// Refuses logits that are not `[targets, v]`.
+    fn check(&self, x: &[f32], v: usize) -> Result<()> {
         if v == 0 || x.len() != v * self.targets.len() || self.weights.len() != self.targets.len() {
             candle_core::bail!("fused cross-entropy: {} logits for {} targets", x.len(), self.targets.len());
         }
-        Ok(x.chunks_exact(v))
+        Ok(())
     }
 }
 
-fn max_and_sum_exp(row: &[f32]) -> (f32, f32) {
-    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    (m, row.iter().map(|&a| (a - m).exp()).sum())
+/// The row's maximum, and the sum of `exp(a - max)` (written into `scratch`).
+fn max_and_sum_exp(row: &[f32], scratch: &mut [f32]) -> (f32, f32) {
+    let m = vector_math::max(row);
+    (m, vector_math::exp_into(row, scratch, 1.0, m))
 }
 
 impl CustomOp1 for FusedCrossEntropy {
@@ -57,17 +65,23 @@ impl CustomOp1 for FusedCrossEntropy {
         let CpuStorage::F32(data) = storage else { candle_core::bail!("fused cross-entropy needs f32 logits") };
         let Some((o1, o2)) = layout.contiguous_offsets() else { candle_core::bail!("fused cross-entropy needs contiguous logits") };
         let (n, v) = layout.shape().dims2()?;
-        let mut out = Vec::with_capacity(n);
-        for (i, row) in self.rows(&data[o1..o2], v)?.enumerate() {
-            let w = self.weights[i];
-            if w == 0.0 {
-                out.push(0.0);
-                continue;
+        self.check(&data[o1..o2], v)?;
+        let logits = &data[o1..o2];
+        let mut out = vec![0f32; n];
+        out.par_chunks_mut(ROWS_PER_TASK).enumerate().for_each(|(task, out)| {
+            let mut scratch = vec![0f32; v];
+            for (k, o) in out.iter_mut().enumerate() {
+                let i = task * ROWS_PER_TASK + k;
+                let w = self.weights[i];
+                if w == 0.0 {
+                    continue;
+                }
+                let row = &logits[i * v..(i + 1) * v];
+                let (m, s) = max_and_sum_exp(row, &mut scratch);
+                let t = (self.targets[i] as usize).min(v - 1);
+                *o = w * (m + s.ln() - row[t]);
             }
-            let (m, s) = max_and_sum_exp(row);
-            let t = (self.targets[i] as usize).min(v - 1);
-            out.push(w * (m + s.ln() - row[t]));
-        }
+        });
         Ok((CpuStorage::F32(out), Shape::from(n)))
     }
 
@@ -75,19 +89,17 @@ impl CustomOp1 for FusedCrossEntropy {
         let (n, v) = arg.dims2()?;
         let g = grad_res.to_dtype(DType::F32)?.to_vec1::<f32>()?;
         let x = arg.flatten_all()?.to_vec1::<f32>()?;
+        self.check(&x, v)?;
         let mut out = vec![0f32; n * v];
-        for ((i, row), dst) in self.rows(&x, v)?.enumerate().zip(out.chunks_exact_mut(v)) {
+        out.par_chunks_mut(v).zip(x.par_chunks(v)).enumerate().with_min_len(ROWS_PER_TASK).for_each(|(i, (dst, row))| {
             let scale = g[i] * self.weights[i];
             if scale == 0.0 {
-                continue;
+                return;
             }
-            let (m, s) = max_and_sum_exp(row);
-            let inv = scale / s;
-            for (d, &a) in dst.iter_mut().zip(row) {
-                *d = (a - m).exp() * inv;
-            }
+            let (_, s) = max_and_sum_exp(row, dst);
+            vector_math::scale(dst, scale / s);
             dst[(self.targets[i] as usize).min(v - 1)] -= scale;
-        }
+        });
         Ok(Some(Tensor::from_vec(out, (n, v), arg.device())?))
     }
 }

@@ -7,11 +7,12 @@
 //! with differentiable ops) and infers (memory-mapped safetensors,
 //! `Mode::Infer` with candle's fused kernels, which have no backward pass).
 
-use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder, VarMap};
 
 use super::config::ModelConfig;
 use super::cross_entropy::masked_cross_entropy;
+use super::fused::{self, causal_mask};
 use super::rng::SplitMix64;
 use super::student::StudentEmbedding;
 
@@ -40,16 +41,35 @@ impl LayerNorm {
 
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         match mode {
-            Mode::Train => candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, self.eps as f32),
+            Mode::Train => fused::layer_norm(x, &self.weight, &self.bias, self.eps as f32),
             Mode::Infer => candle_nn::ops::layer_norm(&x.contiguous()?, &self.weight, &self.bias, self.eps as f32),
         }
     }
 }
 
+/// A linear layer applied to `[b, t, c]` as one `[b*t, c]` matrix product:
+/// candle's `Linear` broadcasts its weight over the batch instead, and its
+/// backward pass then sums a weight-sized gradient per batch row.
+#[derive(Debug, Clone)]
+struct Dense(Linear);
+
+impl Dense {
+    fn load(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Dense(linear(in_dim, out_dim, vb)?))
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, c) = x.dims3()?;
+        let y = self.0.forward(&x.reshape((b * t, c))?)?;
+        let out = y.dim(1)?;
+        y.reshape((b, t, out))
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Attention {
-    c_attn: Linear,
-    c_proj: Linear,
+    c_attn: Dense,
+    c_proj: Dense,
     n_head: usize,
     head_dim: usize,
 }
@@ -57,14 +77,14 @@ struct Attention {
 impl Attention {
     fn load(vb: VarBuilder, cfg: &ModelConfig) -> Result<Self> {
         Ok(Attention {
-            c_attn: linear(cfg.n_embd, 3 * cfg.n_embd, vb.pp("c_attn"))?,
-            c_proj: linear(cfg.n_embd, cfg.n_embd, vb.pp("c_proj"))?,
+            c_attn: Dense::load(cfg.n_embd, 3 * cfg.n_embd, vb.pp("c_attn"))?,
+            c_proj: Dense::load(cfg.n_embd, cfg.n_embd, vb.pp("c_proj"))?,
             n_head: cfg.n_head,
             head_dim: cfg.head_dim(),
         })
     }
 
-    fn forward(&self, x: &Tensor, causal_mask: &Tensor, mode: Mode) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
         let qkv = self.c_attn.forward(x)?.reshape((b, t, 3, self.n_head, self.head_dim))?;
         let qkv = qkv.permute((2, 0, 3, 1, 4))?;
@@ -72,10 +92,10 @@ impl Attention {
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let att = (q.matmul(&k.t()?)? * scale)?.broadcast_add(causal_mask)?;
+        let scores = q.matmul(&k.t()?)?;
         let att = match mode {
-            Mode::Train => candle_nn::ops::softmax(&att, D::Minus1)?,
-            Mode::Infer => candle_nn::ops::softmax_last_dim(&att)?,
+            Mode::Train => fused::causal_softmax(&scores, scale)?,
+            Mode::Infer => candle_nn::ops::softmax_last_dim(&(scores * scale)?.broadcast_add(&causal_mask(t, x.dtype(), x.device())?)?)?,
         };
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, c))?;
         self.c_proj.forward(&y)
@@ -84,20 +104,25 @@ impl Attention {
 
 #[derive(Debug, Clone)]
 struct Mlp {
-    c_fc: Linear,
-    c_proj: Linear,
+    c_fc: Dense,
+    c_proj: Dense,
 }
 
 impl Mlp {
     fn load(vb: VarBuilder, cfg: &ModelConfig) -> Result<Self> {
         Ok(Mlp {
-            c_fc: linear(cfg.n_embd, 4 * cfg.n_embd, vb.pp("c_fc"))?,
-            c_proj: linear(4 * cfg.n_embd, cfg.n_embd, vb.pp("c_proj"))?,
+            c_fc: Dense::load(cfg.n_embd, 4 * cfg.n_embd, vb.pp("c_fc"))?,
+            c_proj: Dense::load(4 * cfg.n_embd, cfg.n_embd, vb.pp("c_proj"))?,
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.c_proj.forward(&self.c_fc.forward(x)?.gelu()?)
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        let h = self.c_fc.forward(x)?;
+        let h = match mode {
+            Mode::Train => fused::gelu(&h)?,
+            Mode::Infer => h.gelu()?,
+        };
+        self.c_proj.forward(&h)
     }
 }
 
@@ -119,9 +144,9 @@ impl Block {
         })
     }
 
-    fn forward(&self, x: &Tensor, causal_mask: &Tensor, mode: Mode) -> Result<Tensor> {
-        let x = (x + self.attn.forward(&self.ln_1.forward(x, mode)?, causal_mask, mode)?)?;
-        &x + self.mlp.forward(&self.ln_2.forward(&x, mode)?)?
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln_1.forward(x, mode)?, mode)?)?;
+        &x + self.mlp.forward(&self.ln_2.forward(&x, mode)?, mode)?
     }
 }
 
@@ -167,9 +192,8 @@ impl TraceModel {
         let soft = soft.reshape((b, 1, self.cfg.n_embd))?.to_dtype(tok.dtype())?;
         let x = Tensor::cat(&[&soft, &tok], 1)?;
         let mut x = x.broadcast_add(&self.wpe.narrow(0, 0, len)?)?;
-        let mask = causal_mask(len, x.dtype(), x.device())?;
         for block in &self.blocks {
-            x = block.forward(&x, &mask, mode)?;
+            x = block.forward(&x, mode)?;
         }
         self.ln_f.forward(&x, mode)
     }
@@ -203,12 +227,6 @@ impl TraceModel {
         let logits = self.logits(&inputs, soft, mode)?.reshape((b * t, self.cfg.vocab_size))?;
         masked_cross_entropy(&logits.to_dtype(DType::F32)?, &ids.flatten_all()?, &weights.flatten_all()?)
     }
-}
-
-/// Additive causal mask `[t, t]`: 0 on and below the diagonal, -inf above.
-fn causal_mask(t: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-    let data: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
-    Tensor::from_vec(data, (t, t), device)?.to_dtype(dtype)
 }
 
 /// Sets every weight of a freshly built model to GPT-2's initialisation,

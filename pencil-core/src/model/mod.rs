@@ -4,10 +4,12 @@
 
 pub mod config;
 pub mod cross_entropy;
+pub mod fused;
 pub mod gpt;
 pub mod rng;
 pub mod student;
 pub mod tokenizer;
+pub mod vector_math;
 
 pub use config::{ModelConfig, Preset};
 pub use cross_entropy::masked_cross_entropy;
