@@ -3,8 +3,10 @@
 //! "Fix in my style" over corpus programs (mid-trace and last program of each
 //! sampled trace), plus resident memory with the model loaded. With `--recovery`,
 //! how the quick fixes recover from errors the rules were not written from
-//! ([`recovery`]).
+//! ([`recovery`]). With `--adapt`, the time and memory of learning a student's
+//! vector ([`adapt`]).
 
+pub mod adapt;
 pub mod mutants;
 pub mod recovery;
 
@@ -66,6 +68,10 @@ pub struct BenchArgs {
     /// With `--recovery`: the real runtime's verdicts, whose running programs get mistakes planted.
     #[arg(long, default_value = "../shared/data/oracle/labels.jsonl.gz")]
     pub oracle: PathBuf,
+    /// Measure adaptation instead: wall time and peak memory of learning a student's
+    /// vector from k = 1, 4, 10 of the `--corpus` student's traces with the most traces.
+    #[arg(long)]
+    pub adapt: bool,
 }
 
 /// Why the benchmark could not run.
@@ -83,6 +89,9 @@ pub enum BenchError {
     /// Writing the report failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The model could not be found, read or adapted.
+    #[error("{0}")]
+    Model(String),
 }
 
 #[derive(Default)]
@@ -143,6 +152,9 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
     }
     if args.recovery {
         return recovery::bench_recovery(args, out);
+    }
+    if args.adapt {
+        return adapt::bench_adapt(args, out);
     }
     let corpus = read_corpus(&args.corpus, ReadOptions { skip_bad: true })?;
     let traces = &corpus.traces;

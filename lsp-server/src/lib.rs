@@ -4,10 +4,11 @@
 //! Layout (after ruff's server): `server/` is the LSP main loop with one file per
 //! method under `server/api/`, the transports and who may use them; `session/` holds
 //! documents and settings; `edit/` converts text and UTF-16 positions; the features
-//! themselves (`store`, `checker`, `fixes`, `coach`, `pipeline`) are plain code that
+//! themselves (`store`, `checker`, `fixes`, `coach`, `adaptation`, `pipeline`) are plain code that
 //! knows no LSP and is tested without an editor; `diagnostics` is the one conversion
 //! of sandbox verdicts into LSP diagnostics.
 
+pub mod adaptation;
 pub mod bench;
 pub mod bench_handshake;
 pub mod bench_server;
@@ -29,3 +30,4 @@ pub mod research;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod student;

@@ -33,6 +33,8 @@ enum Command {
     Check(pencil_lsp::check::Args),
     /// Your own data: show what is stored, export it, or delete it.
     Data(pencil_lsp::data::Args),
+    /// The style vector learned from your own traces: show it or forget it.
+    Student(pencil_lsp::student::Args),
     /// Classroom mode: join a teacher's class, show its policy, leave it.
     Class(pencil_lsp::class::Args),
     /// Research collection tools (`scrub` a corpus file).
@@ -61,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Bench(args)) => Ok(pencil_lsp::bench::bench(&args, &mut std::io::stdout().lock())?),
         Some(Command::Check(args)) => pencil_lsp::check::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Data(args)) => pencil_lsp::data::run(&args, &mut std::io::stdout().lock()),
+        Some(Command::Student(args)) => pencil_lsp::student::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Class(args)) => pencil_lsp::class::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Research(args)) => pencil_lsp::research::run(&args, &mut std::io::stdout().lock()),
         Some(Command::SandboxWorker) => unreachable!("served above"),

@@ -11,9 +11,13 @@
 //! - [`scrub`]: de-identification of program text (the paper's §A.2 rules and more),
 //!   shared by the trainer and every export.
 //! - [`inference`]: exported models under ONNX Runtime: KV cache, sampling, stop rules.
+//! - [`training_text`]: how a trace becomes the token ids a model trains on
+//!   (collapse, scrub, title region, text), for datasets and adaptation alike.
+//! - [`adapt`]: fitting one student's vector on their own traces (candle, CPU).
 //! - [`classroom`]: wire types shared by `pencil-hub` and `pencil-lsp`: joining, the
 //!   teacher-signed hint policy (sign/verify), aggregate-only run events.
 
+pub mod adapt;
 pub mod classroom;
 pub mod corpus;
 pub mod inference;
@@ -22,5 +26,6 @@ pub mod model;
 pub mod scrub;
 pub mod text_format;
 pub mod trace;
+pub mod training_text;
 
 pub use trace::{ProgramState, Provenance, Trace};

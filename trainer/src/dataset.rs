@@ -17,6 +17,7 @@ use anyhow::Context;
 use pencil_core::corpus::{read_corpus, ReadOptions};
 use pencil_core::model::rng::SplitMix64;
 use pencil_core::model::TraceTokenizer;
+use pencil_core::training_text::prepare_traces;
 use pencil_core::{ProgramState, Trace};
 use serde::{Deserialize, Serialize};
 
@@ -91,9 +92,9 @@ pub fn prepare(files: &[PathBuf], scrubber: &Scrubber) -> anyhow::Result<Prepare
     for f in files {
         let corpus = read_corpus(f, ReadOptions { skip_bad: true })?;
         out.skipped_records += corpus.skipped.len();
-        traces.extend(corpus.traces.into_iter().map(|t| t.collapsed()).filter(|t| !t.programs.is_empty()));
+        traces.extend(corpus.traces);
     }
-    out.traces = scrubber.scrub_traces(traces, &mut out.scrub);
+    out.traces = prepare_traces(traces, scrubber, &mut out.scrub);
     Ok(out)
 }
 

@@ -6,9 +6,6 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use pencil_core::model::TraceTokenizer;
-use pencil_core::text_format::{write_program, END_OF_TEXT};
-use pencil_core::Trace;
 
 /// How traces become windows.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -21,35 +18,9 @@ pub struct WindowConfig {
     pub overlap: usize,
 }
 
-/// The trace's token ids: title region, then each `CODE n (time):` block,
-/// then `<|endoftext|>` when the trace is complete.
-pub fn trace_ids(tok: &TraceTokenizer, trace: &Trace, title_tokens: usize, mask_title: bool) -> anyhow::Result<Vec<u32>> {
-    let mut ids = tok.title_region(&trace.title, title_tokens, mask_title)?;
-    let mut body: String = trace.programs.iter().map(write_program).collect();
-    if trace.eos {
-        body.push_str(END_OF_TEXT);
-    }
-    ids.extend(tok.encode(&body)?);
-    Ok(ids)
-}
-
-/// Cuts `ids` into windows of `context` tokens overlapping by `overlap`; the
-/// last window is padded with `pad`.
-pub fn cut_windows(ids: &[u32], context: usize, overlap: usize, pad: u32) -> Vec<Vec<u32>> {
-    let stride = context.saturating_sub(overlap).max(1);
-    let mut out = Vec::new();
-    let mut start = 0;
-    loop {
-        let end = (start + context).min(ids.len());
-        let mut w = ids[start..end].to_vec();
-        w.resize(context, pad);
-        out.push(w);
-        if end >= ids.len() {
-            return out;
-        }
-        start += stride;
-    }
-}
+// The training text lives in pencil-core: the language server fits a student's
+// vector on exactly the text the model was trained on.
+pub use pencil_core::training_text::{cut_windows, trace_ids};
 
 /// Windows of one split: token ids and the student table row of each window.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -133,16 +104,6 @@ impl WindowSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows_overlap_and_pad() {
-        let ids: Vec<u32> = (1..=10).collect();
-        let w = cut_windows(&ids, 4, 1, 0);
-        assert_eq!(w, vec![vec![1, 2, 3, 4], vec![4, 5, 6, 7], vec![7, 8, 9, 10]]);
-        let w = cut_windows(&ids[..5], 4, 2, 0);
-        assert_eq!(w, vec![vec![1, 2, 3, 4], vec![3, 4, 5, 0]]);
-        assert_eq!(cut_windows(&[1, 2], 4, 1, 0), vec![vec![1, 2, 0, 0]]);
-    }
 
     #[test]
     fn window_sets_round_trip_through_safetensors() {

@@ -2,22 +2,24 @@
 //! blocking threads (never the async executor). It answers two questions: the
 //! probe's backtracking risk for a trace prefix, and sampled next program states.
 
+use pencil_core::inference::manifest::MODEL_FILE;
 use pencil_core::inference::{
-    next_state_prompt, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, ModelDir,
+    next_state_prompt, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, Manifest, ModelDir,
     PrefixMemos, ProbeOutput, Sample, SamplingParams, SessionOptions,
 };
 use pencil_core::model::TraceTokenizer;
 use pencil_core::Trace;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 /// Whose style the sampled fixes imitate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StudentVector {
-    /// The student's own vector. The local student was never in the training
-    /// data, so this is table row 0, the unseen-student vector.
+    /// The student's own vector: the one learned on their traces
+    /// (`crate::adaptation`) once there is one, until then table row 0, the
+    /// unseen-student vector (the local student was never in the training data).
     #[default]
     Mine,
     /// The strong student's vector (the paper's §J), from the model directory.
@@ -36,12 +38,22 @@ struct Loaded {
     memos: PrefixMemos,
 }
 
+/// The student's learned vector and its soft token.
+#[derive(Debug, Clone, PartialEq)]
+struct OwnVector {
+    vector: Vec<f32>,
+    soft: Vec<f32>,
+}
+
 /// A model directory opened for the coach.
 pub struct ModelEngine {
     dir: PathBuf,
     model: Mutex<Loaded>,
+    manifest: Manifest,
+    unseen_vector: Vec<f32>,
     unseen_soft: Vec<f32>,
     strong_soft: Vec<f32>,
+    own: RwLock<Option<OwnVector>>,
     title_tokens: usize,
     n_positions: usize,
     probe_threshold: Option<f32>,
@@ -57,15 +69,19 @@ impl ModelEngine {
     /// Opens `dir` (blocking: hashes every file, builds the session); errors name the file.
     pub fn open(dir: &Path, options: &SessionOptions) -> Result<ModelEngine, InferenceError> {
         let model = ModelDir::open(dir, options)?;
-        let unseen_soft = model.students.soft_token(&model.students.row_vector(0)?)?;
+        let unseen_vector = model.students.row_vector(0)?;
+        let unseen_soft = model.students.soft_token(&unseen_vector)?;
         let strong_soft = model.students.soft_token(&model.students.strong_vector()?)?;
         Ok(ModelEngine {
             dir: dir.to_path_buf(),
             title_tokens: model.manifest.config.title_tokens,
             n_positions: model.generator.n_positions(),
             probe_threshold: model.probe.as_ref().map(|p| p.hint_threshold),
+            manifest: model.manifest.clone(),
+            unseen_vector,
             unseen_soft,
             strong_soft,
+            own: RwLock::new(None),
             model: Mutex::new(Loaded { dir: model, memos: PrefixMemos::new(REMEMBERED_PREFIXES) }),
         })
     }
@@ -90,15 +106,66 @@ impl ModelEngine {
         self.model.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn soft(&self, vector: StudentVector) -> &[f32] {
+    /// The soft token of `vector`: for `Mine` the learned vector's when there is one.
+    fn soft(&self, vector: StudentVector) -> Vec<f32> {
         match vector {
-            StudentVector::Mine => &self.unseen_soft,
-            StudentVector::Strong => &self.strong_soft,
+            StudentVector::Mine => self.read_own().as_ref().map_or_else(|| self.unseen_soft.clone(), |o| o.soft.clone()),
+            StudentVector::Strong => self.strong_soft.clone(),
         }
     }
 
+    fn read_own(&self) -> std::sync::RwLockReadGuard<'_, Option<OwnVector>> {
+        self.own.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The model directory's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// What a learned vector is stored with: the sha256 of this model's `model.onnx`.
+    pub fn model_sha256(&self) -> &str {
+        self.manifest.files.get(MODEL_FILE).map_or("", |f| f.sha256.as_str())
+    }
+
+    /// The unseen-student vector (table row 0), where adaptation starts.
+    pub fn unseen_vector(&self) -> &[f32] {
+        &self.unseen_vector
+    }
+
+    /// The student's learned vector in use, if any.
+    pub fn own_vector(&self) -> Option<Vec<f32>> {
+        self.read_own().as_ref().map(|o| o.vector.clone())
+    }
+
+    /// Uses `vector` as the student's own from now on (`None`: the unseen-student
+    /// vector again). Forgets the prefixes read with the old one.
+    pub fn set_own_vector(&self, vector: Option<Vec<f32>>) -> Result<(), InferenceError> {
+        let own = match vector {
+            Some(v) if v.len() == self.unseen_vector.len() => {
+                let soft = self.lock().dir.students.soft_token(&v)?;
+                Some(OwnVector { vector: v, soft })
+            }
+            Some(v) => {
+                return Err(InferenceError::Request(format!(
+                    "a student vector of {} values, this model's have {}",
+                    v.len(),
+                    self.unseen_vector.len()
+                )))
+            }
+            None => None,
+        };
+        let mut slot = self.own.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *slot != own {
+            *slot = own;
+            drop(slot);
+            self.lock().memos.clear();
+        }
+        Ok(())
+    }
+
     /// The probe's reading of a trace prefix (every state so far, the newest last),
-    /// with the unseen-student vector; `None` when the model has no probe. The model
+    /// with the student's own vector (learned, else the unseen-student one); `None` when the model has no probe. The model
     /// reads only what the prefixes it remembers do not cover (usually the newest
     /// state). Blocking.
     pub fn risk(&self, prefix: &Trace) -> Result<Option<ProbeOutput>, InferenceError> {
@@ -108,7 +175,8 @@ impl ModelEngine {
             return Ok(None);
         }
         let ids = prefix_prompt(dir.generator.tokenizer(), prefix, self.title_tokens, self.n_positions - 1)?;
-        let (pooled, _) = memos.pooled_features(dir.probe_model(), &ids, &self.unseen_soft)?;
+        let soft = self.soft(StudentVector::Mine);
+        let (pooled, _) = memos.pooled_features(dir.probe_model(), &ids, &soft)?;
         dir.probe.as_ref().map(|p| p.predict(&pooled)).transpose()
     }
 
@@ -122,7 +190,8 @@ impl ModelEngine {
             return Ok(());
         }
         if let Some(ids) = prefix_before_last(dir.generator.tokenizer(), prefix, self.title_tokens, self.n_positions - 1)? {
-            memos.pooled_features(dir.probe_model(), &ids, &self.unseen_soft)?;
+            let soft = self.soft(StudentVector::Mine);
+            memos.pooled_features(dir.probe_model(), &ids, &soft)?;
         }
         Ok(())
     }
@@ -141,13 +210,14 @@ impl ModelEngine {
         n: usize,
         seed: u64,
     ) -> Result<Vec<Sample>, InferenceError> {
+        let soft = self.soft(vector);
         let mut guard = self.lock();
         let current = trace.programs.last().map_or("", |p| p.code.as_str());
         let (prompt, max_new_tokens) =
             fix_prompt(guard.dir.generator.tokenizer(), trace, current, size, self.title_tokens, self.n_positions)?;
         let request = GenerationRequest {
             prompt: &prompt,
-            soft_token: self.soft(vector),
+            soft_token: &soft,
             n_samples: n,
             max_new_tokens,
             sampling: FIX_SAMPLING,

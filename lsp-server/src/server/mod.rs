@@ -58,6 +58,8 @@ pub struct PencilServer {
     model_switch: Arc<model_switch::ModelSwitch>,
     /// Removes program states older than `retentionDays` (see `retention`).
     retention: retention::Retention,
+    /// Learns the student's own vector after finished traces (see `crate::adaptation`).
+    adapter: OnceLock<crate::adaptation::Adapter>,
     /// Who the client is: over WebSocket, settings that name files are ignored (`trust`).
     peer: Peer,
 }
@@ -76,6 +78,7 @@ impl PencilServer {
             ahead: Arc::default(),
             model_switch: Arc::default(),
             retention: retention::Retention::default(),
+            adapter: OnceLock::new(),
         }
     }
 

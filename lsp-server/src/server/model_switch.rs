@@ -3,6 +3,7 @@
 //! the coach every holder shares. When the setting changes again before a load
 //! finishes, only the newest load is kept.
 
+use crate::adaptation::Adapter;
 use crate::coach::{Coach, ModelRequest, ModelStatus};
 use std::sync::{Arc, Mutex};
 use tower_lsp_server::gen_lsp_types::MessageType;
@@ -20,7 +21,8 @@ impl ModelSwitch {
     }
 
     /// Starts loading the model `request` finds into `coach`, in the background.
-    pub(super) fn start(self: &Arc<Self>, coach: Coach, request: ModelRequest, client: Client) {
+    /// The adapter, when there is one, then gives the new model the vector stored for it.
+    pub(super) fn start(self: &Arc<Self>, coach: Coach, request: ModelRequest, client: Client, adapter: Option<Adapter>) {
         let number = {
             let mut latest = self.latest();
             *latest += 1;
@@ -39,6 +41,9 @@ impl ModelSwitch {
                     return;
                 }
                 coach.replace(&loaded);
+            }
+            if let Some(adapter) = &adapter {
+                adapter.model_changed();
             }
             let (kind, message) = announcement(&loaded);
             client.show_message(kind, message).await;

@@ -24,10 +24,15 @@ pub struct ClientOptions {
     pub fix_samples: Option<usize>,
     /// `small | medium | large`: the size of change "Fix in my style" asks for.
     pub hint_size: Option<crate::coach::style_fix::HintSize>,
-    /// `mine | strong`: whose style "Fix in my style" imitates.
+    /// `mine | strong`: whose style "Fix in my style" imitates: the student's own
+    /// (learned on their traces when `adaptation` is on) or the model's strong student.
     pub student_vector: Option<crate::coach::StudentVector>,
     /// Days program states are kept after their last run (0 or absent: until the student deletes them).
     pub retention_days: Option<u32>,
+    /// Learn the student's own vector from their finished traces (default true).
+    pub adaptation: Option<bool>,
+    /// Seconds without a run after which a trace counts as finished (default 300).
+    pub adapt_idle_seconds: Option<u32>,
 }
 
 impl ClientOptions {

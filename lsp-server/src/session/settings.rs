@@ -32,7 +32,14 @@ pub struct Settings {
     pub student_vector: StudentVector,
     /// Days program states are kept after their last run; `None` keeps them until deleted.
     pub retention_days: Option<u32>,
+    /// Learn the student's own vector from their finished traces, and use it.
+    pub adaptation: bool,
+    /// Seconds without a run after which the current trace counts as finished.
+    pub adapt_idle_s: u64,
 }
+
+/// Default seconds without a run before the current trace counts as finished.
+pub const DEFAULT_ADAPT_IDLE_S: u64 = 300;
 
 /// Default number of continuations "Fix in my style" samples.
 pub const DEFAULT_FIX_SAMPLES: usize = 8;
@@ -53,6 +60,8 @@ impl Default for Settings {
             hint_size: HintSize::default(),
             student_vector: StudentVector::default(),
             retention_days: None,
+            adaptation: true,
+            adapt_idle_s: DEFAULT_ADAPT_IDLE_S,
         }
     }
 }
@@ -87,6 +96,8 @@ impl Settings {
                 Some(days) => Some(days),
                 None => self.retention_days,
             },
+            adaptation: options.adaptation.unwrap_or(self.adaptation),
+            adapt_idle_s: options.adapt_idle_seconds.map_or(self.adapt_idle_s, |s| u64::from(s.max(1))),
         }
     }
 }

@@ -17,6 +17,12 @@
 //!   token, the teacher key pinned at join, and the last verified signed policy.
 //! * `class_outbox(seq, event_id, event_json, queued_at)`: code-free events not yet
 //!   acknowledged by the hub, oldest first.
+//!
+//! Schema version 3 (adaptation, see `crate::adaptation`):
+//! * `student_vectors(student_id, model_sha256, vector, traces, tokens, steps,
+//!   held_out_before, held_out_after, source_states, learned_at)`: one row per
+//!   student, the vector learned on their traces (f32 little-endian) for the model
+//!   whose `model.onnx` has that sha256; another model ignores it.
 
 /// SQL of each migration, in order; index + 1 is the schema version it produces.
 pub const MIGRATIONS: &[&str] = &[
@@ -68,6 +74,18 @@ pub const MIGRATIONS: &[&str] = &[
          event_id TEXT NOT NULL UNIQUE,
          event_json TEXT NOT NULL,
          queued_at TEXT NOT NULL
+     ) STRICT;",
+    "CREATE TABLE student_vectors (
+         student_id TEXT PRIMARY KEY REFERENCES students(id),
+         model_sha256 TEXT NOT NULL,
+         vector BLOB NOT NULL,
+         traces INTEGER NOT NULL,
+         tokens INTEGER NOT NULL,
+         steps INTEGER NOT NULL,
+         held_out_before REAL,
+         held_out_after REAL,
+         source_states INTEGER NOT NULL,
+         learned_at TEXT NOT NULL
      ) STRICT;",
 ];
 

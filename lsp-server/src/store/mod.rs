@@ -8,12 +8,14 @@ mod database;
 mod migrations;
 mod private_files;
 mod student_data;
+mod student_vector;
 
 pub use classroom::{Membership, QueuedEvent};
 pub use database::{Database, HintRecord, OpenReport, RunResultRow, StateRecord, StoredState, Trigger, DB_FILE};
 pub use migrations::{latest_version, MIGRATIONS};
 pub use private_files::create_private_file;
 pub use student_data::{DataSummary, DeleteReport, DeleteScope, TitleSummary};
+pub use student_vector::{AdaptationLimits, StudentVectorRow};
 
 use std::path::Path;
 use std::sync::mpsc;

@@ -117,12 +117,15 @@ impl Database {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let report = match scope {
             DeleteScope::All => {
+                // The learned vector was fitted on these states: it goes with them.
+                tx.execute("DELETE FROM student_vectors", [])?;
                 let hints = tx.execute("DELETE FROM hints", [])?;
                 let states = tx.execute("DELETE FROM program_states", [])?;
                 tx.execute("DELETE FROM titles", [])?;
                 DeleteReport { states, hints }
             }
             DeleteScope::Title(title) => {
+                tx.execute("DELETE FROM student_vectors", [])?;
                 let hints = tx.execute(
                     "DELETE FROM hints WHERE state_id IN
                      (SELECT s.id FROM program_states s JOIN titles t ON t.id = s.title_id WHERE t.name = ?1)",

@@ -1,6 +1,7 @@
 //! `initialize`: resolve settings, start the services (`Services::start`: store,
 //! sandbox, model) and announce capabilities (including the custom protocol's version).
 
+use crate::adaptation::{AdaptationConfig, Adapter};
 use crate::coach::{Coach, ModelRequest};
 use crate::pipeline::Services;
 use crate::protocol::{ACCEPT_FIX_COMMAND, HINT_METHOD, PROTOCOL_VERSION, RUN_METHOD, TRACE_METHOD};
@@ -32,6 +33,12 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: InitializeP
     if let Some(store) = &services.store {
         server.retention.set(settings.retention_days);
         server.retention.start(store.clone());
+        match Adapter::start(store.clone(), services.coach.clone(), AdaptationConfig::from(&settings)) {
+            Ok(adapter) => {
+                let _ = server.adapter.set(adapter);
+            }
+            Err(e) => messages.push(format!("Pencil coach: learning your style is off: its thread could not start ({e}).")),
+        }
     }
     {
         let mut session = server.session();

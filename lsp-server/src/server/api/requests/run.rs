@@ -43,6 +43,9 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
     // A newer run of this document makes the older one's risk work stale.
     let generation = server.hints_state().runs.begin(uri.as_ref().to_string());
     let outcome = pipeline::run(services, input.clone()).await;
+    if let (Some(adapter), Some(_)) = (server.adapter.get(), outcome.state) {
+        adapter.ran(&input.title);
+    }
     for problem in &outcome.problems {
         log(server, MessageType::Warning, format!("{}: {problem}", uri.as_ref())).await;
     }
