@@ -8,7 +8,8 @@ deps="$root/.deps"
 mkdir -p "$deps"
 
 # --- Debian packages -------------------------------------------------------
-apt_pkgs=(cmake libsimde-dev protobuf-compiler)
+# fonts-dejavu-core: the font of the probe's Figure 4 chart (pencil-trainer probe --figure4).
+apt_pkgs=(cmake libsimde-dev protobuf-compiler fonts-dejavu-core)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -111,6 +111,8 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
         dataset: Some(dataset),
         max_prefixes: 10_000,
         seed: 3,
+        seeds: 3,
+        more_prefixes_per_trace: 5,
         command: "pencil-trainer probe (test)".into(),
         session: SessionOptions::default(),
         sandbox: SandboxConfig::default(),
@@ -118,13 +120,20 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
     let report = run_probe(&opts, &bar).expect("probe runs (ONNX Runtime and the sandbox are present here and in CI)");
     eprintln!("{}", report.table());
 
-    // Counts: 40 traces, 1-3 prefixes each; "house" tests, plus a fifth of the others (it is far below 300).
+    // Counts: 40 traces, 3 core prefixes each; "house" tests, plus a fifth of the others (every seed adds one).
     let c = &report.counts;
     assert_eq!(c.traces_read, 40);
     assert_eq!(c.traces_title_not_in_dataset, 0);
     assert_eq!(c.traces_used, 40);
     assert!(c.eligible_prefixes >= 120 && c.prefixes_after_per_trace_cap == 120, "{c:?}");
     assert_eq!(c.train_examples + c.test_examples, 120);
+    // Three seeds, every variant scored on each (the two-depth one too: the probe reads features.onnx).
+    let seeds = &report.seeds;
+    assert!(!seeds.seeds.is_empty() && seeds.seeds.len() <= 3, "{:?}", seeds.seeds);
+    assert!(seeds.variants.contains_key("two_depths") && seeds.variants.contains_key("more_prefixes_calibrated"));
+    assert!(seeds.extra_prefixes > 0, "traces with more than 3 prefixes give extra training prefixes");
+    assert!(seeds.variants[&report.shipped].server_reads, "{}", report.shipped);
+    assert!(report.markdown().contains("| hand_features |"), "{}", report.markdown());
     assert!(report.test_titles.contains(&"house".to_string()) && report.test_titles.len() == 2, "{:?}", report.test_titles);
     assert_eq!(report.test_titles_unseen_by_model, vec!["house".to_string()]);
     assert!(c.train_positive_rate > 0.0 && c.train_positive_rate < 1.0, "{c:?}");
@@ -196,4 +205,58 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
     let Err(e) = ModelDir::open(&model_dir, &SessionOptions::default()) else { panic!("the probe would read model.onnx") };
     let e = e.to_string();
     assert!(e.contains("fitted on features.onnx") && e.contains("pencil-trainer probe"), "{e}");
+}
+
+#[test]
+fn figure4_probes_every_target_with_both_controls_and_draws_the_chart() {
+    use pencil_trainer::probe::chart::DEFAULT_FONT;
+    use pencil_trainer::probe::figure4::{run_figure4, Figure4Options, TARGETS};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (run, corpus, dataset) = fixtures(tmp.path());
+    let model = tmp.path().join("model");
+    let bar = indicatif::ProgressBar::hidden();
+    let export = ExportOptions {
+        run_dir: run,
+        out: model.clone(),
+        corpus: vec![corpus.clone()],
+        command: "test export".into(),
+        check_parity: false,
+        feature_layers: 1,
+        feature_int8: true,
+    };
+    export_run(&export, &bar).expect("export");
+    let opts = Figure4Options {
+        model_dir: model,
+        corpus: vec![corpus],
+        dataset: Some(dataset),
+        max_prefixes: 10_000,
+        seed: 1,
+        splits: 3,
+        command: "pencil-trainer probe --figure4 (test)".into(),
+        session: SessionOptions::default(),
+        sandbox: SandboxConfig::default(),
+    };
+    let report = run_figure4(&opts, &bar).expect("figure 4 runs");
+    eprintln!("{}", report.markdown());
+    // 40 complete traces of 4-6 states, 3 prefixes each; 4 students (dave is row 0), 5 titles.
+    assert_eq!((report.traces, report.prefixes, report.students, report.titles), (40, 120, 4, 5));
+    assert_eq!(report.rows.len(), TARGETS.len());
+    for r in &report.rows {
+        assert_eq!(r.per_split["model"].len(), 3, "{r:?}");
+        for m in [&r.model, &r.shuffled_students, &r.shuffled_embeddings] {
+            assert!(m.mean.is_finite() && m.se >= 0.0, "{r:?}");
+        }
+    }
+    // Every final program of the fixture runs, so correctness has one class: scored at chance.
+    let correct = report.rows.iter().find(|r| r.target == "final_correct").expect("row");
+    assert_eq!(correct.model.mean, 0.5, "{correct:?}");
+
+    let out = tmp.path().join("figures");
+    report.write(&out, std::path::Path::new(DEFAULT_FONT)).expect("writes the table and the chart");
+    let md = std::fs::read_to_string(out.join("figure4.md")).expect("markdown");
+    assert!(md.contains("| remaining edit distance |") && md.contains("shuffled embeddings"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("figure4.json")).expect("json")).expect("parses");
+    assert_eq!(json["rows"][0]["target"], "title");
+    assert_eq!(&std::fs::read(out.join("figure4.png")).expect("png")[..4], b"\x89PNG");
 }

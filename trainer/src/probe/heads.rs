@@ -11,6 +11,7 @@ use pencil_core::inference::probe::{LinearHead, Probe, HINT_RATE};
 use pencil_core::model::rng::SplitMix64;
 use serde::Serialize;
 
+use super::calibration::{calibration_split, fold, platt};
 use super::linear::{fit_logistic, fit_ridge, sigmoid, Linear, Standardiser};
 use super::scores::{best_f1_threshold, f1_at, mean_absolute_error, r_squared, roc_auc};
 
@@ -45,6 +46,17 @@ impl Rows {
         self.x.is_empty()
     }
 
+    /// These rows followed by `other`'s.
+    pub fn concat(&self, other: &Rows) -> Rows {
+        let mut r = self.clone();
+        r.x.extend(other.x.iter().cloned());
+        r.titles.extend(other.titles.iter().cloned());
+        r.backtracks.extend(&other.backtracks);
+        r.attempts.extend(&other.attempts);
+        r.remaining.extend(&other.remaining);
+        r
+    }
+
     /// The same rows with other features.
     pub fn with_features(&self, x: Vec<Vec<f32>>) -> Rows {
         Rows { x, ..self.clone() }
@@ -55,7 +67,8 @@ impl Rows {
         self.backtracks.iter().filter(|&&b| b).count() as f64 / self.len().max(1) as f64
     }
 
-    fn subset(&self, keep: &[usize]) -> Rows {
+    /// The rows at `keep`, in that order.
+    pub fn subset(&self, keep: &[usize]) -> Rows {
         Rows {
             x: keep.iter().map(|&i| self.x[i].clone()).collect(),
             titles: keep.iter().map(|&i| self.titles[i].clone()).collect(),
@@ -84,6 +97,8 @@ pub struct RegressionScores {
 pub struct HeadScores {
     /// F1 at the threshold chosen on the training rows.
     pub f1: f64,
+    /// Brier score of the risk (mean squared error against 0/1; lower is better calibrated).
+    pub brier: f64,
     /// ROC AUC (None when the test rows hold one class only).
     pub auc: Option<f64>,
     /// The risk threshold (F1-maximising on the training rows).
@@ -153,9 +168,10 @@ fn log1p_all(v: &[f64]) -> Vec<f64> {
     v.iter().map(|y| y.ln_1p()).collect()
 }
 
-/// Training-row indices of each title-grouped fold (seeded).
-fn title_folds(titles: &[String], seed: u64) -> Vec<Vec<usize>> {
-    let mut distinct: Vec<&String> = titles.iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+/// Row indices of each fold, rows grouped by `groups` (title or student) so
+/// that no group is on both sides of a fold (seeded); none below two groups.
+pub fn group_folds(groups: &[String], seed: u64) -> Vec<Vec<usize>> {
+    let mut distinct: Vec<&String> = groups.iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     SplitMix64::for_purpose(seed, "probe folds").shuffle(&mut distinct);
     let k = FOLDS.min(distinct.len());
     if k < 2 {
@@ -163,7 +179,7 @@ fn title_folds(titles: &[String], seed: u64) -> Vec<Vec<usize>> {
     }
     let fold_of: BTreeMap<&String, usize> = distinct.iter().enumerate().map(|(i, t)| (*t, i % k)).collect();
     let mut folds = vec![Vec::new(); k];
-    for (i, t) in titles.iter().enumerate() {
+    for (i, t) in groups.iter().enumerate() {
         folds[fold_of[t]].push(i);
     }
     folds
@@ -201,7 +217,7 @@ fn choose_l2(rows: &Rows, folds: &[Vec<usize>], fit_predict: FitPredict<'_>, sco
 /// Fits the three heads on `train` (L2 strengths by title-grouped cross-validation).
 pub fn fit_heads(train: &Rows, seed: u64) -> anyhow::Result<FittedHeads> {
     anyhow::ensure!(!train.is_empty(), "no training rows");
-    let folds = title_folds(&train.titles, seed);
+    let folds = group_folds(&train.titles, seed);
     let logistic = |tr: &Rows, te: &Rows, l2: f64| -> Option<Vec<f64>> {
         let s = Standardiser::fit(&tr.x);
         let m = fit_logistic(&s.apply_all(&tr.x), &tr.backtracks, l2)?;
@@ -234,6 +250,50 @@ pub fn fit_heads(train: &Rows, seed: u64) -> anyhow::Result<FittedHeads> {
     let (threshold, _) = best_f1_threshold(&train_risk, &train.backtracks);
     let hint_threshold = flagging_threshold(&train_risk, HINT_RATE);
     Ok(FittedHeads { standardiser, risk, attempts, remaining, threshold, hint_threshold, l2: [l2_risk, l2_attempts, l2_remaining] })
+}
+
+/// [`fit_heads`] with a calibrated risk: the heads are fitted on the training
+/// rows outside a held-out fifth of the training titles, Platt scaling on that
+/// fifth, folded into the risk head; the thresholds are then chosen on every
+/// training row's calibrated risk. `None` below two training titles.
+pub fn fit_heads_calibrated(train: &Rows, seed: u64) -> anyhow::Result<Option<FittedHeads>> {
+    let Some((fit_rows, cal_rows)) = calibration_split(&train.titles, seed) else { return Ok(None) };
+    let mut heads = fit_heads(&train.subset(&fit_rows), seed)?;
+    let held = train.subset(&cal_rows);
+    let logits: Vec<f64> = held.x.iter().map(|x| heads.risk.score(&heads.standardiser.apply(x))).collect();
+    let Some(ab) = platt(&logits, &held.backtracks) else { return Ok(None) };
+    heads.risk = fold(&heads.risk, ab);
+    let train_risk: Vec<f64> = train.x.iter().map(|x| heads.risk_of(x)).collect();
+    heads.threshold = best_f1_threshold(&train_risk, &train.backtracks).0;
+    heads.hint_threshold = flagging_threshold(&train_risk, HINT_RATE);
+    Ok(Some(heads))
+}
+
+/// The L2 strength of [`L2_GRID`] whose mean held-out score over `folds` is
+/// highest; `eval(fit_rows, held_rows, l2)` fits on the first and scores the
+/// second (`None`: could not fit). The grid's middle without folds.
+pub fn cv_l2(n: usize, folds: &[Vec<usize>], eval: &(dyn Fn(&[usize], &[usize], f64) -> Option<f64> + Sync)) -> f64 {
+    if folds.is_empty() {
+        return L2_GRID[2];
+    }
+    let mut best = (L2_GRID[2], f64::NEG_INFINITY);
+    for &l2 in &L2_GRID {
+        let mut total = 0.0;
+        let mut ok = true;
+        for held in folds {
+            let held_set: std::collections::HashSet<usize> = held.iter().copied().collect();
+            let keep: Vec<usize> = (0..n).filter(|i| !held_set.contains(i)).collect();
+            match eval(&keep, held, l2) {
+                Some(v) if v.is_finite() => total += v,
+                _ => ok = false,
+            }
+        }
+        let s = if ok { total / folds.len() as f64 } else { f64::NEG_INFINITY };
+        if s > best.1 {
+            best = (l2, s);
+        }
+    }
+    best.0
 }
 
 /// The smallest risk that flags at most `rate` of `risks` (those at or above it).
@@ -271,6 +331,8 @@ pub fn score_heads(heads: &FittedHeads, train: &Rows, test: &Rows) -> HeadScores
     };
     HeadScores {
         f1: f1_at(&test_risk, &test.backtracks, heads.threshold),
+        brier: test_risk.iter().zip(&test.backtracks).map(|(r, &y)| (r - f64::from(u8::from(y))).powi(2)).sum::<f64>()
+            / test.len().max(1) as f64,
         auc: roc_auc(&test_risk, &test.backtracks),
         threshold: heads.threshold,
         train_f1: f1_at(&train_risk, &train.backtracks, heads.threshold),

@@ -89,7 +89,13 @@ fn softplus(x: f64) -> f64 {
 /// Solves `a x = b` for a symmetric positive definite `a` (`n x n`, row
 /// major) by Cholesky; `None` when `a` is not positive definite.
 pub fn solve_spd(a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
-    let n = b.len();
+    let l = cholesky(a, b.len())?;
+    Some(solve_factored(&l, b))
+}
+
+/// The lower Cholesky factor `l` (`a = l l^T`, row major) of an `n x n`
+/// symmetric positive definite `a`; `None` when `a` is not positive definite.
+fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     if a.len() != n * n {
         return None;
     }
@@ -107,6 +113,12 @@ pub fn solve_spd(a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
             }
         }
     }
+    Some(l)
+}
+
+/// Solves `l l^T x = b` with a factor from [`cholesky`].
+fn solve_factored(l: &[f64], b: &[f64]) -> Vec<f64> {
+    let n = b.len();
     let mut y = vec![0.0; n];
     for i in 0..n {
         y[i] = (b[i] - (0..i).map(|k| l[i * n + k] * y[k]).sum::<f64>()) / l[i * n + i];
@@ -115,31 +127,31 @@ pub fn solve_spd(a: &[f64], b: &[f64]) -> Option<Vec<f64>> {
     for i in (0..n).rev() {
         x[i] = (y[i] - (i + 1..n).map(|k| l[k * n + i] * x[k]).sum::<f64>()) / l[i * n + i];
     }
-    Some(x)
+    x
 }
 
-/// `sum_r w_r [z_r, 1] [z_r, 1]^T` (lower triangle filled, then mirrored):
-/// the Gram matrix of the rows extended by a constant column.
-fn weighted_gram(rows: &[Vec<f64>], weights: &[f64]) -> Vec<f64> {
+/// `sum_r w_r [z_r, 1] [z_r, 1]^T`: the weighted Gram matrix of the rows
+/// extended by a constant column (row major, `(d + 1) x (d + 1)`).
+///
+/// Computed as one f64 matrix product with candle (gemm), because this is
+/// where fitting spends its time: a Newton step of the logistic head and
+/// every ridge fit need one, and the probe fits hundreds of heads.
+fn weighted_gram(rows: &[Vec<f64>], weights: &[f64]) -> Option<Vec<f64>> {
     let d = rows.first().map_or(0, Vec::len) + 1;
-    let mut g = vec![0.0; d * d];
-    let mut ext = vec![1.0; d];
+    let n = rows.len();
+    let mut ext = Vec::with_capacity(n * d);
+    let mut weighted = Vec::with_capacity(n * d);
     for (z, &w) in rows.iter().zip(weights) {
-        ext[..d - 1].copy_from_slice(z);
-        for i in 0..d {
-            let wi = w * ext[i];
-            let row = &mut g[i * d..i * d + i + 1];
-            for (gij, ej) in row.iter_mut().zip(&ext[..=i]) {
-                *gij += wi * ej;
-            }
-        }
+        ext.extend_from_slice(z);
+        ext.push(1.0);
+        weighted.extend(z.iter().map(|x| w * x));
+        weighted.push(w);
     }
-    for i in 0..d {
-        for j in 0..i {
-            g[j * d + i] = g[i * d + j];
-        }
-    }
-    g
+    use candle_core::{Device, Tensor};
+    // Fails only on a shape mismatch, which the construction above rules out.
+    let x = Tensor::from_vec(ext, (n, d), &Device::Cpu).ok()?;
+    let xw = Tensor::from_vec(weighted, (n, d), &Device::Cpu).ok()?;
+    x.t().ok()?.matmul(&xw).ok()?.flatten_all().ok()?.to_vec1::<f64>().ok()
 }
 
 /// L2-regularised logistic regression on standardised rows:
@@ -180,7 +192,7 @@ pub fn fit_logistic(rows: &[Vec<f64>], labels: &[bool], l2: f64) -> Option<Linea
             *g += l2 * w;
         }
         let curvature: Vec<f64> = p.iter().map(|p| (p * (1.0 - p)).max(1e-10)).collect();
-        let mut h = weighted_gram(rows, &curvature);
+        let mut h = weighted_gram(rows, &curvature)?;
         for i in 0..d {
             h[i * (d + 1) + i] += l2;
         }
@@ -221,7 +233,7 @@ pub fn fit_ridge(rows: &[Vec<f64>], targets: &[f64], l2: f64) -> Option<Linear> 
     if rows.is_empty() || rows.len() != targets.len() {
         return None;
     }
-    let mut a = weighted_gram(rows, &vec![1.0; rows.len()]);
+    let mut a = weighted_gram(rows, &vec![1.0; rows.len()])?;
     for i in 0..d {
         a[i * (d + 1) + i] += l2;
     }
@@ -234,6 +246,36 @@ pub fn fit_ridge(rows: &[Vec<f64>], targets: &[f64], l2: f64) -> Option<Linear> 
     }
     let x = solve_spd(&a, &b)?;
     Some(Linear { weight: x[..d].to_vec(), bias: x[d] })
+}
+
+/// Ridge regressions of several targets on the same rows (one Cholesky
+/// factorisation for all): `targets[r][c]` is target `c` of row `r`. The
+/// one-vs-rest least-squares classifier of the multiclass probe.
+pub fn fit_ridge_multi(rows: &[Vec<f64>], targets: &[Vec<f64>], l2: f64) -> Option<Vec<Linear>> {
+    let d = rows.first().map_or(0, Vec::len);
+    let c = targets.first().map_or(0, Vec::len);
+    if rows.is_empty() || rows.len() != targets.len() || targets.iter().any(|t| t.len() != c) {
+        return None;
+    }
+    let mut a = weighted_gram(rows, &vec![1.0; rows.len()])?;
+    for i in 0..d {
+        a[i * (d + 1) + i] += l2;
+    }
+    let l = cholesky(&a, d + 1)?;
+    let mut out = Vec::with_capacity(c);
+    for k in 0..c {
+        let mut b = vec![0.0; d + 1];
+        for (z, t) in rows.iter().zip(targets) {
+            let y = t[k];
+            for (bi, x) in b.iter_mut().zip(z) {
+                *bi += y * x;
+            }
+            b[d] += y;
+        }
+        let x = solve_factored(&l, &b);
+        out.push(Linear { weight: x[..d].to_vec(), bias: x[d] });
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -320,5 +362,41 @@ mod tests {
         assert!(flat.weight.iter().all(|w| w.abs() < 1e-3));
         let mean = y.iter().sum::<f64>() / y.len() as f64;
         assert!((flat.bias - mean).abs() < 0.05, "{} vs {mean}", flat.bias);
+    }
+
+    #[test]
+    fn the_weighted_gram_matches_its_definition() {
+        let mut rng = SplitMix64::new(8);
+        let rows: Vec<Vec<f64>> = (0..37).map(|_| (0..5).map(|_| rng.normal()).collect()).collect();
+        let w: Vec<f64> = (0..37).map(|_| rng.next_f64()).collect();
+        let g = weighted_gram(&rows, &w).expect("gram");
+        let d = 6;
+        for i in 0..d {
+            for j in 0..d {
+                let want: f64 = rows
+                    .iter()
+                    .zip(&w)
+                    .map(|(z, wr)| wr * z.get(i).copied().unwrap_or(1.0) * z.get(j).copied().unwrap_or(1.0))
+                    .sum();
+                assert!((g[i * d + j] - want).abs() < 1e-9, "({i}, {j}): {} vs {want}", g[i * d + j]);
+            }
+        }
+    }
+
+    #[test]
+    fn multi_target_ridge_equals_one_ridge_per_target() {
+        let mut rng = SplitMix64::new(6);
+        let rows: Vec<Vec<f64>> = (0..200).map(|_| vec![rng.normal(), rng.normal(), rng.normal()]).collect();
+        let targets: Vec<Vec<f64>> = rows.iter().map(|z| vec![z[0] - z[2], 2.0 * z[1] + 0.5, rng.normal()]).collect();
+        let multi = fit_ridge_multi(&rows, &targets, 3.0).expect("fits");
+        assert_eq!(multi.len(), 3);
+        for (c, m) in multi.iter().enumerate() {
+            let y: Vec<f64> = targets.iter().map(|t| t[c]).collect();
+            let single = fit_ridge(&rows, &y, 3.0).expect("fits");
+            for (a, b) in m.weight.iter().chain([&m.bias]).zip(single.weight.iter().chain([&single.bias])) {
+                assert!((a - b).abs() < 1e-9, "target {c}: {m:?} vs {single:?}");
+            }
+        }
+        assert!(fit_ridge_multi(&rows, &targets[..10], 1.0).is_none(), "row counts differ");
     }
 }

@@ -10,6 +10,13 @@
 //! - [`hand_features`]: the baseline's features (sandbox failures, edits, time gaps).
 //! - [`linear`], [`scores`], [`heads`]: the linear heads, their metrics, fitting and scoring.
 //! - [`report`]: the report and its table.
+//! - [`variants`], [`calibration`], [`stats`]: every variant over several seeds
+//!   of the title split (more prefixes per trace, two pooled depths, hand and
+//!   model features in one head, a Platt-calibrated risk), paired t-tests, and
+//!   the variant shipped.
+//! - [`figure4`], [`chart`]: the paper's Figure 4 (eight targets probed from the
+//!   model's prefix representations, with both controls, over five splits) as
+//!   Markdown, JSON and a PNG bar chart.
 //!
 //! The probe is also scored with the test prefixes read as the editor reads
 //! them (the unseen-student row 0). Controls, same protocol as the probe:
@@ -25,7 +32,12 @@ pub mod linear;
 pub mod model_features;
 pub mod report;
 pub mod scores;
+pub mod stats;
 pub mod title_split;
+pub mod variants;
+pub mod calibration;
+pub mod chart;
+pub mod figure4;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -34,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use pencil_core::corpus::{read_corpus, ReadOptions};
-use pencil_core::inference::manifest::{FileEntry, Manifest};
+use pencil_core::inference::manifest::{FileEntry, Manifest, MODEL_FILE};
 use pencil_core::inference::{ModelDir, SessionOptions, PROBE_FILE};
 use pencil_core::model::rng::SplitMix64;
 use pencil_core::Trace;
@@ -43,10 +55,10 @@ use pencil_sandbox::{Sandbox, SandboxConfig};
 use crate::dataset::{read_json, StudentIndex};
 use examples::{label_prefixes, PrefixLabel};
 use hand_features::{hand_features, FailureOracle, TraceFacts, HAND_FEATURE_NAMES};
-use heads::{fit_heads, score_heads, Rows};
 use model_features::ModelFeatures;
 use report::{ProbeCounts, ProbeReport};
 use title_split::{split_titles, DatasetTitles};
+use variants::{evaluate_seeds, PrefixRow};
 
 /// Fewest test prefixes the model's own unseen titles must give before other titles join them.
 pub const MIN_TEST_EXAMPLES: usize = 300;
@@ -54,8 +66,10 @@ pub const MIN_TEST_EXAMPLES: usize = 300;
 /// passes per prefix plus the sandbox) stays near 8 minutes on a busy 2-core CPU.
 pub const DEFAULT_MAX_PREFIXES: usize = 2500;
 
-/// Most prefixes taken from one trace (a seeded random choice among its eligible ones).
+/// Core prefixes taken from one trace (a seeded random choice among its eligible ones).
 pub const PREFIXES_PER_TRACE: usize = 3;
+/// Default `--more-prefixes-per-trace`: prefixes of a trace the `more_prefixes` variants train on.
+pub const DEFAULT_MORE_PREFIXES_PER_TRACE: usize = 8;
 
 /// Options of [`run_probe`].
 #[derive(Debug, Clone)]
@@ -69,8 +83,12 @@ pub struct ProbeOptions {
     /// Most prefixes used (traces sampled, seeded, until the cap is reached; at most
     /// [`PREFIXES_PER_TRACE`] of each).
     pub max_prefixes: usize,
-    /// Seed of the split, sampling and controls.
+    /// Seed of the split, sampling and controls (the first of the seeds).
     pub seed: u64,
+    /// Seeds of the title split the variants are scored on (`seed`, `seed + 1`, ...).
+    pub seeds: usize,
+    /// Most prefixes of a trace the `more_prefixes` variants train on (at least [`PREFIXES_PER_TRACE`]).
+    pub more_prefixes_per_trace: usize,
     /// The command line, recorded in the report.
     pub command: String,
     /// ONNX Runtime session options.
@@ -84,13 +102,6 @@ struct Candidate {
     trace: Trace,
     row: u32,
     labels: Vec<PrefixLabel>,
-}
-
-/// One selected prefix.
-struct Example {
-    candidate: usize,
-    label: PrefixLabel,
-    is_test: bool,
 }
 
 /// The dataset directory the model was trained from, as its manifest records it.
@@ -121,32 +132,21 @@ fn student_index(manifest: &Manifest, dataset: Option<&Path>) -> anyhow::Result<
     anyhow::bail!("no students.json for the model's student table (looked at {}); pass --dataset", tried.join(", "))
 }
 
-/// Trains, scores and writes the probe of `opts.model_dir`; returns the report.
-pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyhow::Result<ProbeReport> {
-    let started = Instant::now();
-    progress.set_message("opening the model");
-    let mut dir = ModelDir::open_without_probe(&opts.model_dir, &opts.session)?;
-    let manifest = dir.manifest.clone();
-
-    let dataset = match &opts.dataset {
-        Some(d) => Some(d.clone()),
-        None => dataset_from_provenance(&manifest).filter(|d| d.join("splits.json").is_file()),
-    };
-    let dataset_titles = dataset.as_deref().map(DatasetTitles::read).transpose()?;
-    if dataset.is_none() {
-        progress.println("probe: no dataset splits.json (manifest provenance or --dataset); test titles are a random 20%");
-    }
-    let (students, _) = student_index(&manifest, dataset.as_deref())?;
-
-    // Every trace's eligible prefixes.
-    let mut counts = ProbeCounts::default();
+/// Every trace's eligible prefixes, the traces with none left out.
+fn read_candidates(
+    opts: &ProbeOptions,
+    dataset_titles: Option<&DatasetTitles>,
+    students: &StudentIndex,
+    counts: &mut ProbeCounts,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Vec<Candidate>> {
     let mut candidates = Vec::new();
     for f in &opts.corpus {
         progress.set_message(format!("reading and labelling {}", f.display()));
         let corpus = read_corpus(f, ReadOptions { skip_bad: true })?;
         for t in corpus.traces {
             counts.traces_read += 1;
-            if dataset_titles.as_ref().is_some_and(|d| !d.known.contains(&t.title)) {
+            if dataset_titles.is_some_and(|d| !d.known.contains(&t.title)) {
                 counts.traces_title_not_in_dataset += 1;
                 continue;
             }
@@ -162,61 +162,96 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
         }
     }
     counts.traces_with_prefixes = candidates.len();
+    Ok(candidates)
+}
+
+/// A random other student row of a table of `n_students` (any known one for an unseen student).
+fn other_student(rng: &mut SplitMix64, n_students: usize, row: u32) -> u32 {
+    match n_students {
+        0 => 0,
+        1 => 1,
+        _ => loop {
+            let r = 1 + rng.below(n_students) as u32;
+            if r != row {
+                break r;
+            }
+        },
+    }
+}
+
+/// Trains and scores the probe of `opts.model_dir` over the seeds of the
+/// title split, writes the shipped variant's heads (fitted on the first
+/// seed's training titles) into the directory; returns the report.
+pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyhow::Result<ProbeReport> {
+    anyhow::ensure!(opts.seeds >= 1, "--seeds must be at least 1");
+    anyhow::ensure!(opts.more_prefixes_per_trace >= PREFIXES_PER_TRACE, "--more-prefixes-per-trace must be at least {PREFIXES_PER_TRACE}");
+    let started = Instant::now();
+    progress.set_message("opening the model");
+    let mut dir = ModelDir::open_without_probe(&opts.model_dir, &opts.session)?;
+    let manifest = dir.manifest.clone();
+
+    let dataset = match &opts.dataset {
+        Some(d) => Some(d.clone()),
+        None => dataset_from_provenance(&manifest).filter(|d| d.join("splits.json").is_file()),
+    };
+    let dataset_titles = dataset.as_deref().map(DatasetTitles::read).transpose()?;
+    if dataset.is_none() {
+        progress.println("probe: no dataset splits.json (manifest provenance or --dataset); test titles are a random 20%");
+    }
+    let (students, _) = student_index(&manifest, dataset.as_deref())?;
+
+    let mut counts = ProbeCounts::default();
+    let mut candidates = read_candidates(opts, dataset_titles.as_ref(), &students, &mut counts, progress)?;
     anyhow::ensure!(!candidates.is_empty(), "no trace of the corpus has a prefix to probe");
 
     // A few prefixes of many traces rather than every prefix of a few: the
     // prefixes of one trace share most of their future, so their labels repeat.
+    // The first PREFIXES_PER_TRACE of a trace's seeded order are its core
+    // prefixes (trained and tested on by every variant); up to
+    // more_prefixes_per_trace in all train the `more_prefixes` variants.
     let mut pick = SplitMix64::for_purpose(opts.seed, "probe prefixes per trace");
+    let mut kept: Vec<Vec<(PrefixLabel, bool)>> = Vec::with_capacity(candidates.len());
     for c in &mut candidates {
-        if c.labels.len() > PREFIXES_PER_TRACE {
-            pick.shuffle(&mut c.labels);
-            c.labels.truncate(PREFIXES_PER_TRACE);
-            c.labels.sort_by_key(|l| l.k);
+        pick.shuffle(&mut c.labels);
+        let mut chosen: Vec<(PrefixLabel, bool)> =
+            c.labels.iter().take(opts.more_prefixes_per_trace).enumerate().map(|(i, &l)| (l, i < PREFIXES_PER_TRACE)).collect();
+        chosen.sort_by_key(|(l, _)| l.k);
+        kept.push(chosen);
+    }
+    counts.prefixes_after_per_trace_cap = kept.iter().map(|k| k.iter().filter(|(_, core)| *core).count()).sum();
+
+    // Traces in a seeded order until their core prefixes reach the cap: one
+    // sample for every seed of the split, so the seeds differ only in the split.
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    SplitMix64::for_purpose(opts.seed, "probe sample").shuffle(&mut order);
+    let mut selected = Vec::new();
+    let mut core_taken = 0;
+    for i in order {
+        if core_taken >= opts.max_prefixes {
+            break;
         }
+        core_taken += kept[i].iter().filter(|(_, core)| *core).count();
+        selected.push(i);
     }
-    counts.prefixes_after_per_trace_cap = candidates.iter().map(|c| c.labels.len()).sum();
+    selected.sort_unstable();
+    counts.traces_used = selected.len();
+    // The hand features read the sandbox's verdicts up to the last core prefix.
+    let upto: BTreeMap<usize, usize> =
+        selected.iter().map(|&i| (i, kept[i].iter().filter(|(_, core)| *core).map(|(l, _)| l.k).max().unwrap_or(0))).collect();
 
-    // The split, by title, judged on the examples the cap will leave.
-    let rate = (opts.max_prefixes as f64 / counts.prefixes_after_per_trace_cap as f64).min(1.0);
-    let mut per_title: BTreeMap<String, f64> = BTreeMap::new();
-    for c in &candidates {
-        *per_title.entry(c.trace.title.clone()).or_default() += rate * c.labels.len() as f64;
-    }
-    let split = split_titles(&per_title, dataset_titles.as_ref(), MIN_TEST_EXAMPLES as f64, opts.seed);
-    anyhow::ensure!(!split.train.is_empty() && !split.test.is_empty(), "the corpus has too few titles to split ({})", per_title.len());
-
-    // Traces (with their kept prefixes) in a seeded order, until each side reaches its share of the cap.
-    let mut examples = Vec::new();
-    for is_test in [false, true] {
-        let mut idx: Vec<usize> = (0..candidates.len()).filter(|&i| split.is_test(&candidates[i].trace.title) == is_test).collect();
-        let total: usize = idx.iter().map(|&i| candidates[i].labels.len()).sum();
-        let budget = (rate * total as f64).ceil() as usize;
-        SplitMix64::for_purpose(opts.seed, if is_test { "probe sample test" } else { "probe sample train" }).shuffle(&mut idx);
-        let mut taken = 0;
-        for i in idx {
-            if taken >= budget {
-                break;
-            }
-            taken += candidates[i].labels.len();
-            examples.extend(candidates[i].labels.iter().map(|&label| Example { candidate: i, label, is_test }));
-        }
-    }
-    let mut upto: BTreeMap<usize, usize> = BTreeMap::new();
-    for e in &examples {
-        let u = upto.entry(e.candidate).or_default();
-        *u = (*u).max(e.label.k);
-    }
-    counts.traces_used = upto.len();
-
-    // Sandbox verdicts on one thread while the model computes features on this one.
-    let n_test_read_as_unseen = examples.iter().filter(|e| e.is_test && candidates[e.candidate].row != 0).count();
-    let n_features = 2 * examples.len() + n_test_read_as_unseen;
-    progress.set_length(n_features as u64);
+    let two_graphs = dir.probe_graph_file() != MODEL_FILE;
+    let per_core = 2 + usize::from(two_graphs);
+    let n_forwards: usize = selected
+        .iter()
+        .flat_map(|&i| kept[i].iter().map(move |(_, core)| (i, *core)))
+        .map(|(i, core)| if core { per_core + usize::from(candidates[i].row != 0) } else { 1 })
+        .sum();
+    progress.set_length(n_forwards as u64);
     progress.set_position(0);
-    progress.set_message("features (real and shuffled-student)");
+    progress.set_message("features (own, shuffled-student, row-0 readings)");
     let sandbox_done = AtomicUsize::new(0);
     let n_students = manifest.config.n_students;
-    let (features, forward_seconds, facts, sandbox) = std::thread::scope(|scope| -> anyhow::Result<_> {
+    let (rows, forward_seconds, sandbox) = std::thread::scope(|scope| -> anyhow::Result<_> {
         let sandbox_job = scope.spawn(|| -> anyhow::Result<(HashMap<usize, TraceFacts>, usize, f64)> {
             let t0 = Instant::now();
             let mut oracle = FailureOracle::new(Sandbox::new(opts.sandbox.clone()).context("starting the sandbox")?);
@@ -232,34 +267,25 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
 
         let mut model = ModelFeatures::new(&mut dir);
         let mut rng = SplitMix64::for_purpose(opts.seed, "probe shuffled students");
-        let mut features = Vec::with_capacity(examples.len());
+        let mut rows = Vec::new();
         let t0 = Instant::now();
-        for (n, e) in examples.iter().enumerate() {
-            let c = &candidates[e.candidate];
-            let real = model.features(&c.trace, e.label.k, c.row)?;
-            // A random other student of the table (any known one for an unseen student).
-            let other = match n_students {
-                0 => 0,
-                1 => 1,
-                _ => loop {
-                    let r = 1 + rng.below(n_students) as u32;
-                    if r != c.row {
-                        break r;
+        for &i in &selected {
+            let c = &candidates[i];
+            for &(label, core) in &kept[i] {
+                let own = model.features(&c.trace, label.k, c.row)?;
+                let mut row = PrefixRow { title: c.trace.title.clone(), label, core, own, shuffled: None, unseen: None, deep: None, hand: None };
+                if core {
+                    row.shuffled = Some(model.features(&c.trace, label.k, other_student(&mut rng, n_students, c.row))?);
+                    // The editor reads every student with the unseen-student row 0.
+                    row.unseen = Some(if c.row == 0 { row.own.clone() } else { model.features(&c.trace, label.k, 0)? });
+                    if two_graphs {
+                        row.deep = Some(model.full_model_features(&c.trace, label.k, c.row)?);
                     }
-                },
-            };
-            let shuffled = model.features(&c.trace, e.label.k, other)?;
-            // The editor reads every student with the unseen-student row 0: test prefixes are scored that way too.
-            let unseen = match (e.is_test, c.row) {
-                (false, _) => None,
-                (true, 0) => Some(real.clone()),
-                (true, _) => Some(model.features(&c.trace, e.label.k, 0)?),
-            };
-            features.push((real, shuffled, unseen));
-            progress.inc(if e.is_test && c.row != 0 { 3 } else { 2 });
-            if n % 16 == 0 {
-                progress.set_message(format!("features; sandbox {}/{} traces", sandbox_done.load(Ordering::Relaxed), upto.len()));
+                }
+                rows.push((i, row));
+                progress.inc(if core { (per_core + usize::from(c.row != 0)) as u64 } else { 1 });
             }
+            progress.set_message(format!("features; sandbox {}/{} traces", sandbox_done.load(Ordering::Relaxed), upto.len()));
         }
         let forward_seconds = t0.elapsed().as_secs_f64();
         while !sandbox_job.is_finished() {
@@ -267,61 +293,46 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
             std::thread::sleep(Duration::from_millis(200));
         }
         let (facts, checked, sandbox_seconds) = sandbox_job.join().map_err(|_| anyhow::anyhow!("the sandbox thread panicked"))??;
-        Ok((features, forward_seconds, facts, (checked, sandbox_seconds)))
+        let mut out = Vec::with_capacity(rows.len());
+        for (i, mut row) in rows {
+            if row.core {
+                let f = facts.get(&i).context("sandbox facts of a selected trace")?;
+                row.hand = Some(hand_features(f, row.label.k));
+            }
+            out.push(row);
+        }
+        Ok((out, forward_seconds, (checked, sandbox_seconds)))
     })?;
     let (sandbox_programs, sandbox_seconds) = sandbox;
     counts.sandbox_programs = sandbox_programs;
 
-    // Rows of every feature set.
-    progress.set_message("fitting the heads and the controls");
-    let mut real = [Rows::default(), Rows::default()];
-    let mut shuffled_students = [Vec::new(), Vec::new()];
-    let mut hand = [Vec::new(), Vec::new()];
-    let mut test_read_as_unseen = Vec::new();
-    for (e, (x, xs, x0)) in examples.iter().zip(&features) {
-        let side = usize::from(e.is_test);
-        let c = &candidates[e.candidate];
-        let r = &mut real[side];
-        r.x.push(x.clone());
-        r.titles.push(c.trace.title.clone());
-        r.backtracks.push(e.label.backtracks_later);
-        r.attempts.push(e.label.future_attempts as f64);
-        r.remaining.push(e.label.remaining_distance as f64);
-        shuffled_students[side].push(xs.clone());
-        if let Some(x0) = x0 {
-            test_read_as_unseen.push(x0.clone());
-        }
-        let f = facts.get(&e.candidate).context("sandbox facts of a selected trace")?;
-        hand[side].push(hand_features(f, e.label.k));
+    // The seeds of the split; every one adds a seeded fifth of the titles the
+    // model trained on to its unseen ones, so that the seeds' test sets differ.
+    let mut per_title: BTreeMap<String, f64> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.core) {
+        *per_title.entry(r.title.clone()).or_default() += 1.0;
     }
-    let [train, test] = real;
-    let [ss_train, ss_test] = shuffled_students;
-    let [hand_train, hand_test] = hand;
-    let mut permuted = train.x.clone();
-    SplitMix64::for_purpose(opts.seed, "probe shuffled embeddings").shuffle(&mut permuted);
+    anyhow::ensure!(per_title.len() >= 2, "the corpus has too few titles to split ({})", per_title.len());
+    let min_test = if opts.seeds > 1 { f64::INFINITY } else { MIN_TEST_EXAMPLES as f64 };
+    let split_of = |seed: u64| split_titles(&per_title, dataset_titles.as_ref(), min_test, seed);
+    let seeds: Vec<u64> = (0..opts.seeds as u64).map(|s| opts.seed + s).collect();
+    progress.set_message("fitting the variants over the seeds");
+    let outcome = evaluate_seeds(&rows, &seeds, &split_of, progress)?;
+    let split = &outcome.first_split;
 
-    counts.train_examples = train.len();
-    counts.test_examples = test.len();
-    counts.train_positive_rate = train.positive_rate();
-    counts.test_positive_rate = test.positive_rate();
-    counts.train_titles = train.titles.iter().collect::<std::collections::BTreeSet<_>>().len();
-    counts.test_titles = test.titles.iter().collect::<std::collections::BTreeSet<_>>().len();
+    let core_side = |test: bool| rows.iter().filter(move |r| r.core && split.is_test(&r.title) == test);
+    let rate = |test: bool| {
+        let n = core_side(test).count().max(1) as f64;
+        core_side(test).filter(|r| r.label.backtracks_later).count() as f64 / n
+    };
+    counts.train_examples = core_side(false).count();
+    counts.test_examples = core_side(true).count();
+    counts.train_positive_rate = rate(false);
+    counts.test_positive_rate = rate(true);
+    counts.train_titles = split.train.len();
+    counts.test_titles = split.test.len();
 
-    let probe_heads = fit_heads(&train, opts.seed)?;
-    let mut results = BTreeMap::new();
-    results.insert("probe".to_string(), score_heads(&probe_heads, &train, &test));
-    results.insert("probe_read_as_unseen_student".to_string(), score_heads(&probe_heads, &train, &test.with_features(test_read_as_unseen)));
-    let variants = [
-        ("shuffled_students", train.with_features(ss_train), test.with_features(ss_test)),
-        ("shuffled_embeddings", train.with_features(permuted), test.clone()),
-        ("hand_features", train.with_features(hand_train), test.with_features(hand_test)),
-    ];
-    for (name, tr, te) in variants {
-        let heads = fit_heads(&tr, opts.seed)?;
-        // Shuffled embeddings: the threshold's training F1 is on the permuted rows it was fitted on.
-        results.insert(name.to_string(), score_heads(&heads, &tr, &te));
-    }
-
+    let n_forwards_done = n_forwards.max(1) as f64;
     let report = ProbeReport {
         command: opts.command.clone(),
         seconds: started.elapsed().as_secs_f64(),
@@ -333,17 +344,19 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
         test_titles: split.test.iter().cloned().collect(),
         test_titles_unseen_by_model: split.unseen_by_model.iter().cloned().collect(),
         counts,
-        ms_per_forward: 1000.0 * forward_seconds / n_features.max(1) as f64,
+        ms_per_forward: 1000.0 * forward_seconds / n_forwards_done,
         sandbox_seconds,
         features: manifest.config.n_embd,
         feature_graph: dir.probe_graph_file().to_string(),
         hand_features: HAND_FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
-        results,
+        shipped: outcome.report.shipped.clone(),
+        results: outcome.first_seed.clone(),
+        seeds: outcome.report.clone(),
     };
 
     // The probe file, then the manifest that lists it.
     drop(dir);
-    let probe = probe_heads.to_probe();
+    let probe = outcome.shipped_heads.to_probe();
     probe.save(&opts.model_dir.join(PROBE_FILE))?;
     let mut written = Manifest::read(&opts.model_dir)?;
     written.files.insert(PROBE_FILE.to_string(), FileEntry::of(&opts.model_dir.join(PROBE_FILE))?);
@@ -353,8 +366,9 @@ pub fn run_probe(opts: &ProbeOptions, progress: &indicatif::ProgressBar) -> anyh
     // What the server will load must say what was scored.
     let reopened = ModelDir::open(&opts.model_dir, &opts.session)?;
     let loaded = reopened.probe.as_ref().context("the model directory did not load the probe it now lists")?;
-    if let Some(x) = test.x.first() {
-        let (want, got) = (probe_heads.risk_of(x), f64::from(loaded.predict(x)?.risk));
+    if let Some(r) = rows.iter().find(|r| r.core) {
+        let x = r.unseen.as_ref().unwrap_or(&r.own);
+        let (want, got) = (outcome.shipped_heads.risk_of(x), f64::from(loaded.predict(x)?.risk));
         anyhow::ensure!((want - got).abs() < 1e-4, "the saved probe gives risk {got}, the fitted one {want}");
     }
     Ok(report)

@@ -42,6 +42,18 @@ impl<'a> ModelFeatures<'a> {
 
     /// Features of the first `k` states of `trace`, read as student row `row`.
     pub fn features(&mut self, trace: &Trace, k: usize, row: u32) -> Result<Vec<f32>, InferenceError> {
+        let (ids, soft) = self.prompt(trace, k, row)?;
+        pooled_features(self.dir.probe_model(), &ids, &soft)
+    }
+
+    /// The full model's (`model.onnx`) mean-pooled final state of the same
+    /// prompt: a second depth when the probe's graph is `features.onnx`.
+    pub fn full_model_features(&mut self, trace: &Trace, k: usize, row: u32) -> Result<Vec<f32>, InferenceError> {
+        let (ids, soft) = self.prompt(trace, k, row)?;
+        pooled_features(self.dir.generator.model(), &ids, &soft)
+    }
+
+    fn prompt(&mut self, trace: &Trace, k: usize, row: u32) -> Result<(Vec<u32>, Vec<f32>), InferenceError> {
         let prefix = Trace {
             student: trace.student.clone(),
             title: trace.title.clone(),
@@ -50,7 +62,6 @@ impl<'a> ModelFeatures<'a> {
             provenance: trace.provenance.clone(),
         };
         let ids = prefix_prompt(self.dir.generator.tokenizer(), &prefix, self.title_tokens, self.max_len)?;
-        let soft = self.soft_token(row)?;
-        pooled_features(self.dir.probe_model(), &ids, &soft)
+        Ok((ids, self.soft_token(row)?))
     }
 }

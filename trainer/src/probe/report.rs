@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::heads::HeadScores;
+use super::stats::{mean, PairedTest};
+use super::variants::{variant_names, SeedsReport, GOAL_MARGIN_OVER_HAND};
 
 /// Names of the rows of the results table, in print order.
 pub const RESULT_ROWS: [(&str, &str); 5] = [
@@ -17,6 +19,10 @@ pub const RESULT_ROWS: [(&str, &str); 5] = [
     ("shuffled_embeddings", "control: shuffled embeddings"),
     ("hand_features", "baseline: hand features"),
 ];
+
+fn test_text(t: Option<&PairedTest>) -> String {
+    t.map_or_else(|| "n/a".to_string(), |t| format!("{:+.3} ± {:.3} (t = {:.2}, df {}, p = {:.3})", t.mean_difference, t.se, t.t, t.df, t.p_two_sided))
+}
 
 /// How many traces, prefixes and titles went where.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -85,10 +91,15 @@ pub struct ProbeReport {
     pub feature_graph: String,
     /// Names of the hand features of the baseline.
     pub hand_features: Vec<String>,
-    /// Test scores: `probe`, `probe_read_as_unseen_student` (same heads, test prefixes
-    /// read with the unseen-student row 0 as the editor does), `shuffled_students`,
-    /// `shuffled_embeddings`, `hand_features`.
+    /// The variant whose heads `probe.safetensors` holds (fitted on the first seed's training titles).
+    pub shipped: String,
+    /// Test scores of every variant on the first seed of the split: `probe`,
+    /// `probe_read_as_unseen_student` (same heads, test prefixes read with the
+    /// unseen-student row 0 as the editor does), `shuffled_students`,
+    /// `shuffled_embeddings`, `hand_features`, and the variants of [`SeedsReport`].
     pub results: BTreeMap<String, HeadScores>,
+    /// Every variant over the seeds of the split, the paired tests and the choice shipped.
+    pub seeds: SeedsReport,
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -96,8 +107,17 @@ fn opt(v: Option<f64>) -> String {
 }
 
 impl ProbeReport {
-    /// The counts and results as a text table.
+    /// The counts and results as a text table, the seeds' table included.
     pub fn table(&self) -> String {
+        self.text(true)
+    }
+
+    /// The report as Markdown: the seeds' table, then the first seed's text table.
+    pub fn markdown(&self) -> String {
+        format!("# Backtracking probe\n{}\n## First seed ({}), whose heads are shipped\n\n```\n{}```\n", self.seeds_table(), self.seed, self.text(false))
+    }
+
+    fn text(&self, with_seeds: bool) -> String {
         let c = &self.counts;
         let mut s = String::new();
         let _ = writeln!(
@@ -129,10 +149,11 @@ impl ProbeReport {
                 );
             }
         }
-        if let Some(r) = self.results.get("probe") {
+        if let Some(r) = self.results.get(&self.shipped) {
             let _ = writeln!(
                 s,
-                "hint threshold {:.3} (flags {:.0}% of training prefixes): flags {:.1}% of test prefixes, {} of them backtrack (test positive rate {:.3})",
+                "first seed, shipped ({}): hint threshold {:.3} (flags {:.0}% of training prefixes): flags {:.1}% of test prefixes, {} of them backtrack (test positive rate {:.3})",
+                self.shipped,
                 r.hint_threshold,
                 pencil_core::inference::HINT_RATE * 100.0,
                 r.hint_flag_rate * 100.0,
@@ -140,11 +161,56 @@ impl ProbeReport {
                 r.positive_rate
             );
         }
+        if with_seeds {
+            s.push_str(&self.seeds_table());
+        }
         let _ = writeln!(
             s,
             "{:.1} s ({:.1} ms per forward pass; sandbox {} programs in {:.1} s); {} eligible prefixes, {} left out at the goal",
             self.seconds, self.ms_per_forward, c.sandbox_programs, self.sandbox_seconds, c.eligible_prefixes, c.prefixes_excluded_at_goal
         );
+        s
+    }
+
+    /// The variants over the seeds as a Markdown table, with the paired tests
+    /// and the shipped variant's hint precision and flag rate against the base rate.
+    pub fn seeds_table(&self) -> String {
+        let r = &self.seeds;
+        let mut s = String::new();
+        let _ = writeln!(s, "\nOver {} seeds of the title split ({:?}); test AUC mean ± standard error; paired t-test of per-seed AUC against the hand features:\n", r.seeds.len(), r.seeds);
+        let _ = writeln!(s, "| variant | server reads | AUC | F1 | Brier | AUC - hand features |");
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        for (name, _) in variant_names() {
+            let Some(v) = r.variants.get(name) else { continue };
+            let _ = writeln!(
+                s,
+                "| {name}{} | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {} |",
+                if *name == r.shipped { " (shipped)" } else { "" },
+                if v.server_reads { "yes" } else { "no" },
+                v.auc_summary.mean,
+                v.auc_summary.se,
+                v.f1_summary.mean,
+                v.brier_summary.mean,
+                if name == "hand_features" { "-".to_string() } else { test_text(v.vs_hand_features.as_ref()) }
+            );
+        }
+        let _ = writeln!(s, "\nOwn student vectors vs shuffled students (probe - shuffled_students, paired t-test over the seeds): {}", test_text(r.own_vs_shuffled_students.as_ref()));
+        let _ = writeln!(
+            s,
+            "Shipped: {} - hand features: {}; goal (>= +{GOAL_MARGIN_OVER_HAND:.2} AUC) {}",
+            r.shipped,
+            test_text(r.shipped_vs_hand_features.as_ref()),
+            if r.goal_met { "met" } else { "not met" }
+        );
+        if let Some(v) = r.variants.get(&r.shipped) {
+            let _ = writeln!(
+                s,
+                "Shipped hint, mean over the seeds: flags {:.1}% of test prefixes, precision {:.1}% against a base rate of {:.1}%",
+                100.0 * mean(&v.hint_flag_rate),
+                100.0 * mean(&v.hint_precision),
+                100.0 * mean(&r.test_positive_rate)
+            );
+        }
         s
     }
 }

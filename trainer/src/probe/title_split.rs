@@ -74,7 +74,8 @@ impl TitleSplit {
 
 /// Splits `titles` (title -> examples it would contribute, after any cap):
 /// the dataset's unseen titles test; when they contribute fewer than
-/// `min_test` examples (or there is no dataset), a seeded random
+/// `min_test` examples (always, when it is infinite: the seeds of the
+/// probe's split; or when there is no dataset), a seeded random
 /// [`ADDED_TITLE_FRACTION`] of the other titles (at least one) joins them.
 pub fn split_titles(
     titles: &BTreeMap<String, f64>,
@@ -94,6 +95,11 @@ pub fn split_titles(
         let n = ((ADDED_TITLE_FRACTION * others.len() as f64).round() as usize).max(1).min(others.len().saturating_sub(1));
         test.extend(others.into_iter().take(n).cloned());
         match dataset {
+            Some(_) if min_test.is_infinite() => format!(
+                "test = the {} title(s) the trace model never trained on plus a seeded random {:.0}% ({n}) of the other titles (a different fifth for every seed of the split)",
+                unseen.len(),
+                100.0 * ADDED_TITLE_FRACTION
+            ),
             Some(_) => format!(
                 "test = the {} title(s) the trace model never trained on ({unseen_examples:.0} examples < {min_test:.0}) plus a seeded random {:.0}% ({n}) of the other titles",
                 unseen.len(),
@@ -145,5 +151,16 @@ mod tests {
         // Without a dataset, the random fifth is the whole test set.
         let s = split_titles(&titles(10, 100.0), None, 300.0, 0);
         assert_eq!((s.test.len(), s.train.len()), (2, 8));
+    }
+
+    #[test]
+    fn an_infinite_minimum_always_adds_a_seeded_fifth() {
+        // The probe's seeds: unseen titles with plenty of examples still get a fifth of the others.
+        let d = DatasetTitles { known: titles(11, 0.0).into_keys().collect(), unseen: ["t00".to_string()].into() };
+        let s = split_titles(&titles(11, 1000.0), Some(&d), f64::INFINITY, 1);
+        assert_eq!(s.test.len(), 3, "t00 plus 2 of 10");
+        assert!(s.rule.contains("different fifth for every seed"), "{}", s.rule);
+        let tests: std::collections::BTreeSet<_> = (0..5).map(|seed| split_titles(&titles(11, 1000.0), Some(&d), f64::INFINITY, seed).test).collect();
+        assert!(tests.len() > 1, "the seeds give different splits");
     }
 }
