@@ -1,22 +1,43 @@
-//! A calibrated risk: Platt scaling of the logistic head on training titles
-//! the head was not fitted on. The head is fitted on most training titles, a
-//! one-feature logistic regression `sigmoid(a * logit + b)` on the rest, and
-//! the two fold into one linear head (`a * w`, `a * bias + b`), so the
-//! shipped `probe.safetensors` keeps its format and the server its reader.
-
-use pencil_core::model::rng::SplitMix64;
+//! A calibrated risk: Platt scaling of the logistic head, a one-feature
+//! logistic regression `sigmoid(a * logit + b)` on logits of training titles
+//! the scoring head did not see (`heads::fit_heads_calibrated` cross-fits
+//! them over the title-grouped folds), folded into the head as one linear
+//! head (`a * w`, `a * bias + b`), so the shipped `probe.safetensors` keeps
+//! its format and the server its reader.
 
 use super::linear::{fit_logistic, Linear};
 
-/// Share of the training titles kept aside to fit the calibration.
-pub const CALIBRATION_TITLE_FRACTION: f64 = 0.2;
+/// Smallest Platt slope kept. A slope at or below zero says the held-out
+/// titles see no signal in the logit; flipping or flattening the head's
+/// ranking on that evidence would make the risk worse than uncalibrated, so
+/// the slope is clamped here and the risk keeps the head's order.
+pub const MIN_SLOPE: f64 = 1e-3;
 
 /// Platt's `(a, b)`: the logistic regression of `labels` on `logits` (almost
-/// unpenalised: two parameters, hundreds of rows). `None` when it cannot be fitted.
+/// unpenalised: two parameters, hundreds of rows), `a` at least [`MIN_SLOPE`]
+/// (`b` refitted for it). `None` when it cannot be fitted.
 pub fn platt(logits: &[f64], labels: &[bool]) -> Option<(f64, f64)> {
     let rows: Vec<Vec<f64>> = logits.iter().map(|&l| vec![l]).collect();
     let m = fit_logistic(&rows, labels, 1e-6)?;
-    Some((m.weight[0], m.bias))
+    if m.weight[0] >= MIN_SLOPE {
+        return Some((m.weight[0], m.bias));
+    }
+    // The intercept that fits the labels with the slope fixed: a logistic
+    // regression on the offset-free constant, found by Newton on one variable.
+    let mut b = 0.0;
+    for _ in 0..50 {
+        let (mut g, mut h) = (0.0, 0.0);
+        for (&l, &y) in logits.iter().zip(labels) {
+            let p = super::linear::sigmoid(MIN_SLOPE * l + b);
+            g += p - f64::from(u8::from(y));
+            h += (p * (1.0 - p)).max(1e-12);
+        }
+        b -= g / h;
+        if (g / h).abs() < 1e-10 {
+            break;
+        }
+    }
+    Some((MIN_SLOPE, b))
 }
 
 /// `head` followed by Platt's `(a, b)`, as one linear head.
@@ -24,32 +45,11 @@ pub fn fold(head: &Linear, (a, b): (f64, f64)) -> Linear {
     Linear { weight: head.weight.iter().map(|w| a * w).collect(), bias: a * head.bias + b }
 }
 
-/// Indices of the rows whose titles fit the head and of those that calibrate
-/// it: a seeded [`CALIBRATION_TITLE_FRACTION`] of the distinct titles (at
-/// least one, never all) calibrates. `None` below two titles.
-pub fn calibration_split(titles: &[String], seed: u64) -> Option<(Vec<usize>, Vec<usize>)> {
-    let mut distinct: Vec<&String> = titles.iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    if distinct.len() < 2 {
-        return None;
-    }
-    SplitMix64::for_purpose(seed, "probe calibration titles").shuffle(&mut distinct);
-    let n = ((CALIBRATION_TITLE_FRACTION * distinct.len() as f64).round() as usize).clamp(1, distinct.len() - 1);
-    let held: std::collections::BTreeSet<&String> = distinct.into_iter().take(n).collect();
-    let (mut fit, mut calibrate) = (Vec::new(), Vec::new());
-    for (i, t) in titles.iter().enumerate() {
-        if held.contains(t) {
-            calibrate.push(i);
-        } else {
-            fit.push(i);
-        }
-    }
-    Some((fit, calibrate))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::probe::linear::sigmoid;
+    use pencil_core::model::rng::SplitMix64;
 
     #[test]
     fn platt_undoes_an_overconfident_head_and_folds_into_it() {
@@ -71,14 +71,14 @@ mod tests {
     }
 
     #[test]
-    fn calibration_titles_are_a_seeded_fifth_and_disjoint_from_fitting() {
-        let titles: Vec<String> = (0..100).map(|i| format!("t{}", i % 10)).collect();
-        let (fit, cal) = calibration_split(&titles, 1).expect("ten titles");
-        assert_eq!(fit.len() + cal.len(), 100);
-        let cal_titles: std::collections::BTreeSet<&String> = cal.iter().map(|&i| &titles[i]).collect();
-        assert_eq!(cal_titles.len(), 2);
-        assert!(fit.iter().all(|&i| !cal_titles.contains(&titles[i])));
-        assert_eq!(calibration_split(&titles, 1), Some((fit, cal)));
-        assert!(calibration_split(&["a".to_string(), "a".to_string()], 1).is_none());
+    fn a_slope_at_or_below_zero_is_clamped_and_the_intercept_gives_the_base_rate() {
+        // Labels that go against the logits: the unconstrained slope is negative.
+        let logits: Vec<f64> = (0..200).map(|i| f64::from(i) / 50.0 - 2.0).collect();
+        let labels: Vec<bool> = (0..200).map(|i| (i < 120) == (i % 3 != 0)).collect();
+        let (a, b) = platt(&logits, &labels).expect("fits");
+        assert_eq!(a, MIN_SLOPE);
+        let rate = labels.iter().filter(|&&y| y).count() as f64 / labels.len() as f64;
+        let mean: f64 = logits.iter().map(|&l| sigmoid(a * l + b)).sum::<f64>() / logits.len() as f64;
+        assert!((mean - rate).abs() < 1e-6, "{mean} vs {rate}");
     }
 }

@@ -123,7 +123,13 @@ pub fn bar_chart(report: &Figure4Report, path: &Path, font: &Path) -> anyhow::Re
             }))?
             .label("chance")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], RED.stroke_width(2)));
-        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).label_font((FAMILY, 14)).draw()?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperMiddle)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font((FAMILY, 14))
+            .draw()?;
         root.present()?;
         Ok(())
     };

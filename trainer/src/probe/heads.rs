@@ -11,7 +11,7 @@ use pencil_core::inference::probe::{LinearHead, Probe, HINT_RATE};
 use pencil_core::model::rng::SplitMix64;
 use serde::Serialize;
 
-use super::calibration::{calibration_split, fold, platt};
+use super::calibration::{fold, platt};
 use super::linear::{fit_logistic, fit_ridge, sigmoid, Linear, Standardiser};
 use super::scores::{best_f1_threshold, f1_at, mean_absolute_error, r_squared, roc_auc};
 
@@ -252,16 +252,31 @@ pub fn fit_heads(train: &Rows, seed: u64) -> anyhow::Result<FittedHeads> {
     Ok(FittedHeads { standardiser, risk, attempts, remaining, threshold, hint_threshold, l2: [l2_risk, l2_attempts, l2_remaining] })
 }
 
-/// [`fit_heads`] with a calibrated risk: the heads are fitted on the training
-/// rows outside a held-out fifth of the training titles, Platt scaling on that
-/// fifth, folded into the risk head; the thresholds are then chosen on every
-/// training row's calibrated risk. `None` below two training titles.
+/// [`fit_heads`] with a calibrated risk: Platt scaling fitted on held-out
+/// logits of the training titles (cross-fitted: each title-grouped fold's
+/// rows scored by a head fitted without that fold's titles, at the chosen L2
+/// strength), then folded into the head fitted on every training row; the
+/// thresholds are chosen again on the calibrated risks. Every training row
+/// thus both fits the head and, held out, calibrates it. `None` below two
+/// training titles.
 pub fn fit_heads_calibrated(train: &Rows, seed: u64) -> anyhow::Result<Option<FittedHeads>> {
-    let Some((fit_rows, cal_rows)) = calibration_split(&train.titles, seed) else { return Ok(None) };
-    let mut heads = fit_heads(&train.subset(&fit_rows), seed)?;
-    let held = train.subset(&cal_rows);
-    let logits: Vec<f64> = held.x.iter().map(|x| heads.risk.score(&heads.standardiser.apply(x))).collect();
-    let Some(ab) = platt(&logits, &held.backtracks) else { return Ok(None) };
+    let folds = group_folds(&train.titles, seed);
+    if folds.is_empty() {
+        return Ok(None);
+    }
+    let mut heads = fit_heads(train, seed)?;
+    let mut held_logits = vec![0.0; train.len()];
+    for held in &folds {
+        let held_set: std::collections::HashSet<usize> = held.iter().copied().collect();
+        let keep: Vec<usize> = (0..train.len()).filter(|i| !held_set.contains(i)).collect();
+        let tr = train.subset(&keep);
+        let s = Standardiser::fit(&tr.x);
+        let Some(m) = fit_logistic(&s.apply_all(&tr.x), &tr.backtracks, heads.l2[0]) else { return Ok(None) };
+        for &i in held {
+            held_logits[i] = m.score(&s.apply(&train.x[i]));
+        }
+    }
+    let Some(ab) = platt(&held_logits, &train.backtracks) else { return Ok(None) };
     heads.risk = fold(&heads.risk, ab);
     let train_risk: Vec<f64> = train.x.iter().map(|x| heads.risk_of(x)).collect();
     heads.threshold = best_f1_threshold(&train_risk, &train.backtracks).0;
@@ -363,5 +378,35 @@ mod tests {
         let t = flagging_threshold(&[0.9, 0.5, 0.5, 0.5, 0.1], 0.4);
         assert_eq!(t, 0.7);
         assert_eq!(flagging_threshold(&[0.3], 0.2), 0.3);
+    }
+
+    #[test]
+    fn a_calibrated_probe_is_saved_in_the_format_the_server_reads() {
+        // Rows whose first feature carries the label; 10 titles so a fifth can calibrate.
+        let mut rng = SplitMix64::new(12);
+        let mut rows = Rows::default();
+        for i in 0..600 {
+            let y = rng.below(4) == 0;
+            rows.x.push(vec![(if y { 1.5 } else { 0.0 } + rng.normal()) as f32, rng.normal() as f32]);
+            rows.titles.push(format!("t{}", i % 10));
+            rows.backtracks.push(y);
+            rows.attempts.push(rng.below(6) as f64);
+            rows.remaining.push(rng.below(90) as f64);
+        }
+        let heads = fit_heads_calibrated(&rows, 1).expect("fits").expect("ten titles calibrate");
+        let raw = fit_heads(&rows, 1).expect("fits");
+        assert_ne!(heads.risk, raw.risk, "Platt scaling changed the risk head");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(pencil_core::inference::PROBE_FILE);
+        heads.to_probe().save(&path).expect("save");
+        let loaded = Probe::load(&path, 2).expect("the server's reader loads it");
+        for x in rows.x.iter().take(20) {
+            let (want, got) = (heads.risk_of(x), f64::from(loaded.predict(x).expect("predict").risk));
+            assert!((want - got).abs() < 1e-5, "{want} vs {got}");
+        }
+        assert!((f64::from(loaded.hint_threshold) - heads.hint_threshold).abs() < 1e-6);
+        // Calibrated on held-out titles, the mean risk is near the base rate.
+        let mean_risk = rows.x.iter().map(|x| heads.risk_of(x)).sum::<f64>() / rows.len() as f64;
+        assert!((mean_risk - rows.positive_rate()).abs() < 0.05, "{mean_risk} vs {}", rows.positive_rate());
     }
 }
