@@ -284,10 +284,13 @@ pub fn fit_heads_calibrated(train: &Rows, seed: u64) -> anyhow::Result<Option<Fi
     Ok(Some(heads))
 }
 
+/// Fits on the first rows with an L2 strength and scores the second rows.
+pub type FoldScore<'a> = &'a dyn Fn(&[usize], &[usize], f64) -> Option<f64>;
+
 /// The L2 strength of [`L2_GRID`] whose mean held-out score over `folds` is
 /// highest; `eval(fit_rows, held_rows, l2)` fits on the first and scores the
 /// second (`None`: could not fit). The grid's middle without folds.
-pub fn cv_l2(n: usize, folds: &[Vec<usize>], eval: &(dyn Fn(&[usize], &[usize], f64) -> Option<f64> + Sync)) -> f64 {
+pub fn cv_l2(n: usize, folds: &[Vec<usize>], eval: FoldScore<'_>) -> f64 {
     if folds.is_empty() {
         return L2_GRID[2];
     }

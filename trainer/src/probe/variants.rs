@@ -236,13 +236,13 @@ pub fn evaluate_seeds(
                 SplitMix64::for_purpose(seed, "probe shuffled embeddings").shuffle(&mut train.x);
             }
             let test = gather(rows, &test_idx, v.test).with_context(|| format!("test features of {}", v.name))?;
-            if !fitted.contains_key(&f) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = fitted.entry(f) {
                 let heads = if f.calibrated {
                     fit_heads_calibrated(&train, seed)?.with_context(|| format!("{}: too few training titles to calibrate", v.name))?
                 } else {
                     fit_heads(&train, seed)?
                 };
-                fitted.insert(f, heads);
+                slot.insert(heads);
             }
             // Shuffled embeddings: the threshold's training F1 is on the permuted rows it was fitted on.
             scores.push((v.name, score_heads(&fitted[&f], &train, &test)));
