@@ -430,8 +430,8 @@ mod tests {
     fn signed_policy_verifies_and_round_trips_through_json() {
         let k = key(1);
         let signed = sign(sample(), &k);
-        let wire = serde_json::to_string(&signed).unwrap();
-        let back: SignedPolicy = serde_json::from_str(&wire).unwrap();
+        let wire = serde_json::to_string(&signed).expect("serialize");
+        let back: SignedPolicy = serde_json::from_str(&wire).expect("parse");
         assert_eq!(verify(&back, &pin_for(&k, 7, 0)), Ok(sample()));
         // Same serial as pinned: a refetch of the current policy is fine.
         assert_eq!(verify(&back, &pin_for(&k, 7, 3)), Ok(sample()));
@@ -502,7 +502,7 @@ mod tests {
 
     #[test]
     fn canonical_bytes_are_domain_separated_compact_json_in_field_order() {
-        let text = String::from_utf8(Policy::default_for(5).canonical_bytes()).unwrap();
+        let text = String::from_utf8(Policy::default_for(5).canonical_bytes()).expect("utf-8");
         assert_eq!(
             text,
             "pencil-policy-v1\n{\"version\":1,\"serial\":1,\"class_id\":5,\"hints_enabled\":true,\
@@ -517,7 +517,7 @@ mod tests {
             r#"{"id":"a-1","time":"2026-12-06T12:00:00Z","title":"car","status":"waits_for_input",
                 "risk_bucket":"high","hint":"dismissed","idle_seconds":30}"#,
         )
-        .unwrap();
+        .expect("event");
         assert_eq!(ok.validate(), Ok(()));
         assert_eq!(ok.status, RunStatus::WaitsForInput);
         // A code field is not part of the event: refuse it rather than drop it silently.

@@ -198,7 +198,7 @@ fn moments(x: &[f32], eps: f32) -> (f32, f32) {
 
 fn check_ln(x: &[f32], w: &[f32], b: &[f32]) -> Result<usize> {
     let c = w.len();
-    if c == 0 || b.len() != c || x.len() % c != 0 {
+    if c == 0 || b.len() != c || !x.len().is_multiple_of(c) {
         candle_core::bail!("fused layer norm: {} values for {} gains and {} biases", x.len(), c, b.len());
     }
     Ok(c)
