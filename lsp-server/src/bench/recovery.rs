@@ -77,7 +77,7 @@ impl Split {
             Half::Tune
         } else if self.held_out.contains(title) {
             Half::HeldOut
-        } else if seeded_hash(self.seed, title) % 2 == 0 {
+        } else if seeded_hash(self.seed, title).is_multiple_of(2) {
             Half::Tune
         } else {
             Half::HeldOut
