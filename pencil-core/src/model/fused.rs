@@ -28,6 +28,15 @@ fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f3
     Ok(&data[a..b])
 }
 
+/// Two contiguous f32 inputs of one length: a value and its gradient.
+fn value_and_grad<'a>(s1: &'a CpuStorage, l1: &Layout, s2: &'a CpuStorage, l2: &Layout, op: &str) -> Result<(&'a [f32], &'a [f32])> {
+    let (x, g) = (contiguous_f32(s1, l1, op)?, contiguous_f32(s2, l2, op)?);
+    if x.len() != g.len() {
+        candle_core::bail!("{op}: {} values, {} gradients", x.len(), g.len());
+    }
+    Ok((x, g))
+}
+
 /// Rows of `width` per task so that each task has enough work.
 fn rows_per_task(width: usize) -> usize {
     (MIN_ELEMS_PER_TASK / width.max(1)).max(1)
@@ -74,11 +83,7 @@ impl CustomOp2 for GeluGrad {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(s1, l1, "fused gelu grad")?;
-        let g = contiguous_f32(s2, l2, "fused gelu grad")?;
-        if x.len() != g.len() {
-            candle_core::bail!("fused gelu grad: {} values, {} gradients", x.len(), g.len());
-        }
+        let (x, g) = value_and_grad(s1, l1, s2, l2, "fused gelu grad")?;
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(MIN_ELEMS_PER_TASK)
             .zip(x.par_chunks(MIN_ELEMS_PER_TASK).zip(g.par_chunks(MIN_ELEMS_PER_TASK)))
@@ -151,11 +156,7 @@ impl CustomOp2 for SoftmaxGrad {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let y = contiguous_f32(s1, l1, "fused softmax grad")?;
-        let g = contiguous_f32(s2, l2, "fused softmax grad")?;
-        if y.len() != g.len() {
-            candle_core::bail!("fused softmax grad: {} values, {} gradients", y.len(), g.len());
-        }
+        let (y, g) = value_and_grad(s1, l1, s2, l2, "fused softmax grad")?;
         let t = l1.shape().dims().last().copied().unwrap_or(1).max(1);
         let per = rows_per_task(t);
         let mut out = vec![0f32; y.len()];
@@ -251,13 +252,9 @@ impl CustomOp3 for LayerNormGrad {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous_f32(s1, l1, "fused layer norm grad")?;
+        let (x, g) = value_and_grad(s1, l1, s3, l3, "fused layer norm grad")?;
         let w = contiguous_f32(s2, l2, "fused layer norm grad")?;
-        let g = contiguous_f32(s3, l3, "fused layer norm grad")?;
         let c = check_ln(x, w, w)?;
-        if g.len() != x.len() {
-            candle_core::bail!("fused layer norm grad: {} values, {} gradients", x.len(), g.len());
-        }
         let rows = x.len() / c;
         let per = rows_per_task(c);
         let mut out = vec![0f32; (rows + 2) * c];
