@@ -10,6 +10,8 @@ if [ ! -d ../shared/data ]; then
   exit 2
 fi
 bash scripts/setup.sh
+# A CI run builds once from scratch: incremental caches would only take disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 export PATH="$root/.deps/npm/node_modules/.bin:$PATH"
 # The VS Code extension: its own logic under Node's test runner, then the .vsix.
 (cd editor-extensions/vscode && npm test && npm run package </dev/null)
