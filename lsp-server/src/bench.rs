@@ -43,7 +43,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = crate::session::DEFAULT_FIX_SAMPLES)]
     pub samples: usize,
     /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing
-    /// (with `--recovery`: the cases with no running fix, with their half, kind and target).
+    /// (with `--recovery`: the cases with no running fix or whose first fix does not move toward the target, with their half, kind, target and why).
     #[arg(long)]
     pub unfixed: Option<PathBuf>,
     /// Instead: print `--listen`'s refusal matrix (Host x Origin x token) and the latency its checks add to a handshake.

@@ -217,9 +217,9 @@ pub async fn find_fixes(checker: &Checker, code: &str, earlier: &[String], verdi
     }
     let checker = checker.clone();
     let code = code.to_string();
-    let trace = TraceIndex::new(earlier, &code);
+    let earlier = earlier.to_vec();
     tokio::task::spawn_blocking(move || {
-        fixes::verify(&code, &trace, &error, candidates, MAX_FIXES, |c| checker.check_blocking(c))
+        fixes::verify(&code, &earlier, &error, candidates, MAX_FIXES, |c| checker.check_blocking(c))
     })
     .await
     .unwrap_or_default()

@@ -291,10 +291,13 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         let source = u8::from(!case.kind.starts_with("corpus"));
         let row = rows.entry((case.half, source, case.kind.clone())).or_default();
         row.n += 1;
-        if let Some(file) = unfixed.as_mut().filter(|_| !outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs)) {
+        let any_runs = outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs);
+        let away = outcome.fixes.first().is_some_and(|f| program_distance(&f.fix.new_code, &case.target) >= program_distance(&case.code, &case.target));
+        if let Some(file) = unfixed.as_mut().filter(|_| !any_runs || away) {
             let error = outcome.verdict.as_ref().and_then(|v| v.error.clone());
             let first = outcome.fixes.first().map(|f| f.fix.new_code.clone());
-            let record = serde_json::json!({ "half": case.half.as_str(), "kind": case.kind, "error": error, "code": case.code, "target": case.target, "first_fix": first });
+            let why = if any_runs { "first fix does not move toward the target" } else { "no running fix" };
+            let record = serde_json::json!({ "half": case.half.as_str(), "kind": case.kind, "why": why, "error": error, "code": case.code, "target": case.target, "first_fix": first });
             writeln!(file, "{record}")?;
         }
         let Some(first) = outcome.fixes.first() else { continue };

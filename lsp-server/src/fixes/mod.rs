@@ -159,30 +159,72 @@ pub fn judge(original: &ProgramError, after: &Verdict) -> Option<Outcome> {
     }
 }
 
+/// How many fixes that only got past the first error get a second step (see [`verify`]).
+const CHAINED_FIRST_STEPS: usize = 2;
+
+/// How many candidates a second step tries for each first step.
+const CHAINED_SECOND_CANDIDATES: usize = 12;
+
 /// Verifies candidates with `check` and keeps those that help, ranked by
-/// [`rank::order`] against `code` and the student's earlier states in `trace`.
+/// [`rank::order`] against `code` and the student's `earlier` states (oldest first).
 /// At most `limit`.
+///
+/// Students often run a program with two slips in it (`read 'family's name'` and a
+/// string left open further down). When no candidate runs, the rules run again on
+/// the best fixes that got past the first error, for the error each ran into, and a
+/// pair that runs is offered as one fix.
 pub fn verify<E>(
     code: &str,
-    trace: &TraceIndex,
+    earlier: &[String],
     error: &ProgramError,
     fixes: Vec<Fix>,
     limit: usize,
     mut check: impl FnMut(&str) -> Result<Verdict, E>,
 ) -> Vec<VerifiedFix> {
-    let kept: Vec<VerifiedFix> = fixes
-        .into_iter()
-        .filter_map(|fix| {
-            let verdict = check(&fix.new_code).ok()?;
-            let outcome = judge(error, &verdict)?;
-            let score = Score::new(code, trace, &fix.new_code, outcome == Outcome::Runs);
-            Some(VerifiedFix { fix, outcome, score, hint_id: None })
-        })
-        .collect();
+    let trace = TraceIndex::new(earlier, code);
+    let mut kept = Vec::new();
+    let mut first_steps = Vec::new();
+    for fix in fixes {
+        let Ok(verdict) = check(&fix.new_code) else { continue };
+        let Some(outcome) = judge(error, &verdict) else { continue };
+        if let (Outcome::Progress, Some(next_error)) = (outcome, &verdict.error) {
+            if first_steps.len() < CHAINED_FIRST_STEPS {
+                first_steps.push((fix.clone(), next_error.clone()));
+            }
+        }
+        let score = Score::new(code, &trace, &fix.new_code, outcome == Outcome::Runs);
+        kept.push(VerifiedFix { fix, outcome, score, hint_id: None });
+    }
+    if !kept.iter().any(|v| v.outcome == Outcome::Runs) {
+        for (first, next_error) in first_steps {
+            let seconds = candidates(&first.new_code, &next_error, earlier);
+            for second in seconds.into_iter().take(CHAINED_SECOND_CANDIDATES) {
+                let Ok(verdict) = check(&second.new_code) else { continue };
+                if judge(&next_error, &verdict) != Some(Outcome::Runs) {
+                    continue;
+                }
+                let fix = Fix { rule: first.rule, title: chained_title(&first.title, &second.title), new_code: second.new_code };
+                let score = Score::new(code, &trace, &fix.new_code, true);
+                kept.push(VerifiedFix { fix, outcome: Outcome::Runs, score, hint_id: None });
+                break;
+            }
+        }
+    }
     let mut kept = rank::keep_offerable(kept, |v| &v.score);
     kept.sort_by(|a, b| rank::order(&a.score, &b.score));
     kept.truncate(limit);
     kept
+}
+
+/// "Close the string on line 27", "Close the string on line 38" -> "Close the string
+/// on line 27, then close the string on line 38".
+fn chained_title(first: &str, second: &str) -> String {
+    let mut chars = second.chars();
+    let second = match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("{first}, then {second}")
 }
 
 #[cfg(test)]
@@ -224,5 +266,16 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), n);
         assert!(!codes.contains(&code));
+    }
+
+    #[test]
+    fn two_slips_get_one_fix_in_two_steps() {
+        let checker = crate::checker::Checker::start(pencil_sandbox::SandboxConfig::default()).expect("sandbox starts");
+        let code = "fd 1O0\nsq = (s) - >\n  fd s\nsq 10\n";
+        let verdict = checker.check_blocking(code).expect("checked");
+        let error = verdict.error.expect("the program fails");
+        let found = verify(code, &[], &error, candidates(code, &error, &[]), 3, |c| checker.check_blocking(c));
+        let runs: Vec<&VerifiedFix> = found.iter().filter(|f| f.outcome == Outcome::Runs).collect();
+        assert!(runs.iter().any(|f| f.fix.new_code == "fd 100\nsq = (s) ->\n  fd s\nsq 10\n"), "{found:#?}");
     }
 }

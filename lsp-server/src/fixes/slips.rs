@@ -25,7 +25,82 @@ pub fn slip_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     if error.message.contains("unexpected indentation") {
         out.extend(rejoin_block(&lines, at));
     }
+    out.extend(await_before_defer(&lines));
+    if let Some(name) = crate::diagnostics::undefined_name(error) {
+        out.extend(reenter_function_body(&lines, at, name));
+    }
     out
+}
+
+/// Whether `word` occurs in `code` as a whole word.
+fn has_word(code: &str, word: &str) -> bool {
+    code.match_indices(word).any(|(i, _)| {
+        let before = code[..i].chars().next_back();
+        let after = code[i + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    })
+}
+
+/// `readnum 'Size?', defer n` with no `await` before it: `defer` only works inside
+/// an `await` (the runtime says `__iced_deferrals is not defined`). Put `await` in
+/// front of every such line.
+fn await_before_defer(lines: &[&str]) -> Option<Fix> {
+    let found: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            let code = code_only(lines[i]);
+            has_word(&code, "defer") && !has_word(&code, "await")
+        })
+        .collect();
+    let first = *found.first()?;
+    let replaced: Vec<(usize, String)> = found
+        .iter()
+        .map(|&i| {
+            let indent = indent_len(lines[i]);
+            (i, format!("{}await {}", &lines[i][..indent], &lines[i][indent..]))
+        })
+        .collect();
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Put `await` before line {}: its `defer` waits only inside an `await`", first + 1),
+        new_code: rebuild(lines, &replaced),
+    })
+}
+
+/// The parameters of a function whose header (`(ir, optical) ->`) ends `line`.
+fn header_parameters(line: &str) -> Option<Vec<String>> {
+    let code = code_only(line);
+    let head = code.trim_end().strip_suffix("->").or_else(|| code.trim_end().strip_suffix("=>"))?.trim_end();
+    let inside = head.strip_suffix(')')?;
+    let open = inside.rfind('(')?;
+    Some(inside[open + 1..].split(',').map(|p| p.trim().trim_start_matches('@').to_string()).filter(|p| !p.is_empty()).collect())
+}
+
+/// `red: ir * .7` moved out of `(ir, optical) ->`'s body, where `ir` means something:
+/// the lines from the end of the body through the error line's paragraph go back in.
+fn reenter_function_body(lines: &[&str], at: usize, name: &str) -> Option<Fix> {
+    let header = (0..at).rev().find(|&i| header_parameters(lines[i]).is_some_and(|ps| ps.iter().any(|p| p == name)))?;
+    let own = indent_len(lines[header]);
+    let first_body = (header + 1..at).find(|&j| !lines[j].trim().is_empty())?;
+    let body = indent_len(lines[first_body]);
+    if body <= own || indent_len(lines[at]) > own {
+        return None;
+    }
+    let out_start = (first_body..=at).find(|&j| !lines[j].trim().is_empty() && indent_len(lines[j]) <= own)?;
+    let end = (at..lines.len()).take_while(|&j| !lines[j].trim().is_empty()).last()?;
+    let pad = " ".repeat(body - own);
+    let replaced: Vec<(usize, String)> =
+        (out_start..=end).filter(|&j| !lines[j].trim().is_empty()).map(|j| (j, format!("{pad}{}", lines[j]))).collect();
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!(
+            "Indent lines {}-{} into the function of line {}: they use its `{name}`",
+            out_start + 1,
+            end + 1,
+            header + 1
+        ),
+        new_code: rebuild(lines, &replaced),
+    })
 }
 
 fn indent_len(line: &str) -> usize {
@@ -313,6 +388,25 @@ mod tests {
         check("pen red\nfd, 100\n", "unexpected ,", 2, &["pen red\nfd 100\n"]);
         check("dot red,, 30\n", "unexpected ,", 1, &["dot red, 30\n"]);
         check("moveto 1, 2\n", "x", 1, &[]);
+    }
+
+    #[test]
+    fn defer_gets_its_await() {
+        let e = ProgramError { kind: "ReferenceError".into(), message: "__iced_deferrals is not defined".into(), line: Some(1), column: None };
+        let got: Vec<String> = slip_fixes("readnum 'n?', defer n\nif n\n  await read defer s\n  write 'defer'\n", &e).into_iter().map(|f| f.new_code).collect();
+        assert!(got.contains(&"await readnum 'n?', defer n\nif n\n  await read defer s\n  write 'defer'\n".to_string()), "{got:?}");
+        check("x = deferred + 1\n", "x", 1, &[]);
+    }
+
+    #[test]
+    fn lines_that_use_a_parameter_go_back_into_the_function() {
+        let code = "f [1, 2], (a, b) ->\n  red: a\n  green: b\nblue: a + b\nfd 1\n\npen red\n";
+        let e = ProgramError { kind: "ReferenceError".into(), message: "a is not defined".into(), line: Some(4), column: Some(7) };
+        let got: Vec<String> = slip_fixes(code, &e).into_iter().map(|f| f.new_code).collect();
+        assert!(got.contains(&"f [1, 2], (a, b) ->\n  red: a\n  green: b\n  blue: a + b\n  fd 1\n\npen red\n".to_string()), "{got:?}");
+        // A name that is not a parameter there: no such fix.
+        let e = ProgramError { kind: "ReferenceError".into(), message: "c is not defined".into(), line: Some(4), column: Some(7) };
+        assert!(slip_fixes(code, &e).iter().all(|f| !f.title.contains("into the function")));
     }
 
     #[test]

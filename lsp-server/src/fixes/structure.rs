@@ -4,6 +4,7 @@
 //! decides whether it helps.
 
 use super::{Fix, Rule};
+use crate::diagnostics::undefined_name;
 use pencil_sandbox::ProgramError;
 
 /// Candidate fixes that move or remove whole lines.
@@ -26,6 +27,12 @@ pub fn structure_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
             out.extend(close_at_end(&lines));
         }
         _ => {}
+    }
+    if matches!(error.kind.as_str(), "TypeError" | "ReferenceError" | "RangeError") {
+        out.extend(drop_dangling_last_call(&lines));
+    }
+    if let Some(name) = undefined_name(error) {
+        out.extend(drop_line_with_unknown_name(&lines, error, name));
     }
     out
 }
@@ -274,6 +281,49 @@ fn drop_unfinished_last_block(lines: &[&str], error: &ProgramError) -> Option<Fi
     })
 }
 
+/// `starburst 7,` as the last line: a call whose arguments were still being typed
+/// runs with what is there and fails inside the function. Run what comes before it.
+fn drop_dangling_last_call(lines: &[&str]) -> Option<Fix> {
+    let last = (0..lines.len()).rev().find(|&i| !is_blank(lines[i]))?;
+    let code = lines[last].split(" #").next().unwrap_or_default().trim_end();
+    if !(code.ends_with(',') || code.ends_with('(')) || last == 0 {
+        return None;
+    }
+    let shown: String = lines[last].trim().chars().take(30).collect();
+    Some(Fix {
+        rule: Rule::UnfinishedLine,
+        title: format!("Leave out the unfinished last line {} (`{shown}`) for now", last + 1),
+        new_code: without_line(lines, last),
+    })
+}
+
+/// `debug(x)` where `x` is written nowhere else and no other rule finds what it
+/// meant: leave that one line out. The ranking offers it only when no fix that keeps
+/// every line runs, and its title says it removes a line.
+fn drop_line_with_unknown_name(lines: &[&str], error: &ProgramError, name: &str) -> Option<Fix> {
+    let at = error.line.map(|l| l.saturating_sub(1) as usize)?;
+    let line = *lines.get(at)?;
+    // A lone name is a line still being typed: `drop_unfinished_last_line`'s business.
+    if !line.contains(name) || is_lone_name(line) {
+        return None;
+    }
+    // A line that opens a block takes its block with it: not a one-line fix.
+    let next = (at + 1..lines.len()).find(|&j| !is_blank(lines[j]));
+    if next.is_some_and(|j| indent_len(lines[j]) > indent_len(line)) {
+        return None;
+    }
+    let new_code = without_line(lines, at);
+    if new_code.lines().all(|l| is_blank(l) || l.trim_start().starts_with('#') || l.trim_start().starts_with("//")) {
+        return None;
+    }
+    let shown: String = line.trim().chars().take(30).collect();
+    Some(Fix {
+        rule: Rule::UnfinishedLine,
+        title: format!("Leave out line {} (`{shown}`): nothing in the program defines `{name}`", at + 1),
+        new_code,
+    })
+}
+
 fn without_line(lines: &[&str], at: usize) -> String {
     lines.iter().enumerate().filter(|&(i, _)| i != at).map(|(_, l)| *l).collect()
 }
@@ -342,9 +392,27 @@ mod tests {
         assert!(codes("for\n", &err("SyntaxError", "unexpected newline", 1)).is_empty());
         // A name cut short on the last line.
         assert_eq!(codes("fd 1\nw\n", &err("ReferenceError", "w is not defined", 2)), ["fd 1\n"]);
-        // An unknown name inside a longer last line is another rule's business.
-        assert!(codes("fd 1\nfd w\n", &err("ReferenceError", "w is not defined", 2)).is_empty());
+        // An unknown name inside a longer last line is another rule's business (the
+        // last resort of leaving out a line using a name defined nowhere aside).
+        let unfinished = |code: &str, e: &ProgramError| structure_fixes(code, e).iter().any(|f| f.title.contains("unfinished"));
+        assert!(!unfinished("fd 1\nfd w\n", &err("ReferenceError", "w is not defined", 2)));
         // ... and so is an unknown name before the last line.
-        assert!(codes("w\nfd 1\n", &err("ReferenceError", "w is not defined", 1)).is_empty());
+        assert!(!unfinished("w\nfd 1\n", &err("ReferenceError", "w is not defined", 1)));
+    }
+
+    #[test]
+    fn a_call_cut_off_at_its_comma_is_left_out() {
+        let code = "f = (n, g) ->\n  g()\nf 3, -> fd 1\nf 7,\n";
+        assert!(codes(code, &err("TypeError", "g is not a function", 2)).contains(&"f = (n, g) ->\n  g()\nf 3, -> fd 1\n".to_string()));
+        assert!(codes("fd 1\nrt 2\n", &err("TypeError", "x", 1)).is_empty());
+    }
+
+    #[test]
+    fn a_line_using_a_name_defined_nowhere_can_be_left_out() {
+        let code = "write 'hi'\ndebug(x);\nfd 10\n";
+        assert!(codes(code, &err("ReferenceError", "x is not defined", 2)).contains(&"write 'hi'\nfd 10\n".to_string()));
+        // Not a line that opens a block, and not the program's only statement.
+        assert!(codes("for i in xs\n  fd i\n", &err("ReferenceError", "xs is not defined", 1)).is_empty());
+        assert!(codes("# board\nDraw board\n", &err("ReferenceError", "Draw is not defined", 2)).is_empty());
     }
 }

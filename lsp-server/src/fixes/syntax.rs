@@ -33,6 +33,9 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     if message.contains("unexpected newline") {
         out.extend(indent_body(&lines, at));
     }
+    if message.contains("unexpected newline") || message.contains("unexpected indentation") || message.contains("missing ]") {
+        out.extend(close_list_before_body(&lines, at));
+    }
     if let Some(missing) = message.strip_prefix("missing ").and_then(|m| m.trim().chars().next()) {
         out.extend(close_unclosed(&lines, at, missing).into_iter().flatten());
         if matches!(missing, '"' | '\'') {
@@ -227,7 +230,79 @@ fn indent_body(lines: &[&str], at: usize) -> Vec<Fix> {
             new_code: rebuild(lines, &run),
         });
     }
+    // `while turns > 0` over a `for` whose own body is indented: the whole block
+    // below, nested lines and all, belongs to the opener.
+    let block: Vec<(usize, String)> =
+        (next..lines.len()).take_while(|&j| !lines[j].trim().is_empty() && indent_of(lines[j]).len() >= own.len()).map(indent).collect();
+    if block.len() > run.len().max(1) {
+        fixes.push(Fix {
+            rule: Rule::Syntax,
+            title: format!("Indent lines {}-{} so they belong to line {}", next + 1, next + block.len(), at + 1),
+            new_code: rebuild(lines, &block),
+        });
+    }
     fixes
+}
+
+/// A list item alone on its line: one word, number or string (`red`, `'a.png',`).
+fn is_list_item(line: &str) -> bool {
+    let t = line.trim().trim_end_matches(',');
+    !t.is_empty() && !t.contains([' ', '\t', '[', ']', '(', ')', '=']) && !t.ends_with("->")
+}
+
+/// `for c in [` with one color per line and then the loop's body, with no `]` between
+/// them (or a `]` out of line): the list swallows the body. Close the list after its
+/// last item, drop a `]` left at the end of the body, and indent the body under the
+/// loop.
+fn close_list_before_body(lines: &[&str], at: usize) -> Option<Fix> {
+    let open = (0..=at).rev().find(|&i| {
+        let t = lines[i].trim_end();
+        t.ends_with('[') && !t.trim_start().starts_with('#')
+    })?;
+    let items: Vec<usize> = (open + 1..lines.len()).take_while(|&j| is_list_item(lines[j])).collect();
+    let last_item = *items.last()?;
+    let item_indent = indent_of(lines[open + 1]);
+    let after = (last_item + 1..lines.len()).find(|&j| !lines[j].trim().is_empty())?;
+    let closer = (lines[after].trim() == "]").then_some(after);
+    let body_start = closer.map_or(after, |c| c + 1);
+    let body: Vec<usize> = (body_start..lines.len()).take_while(|&j| !lines[j].trim().is_empty()).collect();
+    let opener_indent = indent_of(lines[open]);
+    let header = ["for ", "while ", "until ", "if ", "unless "].iter().any(|k| lines[open].trim_start().starts_with(k));
+    let mut replaced: Vec<(usize, String)> = Vec::new();
+    let close_line = format!("{item_indent}]\n");
+    match closer {
+        Some(c) if lines[c] != close_line => replaced.push((c, close_line)),
+        Some(_) => {}
+        None => replaced.push((last_item, format!("{}{close_line}", lines[last_item]))),
+    }
+    let step = if opener_indent.contains('\t') { "\t" } else { "  " };
+    let indent_body = header && body.first().is_some_and(|&b| indent_of(lines[b]).len() <= opener_indent.len());
+    let mut stray_closer = false;
+    for (k, &j) in body.iter().enumerate() {
+        let mut text = lines[j].to_string();
+        if closer.is_none() && k + 1 == body.len() {
+            let code = text.trim_end();
+            if code.ends_with(']') && code.matches(']').count() > code.matches('[').count() {
+                let kept = code[..code.len() - 1].trim_end();
+                text = format!("{kept}{}", &text[code.len()..]);
+                stray_closer = true;
+            }
+        }
+        if indent_body {
+            text = format!("{step}{text}");
+        }
+        if text != lines[j] {
+            replaced.push((j, text));
+        }
+    }
+    if closer.is_none() && !stray_closer && body.is_empty() {
+        return None;
+    }
+    let mut title = format!("Close the list of line {} after line {}", open + 1, last_item + 1);
+    if indent_body {
+        title.push_str(&format!(" and indent the loop's body (lines {}-{})", body[0] + 1, body[body.len() - 1] + 1));
+    }
+    Some(Fix { rule: Rule::Syntax, title, new_code: rebuild(lines, &replaced) })
 }
 
 /// Closes a string left open on the error line.
@@ -389,6 +464,21 @@ mod tests {
             vec!["for d in [1, 2]\n  fd d\nrt 90\n\npen red\n", "for d in [1, 2]\n  fd d\n  rt 90\n\npen red\n"]
         );
         assert!(fixes("for d in [1, 2]\n  fd d\n", "unexpected newline", 1, None).is_empty());
+        // A nested block under the opener moves with it.
+        let code = "while n > 0\nfor c in s\n  write c\nn -= 1\n";
+        assert!(fixes(code, "unexpected newline", 1, None).contains(&"while n > 0\n  for c in s\n    write c\n  n -= 1\n".to_string()));
+    }
+
+    #[test]
+    fn a_list_that_swallowed_the_loop_body_is_closed() {
+        let want = "for c in [\n  red\n  blue\n  ]\n  pen c\n  fd 10\n";
+        // No `]`, or one left at the end of the body.
+        assert!(fixes("for c in [\n  red\n  blue\npen c\nfd 10\n", "missing ]", 6, None).contains(&want.to_string()));
+        assert!(fixes("for c in [\n  red\n  blue\npen c\nfd 10]\n", "unexpected newline", 5, Some(7)).contains(&want.to_string()));
+        // A `]` out of line.
+        assert!(fixes("for c in [\n  red\n  blue\n   ]\npen c\nfd 10\n", "unexpected indentation", 4, Some(4)).contains(&want.to_string()));
+        // Not a loop: only the list is closed.
+        assert!(fixes("c = [\n  red\n  blue\npen c[0]\n", "missing ]", 5, None).contains(&"c = [\n  red\n  blue\n  ]\npen c[0]\n".to_string()));
     }
 
     #[test]
