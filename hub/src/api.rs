@@ -35,13 +35,13 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
         .into_response()
 }
 
-fn internal(e: anyhow::Error) -> Response {
+pub(crate) fn internal(e: anyhow::Error) -> Response {
     tracing::error!("api: {e:#}");
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
 
 /// Reads a JSON body; every failure becomes a status and a message a client can show.
-fn parse_body<T: DeserializeOwned>(
+pub(crate) fn parse_body<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, (StatusCode, String)> {
     let body = body.map_err(|rejection| {
@@ -59,7 +59,7 @@ fn parse_body<T: DeserializeOwned>(
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))
 }
 
-async fn device(state: &SharedState, headers: &HeaderMap) -> Result<Device, Response> {
+pub(crate) async fn device(state: &SharedState, headers: &HeaderMap) -> Result<Device, Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -5,11 +5,14 @@
 //! - [`api`]: the students' JSON API, wire types in `pencil_core::classroom`.
 //! - [`store`]: the storage trait and the database thread; [`sqlite`] its backend.
 //! - [`security`]: tokens, hashes, Argon2id, join codes. [`html`]: escaping and layout.
+//! - [`research`]: consented research collection: `study publish`, pseudonyms, the
+//!   students' `/api/v1/research` endpoints.
 //! - [`teacher`]: the `teacher add` command; [`bench`]: the ingest load test.
 
 pub mod api;
 pub mod bench;
 pub mod html;
+pub mod research;
 pub mod security;
 pub mod server;
 pub mod sqlite;

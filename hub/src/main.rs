@@ -59,6 +59,23 @@ enum Command {
         #[command(subcommand)]
         command: TeacherCommand,
     },
+    /// Research studies offered to classes.
+    Study {
+        #[command(subcommand)]
+        command: StudyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StudyCommand {
+    /// Offer a researcher's signed study document (JSON) to a class; a bad signature is refused.
+    Publish {
+        /// The signed study document.
+        file: PathBuf,
+        /// The class id (as in the dashboard's address, /classes/ID).
+        #[arg(long)]
+        class: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,6 +153,13 @@ fn main() -> Result<()> {
                     seconds,
                 },
             ))
+        }
+        Command::Study {
+            command: StudyCommand::Publish { file, class },
+        } => {
+            let mut db = SqliteDb::open(&dir)?;
+            println!("{}", pencil_hub::research::publish(&mut db, &file, class)?);
+            Ok(())
         }
         Command::Teacher {
             command:

@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use pencil_core::classroom::MAX_EVENTS_BODY;
+use pencil_core::research::MAX_UPLOAD_BODY;
 
 use crate::store::Store;
-use crate::{api, html, web};
+use crate::{api, html, research, web};
 
 /// Resolved settings of `pencil-hub serve`.
 #[derive(Debug, Clone)]
@@ -97,6 +98,19 @@ pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
         .route(
             "/api/v1/events",
             post(api::events).layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)),
+        )
+        .route("/api/v1/research/studies", get(research::studies))
+        .route(
+            "/api/v1/research/consent",
+            post(research::consent).layer(DefaultBodyLimit::max(4 * 1024)),
+        )
+        .route(
+            "/api/v1/research/upload",
+            post(research::upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)),
+        )
+        .route(
+            "/api/v1/research/revoke",
+            post(research::revoke).layer(DefaultBodyLimit::max(4 * 1024)),
         );
     let pages = Router::new()
         .route("/", get(web::index))

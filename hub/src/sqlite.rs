@@ -11,7 +11,10 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{Class, Db, Device, DeviceBatch, DeviceSummary, Session, Teacher};
+use crate::store::{
+    Class, ConsentRow, Db, Device, DeviceBatch, DeviceSummary, Session, StudyRow, StudyStored,
+    Teacher, UploadRow,
+};
 
 /// Schema steps; entry `i` brings `user_version` from `i` to `i + 1`.
 /// Never edit a step that has shipped: append a new one.
@@ -72,6 +75,50 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (device_id, event_id)
     );
     CREATE INDEX events_device_seq ON events(device_id, seq);",
+    // 2: consented research collection (see `crate::research`). Uploads are
+    // filed under the SubjectID only, never a device id; the consent table is
+    // what links a device to its pseudonym, and revocation deletes the uploads.
+    "CREATE TABLE studies (
+        id TEXT PRIMARY KEY,
+        signed_json TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        secret BLOB NOT NULL,
+        published_at INTEGER NOT NULL
+    );
+    CREATE TABLE study_offers (
+        study_id TEXT NOT NULL REFERENCES studies(id),
+        class_id INTEGER NOT NULL REFERENCES classes(id),
+        offer_signature TEXT NOT NULL,
+        offered_at INTEGER NOT NULL,
+        PRIMARY KEY (study_id, class_id)
+    );
+    CREATE TABLE research_consents (
+        study_id TEXT NOT NULL REFERENCES studies(id),
+        device_id INTEGER NOT NULL REFERENCES devices(id),
+        subject_id TEXT NOT NULL,
+        consent_version TEXT NOT NULL,
+        consented_by TEXT NOT NULL,
+        consented_at TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        PRIMARY KEY (study_id, device_id)
+    );
+    CREATE TABLE research_uploads (
+        seq INTEGER PRIMARY KEY,
+        study_id TEXT NOT NULL REFERENCES studies(id),
+        subject_id TEXT NOT NULL,
+        upload_id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        received_at INTEGER NOT NULL,
+        UNIQUE (study_id, subject_id, upload_id)
+    );
+    CREATE TABLE research_deletions (
+        seq INTEGER PRIMARY KEY,
+        study_id TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        uploads_deleted INTEGER NOT NULL,
+        requested_at INTEGER NOT NULL
+    );",
 ];
 
 pub const DB_FILE: &str = "hub.sqlite3";
@@ -107,6 +154,9 @@ impl SqliteDb {
         // machine: every commit is synced before the answer goes out.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A revoked consent deletes research uploads: their pages are zeroed,
+        // not left readable in the file's free list.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mut db = SqliteDb { conn };
         db.migrate()?;
@@ -326,12 +376,13 @@ impl Db for SqliteDb {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, class_id FROM devices WHERE token_hash = ?1",
+                "SELECT id, class_id, token_hash FROM devices WHERE token_hash = ?1",
                 [token_hash],
                 |r| {
                     Ok(Device {
                         id: r.get(0)?,
                         class_id: r.get(1)?,
+                        token_hash: r.get(2)?,
                     })
                 },
             )
@@ -425,5 +476,175 @@ impl Db for SqliteDb {
             });
         }
         Ok(out)
+    }
+
+    fn put_study(
+        &mut self,
+        study_id: &str,
+        signed_json: &str,
+        digest: &str,
+        secret: &[u8; 32],
+        now: i64,
+    ) -> Result<StudyStored> {
+        let tx = self.conn.transaction()?;
+        let existing: Option<String> = tx
+            .query_row("SELECT digest FROM studies WHERE id = ?1", [study_id], |r| r.get(0))
+            .optional()?;
+        let stored = match existing {
+            Some(d) if d == digest => StudyStored::Same,
+            Some(d) => StudyStored::Conflict(d),
+            None => {
+                tx.execute(
+                    "INSERT INTO studies (id, signed_json, digest, secret, published_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![study_id, signed_json, digest, &secret[..], now],
+                )?;
+                StudyStored::New
+            }
+        };
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn offer_study(
+        &mut self,
+        study_id: &str,
+        class_id: i64,
+        offer_signature: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO study_offers (study_id, class_id, offer_signature, offered_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (study_id, class_id) DO UPDATE SET offer_signature = excluded.offer_signature",
+            params![study_id, class_id, offer_signature, now],
+        )?;
+        Ok(())
+    }
+
+    fn offered_studies(&mut self, class_id: i64) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.signed_json, o.offer_signature FROM study_offers o JOIN studies s ON s.id = o.study_id
+             WHERE o.class_id = ?1 ORDER BY o.offered_at, s.id",
+        )?;
+        let rows = stmt.query_map([class_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn study_for_class(&mut self, class_id: i64, study_id: &str) -> Result<Option<StudyRow>> {
+        let row: Option<(String, String, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT s.signed_json, s.digest, s.secret FROM studies s
+                 JOIN study_offers o ON o.study_id = s.id AND o.class_id = ?1 WHERE s.id = ?2",
+                params![class_id, study_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(signed_json, digest, secret)| {
+            let secret = secret
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("study {study_id} has a corrupt secret"))?;
+            Ok(StudyRow {
+                signed_json,
+                digest,
+                secret,
+            })
+        })
+        .transpose()
+    }
+
+    fn put_consent(
+        &mut self,
+        study_id: &str,
+        device_id: i64,
+        subject_id: &str,
+        consent_version: &str,
+        by: &str,
+        consented_at: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO research_consents (study_id, device_id, subject_id, consent_version, consented_by,
+                                            consented_at, received_at, revoked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)
+             ON CONFLICT (study_id, device_id) DO UPDATE SET subject_id = excluded.subject_id,
+                 consent_version = excluded.consent_version, consented_by = excluded.consented_by,
+                 consented_at = excluded.consented_at, received_at = excluded.received_at, revoked_at = NULL",
+            params![study_id, device_id, subject_id, consent_version, by, consented_at, now],
+        )?;
+        Ok(())
+    }
+
+    fn consent(&mut self, study_id: &str, device_id: i64) -> Result<Option<ConsentRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT subject_id, consent_version, revoked_at IS NOT NULL FROM research_consents
+                 WHERE study_id = ?1 AND device_id = ?2",
+                params![study_id, device_id],
+                |r| {
+                    Ok(ConsentRow {
+                        subject_id: r.get(0)?,
+                        consent_version: r.get(1)?,
+                        revoked: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn insert_upload(
+        &mut self,
+        study_id: &str,
+        subject_id: &str,
+        upload_id: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<bool> {
+        let n = self.conn.execute(
+            "INSERT INTO research_uploads (study_id, subject_id, upload_id, body, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (study_id, subject_id, upload_id) DO NOTHING",
+            params![study_id, subject_id, upload_id, body, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn revoke_consent(
+        &mut self,
+        study_id: &str,
+        device_id: i64,
+        subject_id: &str,
+        now: i64,
+    ) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE research_consents SET revoked_at = ?3 WHERE study_id = ?1 AND device_id = ?2",
+            params![study_id, device_id, now],
+        )?;
+        let deleted = tx.execute(
+            "DELETE FROM research_uploads WHERE study_id = ?1 AND subject_id = ?2",
+            params![study_id, subject_id],
+        )?;
+        tx.execute(
+            "INSERT INTO research_deletions (study_id, subject_id, uploads_deleted, requested_at) VALUES (?1, ?2, ?3, ?4)",
+            params![study_id, subject_id, i64::try_from(deleted)?, now],
+        )?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    fn uploads(&mut self, study_id: &str) -> Result<Vec<UploadRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT study_id, subject_id, upload_id, body FROM research_uploads WHERE study_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([study_id], |r| {
+            Ok(UploadRow {
+                study_id: r.get(0)?,
+                subject_id: r.get(1)?,
+                upload_id: r.get(2)?,
+                body: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

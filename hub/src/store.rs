@@ -40,6 +40,45 @@ pub struct Class {
 pub struct Device {
     pub id: i64,
     pub class_id: i64,
+    /// SHA-256 of the device token: what a research pseudonym is keyed over.
+    pub token_hash: String,
+}
+
+/// A study as the hub keeps it: the signed document and its pseudonym secret.
+pub struct StudyRow {
+    /// JSON of `pencil_core::research::SignedStudy`, as published.
+    pub signed_json: String,
+    /// `Study::digest` of the document.
+    pub digest: String,
+    /// The per-study key of every SubjectID; never leaves the hub.
+    pub secret: [u8; 32],
+}
+
+/// What storing a published study did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StudyStored {
+    /// First publication: a fresh secret was kept.
+    New,
+    /// The same document was published before.
+    Same,
+    /// Another document was published under this id before (its digest).
+    Conflict(String),
+}
+
+/// A device's consent to a study, as the hub recorded it.
+pub struct ConsentRow {
+    pub subject_id: String,
+    pub consent_version: String,
+    pub revoked: bool,
+}
+
+/// One stored upload, for tests and later release formats.
+pub struct UploadRow {
+    pub study_id: String,
+    pub subject_id: String,
+    pub upload_id: String,
+    /// Exactly the bytes the student's machine sent.
+    pub body: Vec<u8>,
 }
 
 /// One device's `POST /events` batch, as the database thread receives it.
@@ -125,6 +164,61 @@ pub trait Db: Send {
     /// nothing, and one sync to disk however many batches were waiting.
     fn insert_event_batches(&mut self, batches: &[DeviceBatch]) -> Result<Vec<usize>>;
     fn class_summary(&mut self, class_id: i64) -> Result<Vec<DeviceSummary>>;
+
+    /// Keeps a published study; `secret` is used only when it is new.
+    fn put_study(
+        &mut self,
+        study_id: &str,
+        signed_json: &str,
+        digest: &str,
+        secret: &[u8; 32],
+        now: i64,
+    ) -> Result<StudyStored>;
+    /// Offers a stored study to a class with the teacher's signature over the offer.
+    fn offer_study(
+        &mut self,
+        study_id: &str,
+        class_id: i64,
+        offer_signature: &str,
+        now: i64,
+    ) -> Result<()>;
+    /// The studies offered to a class: (signed study JSON, offer signature), oldest first.
+    fn offered_studies(&mut self, class_id: i64) -> Result<Vec<(String, String)>>;
+    /// A study, only if it is offered to this class.
+    fn study_for_class(&mut self, class_id: i64, study_id: &str) -> Result<Option<StudyRow>>;
+    /// Records (or renews, clearing a revocation) a device's consent.
+    #[allow(clippy::too_many_arguments)]
+    fn put_consent(
+        &mut self,
+        study_id: &str,
+        device_id: i64,
+        subject_id: &str,
+        consent_version: &str,
+        by: &str,
+        consented_at: &str,
+        now: i64,
+    ) -> Result<()>;
+    fn consent(&mut self, study_id: &str, device_id: i64) -> Result<Option<ConsentRow>>;
+    /// Stores an upload unless this (study, subject, upload id) is stored; returns whether it was new.
+    fn insert_upload(
+        &mut self,
+        study_id: &str,
+        subject_id: &str,
+        upload_id: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<bool>;
+    /// Withdraws a device's consent and deletes its uploads to the study (one
+    /// transaction, logged without data); returns how many uploads went.
+    fn revoke_consent(
+        &mut self,
+        study_id: &str,
+        device_id: i64,
+        subject_id: &str,
+        now: i64,
+    ) -> Result<usize>;
+    /// Every stored upload of a study, in arrival order.
+    fn uploads(&mut self, study_id: &str) -> Result<Vec<UploadRow>>;
 }
 
 type Call = Box<dyn FnOnce(&mut dyn Db) + Send>;

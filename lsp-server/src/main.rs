@@ -37,7 +37,7 @@ enum Command {
     Student(pencil_lsp::student::Args),
     /// Classroom mode: join a teacher's class, show its policy, leave it.
     Class(pencil_lsp::class::Args),
-    /// Research collection tools (`scrub` a corpus file).
+    /// Research studies: show one, consent, preview and upload exactly what leaves, revoke; `scrub` a corpus file.
     Research(pencil_lsp::research::Args),
     /// A sandbox worker process: the sandbox starts these itself (framed requests on stdin).
     #[command(name = "sandbox-worker", hide = true)]

@@ -16,6 +16,8 @@
 //! - [`adapt`]: fitting one student's vector on their own traces (candle, CPU).
 //! - [`classroom`]: wire types shared by `pencil-hub` and `pencil-lsp`: joining, the
 //!   teacher-signed hint policy (sign/verify), aggregate-only run events.
+//! - [`research`]: consented research collection: signed studies, the teacher's
+//!   offer to a class, consent, and the upload format.
 
 pub mod adapt;
 pub mod classroom;
@@ -23,6 +25,7 @@ pub mod corpus;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+pub mod research;
 pub mod scrub;
 pub mod text_format;
 pub mod trace;

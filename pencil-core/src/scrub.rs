@@ -213,6 +213,12 @@ impl Roster {
         Roster { parts }
     }
 
+    /// The same roster with these full names added.
+    pub fn with_names<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Roster {
+        self.parts.extend(Roster::from_names(names).parts);
+        self
+    }
+
     /// Whether nobody is on it.
     pub fn is_empty(&self) -> bool {
         self.parts.is_empty()

@@ -49,7 +49,7 @@ fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(15)))
@@ -57,11 +57,11 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn unreachable(url: &str, e: ureq::Error) -> HubError {
+pub(crate) fn unreachable(url: &str, e: ureq::Error) -> HubError {
     HubError::Unreachable { url: url.to_string(), why: e.to_string() }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(mut r: ureq::http::Response<ureq::Body>, url: &str) -> Result<T, HubError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(mut r: ureq::http::Response<ureq::Body>, url: &str) -> Result<T, HubError> {
     let status = r.status().as_u16();
     let body = r.body_mut().read_to_string().map_err(|e| unreachable(url, e))?;
     if !(200..300).contains(&status) {

@@ -23,6 +23,20 @@
 //!   held_out_before, held_out_after, source_states, learned_at)`: one row per
 //!   student, the vector learned on their traces (f32 little-endian) for the model
 //!   whose `model.onnx` has that sha256; another model ignores it.
+//!
+//! Schema version 4 (research collection, see `crate::research`):
+//! * `research_studies(id, signed_json, digest, researcher_key, source, first_seen)`:
+//!   verified study documents; `source` is `class` (offered under the pinned
+//!   teacher's signature) or `file` (researcher key pinned on first sight). A
+//!   study id never changes document.
+//! * `research_receipts(id, study_id, study_digest, consent_version, scope_json,
+//!   consented_by, consented_at, after_state_id, after_hint_id, sent_state_id,
+//!   sent_hint_id, uploads, subject_id, revoked_at)`: one row per consent given;
+//!   only program states and hints with ids above `after_*` (recorded after
+//!   consent) and above `sent_*` (not yet queued) are ever collected.
+//! * `research_outbox(seq, request_id, study_id, kind, body, queued_at)`: the exact
+//!   bytes of each upload (`kind` = `upload`) or deletion request (`revoke`) not yet
+//!   acknowledged by the hub, oldest first.
 
 /// SQL of each migration, in order; index + 1 is the schema version it produces.
 pub const MIGRATIONS: &[&str] = &[
@@ -86,6 +100,38 @@ pub const MIGRATIONS: &[&str] = &[
          held_out_after REAL,
          source_states INTEGER NOT NULL,
          learned_at TEXT NOT NULL
+     ) STRICT;",
+    "CREATE TABLE research_studies (
+         id TEXT PRIMARY KEY,
+         signed_json TEXT NOT NULL,
+         digest TEXT NOT NULL,
+         researcher_key TEXT NOT NULL,
+         source TEXT NOT NULL CHECK (source IN ('class', 'file')),
+         first_seen TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE research_receipts (
+         id TEXT PRIMARY KEY,
+         study_id TEXT NOT NULL REFERENCES research_studies(id),
+         study_digest TEXT NOT NULL,
+         consent_version TEXT NOT NULL,
+         scope_json TEXT NOT NULL,
+         consented_by TEXT NOT NULL,
+         consented_at TEXT NOT NULL,
+         after_state_id INTEGER NOT NULL,
+         after_hint_id INTEGER NOT NULL,
+         sent_state_id INTEGER NOT NULL,
+         sent_hint_id INTEGER NOT NULL,
+         uploads INTEGER NOT NULL DEFAULT 0,
+         subject_id TEXT,
+         revoked_at TEXT
+     ) STRICT;
+     CREATE TABLE research_outbox (
+         seq INTEGER PRIMARY KEY,
+         request_id TEXT NOT NULL UNIQUE,
+         study_id TEXT NOT NULL,
+         kind TEXT NOT NULL CHECK (kind IN ('upload', 'revoke')),
+         body BLOB NOT NULL,
+         queued_at TEXT NOT NULL
      ) STRICT;",
 ];
 

@@ -7,6 +7,7 @@ mod classroom;
 mod database;
 mod migrations;
 mod private_files;
+mod research;
 mod student_data;
 mod student_vector;
 
@@ -14,6 +15,7 @@ pub use classroom::{Membership, QueuedEvent};
 pub use database::{Database, HintRecord, OpenReport, RunResultRow, StateRecord, StoredState, Trigger, DB_FILE};
 pub use migrations::{latest_version, MIGRATIONS};
 pub use private_files::create_private_file;
+pub use research::{Collectable, OutboxItem, Receipt, ResearchHint, ResearchState, StoredStudy, StudyPut, StudySource};
 pub use student_data::{DataSummary, DeleteReport, DeleteScope, TitleSummary};
 pub use student_vector::{AdaptationLimits, StudentVectorRow};
 

@@ -1,6 +1,7 @@
-//! `pencil-lsp research ...`: tools for consented research collection. Today:
-//! `scrub`, which de-identifies any corpus file with the same code the trainer
-//! and every export use (`pencil_core::scrub`).
+//! The one scrub of everything research sends: `pencil-lsp research scrub`
+//! de-identifies any corpus file, and [`upload_scrubber`] builds the scrubber
+//! every upload goes through, both with `pencil_core::scrub`, the code the
+//! trainer and every export use.
 
 use anyhow::Context as _;
 use flate2::read::MultiGzDecoder;
@@ -9,20 +10,6 @@ use pencil_core::scrub::{locate_names_dir, NameLists, Roster, ScrubCounts, Scrub
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-
-/// Arguments of `pencil-lsp research`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// De-identify a corpus file (JSON Lines, optionally gzipped): program text is
-    /// scrubbed, traces whose title holds a name are dropped, every other field is kept.
-    Scrub(ScrubArgs),
-}
 
 /// Arguments of `pencil-lsp research scrub`.
 #[derive(clap::Args, Debug)]
@@ -40,20 +27,51 @@ pub struct ScrubArgs {
     names: Option<PathBuf>,
 }
 
-/// Runs `pencil-lsp research ...`, reporting on `out`.
-pub fn run(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
-    match &args.command {
-        Command::Scrub(a) => {
-            let lists = NameLists::load(&locate_names_dir(a.names.as_deref()), Path::new(DICTIONARY))?;
-            let mut scrubber = Scrubber::new(lists);
-            if let Some(roster) = &a.roster {
-                scrubber = scrubber.with_roster(Roster::load(roster)?);
-            }
-            let report = scrub_file(&scrubber, &a.input, &a.out)?;
-            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-            Ok(())
-        }
+/// Runs `pencil-lsp research scrub`, reporting on `out`.
+pub fn run(a: &ScrubArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let lists = NameLists::load(&locate_names_dir(a.names.as_deref()), Path::new(DICTIONARY))?;
+    let mut scrubber = Scrubber::new(lists);
+    if let Some(roster) = &a.roster {
+        scrubber = scrubber.with_roster(Roster::load(roster)?);
     }
+    let report = scrub_file(&scrubber, &a.input, &a.out)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    Ok(())
+}
+
+/// File name of the roster kept for research uploads in the data directory (`research roster`).
+pub const ROSTER_FILE: &str = "research-roster.csv";
+
+/// The scrubber every research upload goes through: the published name lists
+/// (required: without them nothing is sent), the class roster (`roster`, else
+/// the one kept with `research roster`), and the name this student joined the
+/// class under, which is a name as likely as any to be typed into a program.
+pub fn upload_scrubber(
+    names: Option<&Path>,
+    roster: Option<&Path>,
+    data_dir: &Path,
+    extra_names: &[String],
+) -> Result<Scrubber, ScrubSetupError> {
+    let lists = NameLists::load(&locate_names_dir(names), Path::new(DICTIONARY))?;
+    let kept = data_dir.join(ROSTER_FILE);
+    let path = roster.map(Path::to_path_buf).or_else(|| kept.exists().then_some(kept));
+    let roster = match &path {
+        Some(p) => Roster::load(p).map_err(|e| ScrubSetupError::Roster(e.to_string()))?,
+        None => Roster::default(),
+    };
+    let roster = roster.with_names(extra_names);
+    Ok(Scrubber::new(lists).with_roster(roster))
+}
+
+/// The upload scrubber could not be set up; nothing is sent without it.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrubSetupError {
+    /// The name lists are missing.
+    #[error(transparent)]
+    Names(#[from] pencil_core::scrub::ScrubError),
+    /// The roster could not be read.
+    #[error("the class roster could not be read: {0}")]
+    Roster(String),
 }
 
 /// What `scrub` did.

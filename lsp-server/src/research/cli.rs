@@ -1,0 +1,299 @@
+//! `pencil-lsp research ...`: the command line of research collection (and
+//! of `scrub`). Reports go to stdout; `preview` writes only the exact bytes
+//! there, and everything about them on stderr.
+
+use super::{consent, outbox, scrub, study, ResearchError};
+use crate::data::{data_dir, open};
+use crate::store::{create_private_file, Database, Membership};
+use anyhow::{bail, Context as _};
+use pencil_core::research::ConsentBy;
+use pencil_core::scrub::Scrubber;
+use std::io::{BufRead as _, IsTerminal as _, Write};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `pencil-lsp research`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Store directory (default: $PENCIL_DATA_DIR, else the platform's user data directory).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// De-identify a corpus file (JSON Lines, optionally gzipped): program text is
+    /// scrubbed, traces whose title holds a name are dropped, every other field is kept.
+    Scrub(scrub::ScrubArgs),
+    /// Research studies: read one, or list those your class offers.
+    Study {
+        #[command(subcommand)]
+        action: StudyAction,
+    },
+    /// Consent to a study: collection starts now, never with what was recorded before.
+    Consent {
+        /// The study id.
+        #[arg(long)]
+        study: String,
+        /// Who consents: the student, or a parent or the school (for students under the study's age).
+        #[arg(long, value_parser = ["student", "parent", "school"])]
+        by: String,
+        /// The student's age, when the student consents to a study with an age rule (not stored).
+        #[arg(long)]
+        age: Option<u32>,
+        /// Consent without the question (after reading `study show`).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Withdraw consent: collection stops, unsent uploads are dropped, the hub is asked to delete what it has.
+    Revoke {
+        /// The study id.
+        #[arg(long)]
+        study: String,
+    },
+    /// Your consent receipts: study, consent text version, scope, who, when, your pseudonym.
+    Receipts {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print exactly the bytes the next upload would send (scrubbed, in the study's scope); details on stderr.
+    Preview(SendArgs),
+    /// Send exactly what `preview` shows (queued when the hub cannot be reached).
+    Upload {
+        #[command(flatten)]
+        send: SendArgs,
+        /// Send only if the bytes have this SHA-256 (the one `preview` printed).
+        #[arg(long)]
+        expect_sha256: Option<String>,
+    },
+    /// Keep a class roster (CSV with a `name` column) whose names every upload scrubs.
+    Roster {
+        /// The roster file; it is copied into the store directory.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum StudyAction {
+    /// Show a study: a signed study file (verified, its key pinned) or the id of one seen before.
+    Show {
+        /// A study file (JSON), or a study id.
+        study: String,
+    },
+    /// Fetch the studies your class's hub offers, verify them against your teacher's key, list them.
+    List,
+}
+
+/// Options of `preview` and `upload`: both must build with the same scrubber.
+#[derive(clap::Args, Debug)]
+struct SendArgs {
+    /// The study id.
+    #[arg(long)]
+    study: String,
+    /// A class roster (CSV with a `name` column) for this call (default: the one kept with `research roster`).
+    #[arg(long)]
+    roster: Option<PathBuf>,
+    /// Folder with the Census name lists (default: $PENCIL_NAMES_DIR, else `.deps/names` above the current directory).
+    #[arg(long)]
+    names: Option<PathBuf>,
+}
+
+/// Runs `pencil-lsp research ...`, reporting on `out`.
+pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    if let Command::Scrub(a) = &args.command {
+        return scrub::run(a, out);
+    }
+    let dir = data_dir(args.data_dir.clone())?;
+    let mut db = open(&dir)?;
+    let membership = db.membership()?;
+    match &args.command {
+        Command::Scrub(_) => Ok(()),
+        Command::Study { action: StudyAction::Show { study } } => show(&mut db, study, out),
+        Command::Study { action: StudyAction::List } => list(&mut db, membership.as_ref(), out),
+        Command::Consent { study, by, age, yes } => {
+            let by = ConsentBy::parse(by).context("--by is student, parent or school")?;
+            give_consent(&mut db, membership.as_ref(), study, by, *age, *yes, out)
+        }
+        Command::Revoke { study } => {
+            let receipt = consent::revoke(&mut db, study)?;
+            writeln!(out, "Consent to study '{study}' withdrawn at {} UTC: nothing more is collected, and uploads not yet sent were deleted here.", receipt.revoked_at.as_deref().unwrap_or("?"))?;
+            report_revocations(&mut db, membership.as_ref(), out)
+        }
+        Command::Receipts { json } => {
+            report_revocations(&mut db, membership.as_ref(), &mut std::io::sink())?;
+            receipts(&db, *json, out)
+        }
+        Command::Preview(a) => {
+            let scrubber = scrubber(&dir, a, membership.as_ref())?;
+            match outbox::next_upload(&mut db, &a.study, &scrubber)? {
+                None => eprintln!("Nothing to send for study '{}': nothing was recorded since consent or the last upload.", a.study),
+                Some(next) => {
+                    out.write_all(&next.body)?;
+                    out.flush()?;
+                    eprintln!();
+                    eprintln!(
+                        "That is upload {} of study '{}': {} bytes, sha256 {}{}.",
+                        next.upload_id,
+                        a.study,
+                        next.body.len(),
+                        next.sha256(),
+                        if next.queued { ", built earlier and queued" } else { "" }
+                    );
+                    if !next.queued {
+                        eprintln!("The scrub replaced {} names, e-mail addresses, URLs and the like; {} titles stay home.", next.counts.replacements(), next.counts.dropped_name_titles);
+                    }
+                    eprintln!("Send exactly these bytes with: pencil-lsp research upload --study {} --expect-sha256 {}", a.study, next.sha256());
+                }
+            }
+            Ok(())
+        }
+        Command::Upload { send, expect_sha256 } => {
+            report_revocations(&mut db, membership.as_ref(), out)?;
+            let scrubber = scrubber(&dir, send, membership.as_ref())?;
+            match outbox::upload(&mut db, membership.as_ref(), &send.study, &scrubber, expect_sha256.as_deref())? {
+                outbox::Uploaded::NothingNew => writeln!(out, "Nothing to send for study '{}'.", send.study)?,
+                outbox::Uploaded::Sent { upload_id, bytes, sha256, new } => writeln!(
+                    out,
+                    "Sent upload {upload_id} ({bytes} bytes, sha256 {sha256}){}.",
+                    if new { "" } else { "; the hub had it already" }
+                )?,
+                outbox::Uploaded::Queued { upload_id, why } => {
+                    writeln!(out, "Upload {upload_id} is queued and will be sent as it is by the next upload: {why}.")?
+                }
+            }
+            Ok(())
+        }
+        Command::Roster { file } => {
+            pencil_core::scrub::Roster::load(file)?;
+            let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let kept = dir.join(scrub::ROSTER_FILE);
+            create_private_file(&kept)?.write_all(&text).with_context(|| format!("writing {}", kept.display()))?;
+            writeln!(out, "Kept the roster in {}; every research upload scrubs its names.", kept.display())?;
+            Ok(())
+        }
+    }
+}
+
+fn scrubber(dir: &Path, a: &SendArgs, m: Option<&Membership>) -> Result<Scrubber, ResearchError> {
+    let names: Vec<String> = m.map(|m| m.display_name.clone()).into_iter().collect();
+    Ok(scrub::upload_scrubber(a.names.as_deref(), a.roster.as_deref(), dir, &names)?)
+}
+
+fn show(db: &mut Database, arg: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    let path = Path::new(arg);
+    let id = if path.is_file() {
+        let (s, put) = study::import_file(db, path)?;
+        if put == crate::store::StudyPut::New {
+            writeln!(out, "The signature verifies; the researcher key is now pinned for study '{}'.", s.id)?;
+        }
+        s.id
+    } else {
+        arg.to_string()
+    };
+    let (stored, s) = study::load(db, &id)?;
+    for line in study::describe(&stored, &s) {
+        writeln!(out, "{line}")?;
+    }
+    match db.active_receipt(&id)? {
+        Some(r) => writeln!(out, "Your consent: given {} UTC by {} (consent text version {}).", r.consented_at, r.consented_by, r.consent_version)?,
+        None => writeln!(out, "Your consent: not given. To consent: pencil-lsp research consent --study {id} --by student|parent|school")?,
+    }
+    Ok(())
+}
+
+fn list(db: &mut Database, m: Option<&Membership>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Some(m) = m else { bail!("not in a class: studies are offered through your class's hub (or read one from a file with `study show FILE`)") };
+    let offered = study::fetch_class_studies(db, m)?;
+    if offered.is_empty() {
+        writeln!(out, "Your class offers no studies.")?;
+    }
+    for o in offered {
+        match o.result {
+            Ok(s) => writeln!(out, "{}: {} ({}): collects {}", s.id, s.title, s.institution, study::scope_words(&s))?,
+            Err(e) => writeln!(out, "{}: REFUSED: {e}", o.id)?,
+        }
+    }
+    Ok(())
+}
+
+fn give_consent(
+    db: &mut Database,
+    m: Option<&Membership>,
+    id: &str,
+    by: ConsentBy,
+    age: Option<u32>,
+    yes: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (stored, s) = study::load(db, id)?;
+    consent::check_who(by, s.consent.guardian_below_age, age)?;
+    if !yes {
+        let mut err = std::io::stderr();
+        for line in study::describe(&stored, &s) {
+            writeln!(err, "{line}")?;
+        }
+        if !std::io::stdin().is_terminal() {
+            bail!("read the study above, then consent with --yes");
+        }
+        write!(err, "Type 'I agree' to consent as {}: ", by.as_str())?;
+        err.flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !answer.trim().eq_ignore_ascii_case("i agree") {
+            writeln!(out, "No consent was recorded.")?;
+            return Ok(());
+        }
+    }
+    let receipt = consent::give(db, id, by, age)?;
+    writeln!(
+        out,
+        "Consent recorded: receipt {} for study '{}', consent text version {}, by {}, at {} UTC.",
+        receipt.id, receipt.study_id, receipt.consent_version, receipt.consented_by, receipt.consented_at
+    )?;
+    writeln!(out, "Collected from now on: {}.", study::scope_words(&s))?;
+    match m.map(|m| consent::register(db, m, &receipt)) {
+        Some(Ok(subject)) => writeln!(out, "Your pseudonym in this study: {subject}")?,
+        Some(Err(e)) => writeln!(out, "The hub will be told at the first upload ({e}).")?,
+        None => writeln!(out, "Not in a class: uploads wait until you join one that offers this study.")?,
+    }
+    Ok(())
+}
+
+fn report_revocations(db: &mut Database, m: Option<&Membership>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let flushed = consent::flush_revocations(db, m)?;
+    for (study, n) in flushed.sent {
+        writeln!(out, "The hub deleted your data in study '{study}' ({n} uploads).")?;
+    }
+    for (study, why) in flushed.waiting {
+        writeln!(out, "The deletion request for study '{study}' is queued: {why}.")?;
+    }
+    Ok(())
+}
+
+fn receipts(db: &Database, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let receipts = db.receipts()?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&receipts)?)?;
+        return Ok(());
+    }
+    if receipts.is_empty() {
+        writeln!(out, "No consent receipts.")?;
+    }
+    for r in receipts {
+        writeln!(out, "Receipt {}: study '{}', consent text version {}, by {}, at {} UTC", r.id, r.study_id, r.consent_version, r.consented_by, r.consented_at)?;
+        writeln!(out, "  scope: {}", r.scope_json)?;
+        writeln!(out, "  study document sha256: {}", r.study_digest)?;
+        writeln!(out, "  uploads queued or sent: {}; pseudonym: {}", r.uploads, r.subject_id.as_deref().unwrap_or("(not yet answered by the hub)"))?;
+        match &r.revoked_at {
+            Some(at) => writeln!(out, "  withdrawn at {at} UTC")?,
+            None => writeln!(out, "  in force")?,
+        }
+    }
+    let waiting = db.research_outbox(None)?;
+    if !waiting.is_empty() {
+        writeln!(out, "Waiting to be sent: {} request(s).", waiting.len())?;
+    }
+    Ok(())
+}
