@@ -33,7 +33,7 @@ fn corpus_prompt_to_sandbox_verdicts_is_reproducible() {
         varmap.data().lock().expect("weights").iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
     let dir = tempfile::tempdir().expect("tempdir");
     let onnx = dir.path().join("model.onnx");
-    pencil_trainer::export::write_onnx(&cfg, &weights, &onnx).expect("export");
+    pencil_trainer::export::write_onnx(&cfg, &weights, false, &onnx).expect("export");
     let model = OnnxModel::load(&onnx, &SessionOptions::default()).expect("ONNX Runtime loads the exported graph");
     let mut generator = Generator::new(model, tok, cfg.n_positions());
 

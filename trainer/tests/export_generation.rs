@@ -15,7 +15,7 @@ fn generator(weights_for: impl FnOnce(&pencil_core::model::ModelConfig) -> std::
     let cfg = tiny_config(tok.vocab_size());
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.onnx");
-    write_onnx(&cfg, &weights_for(&cfg), &path).expect("export");
+    write_onnx(&cfg, &weights_for(&cfg), false, &path).expect("export");
     let model = OnnxModel::load(&path, &SessionOptions::default()).expect("load");
     (Generator::new(model, tok, cfg.n_positions()), dir)
 }

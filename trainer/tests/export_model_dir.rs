@@ -120,6 +120,56 @@ fn export_writes_a_model_directory_that_opens_and_generates() {
 }
 
 #[test]
+fn an_int8_model_is_checked_on_validation_windows_and_still_generates() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = fake_run(tmp.path());
+    // The dataset the run trained on: its tokenizer and validation windows.
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("trace")).expect("mkdir");
+    std::fs::copy(run.join("tokenizer.json"), data.join("tokenizer.json")).expect("copy tokenizer");
+    let tok = tiny_tokenizer();
+    let cfg = tiny_config(tok.vocab_size());
+    let mut windows = pencil_trainer::windows::WindowSet::new(cfg.context);
+    for w in 0..6u32 {
+        let mut ids: Vec<u32> = (0..cfg.context as u32).map(|i| (i * 7 + w * 13) % tok.vocab_size() as u32).collect();
+        // Trailing padding, which the check must not count.
+        for id in ids.iter_mut().skip(cfg.context / 2 + w as usize) {
+            *id = tok.special.pad;
+        }
+        windows.push(&ids, w % 3);
+    }
+    windows.save(&data.join("trace/validation.safetensors")).expect("save windows");
+    let train_config = serde_json::json!({ "data": data.display().to_string(), "variant": "trace" });
+    std::fs::write(run.join("train_config.json"), train_config.to_string()).expect("write");
+
+    let f32_dir = tmp.path().join("f32");
+    assert!(export(&run, &f32_dir).status.success());
+    let out = tmp.path().join("int8");
+    let o = Command::new(env!("CARGO_BIN_EXE_pencil-trainer")).arg("export").arg(&run).arg("--out").arg(&out).arg("--model-int8").output().expect("run");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "export failed: {stderr}");
+    let m = Manifest::read(&out).expect("manifest");
+    m.validate(&out).expect("manifest matches files");
+    let q = m.quantization.clone().expect("int8 checked against full precision");
+    assert_eq!(q.windows, 6);
+    assert!(q.tokens > 6 * (cfg.context / 2 - 1) && q.tokens < 6 * cfg.context, "padding not counted: {q:?}");
+    assert!(q.validation_loss_f32.is_finite() && q.validation_loss_int8.is_finite() && q.validation_loss_f32 > 0.0, "{q:?}");
+    assert_eq!(q.int8, q.validation_loss_int8 - q.validation_loss_f32 <= q.tolerance, "{q:?}");
+    assert!(stderr.contains("validation loss"), "{stderr}");
+    let size = |dir: &Path| std::fs::metadata(dir.join(MODEL_FILE)).expect("size").len();
+    if q.int8 {
+        assert!(size(&out) * 2 < size(&f32_dir), "int8 {} vs f32 {}", size(&out), size(&f32_dir));
+    } else {
+        assert_eq!(size(&out), size(&f32_dir));
+    }
+    let mut dir = ModelDir::open(&out, &SessionOptions::default()).expect("open");
+    let soft = dir.students.soft_token(&dir.students.strong_vector().expect("strong")).expect("soft");
+    let prompt = dir.generator.tokenizer().title_region("snowman", m.config.title_tokens, false).expect("title");
+    let req = GenerationRequest { prompt: &prompt, soft_token: &soft, n_samples: 2, max_new_tokens: 8, sampling: SamplingParams::default(), seed: 1 };
+    assert_eq!(dir.generator.generate(&req).expect("generate").len(), 2);
+}
+
+#[test]
 fn corrupted_or_missing_files_give_errors_naming_them() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = fake_run(tmp.path());

@@ -102,6 +102,7 @@ fn probe_trains_writes_its_file_and_the_model_directory_serves_a_risk() {
         check_parity: false,
         feature_layers: 1,
         feature_int8: true,
+        model_int8: false,
     };
     export_run(&opts, &bar).expect("export");
 
@@ -224,6 +225,7 @@ fn figure4_probes_every_target_with_both_controls_and_draws_the_chart() {
         check_parity: false,
         feature_layers: 1,
         feature_int8: true,
+        model_int8: false,
     };
     export_run(&export, &bar).expect("export");
     let opts = Figure4Options {

@@ -96,6 +96,24 @@ pub struct FeatureGraph {
     pub min_cosine_vs_f32: Option<f32>,
 }
 
+/// How `model.onnx`'s precision was chosen: its validation loss in full
+/// precision and in int8, through ONNX Runtime on the run's validation windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantization {
+    /// Whether the shipped `model.onnx` stores its weights as int8.
+    pub int8: bool,
+    /// Mean per-token loss of the full-precision graph.
+    pub validation_loss_f32: f64,
+    /// Mean per-token loss of the int8 graph.
+    pub validation_loss_int8: f64,
+    /// Largest loss increase int8 was allowed.
+    pub tolerance: f64,
+    /// Validation windows measured.
+    pub windows: usize,
+    /// Tokens counted in the loss.
+    pub tokens: usize,
+}
+
 /// The manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -117,6 +135,9 @@ pub struct Manifest {
     /// The probe's feature graph, when the export wrote one.
     #[serde(default)]
     pub features: Option<FeatureGraph>,
+    /// How `model.onnx`'s precision was chosen (absent: full precision, not measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
     /// Probe scores (filled once the backtracking probe exists).
     #[serde(default)]
     pub probe: Option<serde_json::Value>,

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use candle_core::{Device, Tensor};
 use pencil_core::inference::manifest::{
-    FeatureGraph, FileEntry, Manifest, ModelProvenance, StrongStudent, FEATURES_FILE, FORMAT_VERSION, MODEL_FILE, STUDENTS_FILE,
+    FeatureGraph, FileEntry, Manifest, ModelProvenance, Quantization, StrongStudent, FEATURES_FILE, FORMAT_VERSION, MODEL_FILE, STUDENTS_FILE,
     TOKENIZER_FILE,
 };
 use pencil_core::inference::model_dir::STRONG_STUDENT_TENSOR;
@@ -35,10 +35,13 @@ use pencil_core::model::{ModelConfig, Preset};
 use prost::Message;
 
 use crate::dataset::{read_json, StudentIndex};
+use crate::windows::WindowSet;
+use pencil_core::model::TraceTokenizer;
 
-/// Writes `model.onnx` for `cfg` and `weights` to `path`; returns its size in bytes.
-pub fn write_onnx(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, path: &Path) -> anyhow::Result<u64> {
-    write_graph(&onnx_graph::build_model(cfg, weights)?, path)
+/// Writes `model.onnx` for `cfg` and `weights` to `path` (int8 weights when
+/// `int8`); returns its size in bytes.
+pub fn write_onnx(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, int8: bool, path: &Path) -> anyhow::Result<u64> {
+    write_graph(&onnx_graph::build_model(cfg, weights, int8)?, path)
 }
 
 /// Writes the probe's feature graph (see [`onnx_graph::build_features_model`]) to `path`; returns its size in bytes.
@@ -82,7 +85,18 @@ pub struct ExportOptions {
     pub feature_layers: usize,
     /// Store the feature graph's weights as int8.
     pub feature_int8: bool,
+    /// Store `model.onnx`'s weights as int8, when its validation loss stays within
+    /// [`INT8_LOSS_TOLERANCE`] of full precision (checked with `check_parity`).
+    pub model_int8: bool,
 }
+
+/// Largest increase of the validation loss (nats per token) that an int8
+/// `model.onnx` may cost; above it the export keeps full precision. The
+/// training runs' own evaluations move by more than this between checkpoints.
+pub const INT8_LOSS_TOLERANCE: f64 = 0.01;
+
+/// Validation windows the int8 check reads.
+pub const INT8_CHECK_WINDOWS: usize = 200;
 
 /// Lowest cosine between the int8 feature graph's `pooled` and full precision's an export accepts.
 pub const FEATURE_COSINE_FLOOR: f32 = 0.98;
@@ -103,7 +117,12 @@ pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> an
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
 
     progress.set_message("writing model.onnx");
-    write_onnx(&cfg, &weights, &opts.out.join(MODEL_FILE))?;
+    let model_path = opts.out.join(MODEL_FILE);
+    // The full-precision graph is the one checked against candle; an int8 one is
+    // then checked against it.
+    let scratch = tempfile::tempdir()?;
+    let f32_path = if opts.model_int8 { scratch.path().join("model-f32.onnx") } else { model_path.clone() };
+    write_onnx(&cfg, &weights, false, &f32_path)?;
     std::fs::copy(run.join("tokenizer.json"), opts.out.join(TOKENIZER_FILE))
         .with_context(|| format!("copying {}", run.join("tokenizer.json").display()))?;
 
@@ -112,12 +131,31 @@ pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> an
 
     let parity = if opts.check_parity {
         progress.set_message("candle vs ort parity");
-        let p = parity::measure(&cfg, &weights, &opts.out.join(MODEL_FILE))?;
+        let p = parity::measure(&cfg, &weights, &f32_path)?;
         anyhow::ensure!(
             p.max_abs_logit_diff < PARITY_TOLERANCE && p.max_abs_logit_diff_kv_cache < PARITY_TOLERANCE,
             "the exported graph disagrees with the candle model: {p:?}"
         );
         Some(p)
+    } else {
+        None
+    };
+    let quantization = if opts.model_int8 {
+        write_onnx(&cfg, &weights, true, &model_path)?;
+        if opts.check_parity {
+            progress.set_message("int8 vs full precision on validation windows");
+            let q = int8_check(&cfg, &weights, &f32_path, &model_path, train_config.as_ref())?;
+            if !q.int8 {
+                progress.println(format!(
+                    "export: int8 costs {:.4} nats per token (> {INT8_LOSS_TOLERANCE}); model.onnx keeps full precision",
+                    q.validation_loss_int8 - q.validation_loss_f32
+                ));
+                std::fs::copy(&f32_path, &model_path).with_context(|| format!("writing {}", model_path.display()))?;
+            }
+            Some(q)
+        } else {
+            None
+        }
     } else {
         None
     };
@@ -159,6 +197,7 @@ pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> an
         strong_student: strong,
         parity,
         features,
+        quantization,
         probe: None,
         provenance: ModelProvenance {
             run_dir: run.display().to_string(),
@@ -171,6 +210,33 @@ pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> an
     };
     manifest.write(&opts.out)?;
     Ok(manifest)
+}
+
+/// Compares the int8 graph at `int8` with the full-precision one at `f32` on the
+/// run's validation windows; `int8` in the result says whether int8 is within
+/// [`INT8_LOSS_TOLERANCE`].
+fn int8_check(
+    cfg: &ModelConfig,
+    weights: &HashMap<String, Tensor>,
+    f32: &Path,
+    int8: &Path,
+    train_config: Option<&serde_json::Value>,
+) -> anyhow::Result<Quantization> {
+    let field = |k: &str| train_config.and_then(|t| t.get(k)).and_then(|v| v.as_str());
+    let data = field("data").context("the run's train_config.json names no dataset, needed to check int8 against full precision")?;
+    let variant = field("variant").unwrap_or("trace");
+    let set = WindowSet::load(&Path::new(data).join(variant).join("validation.safetensors"))?;
+    let tok = TraceTokenizer::load(&Path::new(data).join("tokenizer.json"))?;
+    let special = (tok.special.pad, tok.special.mask);
+    let (loss_f32, loss_int8, windows, tokens) = parity::validation_losses(cfg, weights, f32, int8, &set, special, INT8_CHECK_WINDOWS)?;
+    Ok(Quantization {
+        int8: loss_int8 - loss_f32 <= INT8_LOSS_TOLERANCE,
+        validation_loss_f32: loss_f32,
+        validation_loss_int8: loss_int8,
+        tolerance: INT8_LOSS_TOLERANCE,
+        windows,
+        tokens,
+    })
 }
 
 fn choose_strong_student(

@@ -72,15 +72,25 @@ pub enum GraphError {
 
 /// Builds the ONNX model of the trace model from its weights (GPT-2 names, as
 /// `TraceModel::load` reads them; `student.*` weights are not part of the graph).
-pub fn build_model(cfg: &ModelConfig, weights: &HashMap<String, Tensor>) -> Result<ModelProto, GraphError> {
+///
+/// With `int8`, every weight matrix and the token embedding are stored as in
+/// [`build_features_model`]'s int8 graph, so the file is about a quarter of
+/// the f32 one. The logits multiply the full-precision final hidden state by
+/// the table dequantized per row: the output layer is where rounding the
+/// activations would cost most.
+pub fn build_model(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, int8: bool) -> Result<ModelProto, GraphError> {
     cfg.validate().map_err(GraphError::Config)?;
-    let mut g = GraphWriter::new(weights, false);
+    let mut g = GraphWriter::new(weights, int8);
     let d = cfg.n_embd;
-    let hidden = trunk(&mut g, cfg, cfg.n_layer)?;
+    let (hidden, table) = trunk(&mut g, cfg, cfg.n_layer)?;
+    let wte = match table {
+        TokenTable::F32(wte) => wte,
+        TokenTable::Int8 { rows, scales } => g.node1("DequantizeLinear", &[&rows, &scales], vec![attr_int("axis", 0)]),
+    };
     // Logits through the tied embedding without storing its transpose: Gemm with transB.
     let flat_shape = g.const_i64(&[-1, d as i64], &[2]);
     let flat = g.node1("Reshape", &[&hidden, &flat_shape], vec![]);
-    let flat_logits = g.node1("Gemm", &[&flat, WTE], vec![attr_int("transB", 1)]);
+    let flat_logits = g.node1("Gemm", &[&flat, &wte], vec![attr_int("transB", 1)]);
     let lead = g.node1("Shape", &[&hidden], vec![attr_int("start", 0), attr_int("end", 2)]);
     let vocab = g.const_i64(&[cfg.vocab_size as i64], &[1]);
     let logits_shape = g.node1("Concat", &[&lead, &vocab], vec![attr_int("axis", 0)]);
@@ -125,8 +135,9 @@ enum TokenTable {
 }
 
 /// The shared body: embeddings, the soft-token switch, `layers` blocks, then
-/// `ln_f`, its mean as `pooled`; returns the final hidden state's name.
-fn trunk(g: &mut GraphWriter, cfg: &ModelConfig, layers: usize) -> Result<String, GraphError> {
+/// `ln_f`, its mean as `pooled`; returns the final hidden state's name and the
+/// token table.
+fn trunk(g: &mut GraphWriter, cfg: &ModelConfig, layers: usize) -> Result<(String, TokenTable), GraphError> {
     let d = cfg.n_embd;
     let (h, hd) = (cfg.n_head, cfg.head_dim());
     let wte = g.token_table(cfg)?;
@@ -201,7 +212,7 @@ fn trunk(g: &mut GraphWriter, cfg: &ModelConfig, layers: usize) -> Result<String
 
     let hidden = g.layer_norm(&x, "ln_f", d, eps)?;
     g.node_named("ReduceMean", &[&hidden], vec![attr_ints("axes", &[1]), attr_int("keepdims", 0)], "pooled");
-    Ok(hidden)
+    Ok((hidden, wte))
 }
 
 /// Declares the interface of a graph over `layers` blocks and wraps it in a model.

@@ -79,6 +79,54 @@ pub fn feature_agreement(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, l
     Ok(worst)
 }
 
+/// Mean per-token loss of two graphs of the same model through ONNX Runtime, on
+/// the first `max_windows` windows of `set` (each window's own student vector as
+/// the soft token, padding not counted): `(loss of a, loss of b, windows, tokens)`.
+pub fn validation_losses(
+    cfg: &ModelConfig,
+    weights: &HashMap<String, Tensor>,
+    a: &Path,
+    b: &Path,
+    set: &crate::windows::WindowSet,
+    special: (u32, u32),
+    max_windows: usize,
+) -> anyhow::Result<(f64, f64, usize, usize)> {
+    let (pad, mask) = special;
+    let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &Device::Cpu);
+    let model = TraceModel::load(vb, cfg)?;
+    let mut graphs = [OnnxModel::load(a, &SessionOptions::default())?, OnnxModel::load(b, &SessionOptions::default())?];
+    let vocab = cfg.vocab_size;
+    let (mut sums, mut tokens, mut windows) = ([0.0f64; 2], 0usize, 0usize);
+    for i in 0..set.len().min(max_windows) {
+        let t = set.length(i, pad);
+        if t < 2 {
+            continue;
+        }
+        let ids = &set.window(i)[..t];
+        let rows = Tensor::from_vec(vec![set.rows[i]], 1, &Device::Cpu)?;
+        let soft = model.student.soft_token_for_rows(&rows)?.flatten_all()?.to_vec1::<f32>()?;
+        // The soft token and the first t-1 tokens predict all t tokens, as in training.
+        let inputs: Vec<i64> = ids[..t - 1].iter().map(|&x| i64::from(x)).collect();
+        for (g, sum) in graphs.iter_mut().zip(sums.iter_mut()) {
+            let out = g.forward(&inputs, &soft, &g.empty_cache(1)?)?;
+            anyhow::ensure!(out.logits.len() == t * vocab, "graph returned {} logits for {t} positions", out.logits.len());
+            for (pos, &target) in ids.iter().enumerate() {
+                if target == pad || target == mask {
+                    continue;
+                }
+                let row = &out.logits[pos * vocab..(pos + 1) * vocab];
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let log_sum = row.iter().map(|&v| f64::from(v - max).exp()).sum::<f64>().ln() + f64::from(max);
+                *sum += log_sum - f64::from(row[target as usize]);
+            }
+        }
+        tokens += ids.iter().filter(|&&x| x != pad && x != mask).count();
+        windows += 1;
+    }
+    anyhow::ensure!(tokens > 0, "no validation tokens to compare the graphs on");
+    Ok((sums[0] / tokens as f64, sums[1] / tokens as f64, windows, tokens))
+}
+
 /// Cosine similarity of two vectors; negative infinity when their lengths differ.
 pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() {

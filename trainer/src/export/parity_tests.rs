@@ -70,7 +70,7 @@ fn ort_matches_candle_with_and_without_kv_cache() {
     let (cfg, model, weights) = random_tiny(11, vocab);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.onnx");
-    super::write_onnx(&cfg, &weights, &path).expect("export");
+    super::write_onnx(&cfg, &weights, false, &path).expect("export");
     let mut onnx = OnnxModel::load(&path, &SessionOptions::default()).expect("ort loads the export");
     let dims = onnx.dims();
     assert_eq!((dims.n_layer, dims.n_head, dims.n_embd, dims.vocab_size), (cfg.n_layer, cfg.n_head, cfg.n_embd, vocab));
@@ -136,7 +136,7 @@ fn repeated_cache_continues_each_row_like_the_original() {
     let (cfg, model, weights) = random_tiny(3, vocab);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.onnx");
-    super::write_onnx(&cfg, &weights, &path).expect("export");
+    super::write_onnx(&cfg, &weights, false, &path).expect("export");
     let mut onnx = OnnxModel::load(&path, &SessionOptions::default()).expect("load");
     let mut rng = SplitMix64::new(8);
     let prompt = random_ids(&mut rng, 1, 12, vocab);

@@ -390,6 +390,7 @@ mod tests {
             strong_student: None,
             parity: None,
             features: None,
+            quantization: None,
             probe: None,
             provenance: ModelProvenance { run_dir: run_dir.display().to_string(), data, ..ModelProvenance::default() },
             files: BTreeMap::new(),
