@@ -1,6 +1,7 @@
 //! `textDocument/codeAction`: the last run's verified quick fixes and, for a failing
-//! run with a model loaded, "Fix in my style" (computed on the first request for
-//! that run, with `$/progress`, and reused after), in one ranking, as minimal edits.
+//! run with a model loaded, "Fix in my style" (searched once per run, started by the
+//! first request, with `$/progress`; a request waits for it at most
+//! [`STYLE_FIX_WAIT`] and later requests reuse it), in one ranking, as minimal edits.
 
 use crate::classroom::{live, policy::Help};
 use crate::edit::minimal_edits;
@@ -8,12 +9,12 @@ use crate::error::ServerError;
 use crate::protocol::ACCEPT_FIX_COMMAND;
 use crate::coach::style_fix::{request_seed, StyleFix};
 use crate::pipeline::{self, Services, StyleFixParams};
-use crate::server::api::log;
 use crate::server::{services, PencilServer};
 use crate::session::{Settings, StyleFixSlot};
 use std::collections::HashMap;
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::Client;
 
 pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionParams) -> Result<Option<Vec<CodeActionResponse>>> {
     let uri = params.text_document.uri;
@@ -39,17 +40,33 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
             return Ok(None);
         }
     }
-    let style: &[StyleFix] = match (&run.style, services(server)) {
-        (Some(slot), Some(services)) => {
-            let token = params.work_done_progress_params.work_done_token.clone();
-            slot.fixes
-                .get_or_init(|| style_fixes(server, services, &run.text, slot, &settings, token, client_progress))
-                .await
-        }
-        _ => &[],
+    let style: Vec<StyleFix> = match (&run.style, services(server)) {
+        (Some(slot), Some(services)) => match slot.fixes.get() {
+            Some(done) => done.clone(),
+            None => {
+                let search = StyleSearch {
+                    client: server.client.clone(),
+                    services: services.clone(),
+                    text: run.text.clone(),
+                    slot: slot.clone(),
+                    settings: settings.clone(),
+                    client_token: params.work_done_progress_params.work_done_token.clone(),
+                    server_token: client_progress.then(|| server.next_progress_token()),
+                };
+                let cell = slot.fixes.clone();
+                // The search runs on its own task so that a request which stops waiting
+                // does not cancel it; a later request shares the same search.
+                let task = tokio::spawn(async move {
+                    cell.get_or_init(|| search.run()).await;
+                });
+                let _ = tokio::time::timeout(STYLE_FIX_WAIT, task).await;
+                slot.fixes.get().cloned().unwrap_or_default()
+            }
+        },
+        _ => Vec::new(),
     };
     // Rule-based and model fixes in one ranking; the first is the preferred one.
-    let actions: Vec<CodeActionResponse> = pipeline::offers(&run.fixes, style)
+    let actions: Vec<CodeActionResponse> = pipeline::offers(&run.fixes, &style)
         .iter()
         .enumerate()
         .map(|(i, offer)| fix_action(&uri, doc.text(), &run.diagnostics, offer.title(), offer.new_code(), offer.hint_id(), i == 0))
@@ -57,64 +74,83 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
     Ok((!actions.is_empty()).then_some(actions))
 }
 
-/// Samples, verifies and records the style fixes of one failing run, showing progress.
-async fn style_fixes(
-    server: &PencilServer,
-    services: &Services,
-    text: &str,
-    slot: &StyleFixSlot,
-    settings: &Settings,
+/// How long a quick-fix request waits for "Fix in my style" before it answers with
+/// the rule-based fixes alone. Sampling on a slow or busy machine can take tens of
+/// seconds, and the light bulb must not hang that long; the search goes on, its
+/// progress stays in the status bar, and the next request shows its fixes.
+const STYLE_FIX_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// One failing run's "Fix in my style" search, owning what it needs to outlive the
+/// request that started it.
+struct StyleSearch {
+    client: Client,
+    services: Services,
+    text: String,
+    slot: StyleFixSlot,
+    settings: Settings,
+    /// The token the client sent with the request, if any.
     client_token: Option<ProgressToken>,
-    client_progress: bool,
-) -> Vec<StyleFix> {
-    let token = match client_token {
-        Some(t) => Some(t),
-        None if client_progress => {
-            let token = ProgressToken::Int(server.next_progress_token());
-            let created = server
-                .client
-                .send_request::<WorkDoneProgressCreateRequest>(WorkDoneProgressCreateParams { token: token.clone() })
-                .await;
-            created.is_ok().then_some(token)
+    /// Otherwise a token number the server may create, when the client accepts server-created progress.
+    server_token: Option<i32>,
+}
+
+impl StyleSearch {
+    /// Samples, verifies and records the style fixes of the run, showing progress.
+    async fn run(self) -> Vec<StyleFix> {
+        let StyleSearch { client, services, text, slot, settings, client_token, server_token } = self;
+        let token = match (client_token, server_token) {
+            (Some(t), _) => Some(t),
+            (None, Some(n)) => {
+                let token = ProgressToken::Int(n);
+                let created =
+                    client.send_request::<WorkDoneProgressCreateRequest>(WorkDoneProgressCreateParams { token: token.clone() }).await;
+                created.is_ok().then_some(token)
+            }
+            (None, None) => None,
+        };
+        let progress = match token {
+            Some(t) => Some(client.progress(t, "Fix in my style").with_message("reading your trace").begin().await),
+            None => None,
+        };
+        let trace = pipeline::trace_so_far(&services, &slot.student, &slot.title, &text, &slot.time).await;
+        let params = StyleFixParams {
+            samples: settings.fix_samples,
+            size: live::hint_size(services.store.as_ref(), settings.hint_size).await,
+            vector: settings.student_vector,
+            seed: request_seed(&slot.student, &slot.title, &text),
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let forward = async {
+            while let Some(message) = rx.recv().await {
+                if let Some(p) = &progress {
+                    p.report(message).await;
+                }
+            }
+        };
+        let (mut search, ()) = tokio::join!(pipeline::find_style_fixes(&services, trace, params, Some(tx)), forward);
+        if let Some(problem) = &search.problem {
+            warn(&client, format!("Fix in my style: {problem}")).await;
         }
-        None => None,
-    };
-    let progress = match token {
-        Some(t) => Some(server.client.progress(t, "Fix in my style").with_message("reading your trace").begin().await),
-        None => None,
-    };
-    let trace = pipeline::trace_so_far(services, &slot.student, &slot.title, text, &slot.time).await;
-    let params = StyleFixParams {
-        samples: settings.fix_samples,
-        size: live::hint_size(services.store.as_ref(), settings.hint_size).await,
-        vector: settings.student_vector,
-        seed: request_seed(&slot.student, &slot.title, text),
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let forward = async {
-        while let Some(message) = rx.recv().await {
-            if let Some(p) = &progress {
-                p.report(message).await;
+        if let Some(state_id) = slot.state_id {
+            for problem in pipeline::record_style_fixes(&services, state_id, &mut search.fixes, &slot.time).await {
+                warn(&client, problem).await;
             }
         }
-    };
-    let (mut search, ()) = tokio::join!(pipeline::find_style_fixes(services, trace, params, Some(tx)), forward);
-    if let Some(problem) = &search.problem {
-        log(server, MessageType::Warning, format!("Fix in my style: {problem}")).await;
-    }
-    if let Some(state_id) = slot.state_id {
-        for problem in pipeline::record_style_fixes(services, state_id, &mut search.fixes, &slot.time).await {
-            log(server, MessageType::Warning, problem).await;
+        if let Some(p) = progress {
+            let found = match search.fixes.len() {
+                0 => format!("no running fix among {} samples", search.sampled),
+                n => format!("{n} running fix{} from {} samples (Ctrl+. shows them)", if n == 1 { "" } else { "es" }, search.sampled),
+            };
+            p.finish_with_message(found).await;
         }
+        search.fixes
     }
-    if let Some(p) = progress {
-        let found = match search.fixes.len() {
-            0 => format!("no running fix among {} samples", search.sampled),
-            n => format!("{n} running fix{} from {} samples", if n == 1 { "" } else { "es" }, search.sampled),
-        };
-        p.finish_with_message(found).await;
-    }
-    search.fixes
+}
+
+/// A warning in the server's log and the client's output channel.
+async fn warn(client: &Client, message: String) {
+    tracing::warn!("{message}");
+    client.log_message(MessageType::Warning, message).await;
 }
 
 /// One fix as a quick-fix code action: minimal edits from `text` to `new_code`, and
