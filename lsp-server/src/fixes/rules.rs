@@ -13,12 +13,79 @@ pub(super) fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<
     if line.is_some_and(is_foreign_block_end) {
         return Vec::new();
     }
-    // `pen dark green`: a color written as two words is one name.
+    // `pen dark green`, `jump to 100`: a color or command written as two words is one name.
     let at = error.line.map_or(0, |l| l.saturating_sub(1) as usize);
-    if let Some(fix) = line.and_then(|l| join_color_words(code, at, l, name)) {
+    if let Some(fix) = line.and_then(|l| join_color_words(code, at, l, name).or_else(|| join_command_words(code, at, l, name))) {
         return std::iter::once(fix).chain(rename_fixes_by_distance(code, error, name)).collect();
     }
     rename_fixes_by_distance(code, error, name)
+}
+
+/// `jump to 100` on line `at` (0-based), where `name` is `to` (or `move to`, where it
+/// is `move`): the word before or after it joined to `name` makes a turtle command
+/// (`jumpto`, `moveto`).
+fn join_command_words(code: &str, at: usize, line: &str, name: &str) -> Option<Fix> {
+    let words: Vec<(usize, &str)> = word_spans(line);
+    for (k, &(pos, word)) in words.iter().enumerate() {
+        if word != name {
+            continue;
+        }
+        // The word before, then the word after, separated from `name` by spaces only.
+        let pairs = [k.checked_sub(1).map(|j| (words[j], (pos, word))), words.get(k + 1).map(|&next| ((pos, word), next))];
+        for ((p1, w1), (p2, w2)) in pairs.into_iter().flatten() {
+            if !line[p1 + w1.len()..p2].chars().all(|c| c == ' ') || p2 == p1 + w1.len() {
+                continue;
+            }
+            let joined = format!("{w1}{w2}").to_lowercase();
+            let Some(command) = names::turtle_functions().iter().find(|c| c.to_lowercase() == joined) else { continue };
+            let fixed_line = format!("{}{}{}", &line[..p1], command, &line[p2 + w2.len()..]);
+            let new_code = code
+                .split_inclusive('\n')
+                .enumerate()
+                .map(|(i, l)| if i == at { format!("{fixed_line}{}", if l.ends_with('\n') { "\n" } else { "" }) } else { l.to_string() })
+                .collect();
+            return Some(Fix {
+                rule: Rule::NearestCommand,
+                title: format!("Write `{w1} {w2}` on line {} as one command: `{command}`", at + 1),
+                new_code,
+            });
+        }
+    }
+    None
+}
+
+/// The identifiers of `line` outside strings and comments, with their byte offsets.
+fn word_spans(line: &str) -> Vec<(usize, &str)> {
+    let bytes = line.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut quote) = (0, None::<u8>);
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'"' || b == b'\'' => quote = Some(b),
+            None if b == b'#' => break,
+            None if is_ident_byte(b) && !b.is_ascii_digit() => {
+                let start = i;
+                while i < bytes.len() && is_ident_byte(bytes[i]) {
+                    i += 1;
+                }
+                out.push((start, &line[start..i]));
+                continue;
+            }
+            None if is_ident_byte(b) => {
+                // A number (or a word glued to one): skip it whole.
+                while i < bytes.len() && is_ident_byte(bytes[i]) {
+                    i += 1;
+                }
+                continue;
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    out
 }
 
 /// `dark green` on line `at` (0-based), where `name` is `dark`: the two words joined
@@ -387,6 +454,18 @@ mod tests {
         let fixes = candidates("pen gr\n", &err("ReferenceError", "gr is not defined", Some(1)));
         let codes: Vec<&str> = fixes.iter().map(|f| f.new_code.as_str()).collect();
         assert!(codes.contains(&"pen gray\n") || codes.contains(&"pen green\n"), "{codes:?}");
+    }
+
+    #[test]
+    fn a_command_written_as_two_words_is_joined() {
+        let fixes = candidates("pen red\njump to 100, 50\n", &err("ReferenceError", "to is not defined", Some(2)));
+        assert_eq!(fixes[0].new_code, "pen red\njumpto 100, 50\n");
+        assert_eq!(fixes[0].title, "Write `jump to` on line 2 as one command: `jumpto`");
+        let fixes = candidates("move to 10, 20\n", &err("ReferenceError", "move is not defined", Some(1)));
+        assert_eq!(fixes[0].new_code, "moveto 10, 20\n");
+        // Inside a string, or not next to the unknown word: no join.
+        assert!(candidates("label 'jump to'\nfd to\n", &err("ReferenceError", "to is not defined", Some(2))).iter().all(|f| !f.title.contains("one command")));
+        assert_eq!(word_spans("fd 10; rt x2 # y"), vec![(0, "fd"), (7, "rt"), (10, "x2")]);
     }
 
     #[test]

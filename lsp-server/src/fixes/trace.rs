@@ -33,7 +33,13 @@ fn restore_changed(lines: &[&str], last: &str, at: usize) -> Vec<Fix> {
         .ops()
         .iter()
         .filter_map(|op| match *op {
-            DiffOp::Replace { old_index, old_len, new_index, new_len } if new_len <= MAX_HUNK_LINES && old_len == new_len => {
+            // Only lines the student edited, not ones they rewrote: putting back `ht()`
+            // where the student now writes `fill, blue` undoes their new idea.
+            DiffOp::Replace { old_index, old_len, new_index, new_len }
+                if new_len <= MAX_HUNK_LINES
+                    && old_len == new_len
+                    && (0..new_len).all(|k| is_edit_of(old[old_index + k], lines[new_index + k])) =>
+            {
                 let distance = if (new_index..new_index + new_len).contains(&at) { 0 } else { new_index.abs_diff(at).min((new_index + new_len).abs_diff(at + 1)) };
                 Some((distance, old_index..old_index + old_len, new_index..new_index + new_len))
             }
@@ -58,6 +64,12 @@ fn restore_changed(lines: &[&str], last: &str, at: usize) -> Vec<Fix> {
             Fix { rule: Rule::EarlierLine, title: format!("Write {what} as you had it before (`{shown}`)"), new_code }
         })
         .collect()
+}
+
+/// Whether `now` is `before` edited rather than rewritten: at most half of it changed.
+fn is_edit_of(before: &str, now: &str) -> bool {
+    let (before, now) = (before.trim(), now.trim());
+    levenshtein(before, now) * 2 <= before.chars().count().max(now.chars().count())
 }
 
 /// The error line, replaced by the closest line the student wrote in an earlier
@@ -108,6 +120,8 @@ mod tests {
         check("pen red\nfd 1O0\nrt 90\n", 2, &["pen red\nfd 100\nrt 90\n"], &["pen red\nfd 100\nrt 90\n", "pen red\nfd 100\nrt 90\n"]);
         // Lines added since are not removed by this rule.
         check("pen red\nfd 100\nfowrard 5\n", 3, &["pen red\nfd 100\n"], &[]);
+        // A line rewritten, not edited, stays the student's.
+        check("pen red\nfill, blue\n", 2, &["pen red\nht()\n"], &[]);
     }
 
     #[test]
