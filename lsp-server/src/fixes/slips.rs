@@ -323,9 +323,9 @@ fn rejoin_block(lines: &[&str], at: usize) -> Option<Fix> {
     }
     let indent = &lines[at][..deep];
     let mut replaced = Vec::new();
-    for j in opener_side + 1..at {
-        if !lines[j].trim().is_empty() && indent_len(lines[j]) < deep {
-            replaced.push((j, format!("{indent}{}", lines[j].trim_start_matches([' ', '\t']))));
+    for (j, line) in lines.iter().enumerate().take(at).skip(opener_side + 1) {
+        if !line.trim().is_empty() && indent_len(line) < deep {
+            replaced.push((j, format!("{indent}{}", line.trim_start_matches([' ', '\t']))));
         }
     }
     let first = replaced.first()?.0;
