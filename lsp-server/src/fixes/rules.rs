@@ -39,11 +39,7 @@ fn join_command_words(code: &str, at: usize, line: &str, name: &str) -> Option<F
             let joined = format!("{w1}{w2}").to_lowercase();
             let Some(command) = names::turtle_functions().iter().find(|c| c.to_lowercase() == joined) else { continue };
             let fixed_line = format!("{}{}{}", &line[..p1], command, &line[p2 + w2.len()..]);
-            let new_code = code
-                .split_inclusive('\n')
-                .enumerate()
-                .map(|(i, l)| if i == at { format!("{fixed_line}{}", if l.ends_with('\n') { "\n" } else { "" }) } else { l.to_string() })
-                .collect();
+            let new_code = with_line(code, at, &fixed_line);
             return Some(Fix {
                 rule: Rule::NearestCommand,
                 title: format!("Write `{w1} {w2}` on line {} as one command: `{command}`", at + 1),
@@ -52,6 +48,14 @@ fn join_command_words(code: &str, at: usize, line: &str, name: &str) -> Option<F
         }
     }
     None
+}
+
+/// `code` with line `at` (0-based) replaced by `text`, keeping that line's end.
+fn with_line(code: &str, at: usize, text: &str) -> String {
+    let lines: Vec<&str> = code.split_inclusive('\n').collect();
+    let Some(old) = lines.get(at) else { return code.to_string() };
+    let end = if old.ends_with('\n') { "\n" } else { "" };
+    super::rebuild(&lines, &[(at, format!("{text}{end}"))])
 }
 
 /// The identifiers of `line` outside strings and comments, with their byte offsets.
@@ -105,11 +109,7 @@ fn join_color_words(code: &str, at: usize, line: &str, name: &str) -> Option<Fix
         let joined = format!("{name}{word}").to_lowercase();
         let Some(color) = names::colors().iter().find(|c| c.to_lowercase() == joined) else { continue };
         let fixed_line = format!("{}{}{}", &line[..pos], color, &rest[gap + word.len()..]);
-        let new_code = code
-            .split_inclusive('\n')
-            .enumerate()
-            .map(|(i, l)| if i == at { format!("{fixed_line}{}", if l.ends_with('\n') { "\n" } else { "" }) } else { l.to_string() })
-            .collect();
+        let new_code = with_line(code, at, &fixed_line);
         return Some(Fix {
             rule: Rule::NearestColor,
             title: format!("Write `{name} {word}` on line {} as one color name: `{color}`", at + 1),
