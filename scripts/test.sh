@@ -10,6 +10,13 @@ if [ ! -d ../shared/data ]; then
   exit 2
 fi
 bash scripts/setup.sh
+# pencil-hub's release tests read Parquet back with DuckDB (PyPI duckdb, into .deps/python).
+if [ ! -f .deps/python/.duckdb-2.0.1 ]; then
+  echo "test: installing duckdb==2.0.1 into .deps/python (pencil-hub release tests)" >&2
+  python3 -m pip install -q --disable-pip-version-check --no-warn-script-location \
+    --target .deps/python "duckdb==2.0.1"
+  touch .deps/python/.duckdb-2.0.1
+fi
 # A CI run builds once from scratch: incremental caches would only take disk.
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 export PATH="$root/.deps/npm/node_modules/.bin:$PATH"

@@ -7,11 +7,15 @@
 //! - [`security`]: tokens, hashes, Argon2id, join codes. [`html`]: escaping and layout.
 //! - [`research`]: consented research collection: `study publish`, pseudonyms, the
 //!   students' `/api/v1/research` endpoints.
+//! - [`release`]: releases of a study to its researchers (ProgSnap2, JSON Lines,
+//!   Parquet), deletion manifests after revocations; [`audit`]: the disclosure log.
 //! - [`teacher`]: the `teacher add` command; [`bench`]: the ingest load test.
 
 pub mod api;
+pub mod audit;
 pub mod bench;
 pub mod html;
+pub mod release;
 pub mod research;
 pub mod security;
 pub mod server;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use pencil_hub::release::verdicts::{SandboxJudge, Verdicts};
+use pencil_hub::release::{write_release, Format, ReleaseRequest};
 use pencil_hub::server::{check_listen, serve, Config, TlsFiles};
 use pencil_hub::sqlite::SqliteDb;
 use pencil_hub::store::Store;
@@ -44,7 +46,8 @@ enum Command {
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
-    /// Ingest load test on loopback against an in-process hub (uses a fresh --data-dir).
+    /// Ingest load test on loopback against an in-process hub (uses a fresh --data-dir);
+    /// with --release, export time and size of each release format for a corpus file.
     Bench {
         #[arg(long, default_value_t = 300)]
         devices: usize,
@@ -53,7 +56,47 @@ enum Command {
         rate: f64,
         #[arg(long, default_value_t = 30)]
         seconds: u64,
+        /// Measure releases instead: load --corpus as one study's uploads, write every format to --out.
+        #[arg(long, requires_all = ["corpus", "out"])]
+        release: bool,
+        /// The corpus file (JSON Lines, gzipped or not) to load as uploads.
+        #[arg(long, requires = "release")]
+        corpus: Option<PathBuf>,
+        /// Where the releases go (one folder per format).
+        #[arg(long, requires = "release")]
+        out: Option<PathBuf>,
+        /// Only the first N traces of the corpus.
+        #[arg(long, requires = "release")]
+        limit: Option<usize>,
+        /// Sandbox workers judging programs.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
     },
+    /// Write a release of a study's collection for its researchers (or, with
+    /// --deletions, the deletion manifests of its revocations); each is audited.
+    Release {
+        #[arg(long)]
+        study: String,
+        #[arg(long, value_enum, required_unless_present = "deletions")]
+        format: Option<Format>,
+        /// A new directory for the release (with --deletions: manifests go to OUT/deletions/).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write every deletion manifest of the study instead of a release.
+        #[arg(long, conflicts_with = "format")]
+        deletions: bool,
+        /// Sandbox workers judging programs (ProgSnap2 and Parquet carry verdicts).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+    },
+    /// Print a study's audit log: every release, deletion manifest and revocation.
+    Audit {
+        #[arg(long)]
+        study: String,
+    },
+    /// A sandbox worker process: releases start these themselves (framed requests on stdin).
+    #[command(name = "sandbox-worker", hide = true)]
+    SandboxWorker,
     /// Manage teacher accounts.
     Teacher {
         #[command(subcommand)]
@@ -99,14 +142,24 @@ fn data_dir(cli: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if let Command::SandboxWorker = cli.command {
+        // Before anything else starts in this process: the worker sets its own limits.
+        std::process::exit(pencil_sandbox::serve_worker());
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let cli = Cli::parse();
     let dir = data_dir(cli.data_dir)?;
     match cli.command {
         Command::Serve {
@@ -134,9 +187,33 @@ fn main() -> Result<()> {
             ))
         }
         Command::Bench {
+            release: true,
+            corpus: Some(corpus),
+            out: Some(out),
+            limit,
+            jobs,
+            ..
+        } => {
+            let judge = SandboxJudge::start(jobs)?;
+            let report = pencil_hub::release::bench::run(
+                &pencil_hub::release::bench::ReleaseBench {
+                    data_dir: &dir,
+                    corpus: &corpus,
+                    out: &out,
+                    limit,
+                    jobs,
+                    actor: pencil_hub::audit::actor(std::env::args()),
+                },
+                &judge,
+            )?;
+            print!("{report}");
+            Ok(())
+        }
+        Command::Bench {
             devices,
             rate,
             seconds,
+            ..
         } => {
             if dir.join(pencil_hub::sqlite::DB_FILE).exists() {
                 anyhow::bail!(
@@ -154,6 +231,87 @@ fn main() -> Result<()> {
                 },
             ))
         }
+        Command::Release {
+            study,
+            format,
+            out,
+            deletions,
+            jobs,
+        } => {
+            let mut db = SqliteDb::open(&dir)?;
+            let actor = pencil_hub::audit::actor(std::env::args());
+            match format {
+                None if deletions => {
+                    let written = pencil_hub::release::deletions::write_manifests(
+                        &mut db,
+                        &study,
+                        &out,
+                        &actor,
+                        unix_now(),
+                    )?;
+                    for (path, m) in &written {
+                        println!(
+                            "{}: subject {} withdrew {}; {} row(s) to delete in {} earlier release(s)",
+                            path.display(),
+                            m.subject_id,
+                            m.revoked_at,
+                            m.rows(),
+                            m.releases.len()
+                        );
+                    }
+                    if written.is_empty() {
+                        println!("no consent to study '{study}' has been withdrawn");
+                    }
+                    Ok(())
+                }
+                None => anyhow::bail!("--format or --deletions is needed"),
+                Some(format) => {
+                    let judge = if format.has_verdicts() {
+                        Some(SandboxJudge::start(jobs)?)
+                    } else {
+                        None
+                    };
+                    let no_judge = pencil_hub::release::verdicts::Unused;
+                    let judge: &dyn pencil_hub::release::verdicts::Judge = match &judge {
+                        Some(j) => j,
+                        None => &no_judge,
+                    };
+                    let mut verdicts = Verdicts::new(judge, jobs);
+                    let m = write_release(
+                        &mut db,
+                        &ReleaseRequest {
+                            study_id: &study,
+                            format,
+                            out: &out,
+                            actor,
+                            now: unix_now(),
+                        },
+                        &mut verdicts,
+                    )?;
+                    println!(
+                        "release {} of study '{}' ({}) written to {}: {} subjects, {} program states, {} rows",
+                        m.release_id,
+                        m.study_id,
+                        m.format,
+                        out.display(),
+                        m.subject_ids.len(),
+                        m.states,
+                        m.rows
+                    );
+                    Ok(())
+                }
+            }
+        }
+        Command::Audit { study } => {
+            let mut db = SqliteDb::open(&dir)?;
+            use pencil_hub::store::Db as _;
+            if db.study(&study)?.is_none() {
+                anyhow::bail!("there is no study '{study}' on this hub");
+            }
+            print!("{}", pencil_hub::audit::render(&db.audit(&study)?));
+            Ok(())
+        }
+        Command::SandboxWorker => unreachable!("handled before logging starts"),
         Command::Study {
             command: StudyCommand::Publish { file, class },
         } => {

@@ -12,8 +12,8 @@ use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::store::{
-    Class, ConsentRow, Db, Device, DeviceBatch, DeviceSummary, Session, StudyRow, StudyStored,
-    Teacher, UploadRow,
+    AuditEntry, Class, ConsentRow, Db, DeletionRow, Device, DeviceBatch, DeviceSummary, NewRelease,
+    ReleasedRows, Session, StudyRow, StudyStored, Teacher, UploadRow,
 };
 
 /// Schema steps; entry `i` brings `user_version` from `i` to `i + 1`.
@@ -119,6 +119,37 @@ const MIGRATIONS: &[&str] = &[
         uploads_deleted INTEGER NOT NULL,
         requested_at INTEGER NOT NULL
     );",
+    // 3: releases (see `crate::release`): what each release holds per subject,
+    // so a later revocation can name the rows to delete, and the audit log of
+    // every disclosure. Row ids only, never program text.
+    "CREATE TABLE releases (
+        id INTEGER PRIMARY KEY,
+        study_id TEXT NOT NULL REFERENCES studies(id),
+        format TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        out_dir TEXT NOT NULL,
+        manifest_json TEXT NOT NULL
+    );
+    CREATE TABLE release_subjects (
+        release_id INTEGER NOT NULL REFERENCES releases(id),
+        subject_id TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        row_ids_json TEXT NOT NULL,
+        PRIMARY KEY (release_id, subject_id)
+    );
+    CREATE INDEX release_subjects_subject ON release_subjects(subject_id);
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        study_id TEXT NOT NULL,
+        format TEXT,
+        subjects INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        sha256s_json TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_study ON audit_log(study_id, seq);",
 ];
 
 pub const DB_FILE: &str = "hub.sqlite3";
@@ -163,6 +194,23 @@ impl SqliteDb {
         Ok(db)
     }
 
+    /// Runs `f` inside one transaction (committed if it succeeds): for bulk
+    /// loads such as `bench --release`, where a sync per row would dominate.
+    /// `f` must not call methods that open a transaction of their own.
+    pub fn in_transaction<T>(&mut self, f: impl FnOnce(&mut SqliteDb) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN")?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let version: i64 = self
             .conn
@@ -183,6 +231,41 @@ impl SqliteDb {
         }
         Ok(())
     }
+}
+
+/// A count stored as INTEGER (SQLite has no unsigned type).
+fn count(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
+}
+
+fn insert_audit(conn: &Connection, e: &AuditEntry) -> Result<()> {
+    conn.execute(
+        "INSERT INTO audit_log (at, action, actor, study_id, format, subjects, rows, sha256s_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            e.at,
+            e.action,
+            e.actor,
+            e.study_id,
+            e.format,
+            i64::try_from(e.subjects)?,
+            i64::try_from(e.rows)?,
+            e.sha256s_json
+        ],
+    )?;
+    Ok(())
+}
+
+/// A stored study's row, with its secret checked for length.
+fn study_row(study_id: &str, (signed_json, digest, secret): (String, String, Vec<u8>)) -> Result<StudyRow> {
+    let secret = secret
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("study {study_id} has a corrupt secret"))?;
+    Ok(StudyRow {
+        signed_json,
+        digest,
+        secret,
+    })
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -539,17 +622,7 @@ impl Db for SqliteDb {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        row.map(|(signed_json, digest, secret)| {
-            let secret = secret
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("study {study_id} has a corrupt secret"))?;
-            Ok(StudyRow {
-                signed_json,
-                digest,
-                secret,
-            })
-        })
-        .transpose()
+        row.map(|r| study_row(study_id, r)).transpose()
     }
 
     fn put_consent(
@@ -629,6 +702,19 @@ impl Db for SqliteDb {
             "INSERT INTO research_deletions (study_id, subject_id, uploads_deleted, requested_at) VALUES (?1, ?2, ?3, ?4)",
             params![study_id, subject_id, i64::try_from(deleted)?, now],
         )?;
+        insert_audit(
+            &tx,
+            &AuditEntry {
+                at: now,
+                action: "revoke".into(),
+                actor: "POST /api/v1/research/revoke".into(),
+                study_id: study_id.into(),
+                format: None,
+                subjects: 1,
+                rows: deleted as u64,
+                sha256s_json: "{}".into(),
+            },
+        )?;
         tx.commit()?;
         Ok(deleted)
     }
@@ -643,6 +729,114 @@ impl Db for SqliteDb {
                 subject_id: r.get(1)?,
                 upload_id: r.get(2)?,
                 body: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+    fn study(&mut self, study_id: &str) -> Result<Option<StudyRow>> {
+        let row: Option<(String, String, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT signed_json, digest, secret FROM studies WHERE id = ?1",
+                [study_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|r| study_row(study_id, r)).transpose()
+    }
+
+    fn study_roster(&mut self, study_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.display_name FROM devices d JOIN study_offers o ON o.class_id = d.class_id
+             WHERE o.study_id = ?1 ORDER BY d.id",
+        )?;
+        let rows = stmt.query_map([study_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn next_release_id(&mut self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM releases", [], |r| r.get(0))?)
+    }
+
+    fn record_release(&mut self, release: &NewRelease, audit: &AuditEntry) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO releases (id, study_id, format, created_at, out_dir, manifest_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                release.id,
+                release.study_id,
+                release.format,
+                release.created_at,
+                release.out_dir,
+                release.manifest_json
+            ],
+        )?;
+        let id = release.id;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO release_subjects (release_id, subject_id, rows, row_ids_json) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for s in &release.subjects {
+                insert.execute(params![id, s.subject_id, i64::try_from(s.rows)?, s.row_ids_json])?;
+            }
+        }
+        insert_audit(&tx, audit)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn deletions(&mut self, study_id: &str) -> Result<Vec<DeletionRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT subject_id, uploads_deleted, requested_at FROM research_deletions WHERE study_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([study_id], |r| {
+            Ok(DeletionRow {
+                subject_id: r.get(0)?,
+                uploads_deleted: count(r, 1)?,
+                requested_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn released_rows(&mut self, study_id: &str, subject_id: &str, until: i64) -> Result<Vec<ReleasedRows>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.id, r.format, r.created_at, r.out_dir, s.rows, s.row_ids_json
+             FROM releases r JOIN release_subjects s ON s.release_id = r.id
+             WHERE r.study_id = ?1 AND s.subject_id = ?2 AND r.created_at <= ?3 ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map(params![study_id, subject_id, until], |r| {
+            Ok(ReleasedRows {
+                release_id: r.get(0)?,
+                format: r.get(1)?,
+                created_at: r.get(2)?,
+                out_dir: r.get(3)?,
+                rows: count(r, 4)?,
+                row_ids_json: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<()> {
+        insert_audit(&self.conn, entry)
+    }
+
+    fn audit(&mut self, study_id: &str) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, action, actor, study_id, format, subjects, rows, sha256s_json
+             FROM audit_log WHERE study_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([study_id], |r| {
+            Ok(AuditEntry {
+                at: r.get(0)?,
+                action: r.get(1)?,
+                actor: r.get(2)?,
+                study_id: r.get(3)?,
+                format: r.get(4)?,
+                subjects: count(r, 5)?,
+                rows: count(r, 6)?,
+                sha256s_json: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

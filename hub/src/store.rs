@@ -72,13 +72,71 @@ pub struct ConsentRow {
     pub revoked: bool,
 }
 
-/// One stored upload, for tests and later release formats.
+/// One stored upload, as releases read it.
 pub struct UploadRow {
     pub study_id: String,
     pub subject_id: String,
     pub upload_id: String,
     /// Exactly the bytes the student's machine sent.
     pub body: Vec<u8>,
+}
+
+/// A release about to be recorded: what its `release.json` says, and each
+/// subject's rows in it (what a later deletion manifest names).
+pub struct NewRelease {
+    /// From [`Db::next_release_id`]; `release.json` names it.
+    pub id: i64,
+    pub study_id: String,
+    /// `progsnap2`, `jsonl` or `parquet`.
+    pub format: String,
+    pub created_at: i64,
+    /// Where it was written, as the researcher named it.
+    pub out_dir: String,
+    /// The release's `release.json`, verbatim.
+    pub manifest_json: String,
+    pub subjects: Vec<ReleasedSubject>,
+}
+
+/// One subject's rows in one release.
+pub struct ReleasedSubject {
+    pub subject_id: String,
+    pub rows: u64,
+    /// JSON object: row id kind (e.g. `EventID`, `CodeStateID`, `line`) -> ids.
+    pub row_ids_json: String,
+}
+
+/// One subject's rows in an earlier release, for a deletion manifest.
+pub struct ReleasedRows {
+    pub release_id: i64,
+    pub format: String,
+    pub created_at: i64,
+    pub out_dir: String,
+    pub rows: u64,
+    pub row_ids_json: String,
+}
+
+/// A withdrawn consent whose uploads were deleted.
+pub struct DeletionRow {
+    pub subject_id: String,
+    pub uploads_deleted: u64,
+    pub requested_at: i64,
+}
+
+/// One line of the disclosure audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: i64,
+    /// What happened: `release`, `deletion-manifest`, `revoke`.
+    pub action: String,
+    /// Who or what did it: the command line, or the API endpoint.
+    pub actor: String,
+    pub study_id: String,
+    /// The release format, when there is one.
+    pub format: Option<String>,
+    pub subjects: u64,
+    pub rows: u64,
+    /// JSON object: file name -> lowercase hex SHA-256 of what was written.
+    pub sha256s_json: String,
 }
 
 /// One device's `POST /events` batch, as the database thread receives it.
@@ -219,6 +277,24 @@ pub trait Db: Send {
     ) -> Result<usize>;
     /// Every stored upload of a study, in arrival order.
     fn uploads(&mut self, study_id: &str) -> Result<Vec<UploadRow>>;
+
+    /// A published study, whatever class it is offered to.
+    fn study(&mut self, study_id: &str) -> Result<Option<StudyRow>>;
+    /// Display names of the devices in every class the study is offered to:
+    /// the roster the release scrub takes out of program text.
+    fn study_roster(&mut self, study_id: &str) -> Result<Vec<String>>;
+    /// The id the next recorded release will take.
+    fn next_release_id(&mut self) -> Result<i64>;
+    /// Records a written release, its subjects' rows and its audit line in
+    /// one transaction; returns the release id.
+    fn record_release(&mut self, release: &NewRelease, audit: &AuditEntry) -> Result<i64>;
+    /// The study's withdrawn consents, oldest first.
+    fn deletions(&mut self, study_id: &str) -> Result<Vec<DeletionRow>>;
+    /// A subject's rows in the study's releases made up to `until`, oldest first.
+    fn released_rows(&mut self, study_id: &str, subject_id: &str, until: i64) -> Result<Vec<ReleasedRows>>;
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    /// The study's audit log, oldest first.
+    fn audit(&mut self, study_id: &str) -> Result<Vec<AuditEntry>>;
 }
 
 type Call = Box<dyn FnOnce(&mut dyn Db) + Send>;
