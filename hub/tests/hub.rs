@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // A failing unwrap in a test is a failed test, with its line.
 //! End-to-end tests: the real `pencil-hub` binary on a free loopback port
 //! with a fresh data directory, driven over HTTP the way a teacher's browser
 //! and a student's coach drive it.

@@ -469,6 +469,14 @@ fn releases_in_every_format_hold_the_uploads_without_the_roster() {
     let ps2 = root.path().join("ps2");
     let m = release(&hub, "progsnap2", &ps2);
     let events = check_progsnap2(&ps2);
+    // A copy to run other validators on by hand (the toolbox's, say).
+    if let Some(keep) = std::env::var_os("PENCIL_KEEP_PROGSNAP2") {
+        std::fs::create_dir_all(&keep).expect("keep dir");
+        for entry in std::fs::read_dir(&ps2).expect("dir") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, Path::new(&keep).join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
     let count = |kind: &str| events.iter().filter(|e| e["EventType"] == kind).count();
     assert_eq!(count("Run.Program"), total);
     assert_eq!(count("Compile"), total);
@@ -606,4 +614,40 @@ fn a_revoked_subject_leaves_the_next_release_and_a_manifest_names_its_rows() {
     let audit = ok(hub.cli(&["audit", "--study", STUDY]));
     assert!(audit.contains(" revoke ") && audit.contains("deletion-manifest"), "{audit}");
     assert_eq!(audit.lines().filter(|l| l.contains("  release ")).count(), 3, "{audit}");
+}
+
+#[test]
+fn the_checks_refuse_what_the_specification_refuses() {
+    let header = "EventType,EventID,Order,SubjectID,ToolInstances,CodeStateID,ClientTimestamp,ProblemID,ParentEventID,CodeStateSection,CompileResult,ExecutionResult";
+    let good = [
+        "Compile,1,1,s,t,1,2026-01-01T10:00:00+00:00,car,,car,Success,",
+        "Run.Program,2,2,s,t,1,2026-01-01T10:00:00Z,car,,,,Success",
+    ];
+    let cases = [
+        ("Run.Program,2,2,s,t,1,2026-01-01T10:00:00,car,,,,Success", "no time zone offset"),
+        ("Run.Program,2,2,s,t,1,2026-01-01T10:00:00Z,car,,,,", "missing required column ExecutionResult"),
+        ("Run.Program,2,2,s,t,1,2026-01-01T10:00:00Z,car,,car,,Success", "unexpected column CodeStateSection"),
+        ("Run.Done,2,2,s,t,1,2026-01-01T10:00:00Z,car,,,,Success", "not in the specification"),
+        ("Run.Program,2,2,s,t,1,2026-01-01T10:00:00Z,car,,,,Crashed", "not one of its enum values"),
+        ("Run.Program,2,x,s,t,1,2026-01-01T10:00:00Z,car,,,,Success", "is not an Integer"),
+        ("Run.Program,2,0,s,t,1,2026-01-01T10:00:00Z,car,,,,Success", "Order 0 after 1"),
+        ("Run.Program,1,2,s,t,1,2026-01-01T10:00:00Z,car,,,,Success", "EventID 1 repeats"),
+        ("Run.Program,2,2,s,t,9,2026-01-01T10:00:00Z,car,,,,Success", "not in CodeStates.csv"),
+        ("Run.Program,2,2,,t,1,2026-01-01T10:00:00Z,car,,,,Success", "missing required column SubjectID"),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rows: &[&str]| {
+        std::fs::write(dir.path().join("MainTable.csv"), format!("{header}\n{}\n", rows.join("\n"))).expect("write");
+        std::fs::write(dir.path().join("CodeStates.csv"), "CodeStateID,Code\n1,\"fd 1\n\"\n").expect("write");
+        let meta = "Property,Value\nVersion,1.0\nEventOrderScope,Restricted\nEventOrderScopeColumns,SubjectID;ProblemID\nCodeStateRepresentation,Table\n";
+        std::fs::write(dir.path().join("DatasetMetadata.csv"), meta).expect("write");
+    };
+    write(&good);
+    assert_eq!(check_progsnap2(dir.path()).len(), 2);
+    for (bad, why) in cases {
+        write(&[good[0], bad]);
+        let caught = std::panic::catch_unwind(|| check_progsnap2(dir.path()));
+        let message = caught.err().map(|e| e.downcast_ref::<String>().cloned().unwrap_or_default());
+        assert!(message.as_deref().is_some_and(|m| m.contains(why)), "{bad}: expected '{why}', got {message:?}");
+    }
 }
