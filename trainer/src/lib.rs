@@ -14,6 +14,7 @@
 //! - [`export`]: the ONNX graph, students file and manifest of a model directory.
 //! - [`probe`]: the backtracking probe of a model directory, its controls and report.
 
+pub mod adapt_eval;
 pub mod bench;
 pub mod bpe;
 pub mod cpu;

@@ -39,6 +39,8 @@ enum Command {
     BenchScrub(cmd::bench_scrub::Args),
     /// Train and score the backtracking probe of a model directory (writes probe.safetensors).
     Probe(cmd::probe::Args),
+    /// The paper's Figure 6: adapt to students the model never saw from k of their traces; loss, BLEU, correlations.
+    EvalAdapt(cmd::eval_adapt::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,5 +56,6 @@ fn main() -> anyhow::Result<()> {
         Command::BenchGenerate(args) => cmd::bench_generate::run(args),
         Command::BenchScrub(args) => cmd::bench_scrub::run(args),
         Command::Probe(args) => cmd::probe::run(args),
+        Command::EvalAdapt(args) => cmd::eval_adapt::run(args),
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use super::AdaptError;
@@ -142,7 +142,7 @@ pub fn adaptation_texts(
     title_tokens: usize,
     context: usize,
     options: &AdaptOptions,
-) -> Result<Vec<Vec<u32>>, AdaptError> {
+) -> Result<Vec<AdaptText>, AdaptError> {
     let cap = options.max_tokens_per_trace.min(context);
     // Cut before scrubbing and tokenizing, so a huge trace costs no more than a
     // small one: a byte-level BPE token covers at least one byte, and rarely
@@ -157,11 +157,38 @@ pub fn adaptation_texts(
     for t in &prepared {
         let mut ids = trace_ids(tok, t, title_tokens, false)?;
         ids.truncate(cap);
-        if ids.len() >= 2 {
-            texts.push(ids);
+        let text = AdaptText::new(ids, tok);
+        if text.ids.len() >= 2 && text.counted() > 0 {
+            texts.push(text);
         }
     }
     Ok(texts)
+}
+
+/// One trace's token ids and which of them count in the loss.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdaptText {
+    /// The trace written as a training text.
+    pub ids: Vec<u32>,
+    /// 1 for a token the loss counts, 0 for `<mask>` and `<pad>`: training
+    /// never asked the model to predict those (`pencil-trainer`'s
+    /// `loss_weights`), so their loss is large, means nothing, and would pull
+    /// the vector toward whatever predicts the title region's padding.
+    pub weights: Vec<f32>,
+}
+
+impl AdaptText {
+    /// Weighs `ids` as training does.
+    pub fn new(ids: Vec<u32>, tok: &TraceTokenizer) -> Self {
+        let (pad, mask) = (tok.special.pad, tok.special.mask);
+        let weights = ids.iter().map(|&t| if t == pad || t == mask { 0.0 } else { 1.0 }).collect();
+        AdaptText { ids, weights }
+    }
+
+    /// Tokens the loss counts.
+    pub fn counted(&self) -> usize {
+        self.weights.iter().filter(|&&w| w > 0.0).count()
+    }
 }
 
 /// Bytes of text kept per token wanted (see [`adaptation_texts`]).
@@ -202,10 +229,24 @@ fn cut_trace(mut t: Trace, byte_cap: usize) -> Trace {
 /// between sequences. Single-threaded only if the caller's rayon pool is.
 pub fn adapt_vector(
     model: &TraceModel,
-    texts: &[Vec<u32>],
+    texts: &[AdaptText],
     init: &[f32],
     options: &AdaptOptions,
     cancel: &AtomicBool,
+) -> Result<Adapted, AdaptError> {
+    adapt_vector_observed(model, texts, init, options, cancel, &mut |_, _| Ok(()))
+}
+
+/// [`adapt_vector`], calling `observe(step, vector)` after every step with
+/// the vector that step produced: how `pencil-trainer eval-adapt` scores
+/// every step count from one fit.
+pub fn adapt_vector_observed(
+    model: &TraceModel,
+    texts: &[AdaptText],
+    init: &[f32],
+    options: &AdaptOptions,
+    cancel: &AtomicBool,
+    observe: &mut dyn FnMut(usize, &[f32]) -> Result<(), AdaptError>,
 ) -> Result<Adapted, AdaptError> {
     let started = Instant::now();
     if texts.is_empty() {
@@ -213,7 +254,7 @@ pub fn adapt_vector(
     }
     let held = texts.len() >= options.min_traces_for_early_stop.max(2);
     let (train, held_back) = if held { (&texts[..texts.len() - 1], texts.last()) } else { (texts, None) };
-    let tokens: usize = train.iter().map(Vec::len).sum();
+    let tokens: usize = train.iter().map(AdaptText::counted).sum();
     let dim = init.len();
     let device = Device::Cpu;
     let var = Var::from_tensor(&Tensor::from_vec(init.to_vec(), (1, dim), &device)?)?;
@@ -221,9 +262,9 @@ pub fn adapt_vector(
     let mut current = init.to_vec();
 
     let held_loss = |v: &[f32]| -> Result<f32, AdaptError> {
-        let Some(ids) = held_back else { return Ok(f32::NAN) };
+        let Some(text) = held_back else { return Ok(f32::NAN) };
         let soft = model.student.soft_token(&Tensor::from_vec(v.to_vec(), (1, dim), &device)?)?;
-        Ok(sequence_loss(model, ids, &soft, Mode::Infer)?.to_scalar::<f32>()?)
+        Ok(sequence_loss(model, text, &soft, Mode::Infer)?.to_scalar::<f32>()?)
     };
     let initial_held = held_loss(init)?;
     let mut best = (initial_held, init.to_vec());
@@ -239,14 +280,14 @@ pub fn adapt_vector(
         }
         let mut grad = vec![0f32; dim];
         let mut loss_sum = 0f32;
-        for ids in train {
+        for text in train {
             if cancel.load(Ordering::Relaxed) {
                 return Err(AdaptError::Cancelled);
             }
             let soft = model.student.soft_token(var.as_tensor())?;
             // Each sequence's mean loss weighted by its share of the tokens: the
             // sum is the mean over every token, one sequence's graph at a time.
-            let loss = (sequence_loss(model, ids, &soft, Mode::Train)? * (ids.len() as f64 / tokens as f64))?;
+            let loss = (sequence_loss(model, text, &soft, Mode::Train)? * (text.counted() as f64 / tokens as f64))?;
             let grads = loss.backward()?;
             let g = grads.get(var.as_tensor()).ok_or_else(|| candle_core::Error::msg("no gradient reached the student vector"))?;
             for (acc, x) in grad.iter_mut().zip(g.flatten_all()?.to_vec1::<f32>()?) {
@@ -261,6 +302,7 @@ pub fn adapt_vector(
         adam.step(&mut current, &grad);
         var.set(&Tensor::from_vec(current.clone(), (1, dim), &device)?)?;
         steps += 1;
+        observe(steps, &current)?;
         if held {
             let l = held_loss(&current)?;
             if l < best.0 {
@@ -290,22 +332,22 @@ pub fn adapt_vector(
     })
 }
 
-/// Mean loss per token of one sequence read after `soft` `[1, n_embd]`.
-fn sequence_loss(model: &TraceModel, ids: &[u32], soft: &Tensor, mode: Mode) -> Result<Tensor, candle_core::Error> {
+/// Mean loss per counted token of one sequence read after `soft` `[1, n_embd]`.
+fn sequence_loss(model: &TraceModel, text: &AdaptText, soft: &Tensor, mode: Mode) -> Result<Tensor, candle_core::Error> {
     let device = Device::Cpu;
-    let ids_t = Tensor::new(ids, &device)?.unsqueeze(0)?;
-    let weights = Tensor::ones((1, ids.len()), DType::F32, &device)?;
+    let ids_t = Tensor::new(text.ids.as_slice(), &device)?.unsqueeze(0)?;
+    let weights = Tensor::from_vec(text.weights.clone(), (1, text.weights.len()), &device)?;
     model.loss_with_soft(&ids_t, soft, &weights, mode)
 }
 
 /// Mean loss per token of `texts` read with `vector` (forward only): what an
 /// adapted vector is judged by.
-pub fn mean_loss(model: &TraceModel, texts: &[Vec<u32>], vector: &[f32]) -> Result<f32, AdaptError> {
+pub fn mean_loss(model: &TraceModel, texts: &[AdaptText], vector: &[f32]) -> Result<f32, AdaptError> {
     let soft = model.student.soft_token(&Tensor::from_vec(vector.to_vec(), (1, vector.len()), &Device::Cpu)?)?;
     let (mut sum, mut n) = (0f64, 0usize);
-    for ids in texts {
-        sum += f64::from(sequence_loss(model, ids, &soft, Mode::Infer)?.to_scalar::<f32>()?) * ids.len() as f64;
-        n += ids.len();
+    for text in texts {
+        sum += f64::from(sequence_loss(model, text, &soft, Mode::Infer)?.to_scalar::<f32>()?) * text.counted() as f64;
+        n += text.counted();
     }
     Ok(if n == 0 { f32::NAN } else { (sum / n as f64) as f32 })
 }
@@ -364,6 +406,25 @@ mod tests {
         let small = cut_trace(trace(3, 2), 1000);
         assert_eq!(small.programs.len(), 2);
         assert!(small.eos);
+    }
+
+    #[test]
+    fn the_title_regions_padding_is_not_learned_from() {
+        // The shipped tokenizer: the test needs real special-token ids.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/default/tokenizer.json");
+        let tok = TraceTokenizer::load(&path).expect("the shipped tokenizer");
+        let scrubber = Scrubber::new(Default::default());
+        let options = AdaptOptions { max_tokens_per_trace: 200, ..AdaptOptions::default() };
+        let mut t = trace(0, 2);
+        t.programs.iter_mut().for_each(|p| p.code = "pen red\nfd 100\n".into());
+        let texts = adaptation_texts(vec![t], &scrubber, &tok, 32, 512, &options).expect("texts");
+        let text = &texts[0];
+        let masks = text.ids.iter().filter(|&&id| id == tok.special.mask).count();
+        assert!(masks > 20, "a one-word title leaves most of the 32-token region as <mask>");
+        for (id, w) in text.ids.iter().zip(&text.weights) {
+            assert_eq!(*w == 0.0, *id == tok.special.mask || *id == tok.special.pad, "token {id}");
+        }
+        assert_eq!(text.counted(), text.ids.len() - masks);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 pub mod fit;
 pub mod weights;
 
-pub use fit::{adapt_vector, adaptation_texts, mean_loss, AdaptOptions, AdaptStop, Adapted, AdaptationDefaults};
+pub use fit::{adapt_vector, adapt_vector_observed, adaptation_texts, AdaptText, mean_loss, AdaptOptions, AdaptStop, Adapted, AdaptationDefaults};
 pub use weights::{load_trace_model, transformer_weights};
 
 use std::path::PathBuf;

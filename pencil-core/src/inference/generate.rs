@@ -83,8 +83,21 @@ impl Generator {
         self.n_positions
     }
 
-    /// Samples `n_samples` continuations of the prompt.
+    /// Samples `n_samples` continuations of the prompt, each one program state
+    /// (it stops where the model begins the next state's header).
     pub fn generate(&mut self, req: &GenerationRequest<'_>) -> Result<Vec<Sample>, InferenceError> {
+        self.sample_rows(req, true)
+    }
+
+    /// Samples `n_samples` continuations that run on through every header
+    /// until `<|endoftext|>`, the token budget or the context: whole traces
+    /// from a title region, for evaluations that compare sampled traces with
+    /// real ones.
+    pub fn generate_traces(&mut self, req: &GenerationRequest<'_>) -> Result<Vec<Sample>, InferenceError> {
+        self.sample_rows(req, false)
+    }
+
+    fn sample_rows(&mut self, req: &GenerationRequest<'_>, stop_at_header: bool) -> Result<Vec<Sample>, InferenceError> {
         let dims = self.model.dims();
         let n = req.n_samples;
         if n == 0 {
@@ -128,6 +141,9 @@ impl Generator {
                     continue;
                 }
                 row.ids.push(token);
+                if !stop_at_header {
+                    continue;
+                }
                 let text = self.tokenizer.decode(&row.ids)?;
                 if let Some(cut) = next_header_start(&text) {
                     row.stop = Some(StopReason::NextHeader);
@@ -150,10 +166,13 @@ impl Generator {
             logits = step.logits;
             cache = step.cache;
         }
-        Ok(rows
-            .into_iter()
-            .map(|r| Sample { ids: r.ids, text: r.text, stop: r.stop.unwrap_or(StopReason::MaxTokens) })
-            .collect())
+        rows.into_iter()
+            .map(|r| {
+                // Whole traces are decoded once, at the end.
+                let text = if stop_at_header { r.text } else { self.tokenizer.decode(&r.ids)? };
+                Ok(Sample { ids: r.ids, text, stop: r.stop.unwrap_or(StopReason::MaxTokens) })
+            })
+            .collect()
     }
 
     /// The longest prefix of `ids` whose text ends at or before byte `cut`

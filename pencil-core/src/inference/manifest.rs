@@ -141,6 +141,11 @@ pub struct Manifest {
     /// Probe scores (filled once the backtracking probe exists).
     #[serde(default)]
     pub probe: Option<serde_json::Value>,
+    /// Adaptation settings chosen on held-out students and the evaluation
+    /// that chose them (`pencil-trainer eval-adapt --record`); its `steps` and
+    /// `learning_rate` are read by [`crate::adapt::AdaptationDefaults`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<serde_json::Value>,
     /// Where the model came from.
     pub provenance: ModelProvenance,
     /// Every file of the directory but the manifest, by name.

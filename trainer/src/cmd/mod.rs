@@ -12,3 +12,4 @@ pub mod bench_generate;
 pub mod bench_scrub;
 pub mod evaluate;
 pub mod probe;
+pub mod eval_adapt;

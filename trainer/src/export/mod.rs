@@ -199,6 +199,7 @@ pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> an
         features,
         quantization,
         probe: None,
+        adaptation: None,
         provenance: ModelProvenance {
             run_dir: run.display().to_string(),
             data: serde_json::json!({ "dataset": dataset, "training": train_config }),

@@ -105,13 +105,13 @@ struct Candidate {
 }
 
 /// The dataset directory the model was trained from, as its manifest records it.
-fn dataset_from_provenance(manifest: &Manifest) -> Option<PathBuf> {
+pub(crate) fn dataset_from_provenance(manifest: &Manifest) -> Option<PathBuf> {
     let d = manifest.provenance.data.get("training")?.get("data")?.as_str()?;
     Some(PathBuf::from(d))
 }
 
 /// The student index (row i+1 = students[i]) of the model's training run.
-fn student_index(manifest: &Manifest, dataset: Option<&Path>) -> anyhow::Result<(StudentIndex, PathBuf)> {
+pub(crate) fn student_index(manifest: &Manifest, dataset: Option<&Path>) -> anyhow::Result<(StudentIndex, PathBuf)> {
     let mut tried = Vec::new();
     let run = PathBuf::from(&manifest.provenance.run_dir);
     for dir in std::iter::once(run.as_path()).chain(dataset) {
@@ -392,6 +392,7 @@ mod tests {
             features: None,
             quantization: None,
             probe: None,
+            adaptation: None,
             provenance: ModelProvenance { run_dir: run_dir.display().to_string(), data, ..ModelProvenance::default() },
             files: BTreeMap::new(),
         }

@@ -1,0 +1,100 @@
+//! `pencil-trainer eval-adapt`: the paper's Figure 6 (adapting to a new
+//! student from k of their traces) on an exported model; see
+//! `pencil_trainer::adapt_eval`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use pencil_trainer::adapt_eval::{chart, markdown, record, run_eval_adapt, EvalAdaptOptions, DEFAULT_KS, DEFAULT_STEP_CANDIDATES};
+use pencil_trainer::probe::chart::DEFAULT_FONT;
+use pencil_trainer::scrub::{locate_names_dir, NameLists, Scrubber, DICTIONARY};
+
+use super::progress::bar;
+
+/// Arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model directory written by `pencil-trainer export`.
+    model_dir: PathBuf,
+    /// Corpus files (the paper's JSON Lines); students outside the model's table are evaluated.
+    #[arg(long, num_args = 1.., required = true)]
+    data: Vec<PathBuf>,
+    /// Dataset directory whose students.json is the model's table (default: the manifest's provenance).
+    #[arg(long)]
+    dataset: Option<PathBuf>,
+    /// Traces adapted on (0 = the unseen-student vector).
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_KS)]
+    ks: Vec<usize>,
+    /// Step counts to choose from (on the tuning half of the students).
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_STEP_CANDIDATES)]
+    steps: Vec<usize>,
+    /// Adam's learning rate (default: the manifest's, else the server's).
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Seeds (orders of each student's traces).
+    #[arg(long, default_value_t = 3)]
+    seeds: usize,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Most students (those with the most traces first).
+    #[arg(long, default_value_t = 40)]
+    max_students: usize,
+    /// Traces sampled per student, k and seed for BLEU and the correlations (0: loss only).
+    #[arg(long, default_value_t = 1)]
+    samples: usize,
+    /// Most tokens of a sampled trace.
+    #[arg(long, default_value_t = 768)]
+    max_new_tokens: usize,
+    /// ONNX Runtime threads while sampling.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write eval-adapt.md, eval-adapt.json and eval-adapt.png here.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the chosen steps and learning rate into the model's manifest (`adaptation`), where the server reads them.
+    #[arg(long)]
+    record: bool,
+    /// Folder with the Census names lists (default: $PENCIL_NAMES_DIR or .deps/names).
+    #[arg(long)]
+    names_dir: Option<PathBuf>,
+    /// TrueType font of the plot.
+    #[arg(long, default_value = DEFAULT_FONT)]
+    font: PathBuf,
+}
+
+/// Runs the subcommand.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    // Fail on a missing font before minutes of fitting, not after.
+    pencil_trainer::probe::chart::register_font(&a.font)?;
+    let lists = NameLists::load(&locate_names_dir(a.names_dir.as_deref()), DICTIONARY.as_ref())?;
+    let scrubber = Scrubber::new(lists);
+    let opts = EvalAdaptOptions {
+        model: a.model_dir.clone(),
+        data: a.data,
+        dataset: a.dataset,
+        ks: a.ks,
+        step_candidates: a.steps,
+        learning_rate: a.learning_rate,
+        seeds: a.seeds,
+        seed: a.seed,
+        max_students: a.max_students,
+        samples: a.samples,
+        max_new_tokens: a.max_new_tokens,
+        threads: a.threads,
+    };
+    let progress = bar(0, "eval-adapt");
+    let report = run_eval_adapt(&opts, &scrubber, &progress)?;
+    progress.finish_and_clear();
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let md = markdown(&report);
+    std::fs::write(a.out.join("eval-adapt.md"), &md)?;
+    std::fs::write(a.out.join("eval-adapt.json"), serde_json::to_string_pretty(&report)?)?;
+    chart::plot(&report, &a.out.join("eval-adapt.png"), &a.font)?;
+    if a.record {
+        record(&a.model_dir, &report)?;
+        println!("recorded adaptation: {} steps, lr {} in {}", report.chosen_steps, report.learning_rate, a.model_dir.join("manifest.json").display());
+    }
+    print!("{md}");
+    Ok(())
+}
