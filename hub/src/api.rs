@@ -86,6 +86,17 @@ pub(crate) async fn device(state: &SharedState, headers: &HeaderMap) -> Result<D
         })
 }
 
+/// The authenticated device and its request's JSON body, or the answer refusing either.
+pub(crate) async fn device_and_body<T: DeserializeOwned>(
+    state: &SharedState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Device, T), Response> {
+    let device = device(state, headers).await?;
+    let request = parse_body(body).map_err(|(status, message)| error(status, message))?;
+    Ok((device, request))
+}
+
 pub(crate) async fn join(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -169,13 +180,9 @@ pub(crate) async fn events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let device = match device(&state, &headers).await {
-        Ok(d) => d,
+    let (device, batch): (_, EventBatch) = match device_and_body(&state, &headers, body).await {
+        Ok(r) => r,
         Err(response) => return response,
-    };
-    let batch: EventBatch = match parse_body(body) {
-        Ok(b) => b,
-        Err((status, message)) => return error(status, message),
     };
     if batch.events.len() > MAX_EVENTS_PER_BATCH {
         return error(

@@ -29,10 +29,10 @@ use pencil_core::research::{
 };
 use sha2::Sha256;
 
-use crate::api::{device, error, internal, parse_body};
+use crate::api::{device, device_and_body, error, internal};
 use crate::security::random_bytes;
 use crate::server::{now, SharedState};
-use crate::store::{Db, StudyRow, StudyStored};
+use crate::store::{ConsentRecord, Db, StudyRow, StudyStored};
 
 /// Domain of the pseudonym's input, so the same secret could never yield
 /// the same value for another purpose.
@@ -197,13 +197,9 @@ pub(crate) async fn consent(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let device = match device(&state, &headers).await {
-        Ok(d) => d,
-        Err(response) => return response,
-    };
-    let request: ConsentRequest = match parse_body(body) {
+    let (device, request): (_, ConsentRequest) = match device_and_body(&state, &headers, body).await {
         Ok(r) => r,
-        Err((status, message)) => return error(status, message),
+        Err(response) => return response,
     };
     if request.consented_at.len() > 40 || request.consent_version.chars().count() > MAX_STUDY_FIELD {
         return error(StatusCode::BAD_REQUEST, "consent fields are too long");
@@ -222,21 +218,15 @@ pub(crate) async fn consent(
         );
     }
     let subject = subject_id(&row.secret, &device.token_hash);
-    let s = subject.clone();
-    let recorded = state
-        .store
-        .call(move |db| {
-            db.put_consent(
-                &request.study_id,
-                device.id,
-                &s,
-                &request.consent_version,
-                request.by.as_str(),
-                &request.consented_at,
-                now(),
-            )
-        })
-        .await;
+    let record = ConsentRecord {
+        study_id: request.study_id,
+        device_id: device.id,
+        subject_id: subject.clone(),
+        consent_version: request.consent_version,
+        by: request.by.as_str().to_string(),
+        consented_at: request.consented_at,
+    };
+    let recorded = state.store.call(move |db| db.put_consent(&record, now())).await;
     match recorded {
         Ok(()) => Json(ConsentAnswer { subject_id: subject }).into_response(),
         Err(e) => internal(e),
@@ -310,13 +300,9 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let device = match device(&state, &headers).await {
-        Ok(d) => d,
-        Err(response) => return response,
-    };
-    let request: RevokeRequest = match parse_body(body) {
+    let (device, request): (_, RevokeRequest) = match device_and_body(&state, &headers, body).await {
         Ok(r) => r,
-        Err((status, message)) => return error(status, message),
+        Err(response) => return response,
     };
     let (row, _) = match offered(&state, device.class_id, &request.study_id).await {
         Ok(s) => s,

@@ -88,8 +88,8 @@ mod tests {
 
     #[test]
     fn join_codes_use_the_alphabet_and_differ() {
-        let a = new_join_code().unwrap();
-        let b = new_join_code().unwrap();
+        let a = new_join_code().expect("system randomness");
+        let b = new_join_code().expect("system randomness");
         assert_eq!(a.len(), CODE_LEN);
         assert!(a.bytes().all(|c| CODE_ALPHABET.contains(&c)));
         assert_ne!(a, b);
@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn passwords_verify_only_with_the_right_password() {
-        let h = hash_password("correct horse").unwrap();
+        let h = hash_password("correct horse").expect("argon2");
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("correct hors", &h));
@@ -107,10 +107,10 @@ mod tests {
 
     #[test]
     fn tokens_are_256_bit_and_hashes_hex() {
-        let t = new_token().unwrap();
+        let t = new_token().expect("system randomness");
         assert_eq!(t.len(), 43);
         assert_eq!(token_hash(&t).len(), 64);
         assert!(ct_eq(&t, &t.clone()));
-        assert!(!ct_eq(&t, &new_token().unwrap()));
+        assert!(!ct_eq(&t, &new_token().expect("system randomness")));
     }
 }

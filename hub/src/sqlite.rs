@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::store::{
-    AuditEntry, Class, ConsentRow, Db, DeletionRow, Device, DeviceBatch, DeviceSummary, NewRelease,
+    AuditEntry, Class, ConsentRecord, ConsentRow, Db, DeletionRow, Device, DeviceBatch, DeviceSummary, NewRelease,
     ReleasedRows, Session, StudyRow, StudyStored, Teacher, UploadRow,
 };
 
@@ -625,16 +625,7 @@ impl Db for SqliteDb {
         row.map(|r| study_row(study_id, r)).transpose()
     }
 
-    fn put_consent(
-        &mut self,
-        study_id: &str,
-        device_id: i64,
-        subject_id: &str,
-        consent_version: &str,
-        by: &str,
-        consented_at: &str,
-        now: i64,
-    ) -> Result<()> {
+    fn put_consent(&mut self, c: &ConsentRecord, now: i64) -> Result<()> {
         self.conn.execute(
             "INSERT INTO research_consents (study_id, device_id, subject_id, consent_version, consented_by,
                                             consented_at, received_at, revoked_at)
@@ -642,7 +633,7 @@ impl Db for SqliteDb {
              ON CONFLICT (study_id, device_id) DO UPDATE SET subject_id = excluded.subject_id,
                  consent_version = excluded.consent_version, consented_by = excluded.consented_by,
                  consented_at = excluded.consented_at, received_at = excluded.received_at, revoked_at = NULL",
-            params![study_id, device_id, subject_id, consent_version, by, consented_at, now],
+            params![c.study_id, c.device_id, c.subject_id, c.consent_version, c.by, c.consented_at, now],
         )?;
         Ok(())
     }

@@ -65,6 +65,19 @@ pub enum StudyStored {
     Conflict(String),
 }
 
+/// A consent as it arrives: who, to what, by whom, when on the student's clock.
+pub struct ConsentRecord {
+    pub study_id: String,
+    pub device_id: i64,
+    /// The device's pseudonym in the study (derived by the hub, never sent).
+    pub subject_id: String,
+    pub consent_version: String,
+    /// `student`, `parent` or `school`.
+    pub by: String,
+    /// `YYYY-MM-DD HH:MM:SS` on the student's clock.
+    pub consented_at: String,
+}
+
 /// A device's consent to a study, as the hub recorded it.
 pub struct ConsentRow {
     pub subject_id: String,
@@ -245,17 +258,7 @@ pub trait Db: Send {
     /// A study, only if it is offered to this class.
     fn study_for_class(&mut self, class_id: i64, study_id: &str) -> Result<Option<StudyRow>>;
     /// Records (or renews, clearing a revocation) a device's consent.
-    #[allow(clippy::too_many_arguments)]
-    fn put_consent(
-        &mut self,
-        study_id: &str,
-        device_id: i64,
-        subject_id: &str,
-        consent_version: &str,
-        by: &str,
-        consented_at: &str,
-        now: i64,
-    ) -> Result<()>;
+    fn put_consent(&mut self, consent: &ConsentRecord, now: i64) -> Result<()>;
     fn consent(&mut self, study_id: &str, device_id: i64) -> Result<Option<ConsentRow>>;
     /// Stores an upload unless this (study, subject, upload id) is stored; returns whether it was new.
     fn insert_upload(

@@ -887,12 +887,13 @@ fn with_a_certificate_the_hub_serves_tls_and_marks_cookies_secure() {
 
     // Plain HTTP on the TLS port gets no page.
     let mut s = TcpStream::connect(&hub.addr).unwrap();
-    write!(
+    // The hub may hang up before the request is all written (a broken pipe):
+    // that is a refusal too.
+    let _ = write!(
         s,
         "GET /login HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
         hub.addr
-    )
-    .unwrap();
+    );
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     assert!(!String::from_utf8_lossy(&out).contains("Sign in"));

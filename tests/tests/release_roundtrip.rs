@@ -57,7 +57,9 @@ fn a_jsonl_release_round_trips_through_the_trainers_dataset_reader() {
     let expected = pencil_trainer::dataset::prepare(std::slice::from_ref(&corpus), &none).expect("the corpus");
     assert_eq!(prepared.traces.len(), expected.traces.len());
     // The release is ordered by SubjectID; match traces by title and programs.
-    let key = |t: &pencil_core::Trace| (t.title.clone(), t.programs.clone());
+    let key = |t: &pencil_core::Trace| {
+        (t.title.clone(), t.programs.iter().map(|p| (p.n, p.time.clone(), p.code.clone())).collect::<Vec<_>>())
+    };
     let mut got: Vec<_> = prepared.traces.iter().map(key).collect();
     let mut want: Vec<_> = expected.traces.iter().map(key).collect();
     got.sort();

@@ -21,7 +21,7 @@ use super::verdicts::{Judge, Verdicts};
 use super::{write_release, Format, ReleaseRequest};
 use crate::security::random_bytes;
 use crate::sqlite::SqliteDb;
-use crate::store::Db;
+use crate::store::{ConsentRecord, Db};
 
 /// The bench study's id.
 pub const STUDY_ID: &str = "bench-corpus";
@@ -105,7 +105,17 @@ pub fn run(b: &ReleaseBench, judge: &dyn Judge) -> Result<String> {
                     // Display names without a word of two letters: the roster scrub has nothing to take.
                     let device = db.create_device(class, &token_hash, &format!("s{}", devices.len()), now)?;
                     let subject = crate::research::subject_id(&secret, &token_hash);
-                    db.put_consent(STUDY_ID, device, &subject, "1", "student", "2026-01-01 00:00:00", now)?;
+                    db.put_consent(
+                        &ConsentRecord {
+                            study_id: STUDY_ID.into(),
+                            device_id: device,
+                            subject_id: subject.clone(),
+                            consent_version: "1".into(),
+                            by: "student".into(),
+                            consented_at: "2026-01-01 00:00:00".into(),
+                        },
+                        now,
+                    )?;
                     devices.insert(key, subject.clone());
                     subject
                 }
