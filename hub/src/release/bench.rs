@@ -90,36 +90,28 @@ pub fn run(b: &ReleaseBench, judge: &dyn Judge) -> Result<String> {
         study_sha256: digest,
     };
     db.offer_study(STUDY_ID, class, &sign_offer(&offer, &SigningKey::from_bytes(&teacher_seed)), now)?;
-    let (mut devices, mut states) = (std::collections::HashMap::new(), 0usize);
+    let mut states = 0usize;
     db.in_transaction(|db| {
         for (i, trace) in traces.iter().enumerate() {
             // The corpus holds several samples per student and title (the paper's
             // rollouts), which one student's machine could not have made: each
-            // trace is its own subject, so every trace survives as it is.
-            let key = i;
-            let subject = match devices.get(&key) {
-                Some(s) => String::clone(s),
-                None => {
-                    let token_hash: String =
-                        sha2::Sha256::digest(random_bytes::<32>()?).iter().map(|b| format!("{b:02x}")).collect();
-                    // Display names without a word of two letters: the roster scrub has nothing to take.
-                    let device = db.create_device(class, &token_hash, &format!("s{}", devices.len()), now)?;
-                    let subject = crate::research::subject_id(&secret, &token_hash);
-                    db.put_consent(
-                        &ConsentRecord {
-                            study_id: STUDY_ID.into(),
-                            device_id: device,
-                            subject_id: subject.clone(),
-                            consent_version: "1".into(),
-                            by: "student".into(),
-                            consented_at: "2026-01-01 00:00:00".into(),
-                        },
-                        now,
-                    )?;
-                    devices.insert(key, subject.clone());
-                    subject
-                }
-            };
+            // trace is its own subject (device), so every trace survives as it is.
+            let token_hash: String =
+                sha2::Sha256::digest(random_bytes::<32>()?).iter().map(|b| format!("{b:02x}")).collect();
+            // Display names without a word of two letters: the roster scrub has nothing to take.
+            let device = db.create_device(class, &token_hash, &format!("s{i}"), now)?;
+            let subject = crate::research::subject_id(&secret, &token_hash);
+            db.put_consent(
+                &ConsentRecord {
+                    study_id: STUDY_ID.into(),
+                    device_id: device,
+                    subject_id: subject.clone(),
+                    consent_version: "1".into(),
+                    by: "student".into(),
+                    consented_at: "2026-01-01 00:00:00".into(),
+                },
+                now,
+            )?;
             states += trace.programs.len();
             let body = UploadBody {
                 format: UPLOAD_FORMAT,
@@ -147,7 +139,7 @@ pub fn run(b: &ReleaseBench, judge: &dyn Judge) -> Result<String> {
         b.corpus.display(),
         traces.len(),
         states,
-        devices.len(),
+        traces.len(),
         seconds(t)
     );
 
