@@ -22,6 +22,7 @@ pub mod dataset;
 pub mod export;
 pub mod optim;
 pub mod probe;
+pub mod recovery_eval;
 /// The scrub lives in `pencil-core` (the export on a student's machine uses it too).
 pub use pencil_core::scrub;
 pub mod scrub_eval;

@@ -41,6 +41,8 @@ enum Command {
     Probe(cmd::probe::Args),
     /// The paper's Figure 6: adapt to students the model never saw from k of their traces; loss, BLEU, correlations.
     EvalAdapt(cmd::eval_adapt::Args),
+    /// The paper's §4.5 error recovery: recovery traces from failing programs, own vs strong vector, by time gap.
+    EvalRecovery(cmd::eval_recovery::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,5 +59,6 @@ fn main() -> anyhow::Result<()> {
         Command::BenchScrub(args) => cmd::bench_scrub::run(args),
         Command::Probe(args) => cmd::probe::run(args),
         Command::EvalAdapt(args) => cmd::eval_adapt::run(args),
+        Command::EvalRecovery(args) => cmd::eval_recovery::run(args),
     }
 }

@@ -136,10 +136,10 @@ pub struct EvalAdaptReport {
 }
 
 /// One student's traces (prepared exactly as training texts).
-struct StudentTraces {
-    id: String,
-    traces: Vec<Trace>,
-    tuning: bool,
+pub(crate) struct StudentTraces {
+    pub(crate) id: String,
+    pub(crate) traces: Vec<Trace>,
+    pub(crate) tuning: bool,
 }
 
 /// What one (student, seed) produced.
@@ -403,7 +403,7 @@ pub fn run_eval_adapt(opts: &EvalAdaptOptions, scrubber: &Scrubber, progress: &P
 /// training texts are; those with the most traces first (so the large k have
 /// students), at most `max`, each assigned to the tuning or the report half
 /// by a seeded coin that alternates down that order.
-fn unseen_students(
+pub(crate) fn unseen_students(
     files: &[PathBuf],
     scrubber: &Scrubber,
     known: &std::collections::HashSet<&str>,

@@ -13,3 +13,4 @@ pub mod bench_scrub;
 pub mod evaluate;
 pub mod probe;
 pub mod eval_adapt;
+pub mod eval_recovery;
