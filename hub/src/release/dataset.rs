@@ -78,7 +78,11 @@ pub fn build(uploads: &[UploadRow], scrubber: &Scrubber) -> Result<Dataset, Rele
     for row in uploads {
         // Checked when it arrived; failing now means the stored row is damaged.
         let body: UploadBody = serde_json::from_slice(&row.body)
-            .map_err(|e| ReleaseError::CorruptUpload { upload_id: row.upload_id.clone(), reason: e.to_string() })?;
+            // Position and class only: serde's message can quote the program text.
+            .map_err(|e| ReleaseError::CorruptUpload {
+                upload_id: row.upload_id.clone(),
+                reason: format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()),
+            })?;
         for t in body.traces {
             let drops = *dropped.entry(t.title.clone()).or_insert_with(|| scrubber.drops_title(&t.title));
             if drops {
@@ -164,7 +168,7 @@ mod tests {
     #[test]
     fn a_damaged_upload_names_its_id_not_its_contents() {
         let mut row = upload("a", "u-7", vec![]);
-        row.body = b"{\"secret program".to_vec();
+        row.body = br#"{"format": 1, "study_id": "s", "upload_id": "u-7", "consent_version": "1", "collects": {"programs": "full", "timestamps": "exact", "hints": false}, "traces": [{"title": "car", "programs": [{"n": "secret program", "time": "t", "code": ""}]}]}"#.to_vec();
         let err = build(&[row], &Scrubber::new(NameLists::default())).expect_err("damaged");
         assert!(err.to_string().contains("u-7") && !err.to_string().contains("secret"), "{err}");
     }

@@ -221,6 +221,22 @@ pub fn write_release(db: &mut dyn Db, req: &ReleaseRequest, verdicts: &mut Verdi
     let row = db.study(req.study_id)?.ok_or_else(|| ReleaseError::UnknownStudy(req.study_id.to_string()))?;
     let signed: SignedStudy = serde_json::from_str(&row.signed_json)?;
     make_out_dir(req.out)?;
+    let written = write_files(db, req, verdicts, &signed, &row.digest);
+    if written.is_err() {
+        // Half a release is never left behind (the directory was new or empty).
+        let _ = std::fs::remove_dir_all(req.out);
+    }
+    written
+}
+
+/// Everything after the directory exists: the format's files, `release.json`, the record.
+fn write_files(
+    db: &mut dyn Db,
+    req: &ReleaseRequest,
+    verdicts: &mut Verdicts,
+    signed: &SignedStudy,
+    digest: &str,
+) -> Result<ReleaseManifest, ReleaseError> {
     let uploads = db.uploads(req.study_id)?;
     let scrubber = roster_scrubber(db, req.study_id)?;
     let data = dataset::build(&uploads, &scrubber)?;
@@ -233,14 +249,7 @@ pub fn write_release(db: &mut dyn Db, req: &ReleaseRequest, verdicts: &mut Verdi
         Format::Jsonl => jsonl::write(req.out, &data, req.study_id),
         Format::Parquet => parquet::write(req.out, &data, verdicts, signed.study.collects.hints),
     };
-    let per_subject = match written {
-        Ok(p) => p,
-        Err(e) => {
-            // Half a release is never left behind.
-            let _ = std::fs::remove_dir_all(req.out);
-            return Err(e);
-        }
-    };
+    let per_subject = written?;
     let mut files = Vec::new();
     let mut names: Vec<String> = std::fs::read_dir(req.out)?
         .filter_map(|e| e.ok())
@@ -256,7 +265,7 @@ pub fn write_release(db: &mut dyn Db, req: &ReleaseRequest, verdicts: &mut Verdi
         manifest_format: MANIFEST_FORMAT,
         release_id: 0,
         study_id: req.study_id.to_string(),
-        study_sha256: row.digest.clone(),
+        study_sha256: digest.to_string(),
         collects: signed.study.collects,
         format: req.format.as_str().to_string(),
         created_at: rfc3339(req.now),
@@ -276,8 +285,8 @@ pub fn write_release(db: &mut dyn Db, req: &ReleaseRequest, verdicts: &mut Verdi
             Ok(ReleasedSubject { subject_id: s.clone(), rows: ids.rows, row_ids_json: serde_json::to_string(&ids.ids)? })
         })
         .collect::<Result<_, serde_json::Error>>()?;
-    // The id is the database's; record first, then write release.json with it,
-    // and take the record back if the file cannot be written.
+    // release.json names the id the record will take, and the record holds
+    // release.json's bytes and SHA-256.
     let audit = |sha256s_json: String| AuditEntry {
         at: req.now,
         action: "release".into(),
@@ -293,10 +302,7 @@ pub fn write_release(db: &mut dyn Db, req: &ReleaseRequest, verdicts: &mut Verdi
     manifest.release_id = release_id;
     let manifest_json = serde_json::to_string_pretty(&manifest)? + "\n";
     let manifest_path = req.out.join(MANIFEST_FILE);
-    if let Err(e) = std::fs::write(&manifest_path, &manifest_json) {
-        let _ = std::fs::remove_dir_all(req.out);
-        return Err(e.into());
-    }
+    std::fs::write(&manifest_path, &manifest_json)?;
     sha256s.insert(MANIFEST_FILE.into(), sha256_hex(manifest_json.as_bytes()));
     let record = NewRelease {
         id: release_id,
@@ -307,10 +313,8 @@ pub fn write_release(db: &mut dyn Db, req: &ReleaseRequest, verdicts: &mut Verdi
         manifest_json,
         subjects,
     };
-    if let Err(e) = db.record_release(&record, &audit(serde_json::to_string(&sha256s)?)) {
-        // An unrecorded release would be a disclosure the audit log misses.
-        let _ = std::fs::remove_dir_all(req.out);
-        return Err(e.into());
-    }
+    // An unrecorded release would be a disclosure the audit log misses: failing
+    // here removes the files (see `write_release`).
+    db.record_release(&record, &audit(serde_json::to_string(&sha256s)?))?;
     Ok(manifest)
 }
