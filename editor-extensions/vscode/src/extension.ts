@@ -1,9 +1,10 @@
 // The Pencil Code coach in VS Code: starts pencil-lsp over stdio for CoffeeScript,
 // JavaScript and .pencil files (restarted by RestartPolicy if it dies), and adds
 // Run (with the drawing beside the code), Show my trace, hint size, hints in the
-// status bar, and the student's data commands. Diagnostics, quick fixes and
-// "Fix in my style" come from the server through the language client, which shows
-// the server's `$/progress` for them and runs each fix's attached command.
+// status bar, the student's data commands and the research studies' consent and
+// preview (researchCommands.ts). Diagnostics, quick fixes and "Fix in my style"
+// come from the server through the language client, which shows the server's
+// `$/progress` for them and runs each fix's attached command.
 import * as vscode from 'vscode';
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -19,6 +20,8 @@ import { DRAWING_PROTOCOL, protocolVersion, runParams, TraceResult } from './pro
 import { RestartPolicy } from './restart';
 import { DrawingPanel } from './drawingPanel';
 import { traceHtml } from './trace';
+import { toolError } from './research';
+import { registerResearch } from './researchCommands';
 
 const LANGUAGES = ['coffeescript', 'javascript', 'pencil'];
 let client: LanguageClient | undefined;
@@ -213,18 +216,33 @@ async function showTrace() {
   tracePanel.webview.html = traceHtml(trace, randomBytes(16).toString('base64'));
 }
 
-/** Runs `pencil-lsp data ...` and returns its output (errors become exceptions with the tool's words). */
-function dataTool(context: vscode.ExtensionContext, args: string[]): Promise<string> {
+/**
+ * Runs `pencil-lsp` with these arguments: stdout as bytes (a research preview is
+ * shown byte for byte), stderr as text; a failure rejects with the tool's own
+ * words (without a backtrace).
+ */
+function pencilTool(context: vscode.ExtensionContext, args: string[]): Promise<{ stdout: Buffer; stderr: string }> {
   const command = serverBinary(context);
   if (!command) return Promise.reject(new Error('pencil-lsp was not found'));
-  const dataDir = settings().dataDir;
-  const full = ['data', ...args, ...(dataDir ? ['--data-dir', dataDir] : [])];
+  // The scrub looks for `.deps/names` above the working directory when no names folder is set.
+  const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.scheme === 'file' ? vscode.workspace.workspaceFolders[0].uri.fsPath : undefined;
+  const env = { ...process.env, RUST_BACKTRACE: '0', RUST_LIB_BACKTRACE: '0' };
   return new Promise((resolve, reject) => {
-    execFile(command, full, { timeout: 120_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(stderr.trim() || error.message));
-      else resolve(stdout);
+    execFile(command, args, { timeout: 120_000, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, cwd, env }, (error, stdout, stderr) => {
+      const err = stderr.toString('utf8');
+      if (error) {
+        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+        reject(new Error(missing ? `pencil-lsp was not found at ${command}` : toolError(err, error.message)));
+      } else resolve({ stdout, stderr: err });
     });
   });
+}
+
+/** Runs `pencil-lsp data ...` and returns its output (errors become exceptions with the tool's words). */
+async function dataTool(context: vscode.ExtensionContext, args: string[]): Promise<string> {
+  const dataDir = settings().dataDir;
+  const out = await pencilTool(context, ['data', ...args, ...(dataDir ? ['--data-dir', dataDir] : [])]);
+  return out.stdout.toString('utf8');
 }
 
 export async function activate(context: vscode.ExtensionContext) {
@@ -306,6 +324,10 @@ export async function activate(context: vscode.ExtensionContext) {
       }
     }),
   );
+  registerResearch(context, (args) => pencilTool(context, args), () => ({
+    dataDir: settings().dataDir,
+    namesDir: vscode.workspace.getConfiguration('pencilCoach').get<string | null>('research.namesDir') ?? null,
+  }));
   await startClient(context, output, gate, status);
   // The activation time, for the e2e test's figures (no student data in it).
   output.appendLine(`activated in ${Math.round(performance.now() - started)} ms (pencil-lsp protocol ${client ? serverProtocol(client) : 'none'})`);
