@@ -237,6 +237,9 @@ pub fn adapt_vector(
     adapt_vector_observed(model, texts, init, options, cancel, &mut |_, _| Ok(()))
 }
 
+/// Called after every step with the step's number (from 1) and the vector it produced.
+pub type StepObserver<'a> = dyn FnMut(usize, &[f32]) -> Result<(), AdaptError> + 'a;
+
 /// [`adapt_vector`], calling `observe(step, vector)` after every step with
 /// the vector that step produced: how `pencil-trainer eval-adapt` scores
 /// every step count from one fit.
@@ -246,7 +249,7 @@ pub fn adapt_vector_observed(
     init: &[f32],
     options: &AdaptOptions,
     cancel: &AtomicBool,
-    observe: &mut dyn FnMut(usize, &[f32]) -> Result<(), AdaptError>,
+    observe: &mut StepObserver<'_>,
 ) -> Result<Adapted, AdaptError> {
     let started = Instant::now();
     if texts.is_empty() {
