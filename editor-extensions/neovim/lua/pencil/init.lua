@@ -9,6 +9,9 @@ local config = {
   filetypes = { coffee = true },
   patterns = { '*.coffee' },
   settings = {},
+  -- research.namesDir: the published name lists research uploads are scrubbed with
+  -- (default: $PENCIL_NAMES_DIR, else .deps/names above the current directory).
+  research = {},
 }
 local client_id = nil
 
@@ -213,7 +216,280 @@ function M.class(args)
   return run_tool(cmd)
 end
 
--- setup{ cmd = {...}, settings = { dataDir = ..., recordOnSave = true, quickFixes = true } }
+-- Research studies through `pencil-lsp research` (consent happens here, on the
+-- student's machine; preview shows byte for byte what a study would receive).
+
+-- Questions asked of the student; a test may answer them instead.
+M.ui = {
+  confirm = function(msg, choices, default) return vim.fn.confirm(msg, choices, default) end,
+  input = function(prompt) return vim.fn.input(prompt) end,
+}
+
+local function study_id_ok(id)
+  return type(id) == 'string' and id:match('^[a-z0-9][a-z0-9-]*$') ~= nil and #id <= 64
+end
+
+-- The argument list (after the binary) of one research call, or nil and why.
+-- `what`: list | show ID-or-absolute-FILE | consent ID BY [AGE] | preview ID |
+-- upload ID SHA256 | receipts | revoke ID. Preview and upload get the same
+-- `--names` (setup's research.namesDir) so they scrub alike.
+function M.research_args(what, a, b, c)
+  local s = config.settings
+  local store = s.dataDir and { '--data-dir', s.dataDir } or {}
+  local names = config.research.namesDir and { '--names', config.research.namesDir } or {}
+  local cmd
+  if what == 'list' then
+    cmd = { 'research', 'study', 'list' }
+  elseif what == 'show' then
+    local absolute = type(a) == 'string' and (a:sub(1, 1) == '/' or a:match('^%a:[\\/]') ~= nil)
+    if not absolute and not study_id_ok(a) then return nil, 'not a study id or a study file: ' .. tostring(a) end
+    cmd = { 'research', 'study', 'show', a }
+  elseif what == 'receipts' then
+    cmd = { 'research', 'receipts', '--json' }
+  elseif not study_id_ok(a) then
+    return nil, 'not a study id (a-z, 0-9 and -): ' .. tostring(a)
+  elseif what == 'consent' then
+    if b ~= 'student' and b ~= 'parent' and b ~= 'school' then return nil, 'consent is given by student, parent or school' end
+    cmd = { 'research', 'consent', '--study', a, '--by', b }
+    if c then vim.list_extend(cmd, { '--age', tostring(c) }) end
+    table.insert(cmd, '--yes')
+  elseif what == 'preview' then
+    cmd = vim.list_extend({ 'research', 'preview', '--study', a }, names)
+  elseif what == 'upload' then
+    if type(b) ~= 'string' or not b:match('^' .. string.rep('[0-9a-f]', 64) .. '$') then return nil, 'no valid SHA-256 to send' end
+    cmd = vim.list_extend({ 'research', 'upload', '--study', a, '--expect-sha256', b }, names)
+  elseif what == 'revoke' then
+    cmd = { 'research', 'revoke', '--study', a }
+  else
+    return nil, 'unknown research call ' .. tostring(what)
+  end
+  return vim.list_extend(cmd, store)
+end
+
+-- pencil-lsp's error without "Error: " and without a backtrace or its causes.
+function M.tool_error(stderr)
+  local cut = (stderr or ''):gsub('\n%s*\nCaused by:.*$', ''):gsub('\n%s*\nStack backtrace:.*$', '')
+  local msg = cut:match('Error: (.*)$') or cut
+  msg = vim.trim(msg)
+  return msg ~= '' and msg or 'pencil-lsp failed'
+end
+
+-- Runs pencil-lsp with `args`; returns stdout and stderr (exact text) or nil and the error.
+local function research_tool(args)
+  if vim.fn.executable(config.cmd[1]) ~= 1 then return nil, 'pencil-lsp was not found (' .. config.cmd[1] .. ')' end
+  local out, err = {}, {}
+  local job = vim.fn.jobstart(vim.list_extend({ config.cmd[1] }, args), {
+    stdout_buffered = true,
+    stderr_buffered = true,
+    env = { RUST_BACKTRACE = '0', RUST_LIB_BACKTRACE = '0' },
+    on_stdout = function(_, data) out = data end,
+    on_stderr = function(_, data) err = data end,
+  })
+  if job <= 0 then return nil, 'pencil-lsp could not be started (' .. config.cmd[1] .. ')' end
+  local code = vim.fn.jobwait({ job }, 120000)[1]
+  local stdout, stderr = table.concat(out, '\n'), table.concat(err, '\n')
+  if code ~= 0 then return nil, code == -1 and 'pencil-lsp did not answer in time' or M.tool_error(stderr) end
+  return stdout, stderr
+end
+
+-- What the plugin needs from `research study show`: id, title, age rule (0: anyone;
+-- nil: not stated in a way this reads) and whether consent is in force (nil: not said).
+function M.parse_study(text)
+  local id, title = text:match('\nStudy "([a-z0-9-]+)": ([^\n]*)')
+  if not id then id, title = text:match('^Study "([a-z0-9-]+)": ([^\n]*)') end
+  if not id then return nil end
+  local study = { id = id, title = title }
+  for line in (text .. '\n'):gmatch('([^\n]*)\n') do
+    if line:match('^Consent text, version .* %(anyone may consent for themselves%):$') then
+      study.guardian_below_age = 0
+    else
+      local n = line:match('^Consent text, version .* %(students under (%d+) need [^()]*%):$')
+      if n then study.guardian_below_age = tonumber(n) end
+    end
+    if line:match('^Your consent: given') then study.consented = true
+    elseif line:match('^Your consent: not given') then study.consented = false end
+  end
+  return study
+end
+
+-- The preview's details: the SHA-256 computed here from the exact bytes, checked
+-- against the one pencil-lsp names on stderr. Returns nil and why on a mismatch.
+function M.parse_preview(stdout, stderr)
+  if stdout == '' then
+    return { nothing = stderr:match("(Nothing to send[^\n]*)") or 'Nothing to send.' }
+  end
+  local sha = vim.fn.sha256(stdout)
+  local bytes, said = stderr:match("That is upload %S+ of study '[^']*': (%d+) bytes, sha256 (%x+)")
+  if said and (said ~= sha or tonumber(bytes) ~= #stdout) then
+    return nil, 'the preview bytes do not match the SHA-256 pencil-lsp named; nothing was sent'
+  end
+  return { text = stdout, bytes = #stdout, sha256 = sha }
+end
+
+-- Receipts (`research receipts --json`) as lines to read.
+function M.receipt_lines(receipts)
+  if #receipts == 0 then return { 'You have not consented to any research study.' } end
+  local who = { student = 'you', parent = 'your parent', school = 'your school' }
+  local lines = { 'Your consent receipts', '' }
+  for _, r in ipairs(receipts) do
+    vim.list_extend(lines, {
+      ('Study "%s": consent text version %s, given by %s on %s UTC'):format(r.study_id, r.consent_version, who[r.consented_by] or r.consented_by, r.consented_at),
+      r.revoked_at ~= vim.NIL and r.revoked_at and ('  Withdrawn on ' .. r.revoked_at .. ' UTC: nothing more is collected.')
+        or '  In force: your programs from that moment on can be sent to this study.',
+      '  What it collects: ' .. r.scope_json,
+      '  Uploads so far: ' .. tostring(r.uploads),
+      '  Your pseudonym in the study: ' .. ((r.subject_id ~= vim.NIL and r.subject_id) or '(not given yet: the class hub answers it at the first upload)'),
+      ('  Receipt %s; study document SHA-256 %s'):format(r.id, r.study_digest),
+      '',
+    })
+  end
+  return lines
+end
+
+-- A read-only scratch buffer holding `text` exactly (lines split at "\n").
+local function show_text(name, text, filetype)
+  vim.cmd('botright new')
+  local buf = vim.api.nvim_get_current_buf()
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.split(text, '\n', { plain = true }))
+  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].bufhidden = 'wipe'
+  vim.bo[buf].swapfile = false
+  if filetype then vim.bo[buf].filetype = filetype end
+  vim.bo[buf].modifiable = false
+  pcall(vim.api.nvim_buf_set_name, buf, 'pencil://' .. name)
+  return buf
+end
+
+local function call(what, a, b, c)
+  local args, why = M.research_args(what, a, b, c)
+  if not args then return nil, why end
+  return research_tool(args)
+end
+
+local function receipts()
+  local out, err = call('receipts')
+  if not out then return nil, err end
+  local ok, list = pcall(vim.json.decode, out)
+  if not ok or type(list) ~= 'table' then return nil, 'pencil-lsp answered something other than a list of receipts' end
+  return list
+end
+
+-- Shows a study (an id, or a study file, whose signature pencil-lsp checks) in a
+-- scratch buffer; returns what parse_study reads from it.
+local function show_study(target)
+  if target and not study_id_ok(target) then target = vim.fn.fnamemodify(vim.fn.expand(target), ':p') end
+  local out, err = call('show', target)
+  if not out then return nil, err end
+  local study = M.parse_study(out)
+  if not study then return nil, 'pencil-lsp described the study in a way this plugin does not read (update both)' end
+  out = out:gsub('Your consent: not given%.[^\n]*', 'Your consent: not given.')
+  show_text('study/' .. study.id, vim.trim(out))
+  return study
+end
+
+-- The preview in a scratch buffer: exactly the bytes, nothing added.
+local function preview(id)
+  local out, stderr = call('preview', id)
+  if not out then return nil, stderr end
+  local p, why = M.parse_preview(out, stderr)
+  if not p then return nil, why end
+  if p.nothing then return p end
+  show_text('preview/' .. id .. '-' .. p.sha256:sub(1, 12), p.text, 'json')
+  return p
+end
+
+local function consent(id)
+  local study, err = show_study(id)
+  if not study then return nil, err end
+  if study.consented then return 'You already consented to "' .. study.title .. '" (:PencilResearch receipts).' end
+  local pick = M.ui.confirm('Read the study above. Who is giving consent to "' .. study.title .. '"?',
+    '&Me\n&Parent or guardian\n&School\n&Cancel', 4)
+  local by = ({ 'student', 'parent', 'school' })[pick]
+  if not by then return 'No consent was recorded.' end
+  local age
+  if by == 'student' and study.guardian_below_age ~= 0 then
+    local typed = vim.trim(M.ui.input("How old are you? (only checks the study's age rule; it is not stored) "))
+    age = typed:match('^%d%d?%d?$') and tonumber(typed)
+    if not age or age < 3 or age > 120 then return nil, 'type your age as a number, like 14; no consent was recorded' end
+    if study.guardian_below_age and age < study.guardian_below_age then
+      return ('This study asks students under %d to have a parent, a guardian or the school consent for them. Nothing was recorded.'):format(study.guardian_below_age)
+    end
+  end
+  local sure = M.ui.confirm(('Consent %s to "%s"? Programs you run from now on are kept for it (names and the like removed); nothing from before, and nothing is sent until you preview and send it. You can withdraw at any time.')
+    :format(by == 'student' and 'yourself' or ('as your ' .. (by == 'parent' and 'parent or guardian' or 'school')), study.title), '&I agree\n&Cancel', 2)
+  if sure ~= 1 then return 'No consent was recorded.' end
+  return call('consent', study.id, by, age)
+end
+
+local function send(id)
+  local p, err = preview(id)
+  if not p then return nil, err end
+  if p.nothing then return p.nothing end
+  local sure = M.ui.confirm(('Send these %d bytes (shown above, SHA-256 %s) to study "%s"? If anything changed since, nothing is sent.')
+    :format(p.bytes, p.sha256, id), '&Send\n&Cancel', 2)
+  if sure ~= 1 then return 'Nothing was sent.' end
+  return call('upload', id, p.sha256)
+end
+
+-- :PencilResearch studies | show ID|FILE | consent ID|FILE | preview ID | send ID | receipts | revoke ID.
+-- Returns what it reported (nil on failure, after saying why).
+function M.research(args)
+  local action, target = args[1], args[2]
+  local result, err
+  if action == 'studies' then
+    local listed, why = call('list')
+    local lines = {}
+    if listed then
+      vim.list_extend(lines, vim.split(vim.trim(listed), '\n', { plain = true }))
+    elseif not why:match('^not in a class') then
+      table.insert(lines, "Your class's studies could not be fetched: " .. why)
+    end
+    local rs = receipts() or {}
+    for _, r in ipairs(rs) do
+      table.insert(lines, r.study_id .. ': ' .. (r.revoked_at ~= vim.NIL and r.revoked_at and 'you withdrew' or 'you consented'))
+    end
+    if #lines == 0 then table.insert(lines, 'No studies yet.') end
+    vim.list_extend(lines, { '', ':PencilResearch show ID (or a study file) reads one; :PencilResearch consent ID takes part.' })
+    show_text('studies', table.concat(lines, '\n'))
+    result = table.concat(lines, '\n')
+  elseif action == 'show' and target then
+    result, err = show_study(target)
+    if result then result = result.title end
+  elseif action == 'consent' and target then
+    result, err = consent(target)
+  elseif action == 'preview' and target then
+    local p
+    p, err = preview(target)
+    if p then
+      result = p.nothing or ('This is exactly what study "%s" would receive: %d bytes, SHA-256 %s. Nothing has been sent.'):format(target, p.bytes, p.sha256)
+    end
+  elseif action == 'send' and target then
+    result, err = send(target)
+  elseif action == 'receipts' then
+    local rs
+    rs, err = receipts()
+    if rs then
+      result = table.concat(M.receipt_lines(rs), '\n')
+      show_text('receipts', result)
+    end
+  elseif action == 'revoke' and target then
+    if M.ui.confirm('Withdraw your consent to study "' .. target .. '"? Nothing more is collected, anything not yet sent is deleted here, and the study is asked to delete what it has.', '&Withdraw\n&Cancel', 2) == 1 then
+      result, err = call('revoke', target)
+    else
+      result = 'Your consent was not withdrawn.'
+    end
+  else
+    err = 'usage: :PencilResearch studies | show ID | consent ID | preview ID | send ID | receipts | revoke ID'
+  end
+  if not result then
+    notify(err, vim.log.levels.ERROR)
+    return nil
+  end
+  if action ~= 'studies' and action ~= 'receipts' and action ~= 'show' then notify(vim.trim(result)) end
+  return result
+end
+
+-- setup{ cmd = {...}, settings = { dataDir = ..., recordOnSave = true, quickFixes = true }, research = { namesDir = ... } }
 function M.setup(opts)
   config = vim.tbl_deep_extend('force', config, opts or {})
   local group = vim.api.nvim_create_augroup('pencil', { clear = true })
@@ -229,6 +505,8 @@ function M.setup(opts)
     { nargs = '+', desc = 'Your data: show | export FILE | delete TITLE | delete --all' })
   vim.api.nvim_create_user_command('PencilClass', function(o) M.class(o.fargs) end,
     { nargs = '+', desc = "Your teacher's class: join CODE URL NAME | show | leave" })
+  vim.api.nvim_create_user_command('PencilResearch', function(o) M.research(o.fargs) end,
+    { nargs = '+', desc = 'Research studies: studies | show ID | consent ID | preview ID | send ID | receipts | revoke ID' })
 end
 
 return M
