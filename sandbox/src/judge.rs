@@ -86,6 +86,20 @@ pub(crate) fn cache_key(source: &str) -> String {
     format!("{source}{END_LINE}")
 }
 
+/// `e` with a line the student's editor has. The harness's END line follows the
+/// student's text, so an error found at the end of the input (`missing )`, an
+/// unterminated string or block) is reported past the student's last line; it
+/// goes on their last line that is not blank, where the unfinished text ends.
+fn within_source(mut e: ProgramError, source: &str) -> ProgramError {
+    let lines: Vec<&str> = source.split('\n').collect();
+    if e.line.is_some_and(|l| l as usize > lines.len()) {
+        let last = lines.iter().rposition(|l| !l.trim().is_empty()).unwrap_or(0);
+        e.line = Some(last as u32 + 1);
+        e.column = None;
+    }
+    e
+}
+
 /// Time left before `deadline`, or `None` once there is too little to start a call.
 fn left(deadline: Instant) -> Option<Duration> {
     deadline.checked_duration_since(Instant::now()).filter(|d| *d >= Duration::from_millis(1))
@@ -307,7 +321,7 @@ pub(crate) fn check(
         status,
         paper_success: false,
         language,
-        error,
+        error: error.map(|e| within_source(e, source)),
         ms: elapsed_ms(started),
         unchecked_load: unchecked_load.map(to_program_error),
         drawing,

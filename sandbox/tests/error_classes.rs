@@ -82,6 +82,15 @@ fn indentation_and_syntax_errors_come_from_the_compiler() {
 }
 
 #[test]
+fn an_error_at_the_end_of_the_input_is_on_the_students_last_line() {
+    // The compiler finds these where the input ends, which is the harness's END
+    // line; the student is shown their own last line that has text.
+    check("pen red\nfd (20\n", err("SyntaxError", "missing )", 2));
+    check("pen red\nfd (20\n\n\n", err("SyntaxError", "missing )", 2));
+    check("fd 10\nif true\n  rt (90\n", err("SyntaxError", "unmatched", 3));
+}
+
+#[test]
 fn missing_comma() {
     check("moveto 100 100", err("SyntaxError", "unexpected 100", 1));
     check("fd 50\ndot red 50", err("TypeError", "red is not a function", 2));
