@@ -392,3 +392,31 @@ fn two_studies_give_one_device_unlinkable_pseudonyms_and_no_device_uploads_as_an
     assert_ne!(stored[0].0, stored[1].0);
     assert_eq!(stored[0].2, body);
 }
+
+#[test]
+fn study_show_and_list_answer_in_json_for_editors_without_a_class() {
+    let tmp = tempfile::tempdir().unwrap();
+    let student = tmp.path().join("student");
+    let file = study_file(tmp.path(), study("loops", FULL));
+    let none: serde_json::Value = serde_json::from_slice(&research(&student, &["study", "list", "--json"]).stdout).unwrap();
+    assert_eq!(none, serde_json::json!([]), "nothing kept, no class: an empty list, not an error");
+
+    let shown: serde_json::Value = serde_json::from_slice(&research(&student, &["study", "show", file.to_str().unwrap(), "--json"]).stdout).unwrap();
+    assert_eq!(shown["study"]["id"], "loops");
+    assert_eq!(shown["study"]["consent"]["guardian_below_age"], 16);
+    assert_eq!(shown["source"], "file");
+    assert_eq!(shown["pinned_now"], true);
+    assert!(shown["consent"].is_null());
+
+    ok(research(&student, &["consent", "--study", "loops", "--by", "parent", "--yes"]));
+    let again: serde_json::Value = serde_json::from_slice(&research(&student, &["study", "show", "loops", "--json"]).stdout).unwrap();
+    assert_eq!(again["pinned_now"], false);
+    assert_eq!(again["consent"]["consented_by"], "parent");
+
+    let listed: serde_json::Value = serde_json::from_slice(&research(&student, &["study", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed[0]["id"], "loops");
+    assert_eq!(listed[0]["status"], "kept");
+    assert_eq!(listed[0]["consent_given"], true);
+    let words = ok(research(&student, &["study", "list"]));
+    assert!(words.contains("loops: How novices debug loops") && words.contains("[you consented]") && words.contains("Not in a class"), "{words}");
+}

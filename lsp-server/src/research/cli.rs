@@ -6,7 +6,7 @@ use super::{consent, outbox, scrub, study, ResearchError};
 use crate::data::{data_dir, open};
 use crate::store::{create_private_file, Database, Membership};
 use anyhow::{bail, Context as _};
-use pencil_core::research::ConsentBy;
+use pencil_core::research::{key_fingerprint, ConsentBy};
 use pencil_core::scrub::Scrubber;
 use std::io::{BufRead as _, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
@@ -81,9 +81,17 @@ enum StudyAction {
     Show {
         /// A study file (JSON), or a study id.
         study: String,
+        /// Print JSON (the study document, why it is trusted, your consent) instead of text.
+        #[arg(long)]
+        json: bool,
     },
-    /// Fetch the studies your class's hub offers, verify them against your teacher's key, list them.
-    List,
+    /// List studies: those your class's hub offers (fetched and verified against your
+    /// teacher's key) and those kept on this machine.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options of `preview` and `upload`: both must build with the same scrubber.
@@ -110,8 +118,8 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let membership = db.membership()?;
     match &args.command {
         Command::Scrub(_) => Ok(()),
-        Command::Study { action: StudyAction::Show { study } } => show(&mut db, study, out),
-        Command::Study { action: StudyAction::List } => list(&mut db, membership.as_ref(), out),
+        Command::Study { action: StudyAction::Show { study, json } } => show(&mut db, study, *json, out),
+        Command::Study { action: StudyAction::List { json } } => list(&mut db, membership.as_ref(), *json, out),
         Command::Consent { study, by, age, yes } => {
             let by = ConsentBy::parse(by).context("--by is student, parent or school")?;
             give_consent(&mut db, membership.as_ref(), study, by, *age, *yes, out)
@@ -181,38 +189,119 @@ fn scrubber(dir: &Path, a: &SendArgs, m: Option<&Membership>) -> Result<Scrubber
     Ok(scrub::upload_scrubber(a.names.as_deref(), a.roster.as_deref(), dir, &names)?)
 }
 
-fn show(db: &mut Database, arg: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+fn show(db: &mut Database, arg: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let path = Path::new(arg);
-    let id = if path.is_file() {
+    let (id, pinned_now) = if path.is_file() {
         let (s, put) = study::import_file(db, path)?;
-        if put == crate::store::StudyPut::New {
+        let new = put == crate::store::StudyPut::New;
+        if new && !json {
             writeln!(out, "The signature verifies; the researcher key is now pinned for study '{}'.", s.id)?;
         }
-        s.id
+        (s.id, new)
     } else {
-        arg.to_string()
+        (arg.to_string(), false)
     };
     let (stored, s) = study::load(db, &id)?;
+    let receipt = db.active_receipt(&id)?;
+    if json {
+        let value = serde_json::json!({
+            "study": s,
+            "source": stored.source.as_str(),
+            "researcher_key_fingerprint": key_fingerprint(&s.researcher_key),
+            "pinned_now": pinned_now,
+            "first_seen": stored.first_seen,
+            "consent": receipt,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        return Ok(());
+    }
     for line in study::describe(&stored, &s) {
         writeln!(out, "{line}")?;
     }
-    match db.active_receipt(&id)? {
+    match receipt {
         Some(r) => writeln!(out, "Your consent: given {} UTC by {} (consent text version {}).", r.consented_at, r.consented_by, r.consent_version)?,
         None => writeln!(out, "Your consent: not given. To consent: pencil-lsp research consent --study {id} --by student|parent|school")?,
     }
     Ok(())
 }
 
-fn list(db: &mut Database, m: Option<&Membership>, out: &mut dyn Write) -> anyhow::Result<()> {
-    let Some(m) = m else { bail!("not in a class: studies are offered through your class's hub (or read one from a file with `study show FILE`)") };
-    let offered = study::fetch_class_studies(db, m)?;
-    if offered.is_empty() {
-        writeln!(out, "Your class offers no studies.")?;
+/// One line of `study list`.
+#[derive(serde::Serialize)]
+struct Listed {
+    id: String,
+    /// `offered` (by the class now), `kept` (on this machine, from a file or an earlier offer) or `refused`.
+    status: &'static str,
+    title: Option<String>,
+    institution: Option<String>,
+    collects: Option<String>,
+    /// Why a class offer was refused.
+    refused: Option<String>,
+    consent_given: bool,
+}
+
+fn list(db: &mut Database, m: Option<&Membership>, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut listed = Vec::new();
+    let mut note = None;
+    match m {
+        Some(m) => {
+            for o in study::fetch_class_studies(db, m)? {
+                listed.push(match o.result {
+                    Ok(s) => Listed {
+                        consent_given: db.active_receipt(&s.id)?.is_some(),
+                        id: s.id.clone(),
+                        status: "offered",
+                        collects: Some(study::scope_words(&s)),
+                        title: Some(s.title),
+                        institution: Some(s.institution),
+                        refused: None,
+                    },
+                    Err(e) => Listed { id: o.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
+                });
+            }
+        }
+        None => note = Some("Not in a class: studies are offered through your class's hub; a study read from a file with `study show FILE` is kept here."),
     }
-    for o in offered {
-        match o.result {
-            Ok(s) => writeln!(out, "{}: {} ({}): collects {}", s.id, s.title, s.institution, study::scope_words(&s))?,
-            Err(e) => writeln!(out, "{}: REFUSED: {e}", o.id)?,
+    for stored in db.studies()? {
+        if listed.iter().any(|l| l.id == stored.id) {
+            continue;
+        }
+        // A kept study that no longer verifies is listed as refused, never used.
+        listed.push(match study::load(db, &stored.id) {
+            Ok((_, s)) => Listed {
+                consent_given: db.active_receipt(&s.id)?.is_some(),
+                id: s.id.clone(),
+                status: "kept",
+                collects: Some(study::scope_words(&s)),
+                title: Some(s.title),
+                institution: Some(s.institution),
+                refused: None,
+            },
+            Err(e) => Listed { id: stored.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
+        });
+    }
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&listed)?)?;
+        return Ok(());
+    }
+    if let Some(note) = note {
+        writeln!(out, "{note}")?;
+    }
+    if listed.is_empty() {
+        writeln!(out, "{}", if m.is_some() { "Your class offers no studies." } else { "No studies are kept here." })?;
+    }
+    for l in listed {
+        match (&l.refused, &l.title) {
+            (Some(why), _) => writeln!(out, "{}: REFUSED: {why}", l.id)?,
+            (None, title) => writeln!(
+                out,
+                "{}: {} ({}): collects {}{}{}",
+                l.id,
+                title.as_deref().unwrap_or(""),
+                l.institution.as_deref().unwrap_or(""),
+                l.collects.as_deref().unwrap_or(""),
+                if l.status == "kept" { " [kept on this machine]" } else { "" },
+                if l.consent_given { " [you consented]" } else { "" }
+            )?,
         }
     }
     Ok(())
