@@ -35,10 +35,31 @@ pub struct Args {
     /// otherwise it keeps full precision and says so.
     #[arg(long)]
     model_int8: bool,
+    /// Only (re)write the training record (validation curve, invocations, wall time,
+    /// hardware) of the existing model directory --out from RUN_DIR's log; nothing
+    /// else changes. For a directory exported before the record existed.
+    #[arg(long)]
+    training_record_only: bool,
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if a.training_record_only {
+        let record = pencil_trainer::export::training_record::training_record(&a.run_dir)?;
+        let mut manifest = pencil_core::inference::Manifest::read(&a.out)?;
+        let data = manifest.provenance.data.as_object_mut().ok_or_else(|| anyhow::anyhow!("{}: provenance.data is not an object", a.out.display()))?;
+        data.insert("training_log".into(), serde_json::to_value(&record)?);
+        manifest.write(&a.out)?;
+        eprintln!(
+            "export: training record of {}: {} evaluations, {} invocations, {:.0} s, {}",
+            a.run_dir.display(),
+            record.validation_curve.len(),
+            record.invocations,
+            record.wall_seconds,
+            record.hardware
+        );
+        return Ok(());
+    }
     let progress = bar(0, "exporting");
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let opts = ExportOptions {

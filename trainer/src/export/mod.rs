@@ -20,6 +20,7 @@ pub mod parity;
 #[cfg(test)]
 mod parity_tests;
 pub mod strong_student;
+pub mod training_record;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -202,7 +203,7 @@ pub fn export_run(opts: &ExportOptions, progress: &indicatif::ProgressBar) -> an
         adaptation: None,
         provenance: ModelProvenance {
             run_dir: run.display().to_string(),
-            data: serde_json::json!({ "dataset": dataset, "training": train_config }),
+            data: serde_json::json!({ "dataset": dataset, "training": train_config, "training_log": training_record::training_record(run).ok() }),
             export_command: opts.command.clone(),
             exported_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             exporter_version: env!("CARGO_PKG_VERSION").to_string(),
