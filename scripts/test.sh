@@ -20,10 +20,13 @@ fi
 # A CI run builds once from scratch: incremental caches would only take disk.
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 export PATH="$root/.deps/npm/node_modules/.bin:$PATH"
-# The VS Code extension: its own logic under Node's test runner, then the .vsix.
-(cd editor-extensions/vscode && npm test && npm run package </dev/null)
 (cd editor-extensions/drawing && npm ci --no-audit --no-fund >/dev/null && npm test)
 cargo test --workspace --locked --no-fail-fast
+# The VS Code extension: its own logic under Node's test runner (its research
+# flow runs the target/debug/pencil-lsp the line above built), then the .vsix.
+(cd editor-extensions/vscode && npm test && npm run package </dev/null)
+# The Neovim plugin's research commands, headless, against the same binary.
+nvim --headless -u NONE -i NONE -c 'luafile editor-extensions/neovim/test/research.lua'
 # The editor page served by pencil-lsp --listen, end to end in Chromium (needs target/debug/pencil-lsp).
 (cd editor-extensions/pencilcode && npm test)
 # The VS Code extension end to end in code-server on Chromium (needs target/debug/pencil-lsp and the .vsix).
