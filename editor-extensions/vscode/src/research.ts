@@ -4,9 +4,9 @@
 // matters (signatures, the age rule, scrubbing, what is sent); this module only
 // builds its arguments and reads what it says.
 //
-// Where the CLI has machine-readable output (`receipts --json`) it is used;
-// `study show`, `study list` and `preview`'s details are text, read by the
-// parsers below (and checked against the real binary in test/research.test.ts).
+// `study show`, `study list` and `receipts` are read as JSON (`--json`); only
+// `preview`'s details are text, on stderr (the bytes themselves are stdout). The
+// readers below are checked against the real binary in test/research.test.ts.
 import { createHash } from 'node:crypto';
 
 export type ConsentBy = 'student' | 'parent' | 'school';
@@ -39,11 +39,12 @@ function names(o: ResearchOptions): string[] {
 
 /** The argument lists of `pencil-lsp research ...` (after the binary). */
 export const researchArgs = {
-  list: (o: ResearchOptions) => ['research', 'study', 'list', ...dataDir(o)],
+  /** The class's offers and the studies kept on this machine (works outside a class too). */
+  list: (o: ResearchOptions) => ['research', 'study', 'list', '--json', ...dataDir(o)],
   /** A study id, or the absolute path of a study file (a relative one could read as an option). */
   show: (idOrFile: string, o: ResearchOptions) => {
     const absolute = idOrFile.startsWith('/') || /^[A-Za-z]:[\\/]/.test(idOrFile) || idOrFile.startsWith('\\\\');
-    return ['research', 'study', 'show', absolute ? idOrFile : studyId(idOrFile), ...dataDir(o)];
+    return ['research', 'study', 'show', absolute ? idOrFile : studyId(idOrFile), '--json', ...dataDir(o)];
   },
   consent: (id: string, by: ConsentBy, age: number | undefined, o: ResearchOptions) => [
     'research', 'consent', '--study', studyId(id), '--by', by,
@@ -72,74 +73,6 @@ export function toolError(stderr: string, fallback: string): string {
   return words || fallback;
 }
 
-/** A study the class's hub offers (`study list`), or one it offered that was refused. */
-export interface OfferedStudy {
-  id: string;
-  title: string;
-  institution: string;
-  collects: string;
-}
-
-export interface StudyList {
-  offered: OfferedStudy[];
-  /** Studies the hub offered whose signatures did not verify, with why. */
-  refused: { id: string; why: string }[];
-}
-
-/** Reads `research study list`: `ID: TITLE (INSTITUTION): collects WHAT` or `ID: REFUSED: WHY` per line. */
-export function parseStudyList(stdout: string): StudyList {
-  const out: StudyList = { offered: [], refused: [] };
-  for (const line of stdout.split('\n')) {
-    const refused = /^([a-z0-9-]+): REFUSED: (.*)$/.exec(line);
-    if (refused) {
-      out.refused.push({ id: refused[1], why: refused[2] });
-      continue;
-    }
-    // The title may hold parentheses; the institution is the last group before ": collects".
-    const m = /^([a-z0-9-]+): (.*) \(([^()]*)\): collects (.*)$/.exec(line);
-    if (m) out.offered.push({ id: m[1], title: m[2], institution: m[3], collects: m[4] });
-  }
-  return out;
-}
-
-/** What the extension needs from `research study show` (the whole text is shown as it is). */
-export interface StudyInfo {
-  id: string;
-  title: string;
-  /** Students under this age need a parent's or the school's consent; 0: anyone; null: not stated in a way this reads. */
-  guardianBelowAge: number | null;
-  consentVersion: string | null;
-  /** Whether consent is in force now; null if the output does not say. */
-  consented: boolean | null;
-  /** The description without the CLI's own hints (lines naming `pencil-lsp` commands). */
-  text: string;
-}
-
-/** Reads `research study show`; undefined when the output names no study. */
-export function parseStudyShow(stdout: string): StudyInfo | undefined {
-  const lines = stdout.split('\n');
-  let head: RegExpExecArray | null = null;
-  for (const l of lines) if (!head) head = /^Study "([a-z0-9-]+)": (.*)$/.exec(l);
-  if (!head) return undefined;
-  let guardianBelowAge: number | null = null;
-  let consentVersion: string | null = null;
-  let consented: boolean | null = null;
-  for (const l of lines) {
-    const c = /^Consent text, version (.+) \((anyone may consent for themselves|students under (\d+) need [^()]*)\):$/.exec(l);
-    if (c) {
-      consentVersion = c[1];
-      guardianBelowAge = c[3] === undefined ? 0 : Number(c[3]);
-    }
-    if (l.startsWith('Your consent: given')) consented = true;
-    else if (l.startsWith('Your consent: not given')) consented = false;
-  }
-  const text = lines
-    .map((l) => (l.startsWith('Your consent: not given') ? 'Your consent: not given.' : l))
-    .join('\n')
-    .trimEnd();
-  return { id: head[1], title: head[2], guardianBelowAge, consentVersion, consented, text: text + '\n' };
-}
-
 /** A consent receipt as `research receipts --json` writes it. */
 export interface Receipt {
   id: string;
@@ -154,28 +87,144 @@ export interface Receipt {
   revoked_at: string | null;
 }
 
+function readReceipt(r: any): Receipt {
+  const ok =
+    r && typeof r === 'object' &&
+    ['id', 'study_id', 'study_digest', 'consent_version', 'scope_json', 'consented_by', 'consented_at'].every((k) => typeof r[k] === 'string') &&
+    typeof r.uploads === 'number' &&
+    (r.subject_id === null || typeof r.subject_id === 'string') &&
+    (r.revoked_at === null || typeof r.revoked_at === 'string');
+  if (!ok) throw new Error('a consent receipt from pencil-lsp is missing a field');
+  return {
+    id: r.id, study_id: r.study_id, study_digest: r.study_digest, consent_version: r.consent_version, scope_json: r.scope_json,
+    consented_by: r.consented_by, consented_at: r.consented_at, uploads: r.uploads, subject_id: r.subject_id, revoked_at: r.revoked_at,
+  };
+}
+
+function readJson(stdout: string, what: string): unknown {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    throw new Error(`pencil-lsp answered something other than ${what} (is it older than this extension?)`);
+  }
+}
+
 /** Reads `research receipts --json`; throws if it is not the list of receipts it should be. */
 export function parseReceipts(stdout: string): Receipt[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(stdout);
-  } catch {
-    throw new Error('pencil-lsp answered something other than a list of receipts (is it too old?)');
-  }
+  const value = readJson(stdout, 'a list of receipts');
   if (!Array.isArray(value)) throw new Error('pencil-lsp answered something other than a list of receipts');
-  return value.map((r) => {
+  return value.map(readReceipt);
+}
+
+/** One study of `research study list --json`. */
+export interface ListedStudy {
+  id: string;
+  /** `offered` by the class now, `kept` on this machine (from a file or an earlier offer), or `refused` (its signature does not verify). */
+  status: 'offered' | 'kept' | 'refused';
+  title: string | null;
+  institution: string | null;
+  /** What it collects, in words. */
+  collects: string | null;
+  /** Why it was refused; null otherwise. */
+  refused: string | null;
+  consentGiven: boolean;
+}
+
+const str = (v: unknown) => typeof v === 'string';
+const strOrNull = (v: unknown) => v === null || typeof v === 'string';
+
+/** Reads `research study list --json`; throws if it is not the list it should be. */
+export function parseStudyList(stdout: string): ListedStudy[] {
+  const value = readJson(stdout, 'a list of studies');
+  if (!Array.isArray(value)) throw new Error('pencil-lsp answered something other than a list of studies');
+  return value.map((l: any) => {
     const ok =
-      r && typeof r === 'object' &&
-      ['id', 'study_id', 'study_digest', 'consent_version', 'scope_json', 'consented_by', 'consented_at'].every((k) => typeof r[k] === 'string') &&
-      typeof r.uploads === 'number' &&
-      (r.subject_id === null || typeof r.subject_id === 'string') &&
-      (r.revoked_at === null || typeof r.revoked_at === 'string');
-    if (!ok) throw new Error('a consent receipt from pencil-lsp is missing a field');
-    return {
-      id: r.id, study_id: r.study_id, study_digest: r.study_digest, consent_version: r.consent_version, scope_json: r.scope_json,
-      consented_by: r.consented_by, consented_at: r.consented_at, uploads: r.uploads, subject_id: r.subject_id, revoked_at: r.revoked_at,
-    };
+      l && typeof l === 'object' && str(l.id) && ['offered', 'kept', 'refused'].includes(l.status) &&
+      strOrNull(l.title) && strOrNull(l.institution) && strOrNull(l.collects) && strOrNull(l.refused) && typeof l.consent_given === 'boolean';
+    if (!ok) throw new Error('a study listed by pencil-lsp is missing a field');
+    return { id: l.id, status: l.status, title: l.title, institution: l.institution, collects: l.collects, refused: l.refused, consentGiven: l.consent_given };
   });
+}
+
+/** What a study collects (its `collects`). */
+export interface Collects {
+  programs: string;
+  timestamps: string;
+  hints: boolean;
+}
+
+/** A study as `research study show --json` describes it: the signed document, why it is trusted, and the consent in force. */
+export interface StudyInfo {
+  id: string;
+  title: string;
+  institution: string;
+  ethicsApproval: string;
+  contact: string;
+  collects: Collects;
+  retentionDays: number;
+  consentVersion: string;
+  consentText: string;
+  /** Students under this age need a parent's or the school's consent; 0: anyone may consent for themselves. */
+  guardianBelowAge: number;
+  /** `class`: offered by the class (the teacher's key vouches for it); `file`: read from a file. */
+  source: 'class' | 'file';
+  researcherKeyFingerprint: string;
+  /** Whether this call read the study file and pinned its researcher key for the first time. */
+  pinnedNow: boolean;
+  firstSeen: string;
+  /** The receipt of the consent in force; null when consent is not given. */
+  consent: Receipt | null;
+}
+
+/** Reads `research study show --json`; throws if it is not a study. */
+export function parseStudyShow(stdout: string): StudyInfo {
+  const v = readJson(stdout, 'a study') as any;
+  const s = v?.study;
+  const ok =
+    s && typeof s === 'object' &&
+    ['id', 'title', 'institution', 'ethics_approval', 'contact'].every((k) => str(s[k])) &&
+    s.collects && str(s.collects.programs) && str(s.collects.timestamps) && typeof s.collects.hints === 'boolean' &&
+    typeof s.retention_days === 'number' &&
+    s.consent && str(s.consent.version) && str(s.consent.text) && typeof s.consent.guardian_below_age === 'number' &&
+    (v.source === 'class' || v.source === 'file') && str(v.researcher_key_fingerprint) && typeof v.pinned_now === 'boolean' && str(v.first_seen);
+  if (!ok) throw new Error('pencil-lsp described the study without a field this extension needs (update both)');
+  return {
+    id: s.id, title: s.title, institution: s.institution, ethicsApproval: s.ethics_approval, contact: s.contact,
+    collects: { programs: s.collects.programs, timestamps: s.collects.timestamps, hints: s.collects.hints },
+    retentionDays: s.retention_days, consentVersion: s.consent.version, consentText: s.consent.text, guardianBelowAge: s.consent.guardian_below_age,
+    source: v.source, researcherKeyFingerprint: v.researcher_key_fingerprint, pinnedNow: v.pinned_now, firstSeen: v.first_seen,
+    consent: v.consent === null || v.consent === undefined ? null : readReceipt(v.consent),
+  };
+}
+
+/** The study in words, for the read-only document the student reads before consenting. */
+export function studyText(s: StudyInfo): string {
+  const trust =
+    s.source === 'class'
+      ? "offered by your class: your teacher's key vouches for the researchers' key"
+      : "read from a file: the researchers' key was kept the first time this study was seen, so a changed study must come from the same researchers";
+  const age = s.guardianBelowAge > 0 ? `students under ${s.guardianBelowAge} need a parent's or the school's consent` : 'anyone may consent for themselves';
+  const out = [
+    `Study "${s.id}": ${s.title}`,
+    ...(s.pinnedNow ? ["(Its signature checks out, and the researchers' key is now kept on this machine.)"] : []),
+    '',
+    `Run by: ${s.institution}`,
+    `Ethics approval: ${s.ethicsApproval}`,
+    `Contact: ${s.contact}`,
+    `Collects: ${collectsWords(s.collects) ?? JSON.stringify(s.collects)}; names, e-mail addresses, phone numbers and addresses are removed first`,
+    'Collection starts when you consent; nothing recorded before leaves this machine.',
+    `The researchers keep it for: ${s.retentionDays} days`,
+    `Researchers' key fingerprint: ${s.researcherKeyFingerprint} (it should match the one on the study's consent form)`,
+    `Trusted because: ${trust}`,
+    '',
+    `Consent text, version ${s.consentVersion} (${age}):`,
+    ...s.consentText.split('\n').map((l) => `  ${l}`),
+    '',
+    s.consent
+      ? `Your consent: given by ${WHO[s.consent.consented_by] ?? s.consent.consented_by} on ${s.consent.consented_at} UTC (consent text version ${s.consent.consent_version}).`
+      : 'Your consent: not given.',
+  ];
+  return out.join('\n') + '\n';
 }
 
 /** The studies whose consent is in force (the ones there is something to preview, send or withdraw). */
@@ -201,15 +250,22 @@ export function receiptsText(receipts: Receipt[]): string {
   return out.join('\n');
 }
 
+/** What a study collects, in words; undefined for a value this extension does not know. */
+export function collectsWords(c: Collects): string | undefined {
+  const programs: Record<string, string> = { final: 'the final version of each program', full: 'every version of each program you run' };
+  const times: Record<string, string> = { exact: 'exact times', minute: 'times rounded to the minute', hour: 'times rounded to the hour', day: 'dates only' };
+  const p = programs[c.programs];
+  const t = times[c.timestamps];
+  if (!p || !t) return undefined;
+  return `${p}, ${t}, ${c.hints ? 'which hints you were shown and whether you took them' : 'no hints'}`;
+}
+
 /** A receipt's scope (the study's `collects`, as JSON) in words; the JSON itself if it does not read. */
 export function scopeWords(scopeJson: string): string {
   try {
-    const s = JSON.parse(scopeJson) as { programs?: string; timestamps?: string; hints?: boolean };
-    const programs = s.programs === 'final' ? 'the final version of each program' : s.programs === 'full' ? 'every version of each program you run' : undefined;
-    const times: Record<string, string> = { exact: 'exact times', minute: 'times rounded to the minute', hour: 'times rounded to the hour', day: 'dates only' };
-    const time = s.timestamps ? times[s.timestamps] : undefined;
-    if (!programs || !time || typeof s.hints !== 'boolean') return scopeJson;
-    return `${programs}, ${time}, ${s.hints ? 'which hints you were shown' : 'no hints'}`;
+    const s = JSON.parse(scopeJson) as Partial<Collects>;
+    if (typeof s.programs !== 'string' || typeof s.timestamps !== 'string' || typeof s.hints !== 'boolean') return scopeJson;
+    return collectsWords(s as Collects) ?? scopeJson;
   } catch {
     return scopeJson;
   }
@@ -222,19 +278,19 @@ export interface WhoChoice {
   description?: string;
 }
 
-/** Who may consent, in the words a student reads. */
-export function whoChoices(guardianBelowAge: number | null): WhoChoice[] {
-  const young = guardianBelowAge ? `for students under ${guardianBelowAge}` : undefined;
+/** Who may consent, in the words a student reads (guardianBelowAge 0: anyone may consent for themselves). */
+export function whoChoices(guardianBelowAge: number): WhoChoice[] {
+  const young = guardianBelowAge > 0 ? `for students under ${guardianBelowAge}` : undefined;
   return [
-    { by: 'student', label: 'Me', description: guardianBelowAge ? `if you are ${guardianBelowAge} or older` : undefined },
+    { by: 'student', label: 'Me', description: guardianBelowAge > 0 ? `if you are ${guardianBelowAge} or older` : undefined },
     { by: 'parent', label: 'My parent or guardian', description: young },
     { by: 'school', label: 'My school', description: young },
   ];
 }
 
-/** Whether to ask the student's age: only when the student consents to a study with an age rule (or one this cannot read). */
-export function needsAge(by: ConsentBy, guardianBelowAge: number | null): boolean {
-  return by === 'student' && guardianBelowAge !== 0;
+/** Whether to ask the student's age: only when the student consents to a study with an age rule. */
+export function needsAge(by: ConsentBy, guardianBelowAge: number): boolean {
+  return by === 'student' && guardianBelowAge > 0;
 }
 
 /** Checks a typed age: undefined if it is fine, else what to say. */
@@ -245,13 +301,13 @@ export function ageProblem(text: string): string | undefined {
 }
 
 /** What to tell a student who is too young to consent alone; undefined if the age is enough. */
-export function tooYoung(age: number, guardianBelowAge: number | null): string | undefined {
-  if (!guardianBelowAge || age >= guardianBelowAge) return undefined;
+export function tooYoung(age: number, guardianBelowAge: number): string | undefined {
+  if (guardianBelowAge <= 0 || age >= guardianBelowAge) return undefined;
   return `This study asks students under ${guardianBelowAge} to have a parent, a guardian or the school consent for them. Nothing was recorded. You can ask them to choose "My parent or guardian" or "My school".`;
 }
 
 /** The last question before consent is recorded. */
-export function consentQuestion(study: StudyInfo, by: ConsentBy): string {
+export function consentQuestion(study: Pick<StudyInfo, 'title'>, by: ConsentBy): string {
   const who = by === 'student' ? 'yourself' : by === 'parent' ? 'as your parent or guardian' : 'as your school';
   return (
     `Consent ${who} to the study "${study.title}"?\n\n` +
@@ -305,7 +361,7 @@ export function sendQuestion(study: string, p: Extract<Preview, { kind: 'upload'
   return `Send these ${p.bytes} bytes to study "${study}"?\n\nThey are exactly what the preview shows (SHA-256 ${p.sha256.slice(0, 16)}…). If anything changed since, nothing is sent.`;
 }
 
-/** A choice in a study picker: a study the class offers, one already consented to, or reading a file. */
+/** A choice in a study picker: a study the class offers or one kept on this machine, or reading a file. */
 export interface StudyPick {
   label: string;
   description?: string;
@@ -314,19 +370,18 @@ export interface StudyPick {
   id?: string;
 }
 
-/** Offered studies and receipts as one list (each id once), then "read a study from a file". */
-export function studyPicks(offered: OfferedStudy[], receipts: Receipt[]): StudyPick[] {
+/** The listed studies that can be read (refused ones are said apart), then "read a study from a file". */
+export function studyPicks(listed: ListedStudy[]): StudyPick[] {
   const picks: StudyPick[] = [];
-  const seen = new Set<string>();
-  for (const s of offered) {
-    const r = receipts.find((x) => x.study_id === s.id && x.revoked_at === null);
-    picks.push({ label: s.title, description: `${s.id} · ${s.institution}${r ? ' · you consented' : ''}`, detail: `Collects ${s.collects}`, id: s.id });
-    seen.add(s.id);
-  }
-  for (const r of receipts) {
-    if (seen.has(r.study_id)) continue;
-    seen.add(r.study_id);
-    picks.push({ label: r.study_id, description: r.revoked_at ? 'you withdrew' : 'you consented', id: r.study_id });
+  for (const s of listed) {
+    if (s.status === 'refused') continue;
+    const where = s.status === 'offered' ? 'offered by your class' : 'kept on this machine';
+    picks.push({
+      label: s.title ?? s.id,
+      description: [s.id, s.institution, where, s.consentGiven ? 'you consented' : undefined].filter(Boolean).join(' · '),
+      detail: s.collects ? `Collects ${s.collects}` : undefined,
+      id: s.id,
+    });
   }
   picks.push({ label: 'Read a study from a file…', description: 'a signed study document (.json) from the researchers' });
   return picks;

@@ -10,7 +10,7 @@ export type Tool = (args: string[]) => Promise<{ stdout: Buffer; stderr: string 
 
 const SCHEME = 'pencil-research';
 
-/** Read-only documents: what pencil-lsp said, shown as it is (VS Code cannot edit them). */
+/** Read-only documents: what pencil-lsp said, in words or as it is (VS Code cannot edit them). */
 class ReadOnlyDocs implements vscode.TextDocumentContentProvider {
   private readonly texts = new Map<string, string>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
@@ -44,24 +44,24 @@ export function registerResearch(context: vscode.ExtensionContext, tool: Tool, o
 
   const receipts = async () => R.parseReceipts(await text(R.researchArgs.receipts(options())));
 
-  /** The class's studies, if there is a class and its hub answers; why not, otherwise. */
-  async function offered(): Promise<{ list: R.OfferedStudy[]; why?: string; refused: R.StudyList['refused'] }> {
+  /** The studies `study list` names: the class's offers (in a class) and those kept on this machine. */
+  async function listed(): Promise<R.ListedStudy[]> {
     try {
-      const l = R.parseStudyList(await text(R.researchArgs.list(options())));
-      return { list: l.offered, refused: l.refused };
+      return R.parseStudyList(await text(R.researchArgs.list(options())));
     } catch (e) {
-      const why = (e as Error).message;
-      // Not being in a class is normal: studies can also come as a file.
-      return { list: [], refused: [], why: why.startsWith('not in a class') ? undefined : why };
+      // A study can still be read from a file; say why the list is missing.
+      void vscode.window.showWarningMessage(`Your studies could not be listed: ${(e as Error).message}`);
+      return [];
     }
   }
 
   /** Asks which study; a file is read (and its signature checked) by `study show FILE`. Returns the study, shown. */
   async function pickStudy(placeHolder: string): Promise<R.StudyInfo | undefined> {
-    const [o, r] = await Promise.all([offered(), receipts()]);
-    if (o.why) void vscode.window.showWarningMessage(`Your class's studies could not be fetched: ${o.why}`);
-    for (const x of o.refused) void vscode.window.showWarningMessage(`The study "${x.id}" was refused and is not shown: ${x.why}`);
-    const pick = await vscode.window.showQuickPick(R.studyPicks(o.list, r), { placeHolder, matchOnDescription: true });
+    const list = await listed();
+    for (const x of list) {
+      if (x.status === 'refused') void vscode.window.showWarningMessage(`The study "${x.id}" is not shown: ${x.refused ?? 'its signature does not verify'}`);
+    }
+    const pick = await vscode.window.showQuickPick(R.studyPicks(list), { placeHolder, matchOnDescription: true });
     if (!pick) return undefined;
     let target = pick.id;
     if (!target) {
@@ -72,11 +72,9 @@ export function registerResearch(context: vscode.ExtensionContext, tool: Tool, o
     return showStudy(target);
   }
 
-  async function showStudy(idOrFile: string): Promise<R.StudyInfo | undefined> {
-    const said = await text(R.researchArgs.show(idOrFile, options()));
-    const study = R.parseStudyShow(said);
-    if (!study) throw new Error('pencil-lsp described the study in a way this extension does not read (update both)');
-    await docs.open(`Study ${study.id}.txt`, study.text);
+  async function showStudy(idOrFile: string): Promise<R.StudyInfo> {
+    const study = R.parseStudyShow(await text(R.researchArgs.show(idOrFile, options())));
+    await docs.open(`Study ${study.id}.txt`, R.studyText(study));
     return study;
   }
 
@@ -123,7 +121,7 @@ export function registerResearch(context: vscode.ExtensionContext, tool: Tool, o
     command('pencilCoach.research.consent', async () => {
       const study = await pickStudy('Which study do you want to take part in?');
       if (!study) return;
-      if (study.consented) {
+      if (study.consent) {
         void vscode.window.showInformationMessage(`You already consented to "${study.title}". "My consent receipts" shows when.`);
         return;
       }

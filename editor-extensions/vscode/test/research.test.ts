@@ -12,26 +12,26 @@ import * as R from '../src/research';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-const SHOW = `The signature verifies; the researcher key is now pinned for study 'loops'.
-Study "loops": How students learn loops (part 2)
-Institution: Example University
-Ethics approval: IRB-2024-117
-Contact: research@example.edu
-Collects: every version of each program you run (full traces), times rounded to the minute, no hints; names, e-mail addresses, phone numbers and addresses are removed first
-Collection starts when you consent; nothing recorded before leaves this machine.
-Kept for: 365 days
-Researcher key: fRnr9a1KZGo9x+uNjj09pxiZX6NZFAaEyjyIePJDq1E= (fingerprint 0a42 76b9 5865 7db3 58d3 d40f 6742 acb2)
-Trusted because: read from a file: this researcher key was pinned the first time this study was seen
-Consent text, version 2 (b) (students under 16 need a parent's or the school's consent):
-  We would like to see how your programs change.
-Your consent: not given. To consent: pencil-lsp research consent --study loops --by student|parent|school
-`;
+/** `research study show FILE --json`, as pencil-lsp writes it (before consent). */
+const SHOW = {
+  study: {
+    version: 1, id: 'loops', title: 'How students learn loops (part 2)', institution: 'Example University', ethics_approval: 'IRB-2024-117',
+    contact: 'research@example.edu', researcher_key: 'fRnr9a1KZGo9x+uNjj09pxiZX6NZFAaEyjyIePJDq1E=',
+    collects: { programs: 'full', timestamps: 'minute', hints: false }, retention_days: 365,
+    consent: { version: '2 (b)', text: 'We would like to see how your programs change.\nYou can stop at any time.', guardian_below_age: 16 },
+  },
+  source: 'file',
+  researcher_key_fingerprint: '0a42 76b9 5865 7db3 58d3 d40f 6742 acb2',
+  pinned_now: true,
+  first_seen: '2026-12-06 22:28:42',
+  consent: null,
+};
 
 test('research calls carry the store and, for preview and upload alike, the name lists', () => {
   const o = { dataDir: '/d', namesDir: '/n' };
-  assert.deepEqual(R.researchArgs.list({}), ['research', 'study', 'list']);
-  assert.deepEqual(R.researchArgs.show('loops', o), ['research', 'study', 'show', 'loops', '--data-dir', '/d']);
-  assert.deepEqual(R.researchArgs.show('/home/s/study.json', {}), ['research', 'study', 'show', '/home/s/study.json']);
+  assert.deepEqual(R.researchArgs.list({}), ['research', 'study', 'list', '--json']);
+  assert.deepEqual(R.researchArgs.show('loops', o), ['research', 'study', 'show', 'loops', '--json', '--data-dir', '/d']);
+  assert.deepEqual(R.researchArgs.show('/home/s/study.json', {}), ['research', 'study', 'show', '/home/s/study.json', '--json']);
   assert.deepEqual(R.researchArgs.show('C:\\Users\\s\\study.json', {})[3], 'C:\\Users\\s\\study.json');
   assert.deepEqual(R.researchArgs.consent('loops', 'student', 17, o), [
     'research', 'consent', '--study', 'loops', '--by', 'student', '--age', '17', '--yes', '--data-dir', '/d',
@@ -54,40 +54,61 @@ test('what is not a study id or a hash never reaches the command line', () => {
   assert.throws(() => R.researchArgs.upload('loops', 'ab', {}), /SHA-256/);
 });
 
-test("a study's description gives its id, title, age rule and whether consent is in force", () => {
-  const s = R.parseStudyShow(SHOW);
-  assert.ok(s);
-  assert.equal(s.id, 'loops');
-  assert.equal(s.title, 'How students learn loops (part 2)');
-  assert.equal(s.guardianBelowAge, 16);
-  assert.equal(s.consentVersion, '2 (b)');
-  assert.equal(s.consented, false);
-  assert.doesNotMatch(s.text, /pencil-lsp research consent/, 'the command-line hint is not for the editor');
-  assert.match(s.text, /We would like to see how your programs change\./);
-  const anyone = R.parseStudyShow(SHOW.replace(/\(students under 16 need [^)]*\)/, '(anyone may consent for themselves)').replace(/Your consent: .*/, 'Your consent: given 2026-01-01 10:00:00 UTC by parent (consent text version 2).'));
-  assert.equal(anyone?.guardianBelowAge, 0);
-  assert.equal(anyone?.consented, true);
-  const unread = R.parseStudyShow('Study "x": X\nConsent text in a new wording:\n');
-  assert.equal(unread?.guardianBelowAge, null);
-  assert.equal(unread?.consented, null);
-  assert.equal(R.parseStudyShow('Your class offers no studies.\n'), undefined);
-});
-
-test('the class list reads offered and refused studies, titles with parentheses included', () => {
-  const l = R.parseStudyList(
-    'loops: Loops (and more) (Example University): collects the final version of each program, dates only, no hints; names ... first\n' +
-      'evil: REFUSED: the study was refused: the offer is not signed by your teacher\n',
-  );
-  assert.deepEqual(l.offered, [{ id: 'loops', title: 'Loops (and more)', institution: 'Example University', collects: 'the final version of each program, dates only, no hints; names ... first' }]);
-  assert.deepEqual(l.refused, [{ id: 'evil', why: 'the study was refused: the offer is not signed by your teacher' }]);
-  assert.deepEqual(R.parseStudyList('Your class offers no studies.\n'), { offered: [], refused: [] });
-});
-
 const RECEIPT = {
   id: 'ebb8', study_id: 'loops', study_digest: 'e314', consent_version: '2',
   scope_json: '{"programs":"full","timestamps":"minute","hints":true}', consented_by: 'parent', consented_at: '2026-12-06 22:05:13',
   after_state_id: 0, after_hint_id: 0, sent_state_id: 0, sent_hint_id: 0, uploads: 1, subject_id: null, revoked_at: null,
 };
+
+test("a study's JSON gives its id, title, age rule and consent, and reads as words", () => {
+  const s = R.parseStudyShow(JSON.stringify(SHOW));
+  assert.equal(s.id, 'loops');
+  assert.equal(s.title, 'How students learn loops (part 2)');
+  assert.equal(s.guardianBelowAge, 16);
+  assert.equal(s.consentVersion, '2 (b)');
+  assert.equal(s.consent, null);
+  assert.equal(s.source, 'file');
+  const text = R.studyText(s);
+  assert.match(text, /^Study "loops": How students learn loops \(part 2\)\n/);
+  assert.match(text, /Ethics approval: IRB-2024-117/);
+  assert.match(text, /Collects: every version of each program you run, times rounded to the minute, no hints; names/);
+  assert.match(text, /keep it for: 365 days/);
+  assert.match(text, /signature checks out/);
+  assert.match(text, /fingerprint: 0a42 76b9 5865 7db3 58d3 d40f 6742 acb2/);
+  assert.match(text, /Consent text, version 2 \(b\) \(students under 16 need a parent's or the school's consent\):\n  We would like to see how your programs change\.\n  You can stop at any time\./);
+  assert.match(text, /Your consent: not given\.\n$/);
+  assert.doesNotMatch(text, /pencil-lsp/, 'no command lines for the student');
+
+  const given = R.parseStudyShow(JSON.stringify({ ...SHOW, pinned_now: false, source: 'class', study: { ...SHOW.study, consent: { ...SHOW.study.consent, guardian_below_age: 0 } }, consent: RECEIPT }));
+  assert.equal(given.guardianBelowAge, 0);
+  assert.equal(given.consent?.consented_by, 'parent');
+  assert.match(R.studyText(given), /anyone may consent for themselves/);
+  assert.match(R.studyText(given), /Your consent: given by your parent on 2026-12-06 22:05:13 UTC \(consent text version 2\)\./);
+  assert.match(R.studyText(given), /offered by your class/);
+
+  assert.throws(() => R.parseStudyShow('Study "loops": Loops\n'), /something other than a study/);
+  assert.throws(() => R.parseStudyShow(JSON.stringify({ ...SHOW, study: { ...SHOW.study, consent: { version: '2', text: 'x' } } })), /without a field/);
+  assert.throws(() => R.parseStudyShow(JSON.stringify({ ...SHOW, consent: { id: 'x' } })), /missing a field/);
+});
+
+test('the study list reads offered, kept and refused studies, and the picker shows the readable ones', () => {
+  const listed = R.parseStudyList(JSON.stringify([
+    { id: 'loops', status: 'offered', title: 'Loops (and more)', institution: 'Example University', collects: 'the final version of each program, dates only, no hints', refused: null, consent_given: false },
+    { id: 'old', status: 'kept', title: 'Old study', institution: 'EU', collects: 'x', refused: null, consent_given: true },
+    { id: 'evil', status: 'refused', title: null, institution: null, collects: null, refused: 'the offer is not signed by your teacher', consent_given: false },
+  ]));
+  assert.deepEqual(listed.map((l) => [l.id, l.status, l.consentGiven]), [['loops', 'offered', false], ['old', 'kept', true], ['evil', 'refused', false]]);
+  assert.equal(listed[2].refused, 'the offer is not signed by your teacher');
+  const picks = R.studyPicks(listed);
+  assert.deepEqual(picks.map((p) => p.id), ['loops', 'old', undefined]);
+  assert.equal(picks[0].label, 'Loops (and more)');
+  assert.equal(picks[0].description, 'loops · Example University · offered by your class');
+  assert.equal(picks[1].description, 'old · EU · kept on this machine · you consented');
+  assert.deepEqual(R.studyPicks([]).map((p) => p.id), [undefined]);
+  assert.deepEqual(R.parseStudyList('[]'), []);
+  assert.throws(() => R.parseStudyList('Not in a class: ...\n'), /something other than a list of studies/);
+  assert.throws(() => R.parseStudyList(JSON.stringify([{ id: 'x', status: 'maybe' }])), /missing a field/);
+});
 
 test('receipts come from --json, are checked, and read as sentences', () => {
   const rs = R.parseReceipts(JSON.stringify([RECEIPT, { ...RECEIPT, study_id: 'old', revoked_at: '2026-12-07 08:00:00' }]));
@@ -95,7 +116,7 @@ test('receipts come from --json, are checked, and read as sentences', () => {
   assert.deepEqual(R.inForce(rs).map((r) => r.study_id), ['loops']);
   const text = R.receiptsText(rs);
   assert.match(text, /Study "loops": consent text version 2, given by your parent on 2026-12-06 22:05:13 UTC/);
-  assert.match(text, /every version of each program you run, times rounded to the minute, which hints you were shown/);
+  assert.match(text, /every version of each program you run, times rounded to the minute, which hints you were shown and whether you took them/);
   assert.match(text, /Withdrawn on 2026-12-07 08:00:00 UTC/);
   assert.equal(R.receiptsText([]), 'You have not consented to any research study.\n');
   assert.throws(() => R.parseReceipts('Receipt ebb8: ...'), /list of receipts/);
@@ -108,7 +129,6 @@ test('who consents, and the age asked only when the student consents to a study 
   assert.equal(R.whoChoices(16)[1].description, 'for students under 16');
   assert.equal(R.whoChoices(0)[0].description, undefined);
   assert.equal(R.needsAge('student', 16), true);
-  assert.equal(R.needsAge('student', null), true, 'a rule this cannot read is asked about, the CLI decides');
   assert.equal(R.needsAge('student', 0), false);
   assert.equal(R.needsAge('parent', 16), false);
   assert.equal(R.ageProblem('14'), undefined);
@@ -117,7 +137,8 @@ test('who consents, and the age asked only when the student consents to a study 
   assert.ok(R.ageProblem('1400'));
   assert.match(R.tooYoung(13, 16) ?? '', /under 16 .* parent/);
   assert.equal(R.tooYoung(16, 16), undefined);
-  assert.match(R.consentQuestion({ id: 'loops', title: 'Loops', guardianBelowAge: 16, consentVersion: '2', consented: false, text: '' }, 'school'), /as your school to the study "Loops"/);
+  assert.equal(R.tooYoung(5, 0), undefined);
+  assert.match(R.consentQuestion({ title: 'Loops' }, 'school'), /as your school to the study "Loops"/);
 });
 
 test('a preview is the exact bytes with their own SHA-256, which must match what pencil-lsp named', () => {
@@ -144,12 +165,6 @@ test("pencil-lsp's errors keep their words and lose the backtrace", () => {
   assert.equal(R.toolError(stderr, 'failed'), "no study 'x' on this machine; read it first");
   assert.equal(R.toolError('Error: nothing can be sent without the scrub: cannot read names\n\nCaused by:\n    0: x\n', 'f'), 'nothing can be sent without the scrub: cannot read names');
   assert.equal(R.toolError('', 'Command failed'), 'Command failed');
-});
-
-test('the picker lists offered studies, then consented ones, then a file', () => {
-  const picks = R.studyPicks([{ id: 'loops', title: 'Loops', institution: 'EU', collects: 'x' }], R.parseReceipts(JSON.stringify([RECEIPT, { ...RECEIPT, study_id: 'old' }])));
-  assert.deepEqual(picks.map((p) => p.id), ['loops', 'old', undefined]);
-  assert.match(picks[0].description ?? '', /you consented/);
 });
 
 // ---- against the real pencil-lsp ----
@@ -222,11 +237,18 @@ test('consent, preview, send and withdraw against the real pencil-lsp', { skip: 
     };
     const studyFile = path.join(dir, 'study.json');
     writeFileSync(studyFile, signedStudy('loops', 16));
+    const list = () => R.parseStudyList(tool(R.researchArgs.list(o)).stdout.toString());
+    assert.deepEqual(list(), [], 'not in a class and nothing kept: an empty list, not an error');
     const study = R.parseStudyShow(tool(R.researchArgs.show(studyFile, o)).stdout.toString());
-    assert.deepEqual([study?.id, study?.guardianBelowAge, study?.consentVersion, study?.consented], ['loops', 16, '3', false]);
+    assert.deepEqual([study.id, study.guardianBelowAge, study.consentVersion, study.consent, study.source, study.pinnedNow], ['loops', 16, '3', null, 'file', true]);
+    assert.match(R.studyText(study), /Consent text, version 3 \(students under 16 need a parent's or the school's consent\):\n  We would like to see how your programs change\.\n  You can stop at any time\./);
+    assert.deepEqual(R.studyPicks(list()).map((p) => [p.id, p.description]), [['loops', 'loops · Example University · kept on this machine'], [undefined, 'a signed study document (.json) from the researchers']]);
     assert.throws(() => tool(R.researchArgs.consent('loops', 'student', 13, o)), /cannot consent to this study themselves/);
     assert.match(tool(R.researchArgs.consent('loops', 'student', 16, o)).stdout.toString(), /^Consent recorded/);
-    assert.equal(R.parseStudyShow(tool(R.researchArgs.show('loops', o)).stdout.toString())?.consented, true);
+    const shownAgain = R.parseStudyShow(tool(R.researchArgs.show('loops', o)).stdout.toString());
+    assert.deepEqual([shownAgain.pinnedNow, shownAgain.consent?.consented_by, shownAgain.consent?.consent_version], [false, 'student', '3']);
+    assert.match(R.studyText(shownAgain), /Your consent: given by you on .* UTC \(consent text version 3\)\./);
+    assert.deepEqual(list().map((l) => [l.id, l.status, l.consentGiven]), [['loops', 'kept', true]]);
     const [receipt] = R.parseReceipts(tool(R.researchArgs.receipts(o)).stdout.toString());
     assert.deepEqual([receipt.study_id, receipt.consented_by, receipt.consent_version, receipt.revoked_at], ['loops', 'student', '3', null]);
     const previewOf = () => {
@@ -249,6 +271,8 @@ test('consent, preview, send and withdraw against the real pencil-lsp', { skip: 
 
     assert.match(tool(R.researchArgs.revoke('loops', o)).stdout.toString(), /withdrawn/);
     assert.equal(R.inForce(R.parseReceipts(tool(R.researchArgs.receipts(o)).stdout.toString())).length, 0);
+    assert.equal(R.parseStudyShow(tool(R.researchArgs.show('loops', o)).stdout.toString()).consent, null, 'withdrawn: no consent in force');
+    assert.deepEqual(list().map((l) => [l.id, l.consentGiven]), [['loops', false]]);
     assert.throws(() => tool(R.researchArgs.preview('loops', o)), /no consent to study 'loops' is in force/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
