@@ -27,8 +27,8 @@ pencil.setup({ cmd = { bin }, settings = { dataDir = dir .. '/store' }, research
 
 check('argument lists carry the store, and preview and upload the same name lists', function()
   local sha = string.rep('ab', 32)
-  eq(pencil.research_args('list'), { 'research', 'study', 'list', '--data-dir', dir .. '/store' })
-  eq(pencil.research_args('show', '/tmp/s.json')[4], '/tmp/s.json')
+  eq(pencil.research_args('list'), { 'research', 'study', 'list', '--json', '--data-dir', dir .. '/store' })
+  eq(pencil.research_args('show', '/tmp/s.json'), { 'research', 'study', 'show', '/tmp/s.json', '--json', '--data-dir', dir .. '/store' })
   eq(pencil.research_args('consent', 'loops', 'student', 16),
     { 'research', 'consent', '--study', 'loops', '--by', 'student', '--age', '16', '--yes', '--data-dir', dir .. '/store' })
   eq(pencil.research_args('preview', 'loops'), { 'research', 'preview', '--study', 'loops', '--names', names, '--data-dir', dir .. '/store' })
@@ -40,12 +40,54 @@ check('argument lists carry the store, and preview and upload the same name list
   eq(pencil.research_args('consent', 'loops', 'teacher'), nil)
 end)
 
-check('a study description gives the age rule and the consent state', function()
-  local s = pencil.parse_study('Study "loops": Loops (2)\nConsent text, version 2 (students under 16 need a parent\'s or the school\'s consent):\n  Hi\nYour consent: not given. To consent: ...\n')
-  eq({ s.id, s.title, s.guardian_below_age, s.consented }, { 'loops', 'Loops (2)', 16, false })
-  s = pencil.parse_study('x\nStudy "a": A\nConsent text, version 1 (anyone may consent for themselves):\nYour consent: given 2026-01-01 by parent\n')
-  eq({ s.guardian_below_age, s.consented }, { 0, true })
-  eq(pencil.parse_study('Your class offers no studies.'), nil)
+local SHOW = {
+  study = {
+    version = 1, id = 'loops', title = 'Loops (2)', institution = 'Example University', ethics_approval = 'IRB-1',
+    contact = 'r@example.edu', researcher_key = 'k', collects = { programs = 'full', timestamps = 'minute', hints = false },
+    retention_days = 365, consent = { version = '2', text = 'Hi\nYou can stop.', guardian_below_age = 16 },
+  },
+  source = 'file', researcher_key_fingerprint = '0a42 76b9', pinned_now = true, first_seen = '2026-12-06 22:28:42', consent = vim.NIL,
+}
+
+check("a study's JSON gives the age rule and the consent state, and reads as words", function()
+  local s = pencil.parse_study(vim.json.encode(SHOW))
+  eq({ s.id, s.title, s.guardian_below_age, s.consent, s.source, s.pinned_now }, { 'loops', 'Loops (2)', 16, nil, 'file', true })
+  local text = table.concat(pencil.study_lines(s), '\n')
+  assert(text:match('^Study "loops": Loops %(2%)\n'), text)
+  assert(text:match('Collects: every version of each program you run, times rounded to the minute, no hints; names'), text)
+  assert(text:match("Consent text, version 2 %(students under 16 need a parent's or the school's consent%):\n  Hi\n  You can stop%."), text)
+  assert(text:match('Your consent: not given%.$') and not text:match('pencil%-lsp'), text)
+  local given = vim.json.decode(vim.json.encode(SHOW))
+  given.study.consent.guardian_below_age = 0
+  given.consent = { consented_by = 'parent', consented_at = '2026-01-01 10:00:00', consent_version = '2', revoked_at = vim.NIL }
+  s = pencil.parse_study(vim.json.encode(given))
+  eq({ s.guardian_below_age, s.consent.consented_by }, { 0, 'parent' })
+  text = table.concat(pencil.study_lines(s), '\n')
+  assert(text:match('anyone may consent for themselves') and text:match('Your consent: given by your parent on 2026%-01%-01 10:00:00 UTC'), text)
+  local bad, why = pencil.parse_study('Study "loops": Loops\n')
+  eq(bad, nil)
+  assert(why:match('something other than a study'), why)
+  given.study.consent.guardian_below_age = nil
+  bad, why = pencil.parse_study(vim.json.encode(given))
+  eq(bad, nil)
+  assert(why:match('age rule'), why)
+end)
+
+check('the study list reads offered, kept and refused studies', function()
+  local l = pencil.parse_list(vim.json.encode({
+    { id = 'loops', status = 'offered', title = 'Loops', institution = 'EU', collects = 'the final version', refused = vim.NIL, consent_given = false },
+    { id = 'old', status = 'kept', title = 'Old', institution = 'EU', collects = 'x', refused = vim.NIL, consent_given = true },
+    { id = 'evil', status = 'refused', title = vim.NIL, institution = vim.NIL, collects = vim.NIL, refused = 'not signed by your teacher', consent_given = false },
+  }))
+  eq(pencil.list_lines(l), {
+    'loops: Loops (EU) [offered by your class]', '  Collects the final version',
+    'old: Old (EU) [kept on this machine, you consented]', '  Collects x',
+    'evil: not shown, because not signed by your teacher',
+  })
+  eq(pencil.parse_list('[]'), {})
+  assert(pencil.list_lines({})[1]:match('^No studies yet'))
+  eq(pencil.parse_list('Not in a class: ...'), nil)
+  eq(pencil.parse_list('[{"id":"x","status":"maybe"}]'), nil)
 end)
 
 check("a preview's SHA-256 is computed from its bytes and must match pencil-lsp's", function()
@@ -78,10 +120,17 @@ require('node:fs').writeFileSync(process.argv[1], JSON.stringify({ study, signat
     vim.fn.system({ 'node', '-e', sign, study })
     assert(vim.v.shell_error == 0, 'node could not sign the test study')
 
+    local none = pencil.research({ 'studies' })
+    assert(none and none:match('^No studies yet'), 'outside a class with nothing kept: ' .. tostring(none))
     eq(pencil.research({ 'show', study }), 'How students learn loops')
     local shown = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
-    assert(shown:match('Consent text, version 3') and not shown:match('pencil%-lsp research consent'), shown)
+    assert(shown:match('Consent text, version 3 %(students under 16') and shown:match('Your consent: not given%.') and not shown:match('pencil%-lsp'), shown)
+    assert(shown:match('signature checks out'), shown)
     assert(not vim.bo.modifiable, 'the study buffer is read-only')
+    local windows = #vim.api.nvim_tabpage_list_wins(0)
+    local listed = pencil.research({ 'studies' })
+    assert(listed:match('^loops: How students learn loops %(Example University%) %[kept on this machine%]'), listed)
+    eq(#vim.api.nvim_tabpage_list_wins(0), windows, 'the list replaces the study in the same window')
 
     local answers = { confirm = { 1 }, input = { '13' } }
     pencil.ui = {
@@ -92,6 +141,11 @@ require('node:fs').writeFileSync(process.argv[1], JSON.stringify({ study, signat
     answers.confirm = { 1, 1 }
     answers.input = { '16' }
     assert(pencil.research({ 'consent', 'loops' }):match('^Consent recorded'))
+    assert(pencil.research({ 'studies' }):match('%[kept on this machine, you consented%]'))
+    eq(pencil.research({ 'show', 'loops' }), 'How students learn loops')
+    shown = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+    assert(shown:match('Your consent: given by you on .* UTC %(consent text version 3%)%.') and not shown:match('signature checks out'), shown)
+    assert(pencil.research({ 'consent', 'loops' }):match('^You already consented'))
     local receipts = pencil.research({ 'receipts' })
     assert(receipts:match('Study "loops": consent text version 3, given by you'), receipts)
     assert(pencil.research({ 'preview', 'loops' }):match('^Nothing to send'))
@@ -116,6 +170,7 @@ require('node:fs').writeFileSync(process.argv[1], JSON.stringify({ study, signat
     answers.confirm = { 1 }
     assert(pencil.research({ 'revoke', 'loops' }):match('withdrawn'))
     assert(pencil.research({ 'receipts' }):match('Withdrawn on'))
+    assert(not pencil.research({ 'studies' }):match('you consented'), 'withdrawn: no consent in force')
     eq(pencil.research({ 'preview', 'loops' }), nil, 'nothing is previewed after withdrawing')
   end)
 end

@@ -231,19 +231,20 @@ end
 
 -- The argument list (after the binary) of one research call, or nil and why.
 -- `what`: list | show ID-or-absolute-FILE | consent ID BY [AGE] | preview ID |
--- upload ID SHA256 | receipts | revoke ID. Preview and upload get the same
--- `--names` (setup's research.namesDir) so they scrub alike.
+-- upload ID SHA256 | receipts | revoke ID. list, show and receipts answer JSON.
+-- Preview and upload get the same `--names` (setup's research.namesDir) so they
+-- scrub alike.
 function M.research_args(what, a, b, c)
   local s = config.settings
   local store = s.dataDir and { '--data-dir', s.dataDir } or {}
   local names = config.research.namesDir and { '--names', config.research.namesDir } or {}
   local cmd
   if what == 'list' then
-    cmd = { 'research', 'study', 'list' }
+    cmd = { 'research', 'study', 'list', '--json' }
   elseif what == 'show' then
     local absolute = type(a) == 'string' and (a:sub(1, 1) == '/' or a:match('^%a:[\\/]') ~= nil)
     if not absolute and not study_id_ok(a) then return nil, 'not a study id or a study file: ' .. tostring(a) end
-    cmd = { 'research', 'study', 'show', a }
+    cmd = { 'research', 'study', 'show', a, '--json' }
   elseif what == 'receipts' then
     cmd = { 'research', 'receipts', '--json' }
   elseif not study_id_ok(a) then
@@ -292,24 +293,126 @@ local function research_tool(args)
   return stdout, stderr
 end
 
--- What the plugin needs from `research study show`: id, title, age rule (0: anyone;
--- nil: not stated in a way this reads) and whether consent is in force (nil: not said).
+-- JSON null (vim.NIL) as nil.
+local function val(v)
+  if v == vim.NIL then return nil end
+  return v
+end
+
+local function decode(text, what)
+  local ok, v = pcall(vim.json.decode, text or '')
+  if not ok or type(v) ~= 'table' then return nil, 'pencil-lsp answered something other than ' .. what .. ' (is it older than this plugin?)' end
+  return v
+end
+
+-- What a study collects (its `collects`: programs, timestamps, hints) in words;
+-- nil for a value this plugin does not know.
+function M.collects_words(c)
+  if type(c) ~= 'table' then return nil end
+  local programs = ({ final = 'the final version of each program', full = 'every version of each program you run' })[c.programs]
+  local times = ({ exact = 'exact times', minute = 'times rounded to the minute', hour = 'times rounded to the hour', day = 'dates only' })[c.timestamps]
+  if not programs or not times or type(c.hints) ~= 'boolean' then return nil end
+  return programs .. ', ' .. times .. ', ' .. (c.hints and 'which hints you were shown and whether you took them' or 'no hints')
+end
+
+-- Reads `research study show --json`: the study document, why it is trusted and
+-- the consent in force. Returns { id, title, institution, ethics_approval,
+-- contact, collects, retention_days, consent_version, consent_text,
+-- guardian_below_age (0: anyone may consent for themselves), source ('class' or
+-- 'file'), fingerprint, pinned_now, consent (the receipt in force, or nil) }, or
+-- nil and why.
 function M.parse_study(text)
-  local id, title = text:match('\nStudy "([a-z0-9-]+)": ([^\n]*)')
-  if not id then id, title = text:match('^Study "([a-z0-9-]+)": ([^\n]*)') end
-  if not id then return nil end
-  local study = { id = id, title = title }
-  for line in (text .. '\n'):gmatch('([^\n]*)\n') do
-    if line:match('^Consent text, version .* %(anyone may consent for themselves%):$') then
-      study.guardian_below_age = 0
-    else
-      local n = line:match('^Consent text, version .* %(students under (%d+) need [^()]*%):$')
-      if n then study.guardian_below_age = tonumber(n) end
-    end
-    if line:match('^Your consent: given') then study.consented = true
-    elseif line:match('^Your consent: not given') then study.consented = false end
+  local v, why = decode(text, 'a study')
+  if not v then return nil, why end
+  local s = type(v.study) == 'table' and v.study or {}
+  local c = type(s.consent) == 'table' and s.consent or {}
+  local study = {
+    id = s.id, title = s.title, institution = s.institution, ethics_approval = s.ethics_approval, contact = s.contact,
+    collects = s.collects, retention_days = s.retention_days,
+    consent_version = c.version, consent_text = c.text, guardian_below_age = c.guardian_below_age,
+    source = v.source, fingerprint = v.researcher_key_fingerprint, pinned_now = v.pinned_now,
+    consent = type(val(v.consent)) == 'table' and v.consent or nil,
+  }
+  for _, k in ipairs({ 'id', 'title', 'institution', 'ethics_approval', 'contact', 'consent_version', 'consent_text', 'source', 'fingerprint' }) do
+    if type(study[k]) ~= 'string' then return nil, 'pencil-lsp described the study without its ' .. k .. ' (update both)' end
+  end
+  if type(study.guardian_below_age) ~= 'number' or type(study.retention_days) ~= 'number' or type(study.collects) ~= 'table' then
+    return nil, 'pencil-lsp described the study without its age rule or scope (update both)'
   end
   return study
+end
+
+local WHO = { student = 'you', parent = 'your parent', school = 'your school' }
+
+-- The study in words, as the student reads it before consenting.
+function M.study_lines(s)
+  local trust = s.source == 'class' and "offered by your class: your teacher's key vouches for the researchers' key"
+    or "read from a file: the researchers' key was kept the first time this study was seen, so a changed study must come from the same researchers"
+  local age = s.guardian_below_age > 0 and ("students under %d need a parent's or the school's consent"):format(s.guardian_below_age)
+    or 'anyone may consent for themselves'
+  local lines = { ('Study "%s": %s'):format(s.id, s.title) }
+  if s.pinned_now == true then table.insert(lines, "(Its signature checks out, and the researchers' key is now kept on this machine.)") end
+  vim.list_extend(lines, {
+    '',
+    'Run by: ' .. s.institution,
+    'Ethics approval: ' .. s.ethics_approval,
+    'Contact: ' .. s.contact,
+    'Collects: ' .. (M.collects_words(s.collects) or vim.json.encode(s.collects)) .. '; names, e-mail addresses, phone numbers and addresses are removed first',
+    'Collection starts when you consent; nothing recorded before leaves this machine.',
+    ('The researchers keep it for: %d days'):format(s.retention_days),
+    "Researchers' key fingerprint: " .. s.fingerprint .. " (it should match the one on the study's consent form)",
+    'Trusted because: ' .. trust,
+    '',
+    ('Consent text, version %s (%s):'):format(s.consent_version, age),
+  })
+  for _, l in ipairs(vim.split(s.consent_text, '\n', { plain = true })) do table.insert(lines, '  ' .. l) end
+  table.insert(lines, '')
+  if s.consent then
+    table.insert(lines, ('Your consent: given by %s on %s UTC (consent text version %s).')
+      :format(WHO[s.consent.consented_by] or tostring(s.consent.consented_by), tostring(s.consent.consented_at), tostring(s.consent.consent_version)))
+  else
+    table.insert(lines, 'Your consent: not given.')
+  end
+  return lines
+end
+
+-- Reads `research study list --json`: the class's offers (in a class) and the
+-- studies kept on this machine, each { id, status = offered|kept|refused, title,
+-- institution, collects, refused (why), consent_given }. Returns the list, or nil and why.
+function M.parse_list(text)
+  local v, why = decode(text, 'a list of studies')
+  if not v then return nil, why end
+  if not vim.tbl_islist(v) then return nil, 'pencil-lsp answered something other than a list of studies' end
+  local list = {}
+  for _, l in ipairs(v) do
+    if type(l) ~= 'table' or type(l.id) ~= 'string' or not ({ offered = true, kept = true, refused = true })[l.status] then
+      return nil, 'a study listed by pencil-lsp is missing a field'
+    end
+    table.insert(list, {
+      id = l.id, status = l.status, title = val(l.title), institution = val(l.institution),
+      collects = val(l.collects), refused = val(l.refused), consent_given = l.consent_given == true,
+    })
+  end
+  return list
+end
+
+-- The study list as lines to read.
+function M.list_lines(list)
+  local lines = {}
+  for _, l in ipairs(list) do
+    if l.status == 'refused' then
+      table.insert(lines, ('%s: not shown, because %s'):format(l.id, l.refused or 'its signature does not verify'))
+    else
+      local notes = { l.status == 'offered' and 'offered by your class' or 'kept on this machine' }
+      if l.consent_given then table.insert(notes, 'you consented') end
+      table.insert(lines, ('%s: %s (%s) [%s]'):format(l.id, l.title or l.id, l.institution or '?', table.concat(notes, ', ')))
+      if l.collects then table.insert(lines, '  Collects ' .. l.collects) end
+    end
+  end
+  if #lines == 0 then
+    lines = { 'No studies yet: none is offered by a class you are in, and none was read from a file.' }
+  end
+  return lines
 end
 
 -- The preview's details: the SHA-256 computed here from the exact bytes, checked
@@ -329,14 +432,13 @@ end
 -- Receipts (`research receipts --json`) as lines to read.
 function M.receipt_lines(receipts)
   if #receipts == 0 then return { 'You have not consented to any research study.' } end
-  local who = { student = 'you', parent = 'your parent', school = 'your school' }
   local lines = { 'Your consent receipts', '' }
   for _, r in ipairs(receipts) do
     vim.list_extend(lines, {
-      ('Study "%s": consent text version %s, given by %s on %s UTC'):format(r.study_id, r.consent_version, who[r.consented_by] or r.consented_by, r.consented_at),
+      ('Study "%s": consent text version %s, given by %s on %s UTC'):format(r.study_id, r.consent_version, WHO[r.consented_by] or r.consented_by, r.consented_at),
       r.revoked_at ~= vim.NIL and r.revoked_at and ('  Withdrawn on ' .. r.revoked_at .. ' UTC: nothing more is collected.')
         or '  In force: your programs from that moment on can be sent to this study.',
-      '  What it collects: ' .. r.scope_json,
+      '  What it collects: ' .. (M.collects_words(select(2, pcall(vim.json.decode, r.scope_json))) or r.scope_json),
       '  Uploads so far: ' .. tostring(r.uploads),
       '  Your pseudonym in the study: ' .. ((r.subject_id ~= vim.NIL and r.subject_id) or '(not given yet: the class hub answers it at the first upload)'),
       ('  Receipt %s; study document SHA-256 %s'):format(r.id, r.study_digest),
@@ -346,11 +448,26 @@ function M.receipt_lines(receipts)
   return lines
 end
 
--- A read-only scratch buffer holding `text` exactly (lines split at "\n").
+-- A read-only scratch buffer holding `text` exactly (lines split at "\n"), named
+-- pencil://NAME, in the window of the previous one if it is open (one research
+-- window, not a new split each time).
 local function show_text(name, text, filetype)
-  vim.cmd('botright new')
+  local win
+  for _, w in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w)):match('^pencil://') then
+      win = w
+      break
+    end
+  end
+  if win then
+    vim.api.nvim_set_current_win(win)
+    vim.cmd('enew!') -- the previous one is wiped (bufhidden=wipe)
+  else
+    vim.cmd('botright new')
+  end
   local buf = vim.api.nvim_get_current_buf()
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.split(text, '\n', { plain = true }))
+  vim.bo[buf].modified = false
   vim.bo[buf].buftype = 'nofile'
   vim.bo[buf].bufhidden = 'wipe'
   vim.bo[buf].swapfile = false
@@ -374,16 +491,15 @@ local function receipts()
   return list
 end
 
--- Shows a study (an id, or a study file, whose signature pencil-lsp checks) in a
--- scratch buffer; returns what parse_study reads from it.
+-- Shows a study (an id, or a study file, whose signature pencil-lsp checks) in
+-- words in a scratch buffer; returns what parse_study reads.
 local function show_study(target)
   if target and not study_id_ok(target) then target = vim.fn.fnamemodify(vim.fn.expand(target), ':p') end
   local out, err = call('show', target)
   if not out then return nil, err end
-  local study = M.parse_study(out)
-  if not study then return nil, 'pencil-lsp described the study in a way this plugin does not read (update both)' end
-  out = out:gsub('Your consent: not given%.[^\n]*', 'Your consent: not given.')
-  show_text('study/' .. study.id, vim.trim(out))
+  local study, why = M.parse_study(out)
+  if not study then return nil, why end
+  show_text('study/' .. study.id, table.concat(M.study_lines(study), '\n'))
   return study
 end
 
@@ -401,17 +517,17 @@ end
 local function consent(id)
   local study, err = show_study(id)
   if not study then return nil, err end
-  if study.consented then return 'You already consented to "' .. study.title .. '" (:PencilResearch receipts).' end
+  if study.consent then return 'You already consented to "' .. study.title .. '" (:PencilResearch receipts).' end
   local pick = M.ui.confirm('Read the study above. Who is giving consent to "' .. study.title .. '"?',
     '&Me\n&Parent or guardian\n&School\n&Cancel', 4)
   local by = ({ 'student', 'parent', 'school' })[pick]
   if not by then return 'No consent was recorded.' end
   local age
-  if by == 'student' and study.guardian_below_age ~= 0 then
+  if by == 'student' and study.guardian_below_age > 0 then
     local typed = vim.trim(M.ui.input("How old are you? (only checks the study's age rule; it is not stored) "))
     age = typed:match('^%d%d?%d?$') and tonumber(typed)
     if not age or age < 3 or age > 120 then return nil, 'type your age as a number, like 14; no consent was recorded' end
-    if study.guardian_below_age and age < study.guardian_below_age then
+    if age < study.guardian_below_age then
       return ('This study asks students under %d to have a parent, a guardian or the school consent for them. Nothing was recorded.'):format(study.guardian_below_age)
     end
   end
@@ -437,21 +553,17 @@ function M.research(args)
   local action, target = args[1], args[2]
   local result, err
   if action == 'studies' then
-    local listed, why = call('list')
-    local lines = {}
-    if listed then
-      vim.list_extend(lines, vim.split(vim.trim(listed), '\n', { plain = true }))
-    elseif not why:match('^not in a class') then
-      table.insert(lines, "Your class's studies could not be fetched: " .. why)
+    local list
+    list, err = call('list')
+    if list then list, err = M.parse_list(list) end
+    if list then
+      local lines = M.list_lines(list)
+      vim.list_extend(lines, { '', ':PencilResearch show ID (or a study file) reads one; :PencilResearch consent ID takes part.' })
+      result = table.concat(lines, '\n')
+      show_text('studies', result)
+    else
+      err = 'your studies could not be listed: ' .. err
     end
-    local rs = receipts() or {}
-    for _, r in ipairs(rs) do
-      table.insert(lines, r.study_id .. ': ' .. (r.revoked_at ~= vim.NIL and r.revoked_at and 'you withdrew' or 'you consented'))
-    end
-    if #lines == 0 then table.insert(lines, 'No studies yet.') end
-    vim.list_extend(lines, { '', ':PencilResearch show ID (or a study file) reads one; :PencilResearch consent ID takes part.' })
-    show_text('studies', table.concat(lines, '\n'))
-    result = table.concat(lines, '\n')
   elseif action == 'show' and target then
     result, err = show_study(target)
     if result then result = result.title end
