@@ -78,7 +78,7 @@ pub struct EvalAdaptOptions {
 }
 
 /// One k's figures on the report half.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct KRow {
     /// Traces adapted on.
     pub k: usize,
@@ -103,7 +103,7 @@ pub struct KRow {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EvalAdaptReport {
     /// The model directory.
     pub model: String,

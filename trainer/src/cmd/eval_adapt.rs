@@ -52,6 +52,9 @@ pub struct Args {
     /// Write eval-adapt.md, eval-adapt.json and eval-adapt.png here.
     #[arg(long)]
     out: PathBuf,
+    /// Only draw eval-adapt.png and eval-adapt.md again from --out's eval-adapt.json (no fitting).
+    #[arg(long)]
+    replot: bool,
     /// Also write the chosen steps and learning rate into the model's manifest (`adaptation`), where the server reads them.
     #[arg(long)]
     record: bool,
@@ -67,6 +70,13 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     // Fail on a missing font before minutes of fitting, not after.
     pencil_trainer::probe::chart::register_font(&a.font)?;
+    if a.replot {
+        let path = a.out.join("eval-adapt.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let report: pencil_trainer::adapt_eval::EvalAdaptReport = serde_json::from_str(&text).with_context(|| format!("{} is not an eval-adapt report", path.display()))?;
+        std::fs::write(a.out.join("eval-adapt.md"), markdown(&report))?;
+        return chart::plot(&report, &a.out.join("eval-adapt.png"), &a.font);
+    }
     let lists = NameLists::load(&locate_names_dir(a.names_dir.as_deref()), DICTIONARY.as_ref())?;
     let scrubber = Scrubber::new(lists);
     let opts = EvalAdaptOptions {

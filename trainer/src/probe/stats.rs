@@ -35,7 +35,7 @@ pub fn standard_error(v: &[f64]) -> f64 {
 }
 
 /// Mean and standard error of one measure over the seeds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct MeanSe {
     /// Mean over the seeds.
     pub mean: f64,
