@@ -44,6 +44,8 @@ pub enum ScrubError {
 pub const NAMES_DIR_ENV: &str = "PENCIL_NAMES_DIR";
 /// Common English words (Debian `wamerican`).
 pub const DICTIONARY: &str = "/usr/share/dict/american-english";
+/// The dictionary's file name inside a names folder, which [`NameLists::load`] prefers to [`DICTIONARY`].
+pub const DICTIONARY_FILE: &str = "american-english";
 
 /// The word lists the scrub uses (all lower case).
 #[derive(Debug, Clone, Default)]
@@ -68,7 +70,10 @@ impl NameLists {
             first.extend(first_word(&read(names_dir.join(f))?));
         }
         let last = first_word(&read(names_dir.join("dist.all.last"))?).into_iter().collect();
-        let dict = read(dictionary.to_path_buf())?;
+        // A packaged server carries its dictionary with the name lists; a
+        // machine without Debian's wamerican has no system one.
+        let beside = names_dir.join(DICTIONARY_FILE);
+        let dict = read(if beside.is_file() { beside } else { dictionary.to_path_buf() })?;
         let common = dict
             .lines()
             .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
@@ -92,7 +97,9 @@ impl NameLists {
 }
 
 /// Finds the names folder: `explicit`, else `$PENCIL_NAMES_DIR`, else `.deps/names`
-/// in the current directory or one of its ancestors.
+/// in the current directory or one of its ancestors, else `names/` beside the
+/// executable (where an editor package puts it next to the server) or
+/// `.deps/names` above the executable (a build in this source tree).
 pub fn locate_names_dir(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
@@ -101,10 +108,21 @@ pub fn locate_names_dir(explicit: Option<&Path>) -> PathBuf {
         return PathBuf::from(p);
     }
     let cwd = std::env::current_dir().unwrap_or_default();
-    cwd.ancestors()
-        .map(|d| d.join(".deps/names"))
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| PathBuf::from(".deps/names"))
+    let exe = std::env::current_exe().ok();
+    search_names_dir(&cwd, exe.as_deref()).unwrap_or_else(|| PathBuf::from(".deps/names"))
+}
+
+/// The first names folder found from `cwd` and the executable `exe` (see [`locate_names_dir`]).
+fn search_names_dir(cwd: &Path, exe: Option<&Path>) -> Option<PathBuf> {
+    if let Some(found) = cwd.ancestors().map(|d| d.join(".deps/names")).find(|d| d.is_dir()) {
+        return Some(found);
+    }
+    let exe_dir = exe?.parent()?;
+    let beside = exe_dir.join("names");
+    if beside.is_dir() {
+        return Some(beside);
+    }
+    exe_dir.ancestors().map(|d| d.join(".deps/names")).find(|d| d.is_dir())
 }
 
 /// How many replacements each rule made.
@@ -607,6 +625,37 @@ fn camel_parts(w: &str) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dictionary_packaged_with_the_name_lists_is_preferred() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        for (f, text) in [("dist.male.first", "JAMES 3.318\n"), ("dist.female.first", "MARY 2.629\n"), ("dist.all.last", "SMITH 1.006\n")] {
+            std::fs::write(tmp.path().join(f), text).expect("write");
+        }
+        let nowhere = tmp.path().join("no-such-dictionary");
+        assert!(NameLists::load(tmp.path(), &nowhere).is_err(), "no dictionary anywhere: an error, never an empty list");
+        std::fs::write(tmp.path().join(DICTIONARY_FILE), "apple\nturtle's\nBoston\n").expect("write");
+        let lists = NameLists::load(tmp.path(), &nowhere).expect("loads");
+        assert!(lists.common.contains("apple") && lists.common.contains("turtle") && !lists.common.contains("boston"));
+        assert!(lists.first.contains("james") && lists.last.contains("smith"));
+    }
+
+    #[test]
+    fn the_names_folder_is_found_beside_an_installed_server() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cwd = tmp.path().join("somewhere/else");
+        std::fs::create_dir_all(&cwd).expect("cwd");
+        let ext = tmp.path().join("extension/server");
+        std::fs::create_dir_all(ext.join("names")).expect("names");
+        let exe = ext.join("pencil-lsp");
+        assert_eq!(search_names_dir(&cwd, Some(&exe)), Some(ext.join("names")));
+        assert_eq!(search_names_dir(&cwd, None), None);
+        let tree = tmp.path().join("repo");
+        std::fs::create_dir_all(tree.join(".deps/names")).expect("deps");
+        std::fs::create_dir_all(tree.join("target/debug")).expect("target");
+        assert_eq!(search_names_dir(&cwd, Some(&tree.join("target/debug/pencil-lsp"))), Some(tree.join(".deps/names")));
+        assert_eq!(search_names_dir(&tree, Some(&exe)), Some(tree.join(".deps/names")), "the working tree's folder comes first");
+    }
 
     fn scrubber() -> Scrubber {
         let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
