@@ -32,6 +32,12 @@ pub fn trace_ids(tok: &TraceTokenizer, trace: &Trace, title_tokens: usize, mask_
     Ok(ids)
 }
 
+/// Which tokens count in the loss: 1 for text, 0 for `<pad>` and `<mask>`
+/// (the title region's padding), which training never asks the model to predict.
+pub fn loss_weights(ids: &[u32], pad: u32, mask: u32) -> Vec<f32> {
+    ids.iter().map(|&t| if t == pad || t == mask { 0.0 } else { 1.0 }).collect()
+}
+
 /// Cuts `ids` into windows of `context` tokens overlapping by `overlap`; the
 /// last window is padded with `pad`.
 pub fn cut_windows(ids: &[u32], context: usize, overlap: usize, pad: u32) -> Vec<Vec<u32>> {

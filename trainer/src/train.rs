@@ -109,11 +109,6 @@ pub struct TrainReport {
     pub wall_s: f64,
 }
 
-/// Text tokens of a batch that count in the loss (not `<pad>`, not `<mask>`).
-pub fn loss_weights(ids: &[u32], pad: u32, mask: u32) -> Vec<f32> {
-    ids.iter().map(|&t| if t == pad || t == mask { 0.0 } else { 1.0 }).collect()
-}
-
 /// A batch as tensors: ids `[b, t]`, rows `[b]`, weights `[b, t]`, and the
 /// count of counted tokens. `t` is the longest window of the batch without
 /// its trailing padding: padding carries no loss and, the model being causal,
@@ -127,7 +122,7 @@ pub fn batch_tensors(set: &WindowSet, idx: &[usize], tok: &TraceTokenizer, dev: 
         ids.extend_from_slice(&set.window(i)[..t]);
         rows.push(set.rows[i]);
     }
-    let w = loss_weights(&ids, tok.special.pad, tok.special.mask);
+    let w = pencil_core::training_text::loss_weights(&ids, tok.special.pad, tok.special.mask);
     let counted = w.iter().filter(|&&x| x > 0.0).count();
     let b = idx.len();
     Ok((

@@ -21,7 +21,7 @@ use super::AdaptError;
 use crate::inference::manifest::MANIFEST_FILE;
 use crate::model::{Mode, TraceModel, TraceTokenizer};
 use crate::scrub::{ScrubCounts, Scrubber};
-use crate::training_text::{prepare_traces, trace_ids};
+use crate::training_text::{loss_weights, prepare_traces, trace_ids};
 use crate::Trace;
 
 /// Steps without a held-back trace when the manifest names none.
@@ -171,17 +171,16 @@ pub struct AdaptText {
     /// The trace written as a training text.
     pub ids: Vec<u32>,
     /// 1 for a token the loss counts, 0 for `<mask>` and `<pad>`: training
-    /// never asked the model to predict those (`pencil-trainer`'s
-    /// `loss_weights`), so their loss is large, means nothing, and would pull
-    /// the vector toward whatever predicts the title region's padding.
+    /// never asked the model to predict those ([`loss_weights`]), so their loss
+    /// is large, means nothing, and would pull the vector toward whatever
+    /// predicts the title region's padding.
     pub weights: Vec<f32>,
 }
 
 impl AdaptText {
     /// Weighs `ids` as training does.
     pub fn new(ids: Vec<u32>, tok: &TraceTokenizer) -> Self {
-        let (pad, mask) = (tok.special.pad, tok.special.mask);
-        let weights = ids.iter().map(|&t| if t == pad || t == mask { 0.0 } else { 1.0 }).collect();
+        let weights = loss_weights(&ids, tok.special.pad, tok.special.mask);
         AdaptText { ids, weights }
     }
 
