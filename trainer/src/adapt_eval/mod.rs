@@ -178,10 +178,7 @@ pub fn run_eval_adapt(opts: &EvalAdaptOptions, scrubber: &Scrubber, progress: &P
         ..AdaptOptions::default()
     };
 
-    let dataset = opts.dataset.clone().or_else(|| crate::probe::dataset_from_provenance(&manifest));
-    let (index, _) = crate::probe::student_index(&manifest, dataset.as_deref())?;
-    let known: std::collections::HashSet<&str> = index.students.iter().map(String::as_str).collect();
-    let students = unseen_students(&opts.data, scrubber, &known, opts.max_students, opts.seed)?;
+    let students = unseen_students(&manifest, opts.dataset.as_deref(), &opts.data, scrubber, opts.max_students, opts.seed)?;
     anyhow::ensure!(
         students.iter().any(|s| !s.tuning) && students.iter().any(|s| s.tuning),
         "fewer than two students outside the model's table have two or more traces in {:?}",
@@ -399,17 +396,22 @@ pub fn run_eval_adapt(opts: &EvalAdaptOptions, scrubber: &Scrubber, progress: &P
     })
 }
 
-/// Students outside the model's table with two or more traces, prepared as
-/// training texts are; those with the most traces first (so the large k have
-/// students), at most `max`, each assigned to the tuning or the report half
-/// by a seeded coin that alternates down that order.
+/// Students outside the model's table (its `students.json`: from `dataset`,
+/// else the dataset the manifest's provenance names) with two or more traces
+/// in `files`, prepared as training texts are; those with the most traces
+/// first (so the large k have students), at most `max`, each assigned to the
+/// tuning or the report half by a seeded coin that alternates down that order.
 pub(crate) fn unseen_students(
+    manifest: &Manifest,
+    dataset: Option<&Path>,
     files: &[PathBuf],
     scrubber: &Scrubber,
-    known: &std::collections::HashSet<&str>,
     max: usize,
     seed: u64,
 ) -> anyhow::Result<Vec<StudentTraces>> {
+    let dataset = dataset.map(Path::to_path_buf).or_else(|| crate::probe::dataset_from_provenance(manifest));
+    let (index, _) = crate::probe::student_index(manifest, dataset.as_deref())?;
+    let known: std::collections::HashSet<&str> = index.students.iter().map(String::as_str).collect();
     let mut traces = Vec::new();
     for f in files {
         let corpus = pencil_core::corpus::read_corpus(f, pencil_core::corpus::ReadOptions { skip_bad: true })?;

@@ -122,10 +122,7 @@ pub fn run_eval_recovery(opts: &EvalRecoveryOptions, scrubber: &Scrubber, progre
     let manifest = dir.manifest.clone();
     let cfg = manifest.config.clone();
     let tok = pencil_core::model::TraceTokenizer::load(&opts.model.join(pencil_core::inference::manifest::TOKENIZER_FILE))?;
-    let dataset = opts.dataset.clone().or_else(|| crate::probe::dataset_from_provenance(&manifest));
-    let (index, _) = crate::probe::student_index(&manifest, dataset.as_deref())?;
-    let known: std::collections::HashSet<&str> = index.students.iter().map(String::as_str).collect();
-    let students = crate::adapt_eval::unseen_students(&opts.data, scrubber, &known, usize::MAX, opts.seed)?;
+    let students = crate::adapt_eval::unseen_students(&manifest, opts.dataset.as_deref(), &opts.data, scrubber, usize::MAX, opts.seed)?;
     anyhow::ensure!(!students.is_empty(), "no student outside the model's table has two or more traces in {:?}", opts.data);
 
     // Cases: the first failing state before the last of each trace, traces in seeded order.
