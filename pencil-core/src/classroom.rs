@@ -16,10 +16,15 @@
 //! - `POST /events` with `Authorization: Bearer <device_token>` and an
 //!   [`EventBatch`] → [`EventAck`]. Idempotent per (device, event id): resend
 //!   until acknowledged; an event is never counted twice.
+//! - `POST /hands` with `Authorization: Bearer <device_token>` and a
+//!   [`HandRequest`] → [`HandAck`]: the student pressed "Ask my teacher".
+//!   Idempotent per (device, hand id), like events.
+//! - `GET /hands` with `Authorization: Bearer <device_token>` → [`HandList`]:
+//!   this device's hands, newest first, with the teacher's replies.
 //! - Any 4xx/5xx answer carries an [`ApiError`] body.
 //!
 //! Events carry no program text: the student's code leaves the machine only
-//! when the student asks the teacher for help (not part of this API yet).
+//! in a [`HandRequest`], when the student asks the teacher for help.
 
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
@@ -309,6 +314,36 @@ impl HintOutcome {
     }
 }
 
+/// Which kind of help a hint was, so the hub can tell teachers which kinds help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HintKind {
+    /// A rule-based quick fix.
+    RuleFix,
+    /// A "Fix in my style" from the model.
+    StyleFix,
+    /// The backtracking-risk flag ("you may be moving away from your goal").
+    RiskFlag,
+}
+
+impl HintKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HintKind::RuleFix => "rule_fix",
+            HintKind::StyleFix => "style_fix",
+            HintKind::RiskFlag => "risk_flag",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "rule_fix" => Some(HintKind::RuleFix),
+            "style_fix" => Some(HintKind::StyleFix),
+            "risk_flag" => Some(HintKind::RiskFlag),
+            _ => None,
+        }
+    }
+}
+
 /// One run of the student's program, with no code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -328,6 +363,9 @@ pub struct Event {
     pub hint: Option<HintOutcome>,
     #[serde(default)]
     pub idle_seconds: Option<u32>,
+    /// What kind of hint `hint` was (absent from older clients).
+    #[serde(default)]
+    pub hint_kind: Option<HintKind>,
 }
 
 impl Event {
@@ -374,6 +412,110 @@ pub struct EventAck {
     pub acknowledged: Vec<String>,
     /// How many of them were new (the rest were already stored).
     pub new: usize,
+}
+
+/// Largest `POST /hands` body (a program and, if the student agreed, its title's trace).
+pub const MAX_HANDS_BODY: usize = 1024 * 1024;
+/// Longest program in a hand (and in each of its trace states), in bytes.
+pub const MAX_HAND_PROGRAM: usize = 64 * 1024;
+/// Most trace states sent with a hand.
+pub const MAX_HAND_STATES: usize = 200;
+/// Longest note a student writes with a hand, or a teacher's reply, in characters.
+pub const MAX_HAND_MESSAGE: usize = 2000;
+
+/// One earlier state of the title, sent only if the student agreed to share the trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandState {
+    /// RFC 3339, the student's clock.
+    pub time: String,
+    pub program: String,
+}
+
+/// `POST /api/v1/hands` body: the student asks the teacher for help with a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandRequest {
+    /// Chosen by the student's machine, like an event id: the hub keeps each (device, id) once.
+    pub id: String,
+    /// When the student asked, RFC 3339.
+    pub time: String,
+    pub title: String,
+    /// The program as it is now.
+    pub program: String,
+    /// What the student wrote (for example what they think is wrong).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The title's earlier states, oldest first, only when the student agreed.
+    #[serde(default)]
+    pub trace: Option<Vec<HandState>>,
+}
+
+impl HandRequest {
+    /// Checks the limits both sides agree on.
+    pub fn validate(&self) -> Result<(), String> {
+        let probe = Event {
+            id: self.id.clone(),
+            time: self.time.clone(),
+            title: self.title.clone(),
+            status: RunStatus::Ok,
+            error_class: None,
+            risk_bucket: None,
+            hint: None,
+            idle_seconds: None,
+            hint_kind: None,
+        };
+        probe.validate().map_err(|e| e.replacen("event", "hand", 1))?;
+        if self.program.len() > MAX_HAND_PROGRAM {
+            return Err(format!("the program is larger than {MAX_HAND_PROGRAM} bytes"));
+        }
+        if let Some(m) = &self.message {
+            if m.chars().count() > MAX_HAND_MESSAGE {
+                return Err(format!("the message is longer than {MAX_HAND_MESSAGE} characters"));
+            }
+        }
+        if let Some(states) = &self.trace {
+            if states.len() > MAX_HAND_STATES {
+                return Err(format!("the trace has more than {MAX_HAND_STATES} states"));
+            }
+            for s in states {
+                check_len("trace time", &s.time, MAX_EVENT_TIME)?;
+                if s.program.len() > MAX_HAND_PROGRAM {
+                    return Err(format!("a trace state is larger than {MAX_HAND_PROGRAM} bytes"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `POST /api/v1/hands` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandAck {
+    pub id: String,
+    /// False when this hand was already stored (a resend).
+    pub new: bool,
+}
+
+/// One hand as the student's coach sees it again (no program: it has that already).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandStatus {
+    pub id: String,
+    pub title: String,
+    /// When the hub received it, RFC 3339 on the hub's clock.
+    pub received_at: String,
+    /// The teacher's reply, once there is one.
+    pub reply: Option<String>,
+    /// RFC 3339, when the teacher replied.
+    pub replied_at: Option<String>,
+    /// The teacher marked it done (with or without a reply).
+    pub resolved: bool,
+}
+
+/// `GET /api/v1/hands` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandList {
+    pub hands: Vec<HandStatus>,
 }
 
 /// Trims a display name and checks it is a short pseudonym: 1 to

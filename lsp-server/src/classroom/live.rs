@@ -194,7 +194,7 @@ async fn queue(
     };
     let title: String = title.chars().take(pencil_core::classroom::MAX_EVENT_TITLE).collect();
     let error_class = error_class.map(|c| c.chars().take(pencil_core::classroom::MAX_ERROR_CLASS).collect());
-    let event = Event { id: id.clone(), time: rfc3339(now_unix()), title, status, error_class, risk_bucket, hint, idle_seconds };
+    let event = Event { id: id.clone(), time: rfc3339(now_unix()), title, status, error_class, risk_bucket, hint, idle_seconds, hint_kind: None };
     let Ok(json) = serde_json::to_string(&event) else { return };
     let now = crate::clock::now_timestamp();
     match store.call(move |db| db.queue_event(&id, &json, &now)).await {
