@@ -67,6 +67,22 @@ input[type=text],input[type=password],input[type=number],select,textarea{font:in
 .alert.stuck{background:#c33;color:#fff}
 .alert.idle{background:#b90;color:#fff}
 .muted{color:#666;font-size:.9rem}
+.tile.hand{border-color:#36c;background:#f1f5ff}
+.tile.risk{border-color:#c60;background:#fff6ee}
+.tile.dismissed{border-color:#868;background:#f8f4f8}
+.alert.hand{background:#36c;color:#fff}
+.alert.risk{background:#c60;color:#fff}
+.alert.dismissed{background:#868;color:#fff}
+.hands{list-style:none;padding:0}
+.hand{border:2px solid #36c;border-radius:.5rem;padding:.6rem .8rem;margin-bottom:.75rem}
+.hand h3{margin:0 0 .3rem;font-size:1.1rem}
+.hand textarea{width:100%;box-sizing:border-box}
+pre{background:#f6f6f6;padding:.4rem .6rem;overflow-x:auto;max-height:20rem}
+blockquote{margin:.3rem 0;padding-left:.6rem;border-left:3px solid #ccc}
+.help-next li{margin:.2rem 0}
+.panels{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1rem}
+table{border-collapse:collapse}
+th,td{text-align:left;padding:.2rem .6rem;border-bottom:1px solid #eee}
 ";
 
 #[cfg(test)]

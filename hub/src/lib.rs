@@ -3,7 +3,8 @@
 //! - [`server`]: configuration, the routing table, Host check and security headers.
 //! - [`web`]: the teacher's pages (sign-in, classes, dashboard, policy form).
 //! - [`api`]: the students' JSON API, wire types in `pencil_core::classroom`.
-//! - [`store`]: the storage trait and the database thread; [`sqlite`] its backend.
+//! - [`store`]: the storage trait and the database thread; [`sqlite`] its default
+//!   backend, [`postgres`] the one several hub processes share (`--database`).
 //! - [`security`]: tokens, hashes, Argon2id, join codes. [`html`]: escaping and layout.
 //! - [`research`]: consented research collection: `study publish`, pseudonyms, the
 //!   students' `/api/v1/research` endpoints.
@@ -14,10 +15,13 @@
 pub mod api;
 pub mod audit;
 pub mod bench;
+pub mod dashboard;
+pub mod hands;
 pub mod html;
 pub mod release;
 pub mod research;
 pub mod security;
+pub mod postgres;
 pub mod server;
 pub mod sqlite;
 pub mod store;

@@ -13,11 +13,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use pencil_core::classroom::MAX_EVENTS_BODY;
+use pencil_core::classroom::{MAX_EVENTS_BODY, MAX_HANDS_BODY};
 use pencil_core::research::MAX_UPLOAD_BODY;
 
 use crate::store::Store;
-use crate::{api, html, research, web};
+use crate::{api, hands, html, research, web};
 
 /// Resolved settings of `pencil-hub serve`.
 #[derive(Debug, Clone)]
@@ -99,6 +99,12 @@ pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
             "/api/v1/events",
             post(api::events).layer(DefaultBodyLimit::max(MAX_EVENTS_BODY)),
         )
+        .route(
+            "/api/v1/hands",
+            post(hands::raise)
+                .get(hands::list)
+                .layer(DefaultBodyLimit::max(MAX_HANDS_BODY)),
+        )
         .route("/api/v1/research/studies", get(research::studies))
         .route(
             "/api/v1/research/consent",
@@ -119,6 +125,7 @@ pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
         .route("/classes", get(web::classes).post(web::create_class))
         .route("/classes/{id}", get(web::dashboard))
         .route("/classes/{id}/code", post(web::new_code))
+        .route("/classes/{id}/hands/{seq}", post(web::answer_hand))
         .route(
             "/classes/{id}/policy",
             get(web::policy_page).post(web::save_policy),

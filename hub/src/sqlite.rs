@@ -9,10 +9,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use pencil_core::classroom::HandRequest;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::store::{
-    AuditEntry, Class, ConsentRecord, ConsentRow, Db, DeletionRow, Device, DeviceBatch, DeviceSummary, NewRelease,
+    AuditEntry, Class, ConsentRecord, ConsentRow, Db, DeletionRow, Device, DeviceBatch, DeviceSummary, EventRow, HandRow, NewRelease,
     ReleasedRows, Session, StudyRow, StudyStored, Teacher, UploadRow,
 };
 
@@ -150,9 +151,52 @@ const MIGRATIONS: &[&str] = &[
         sha256s_json TEXT NOT NULL
     );
     CREATE INDEX audit_log_study ON audit_log(study_id, seq);",
+    // 4: the kind of each hint (did-it-help rates per kind), the dashboard's
+    // reads by class and time, and raised hands with the teacher's replies.
+    // A hand holds the student's program: it is the only table with code.
+    "ALTER TABLE events ADD COLUMN hint_kind TEXT;
+    CREATE INDEX events_class_received ON events(class_id, received_at);
+    CREATE TABLE hands (
+        seq INTEGER PRIMARY KEY,
+        device_id INTEGER NOT NULL REFERENCES devices(id),
+        class_id INTEGER NOT NULL REFERENCES classes(id),
+        hand_id TEXT NOT NULL,
+        asked_at TEXT NOT NULL,
+        title TEXT NOT NULL,
+        program TEXT NOT NULL,
+        message TEXT,
+        trace_json TEXT,
+        received_at INTEGER NOT NULL,
+        reply TEXT,
+        replied_at INTEGER,
+        resolved INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (device_id, hand_id)
+    );
+    CREATE INDEX hands_class ON hands(class_id, seq);",
 ];
 
 pub const DB_FILE: &str = "hub.sqlite3";
+
+const HAND_COLUMNS: &str = "SELECT h.seq, h.device_id, d.display_name, h.hand_id, h.title, h.program,
+        h.message, h.trace_json, h.received_at, h.reply, h.replied_at, h.resolved
+     FROM hands h JOIN devices d ON d.id = h.device_id";
+
+fn hand_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HandRow> {
+    Ok(HandRow {
+        seq: r.get(0)?,
+        device_id: r.get(1)?,
+        display_name: r.get(2)?,
+        hand_id: r.get(3)?,
+        title: r.get(4)?,
+        program: r.get(5)?,
+        message: r.get(6)?,
+        trace_json: r.get(7)?,
+        received_at: r.get(8)?,
+        reply: r.get(9)?,
+        replied_at: r.get(10)?,
+        resolved: r.get(11)?,
+    })
+}
 
 pub struct SqliteDb {
     conn: Connection,
@@ -500,8 +544,8 @@ impl Db for SqliteDb {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO events (device_id, class_id, event_id, time, title, status, error_class,
-                                     risk_bucket, hint, idle_seconds, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                                     risk_bucket, hint, idle_seconds, received_at, hint_kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (device_id, event_id) DO NOTHING",
             )?;
             for batch in batches {
@@ -519,6 +563,7 @@ impl Db for SqliteDb {
                         e.hint.map(|v| v.as_str()),
                         e.idle_seconds,
                         batch.received_at,
+                        e.hint_kind.map(|v| v.as_str()),
                     ])?;
                 }
                 counts.push(new);
@@ -549,6 +594,7 @@ impl Db for SqliteDb {
                 .query_map([device_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             out.push(DeviceSummary {
+                device_id,
                 display_name,
                 joined_at,
                 runs: runs as u64,
@@ -559,6 +605,88 @@ impl Db for SqliteDb {
             });
         }
         Ok(out)
+    }
+
+    fn class_events(&mut self, class_id: i64, since: i64) -> Result<Vec<EventRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT device_id, seq, received_at, title, status, error_class, risk_bucket, hint, hint_kind
+             FROM events WHERE class_id = ?1 AND received_at >= ?2 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map(params![class_id, since], |r| {
+                Ok(EventRow {
+                    device_id: r.get(0)?,
+                    seq: r.get(1)?,
+                    received_at: r.get(2)?,
+                    title: r.get(3)?,
+                    status: r.get(4)?,
+                    error_class: r.get(5)?,
+                    risk_bucket: r.get(6)?,
+                    hint: r.get(7)?,
+                    hint_kind: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn insert_hand(&mut self, device: &Device, hand: &HandRequest, now: i64) -> Result<bool> {
+        let trace_json = hand.trace.as_ref().map(serde_json::to_string).transpose()?;
+        let n = self.conn.execute(
+            "INSERT INTO hands (device_id, class_id, hand_id, asked_at, title, program, message,
+                                trace_json, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (device_id, hand_id) DO NOTHING",
+            params![
+                device.id,
+                device.class_id,
+                hand.id,
+                hand.time,
+                hand.title,
+                hand.program,
+                hand.message,
+                trace_json,
+                now
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn device_hands(&mut self, device_id: i64) -> Result<Vec<HandRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{HAND_COLUMNS} WHERE h.device_id = ?1 ORDER BY h.seq DESC"
+        ))?;
+        let rows = stmt.query_map([device_id], hand_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn class_hands(&mut self, class_id: i64, include_resolved: bool) -> Result<Vec<HandRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{HAND_COLUMNS} WHERE h.class_id = ?1 AND (?2 OR h.resolved = 0) ORDER BY h.seq DESC"
+        ))?;
+        let rows = stmt
+            .query_map(params![class_id, include_resolved], hand_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn answer_hand(
+        &mut self,
+        class_id: i64,
+        seq: i64,
+        reply: Option<&str>,
+        resolve: bool,
+        now: i64,
+    ) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE hands SET
+                 reply = COALESCE(?3, reply),
+                 replied_at = CASE WHEN ?3 IS NULL THEN replied_at ELSE ?5 END,
+                 resolved = CASE WHEN ?4 THEN 1 ELSE resolved END
+             WHERE seq = ?2 AND class_id = ?1",
+            params![class_id, seq, reply, resolve, now],
+        )?;
+        Ok(n == 1)
     }
 
     fn put_study(

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use anyhow::{anyhow, Result};
-use pencil_core::classroom::Event;
+use pencil_core::classroom::{Event, HandRequest};
 use tokio::sync::oneshot;
 
 pub struct Teacher {
@@ -162,6 +162,7 @@ pub struct DeviceBatch {
 
 /// What the dashboard shows of one student (one joined device).
 pub struct DeviceSummary {
+    pub device_id: i64,
     pub display_name: String,
     pub joined_at: i64,
     pub runs: u64,
@@ -170,6 +171,45 @@ pub struct DeviceSummary {
     pub last_success_at: Option<i64>,
     /// Statuses of the latest runs, newest first (at most 3).
     pub recent_statuses: Vec<String>,
+}
+
+/// One stored run event, as the dashboard reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub device_id: i64,
+    /// Arrival order on the hub (per device it is the order the student ran).
+    pub seq: i64,
+    pub received_at: i64,
+    pub title: String,
+    /// `RunStatus::as_str`.
+    pub status: String,
+    pub error_class: Option<String>,
+    /// `RiskBucket::as_str`.
+    pub risk_bucket: Option<String>,
+    /// `HintOutcome::as_str`.
+    pub hint: Option<String>,
+    /// `HintKind::as_str`.
+    pub hint_kind: Option<String>,
+}
+
+/// A raised hand ("Ask my teacher") as the hub keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandRow {
+    /// The hub's own id (what the teacher's reply form names).
+    pub seq: i64,
+    pub device_id: i64,
+    pub display_name: String,
+    /// The id the student's machine chose.
+    pub hand_id: String,
+    pub title: String,
+    pub program: String,
+    pub message: Option<String>,
+    /// JSON of `Vec<HandState>`, only when the student shared the trace.
+    pub trace_json: Option<String>,
+    pub received_at: i64,
+    pub reply: Option<String>,
+    pub replied_at: Option<i64>,
+    pub resolved: bool,
 }
 
 /// Times are unix seconds on the hub's clock. Tokens and session ids are
@@ -235,6 +275,25 @@ pub trait Db: Send {
     /// nothing, and one sync to disk however many batches were waiting.
     fn insert_event_batches(&mut self, batches: &[DeviceBatch]) -> Result<Vec<usize>>;
     fn class_summary(&mut self, class_id: i64) -> Result<Vec<DeviceSummary>>;
+    /// The class's events received at or after `since`, in arrival order.
+    fn class_events(&mut self, class_id: i64, since: i64) -> Result<Vec<EventRow>>;
+
+    /// Keeps a raised hand unless this device sent this id before; true when new.
+    fn insert_hand(&mut self, device: &Device, hand: &HandRequest, now: i64) -> Result<bool>;
+    /// One device's hands, newest first.
+    fn device_hands(&mut self, device_id: i64) -> Result<Vec<HandRow>>;
+    /// A class's hands, newest first; resolved ones only when `include_resolved`.
+    fn class_hands(&mut self, class_id: i64, include_resolved: bool) -> Result<Vec<HandRow>>;
+    /// The teacher's answer to hand `seq` of this class: a reply (replacing an
+    /// earlier one) and/or marking it resolved. False when no such hand is in the class.
+    fn answer_hand(
+        &mut self,
+        class_id: i64,
+        seq: i64,
+        reply: Option<&str>,
+        resolve: bool,
+        now: i64,
+    ) -> Result<bool>;
 
     /// Keeps a published study; `secret` is used only when it is new.
     fn put_study(

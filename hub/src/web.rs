@@ -11,7 +11,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::Form;
 use ed25519_dalek::SigningKey;
-use pencil_core::classroom::{sign, Assignment, HintSize, Policy, SignedPolicy, POLICY_FORMAT};
+use pencil_core::classroom::{
+    sign, Assignment, HandState, HintKind, HintSize, Policy, SignedPolicy, MAX_HAND_MESSAGE, POLICY_FORMAT,
+};
 use serde::Deserialize;
 use std::sync::OnceLock;
 
@@ -20,7 +22,8 @@ use crate::security::{
     ct_eq, hash_password, new_join_code, new_token, token_hash, verify_password,
 };
 use crate::server::{now, SharedState};
-use crate::store::{Class, Session};
+use crate::dashboard::{class_view, ClassView, RECOVERY_RUNS};
+use crate::store::{Class, HandRow, Session};
 
 const SESSION_COOKIE: &str = "pencil_hub_session";
 const LOGIN_COOKIE: &str = "pencil_hub_login";
@@ -407,15 +410,8 @@ pub(crate) async fn new_code(
     }
 }
 
-/// One student's tile, ready to sort and render.
-struct Tile {
-    name: String,
-    title: Option<String>,
-    runs: u64,
-    last_success: Option<i64>,
-    stuck: bool,
-    idle: bool,
-}
+/// How far back the dashboard reads events: about a school day.
+const DASHBOARD_WINDOW_SECS: i64 = 12 * 3600;
 
 pub(crate) async fn dashboard(
     State(state): State<SharedState>,
@@ -430,59 +426,22 @@ pub(crate) async fn dashboard(
         Ok(c) => c,
         Err(response) => return response,
     };
-    let summary = match state.store.call(move |db| db.class_summary(id)).await {
+    let t = now();
+    let read = state
+        .store
+        .call(move |db| {
+            Ok((
+                db.class_summary(id)?,
+                db.class_events(id, t - DASHBOARD_WINDOW_SECS)?,
+                db.class_hands(id, false)?,
+            ))
+        })
+        .await;
+    let (summary, events, hands) = match read {
         Ok(v) => v,
         Err(e) => return internal(e),
     };
-    let t = now();
-    let mut tiles: Vec<Tile> = summary
-        .into_iter()
-        .map(|d| Tile {
-            stuck: d.recent_statuses.len() >= 3
-                && d.recent_statuses
-                    .iter()
-                    .all(|s| s == "error" || s == "timeout"),
-            idle: t - d.last_event_at.unwrap_or(d.joined_at) >= state.idle_after_secs,
-            name: d.display_name,
-            title: d.current_title,
-            runs: d.runs,
-            last_success: d.last_success_at,
-        })
-        .collect();
-    // Whom to help first: stuck, then idle, then everyone else by name.
-    tiles.sort_by(|a, b| (!a.stuck, !a.idle, &a.name).cmp(&(!b.stuck, !b.idle, &b.name)));
-    let tiles_html: String = tiles
-        .iter()
-        .map(|tile| {
-            let class_attr = if tile.stuck {
-                " stuck"
-            } else if tile.idle {
-                " idle"
-            } else {
-                ""
-            };
-            let mut alerts = String::new();
-            if tile.stuck {
-                alerts.push_str("<span class=\"alert stuck\">stuck</span>");
-            }
-            if tile.idle {
-                alerts.push_str("<span class=\"alert idle\">idle</span>");
-            }
-            format!(
-                "<li class=\"tile{class_attr}\"><h3>{}</h3><p>{alerts}</p><p>{}</p>\
-                 <p class=\"muted\">{} runs · last success {}</p></li>",
-                esc(&tile.name),
-                tile.title
-                    .as_deref()
-                    .map(|t| format!("Working on <b>{}</b>", esc(t)))
-                    .unwrap_or_else(|| "No runs yet".into()),
-                tile.runs,
-                tile.last_success
-                    .map(|at| ago(t - at))
-                    .unwrap_or_else(|| "never".into()),
-            )
-        })
-        .collect();
+    let view = class_view(summary, &events, &hands, t, state.idle_after_secs);
     let code = match &class.join_code {
         Some(code) if class.code_expires > t => format!(
             "Join code <span class=\"code\">{}</span> <span class=\"muted\">(valid {})</span>",
@@ -494,18 +453,226 @@ pub(crate) async fn dashboard(
     let body = format!(
         "{}<h1>{}</h1><p>{code} <form class=\"inline\" method=\"post\" action=\"/classes/{id}/code\">{}\
          <button>New code</button></form> · <a href=\"/classes/{id}/policy\">Hint policy</a></p>\
-         <h2>Students ({})</h2><ul class=\"tiles\">{}</ul>",
+         {}{}<h2>Students ({})</h2><ul class=\"tiles\">{}</ul>\
+         <div class=\"panels\">{}{}{}</div>",
         header_bar(&s),
         esc(&class.name),
         csrf_field(&s.csrf),
-        tiles.len(),
-        if tiles_html.is_empty() { "<li class=\"muted\">Nobody has joined yet.</li>".into() } else { tiles_html },
+        hands_html(&s, id, &hands, t),
+        help_next_html(&view),
+        view.tiles.len(),
+        tiles_html(&view, t),
+        titles_html(&view),
+        errors_html(&view),
+        hint_help_html(&view),
     );
-    page(
-        &class.name,
-        "<meta http-equiv=\"refresh\" content=\"10\">",
-        &body,
+    // Reload while nobody is typing a reply (a refresh would lose it).
+    let refresh = if hands.is_empty() { "<meta http-equiv=\"refresh\" content=\"10\">" } else { "" };
+    page(&class.name, refresh, &body)
+}
+
+fn tiles_html(view: &ClassView, t: i64) -> String {
+    if view.tiles.is_empty() {
+        return "<li class=\"muted\">Nobody has joined yet.</li>".into();
+    }
+    view.tiles
+        .iter()
+        .map(|tile| {
+            let class_attr = tile.alerts.first().map(|a| format!(" {}", a.css())).unwrap_or_default();
+            let alerts: String = tile
+                .alerts
+                .iter()
+                .map(|a| format!("<span class=\"alert {}\">{}</span>", a.css(), a.label()))
+                .collect();
+            format!(
+                "<li class=\"tile{class_attr}\"><h3>{}</h3><p>{alerts}</p><p>{}</p>\
+                 <p class=\"muted\">{} runs · last success {}</p></li>",
+                esc(&tile.name),
+                tile.title
+                    .as_deref()
+                    .map(|t| format!("Working on <b>{}</b>", esc(t)))
+                    .unwrap_or_else(|| "No runs yet".into()),
+                tile.runs,
+                tile.last_success_at.map(|at| ago(t - at)).unwrap_or_else(|| "never".into()),
+            )
+        })
+        .collect()
+}
+
+fn help_next_html(view: &ClassView) -> String {
+    if view.help_next.is_empty() {
+        return String::new();
+    }
+    let items: String = view
+        .help_next
+        .iter()
+        .map(|h| format!("<li><b>{}</b>: {}</li>", esc(&h.name), esc(&h.reason)))
+        .collect();
+    format!("<h2>Help next</h2><ol class=\"help-next\">{items}</ol>")
+}
+
+fn hands_html(s: &Session, class_id: i64, hands: &[HandRow], t: i64) -> String {
+    if hands.is_empty() {
+        return String::new();
+    }
+    let items: String = hands
+        .iter()
+        .rev() // oldest first: whoever asked first is answered first
+        .map(|h| {
+            let message = h
+                .message
+                .as_deref()
+                .map(|m| format!("<blockquote>{}</blockquote>", esc(m)))
+                .unwrap_or_default();
+            let trace = h
+                .trace_json
+                .as_deref()
+                .and_then(|j| serde_json::from_str::<Vec<HandState>>(j).ok())
+                .map(|states| {
+                    let steps: String = states
+                        .iter()
+                        .map(|st| format!("<li><span class=\"muted\">{}</span><pre>{}</pre></li>", esc(&st.time), esc(&st.program)))
+                        .collect();
+                    format!("<details><summary>Earlier versions ({})</summary><ol>{steps}</ol></details>", states.len())
+                })
+                .unwrap_or_default();
+            let reply = h
+                .reply
+                .as_deref()
+                .map(|r| format!("<p class=\"muted\">Your reply: {}</p>", esc(r)))
+                .unwrap_or_default();
+            format!(
+                "<li class=\"hand\"><h3>{} <span class=\"muted\">asks about <b>{}</b>, {}</span></h3>{message}\
+                 <pre class=\"program\">{}</pre>{trace}{reply}\
+                 <form method=\"post\" action=\"/classes/{class_id}/hands/{}\">{}\
+                 <textarea name=\"reply\" rows=\"2\" maxlength=\"{MAX_HAND_MESSAGE}\" placeholder=\"Reply (appears in the student's editor)\"></textarea>\
+                 <button name=\"action\" value=\"reply\">Send reply</button> \
+                 <button name=\"action\" value=\"resolve\">Mark done</button></form></li>",
+                esc(&h.display_name),
+                esc(&h.title),
+                ago(t - h.received_at),
+                esc(&h.program),
+                h.seq,
+                csrf_field(&s.csrf),
+            )
+        })
+        .collect();
+    format!("<h2>Raised hands ({})</h2><ul class=\"hands\">{items}</ul>", hands.len())
+}
+
+fn titles_html(view: &ClassView) -> String {
+    if view.titles.is_empty() {
+        return String::new();
+    }
+    let rows: String = view
+        .titles
+        .iter()
+        .map(|p| {
+            let pct = if p.started == 0 { 0 } else { p.succeeded * 100 / p.started };
+            format!(
+                "<tr><td>{}</td><td>{} / {}</td><td><meter min=\"0\" max=\"100\" value=\"{pct}\"></meter></td><td>{}</td></tr>",
+                esc(&p.title),
+                p.succeeded,
+                p.started,
+                p.runs
+            )
+        })
+        .collect();
+    format!(
+        "<section><h2>Progress per program</h2><table><tr><th>Program</th><th>Succeeded / started</th><th></th><th>Runs</th></tr>{rows}</table></section>"
     )
+}
+
+fn errors_html(view: &ClassView) -> String {
+    if view.errors.is_empty() {
+        return String::new();
+    }
+    let rows: String = view
+        .errors
+        .iter()
+        .map(|e| format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&e.error_class), e.runs, e.students))
+        .collect();
+    format!("<section><h2>Error types</h2><table><tr><th>Error</th><th>Runs</th><th>Students</th></tr>{rows}</table></section>")
+}
+
+fn hint_help_html(view: &ClassView) -> String {
+    if view.hint_help.is_empty() {
+        return String::new();
+    }
+    let rows: String = view
+        .hint_help
+        .iter()
+        .map(|h| {
+            let rate = h.rate().map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "-".into());
+            format!(
+                "<tr><td>{}</td><td>{rate}</td><td>{} of {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(hint_kind_label(&h.kind)),
+                h.recovered,
+                h.decided,
+                h.accepted,
+                h.dismissed,
+                h.pending
+            )
+        })
+        .collect();
+    format!(
+        "<section><h2>Did the hint help?</h2><p class=\"muted\">Recovered: a successful run of the same program within {RECOVERY_RUNS} runs of the hint.</p>\
+         <table><tr><th>Hint</th><th>Recovered</th><th></th><th>Accepted</th><th>Dismissed</th><th>Too recent</th></tr>{rows}</table></section>"
+    )
+}
+
+fn hint_kind_label(kind: &str) -> &str {
+    match HintKind::parse(kind) {
+        Some(HintKind::RuleFix) => "Quick fix",
+        Some(HintKind::StyleFix) => "Fix in my style",
+        Some(HintKind::RiskFlag) => "Backtracking warning",
+        None => kind,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct HandAnswer {
+    csrf: String,
+    #[serde(default)]
+    reply: String,
+    action: String,
+}
+
+/// The teacher's reply to a raised hand, or "done".
+pub(crate) async fn answer_hand(
+    State(state): State<SharedState>,
+    Path((id, seq)): Path<(i64, i64)>,
+    headers: HeaderMap,
+    Form(form): Form<HandAnswer>,
+) -> Response {
+    let (s, _) = match session(&state, &headers).await {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    if !ct_eq(&s.csrf, &form.csrf) {
+        return forbidden_csrf();
+    }
+    if let Err(response) = owned_class(&state, &s, id).await {
+        return response;
+    }
+    let reply = form.reply.trim().to_string();
+    if reply.chars().count() > MAX_HAND_MESSAGE {
+        return (StatusCode::BAD_REQUEST, format!("a reply is at most {MAX_HAND_MESSAGE} characters\n")).into_response();
+    }
+    let (reply, resolve) = match form.action.as_str() {
+        "reply" if reply.is_empty() => {
+            return (StatusCode::BAD_REQUEST, "the reply is empty\n").into_response();
+        }
+        "reply" => (Some(reply), false),
+        "resolve" => ((!reply.is_empty()).then_some(reply), true),
+        _ => return (StatusCode::BAD_REQUEST, "unknown action\n").into_response(),
+    };
+    let t = now();
+    match state.store.call(move |db| db.answer_hand(id, seq, reply.as_deref(), resolve, t)).await {
+        Ok(true) => Redirect::to(&format!("/classes/{id}")).into_response(),
+        Ok(false) => (StatusCode::NOT_FOUND, "no such hand in this class\n").into_response(),
+        Err(e) => internal(e),
+    }
 }
 
 fn until(seconds: i64) -> String {
