@@ -1,11 +1,14 @@
 //! `pencil-hub bench`: ingest load on loopback. A hub is started in this
-//! process on a fresh data directory (SQLite), N simulated devices join over
-//! HTTP, then each sends one-event batches at the given rate on its own
-//! keep-alive connection. Reports latency percentiles, throughput, and checks
-//! that every acknowledged event is in the database exactly once.
+//! process on a fresh data directory (SQLite) or on `--database` (PostgreSQL),
+//! or with `--hubs N` N `pencil-hub serve` processes share that database; N
+//! simulated devices join over HTTP (device `i` through hub `i % N`), then each
+//! sends one-event batches at the given rate on its own keep-alive connection.
+//! Reports latency percentiles, throughput, and checks that every
+//! acknowledged event is in the database exactly once.
 
+use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -13,16 +16,18 @@ use pencil_core::classroom::{EventAck, JoinResponse};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use crate::postgres::Database;
 use crate::security::new_join_code;
 use crate::server::{now, router, Config};
-use crate::sqlite::SqliteDb;
-use crate::store::{Db, Store};
+use crate::store::Store;
 
 /// Each device succeeds on every third run.
 const STATUSES: [&str; 3] = ["ok", "error", "error"];
 
 pub struct BenchOptions {
     pub devices: usize,
+    /// Hub processes on one PostgreSQL database; 1: a hub in this process.
+    pub hubs: usize,
     pub rate: f64,
     pub seconds: u64,
 }
@@ -95,39 +100,87 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-pub async fn run(dir: &Path, options: BenchOptions) -> Result<()> {
-    if options.rate <= 0.0 || options.devices == 0 {
-        bail!("--devices and --rate must be positive");
+/// `pencil-hub serve` processes started for `--hubs`, killed when dropped.
+struct HubProcesses(Vec<Child>);
+
+impl Drop for HubProcesses {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
-    let mut db = SqliteDb::open(dir)?;
-    let teacher = crate::teacher::add(&mut db, "bench", "bench password")?;
+}
+
+/// Starts `n` hubs of this binary on the database; answers their addresses.
+fn spawn_hubs(url: &str, n: usize, processes: &mut HubProcesses) -> Result<Vec<SocketAddr>> {
+    let exe = std::env::current_exe().context("finding the pencil-hub binary")?;
+    let mut addrs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut child = Command::new(&exe)
+            .args(["--database", url, "serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting a hub process")?;
+        let stdout = child.stdout.take().context("the hub's stdout")?;
+        processes.0.push(child);
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("pencil-hub listening on http://")
+            .with_context(|| format!("a hub process said {line:?}"))?;
+        addrs.push(addr.parse()?);
+    }
+    Ok(addrs)
+}
+
+pub async fn run(database: &Database, options: BenchOptions) -> Result<()> {
+    if options.rate <= 0.0 || options.devices == 0 || options.hubs == 0 {
+        bail!("--devices, --hubs and --rate must be positive");
+    }
+    let mut db = database.open()?;
     let code = new_join_code()?;
+    // A name of its own: a PostgreSQL database may have seen a bench before.
+    let teacher = crate::teacher::add(db.as_mut(), &format!("bench {code}"), "bench password")?;
     let class = db
         .create_class(teacher, "bench", &code, now() + 3600, now())?
         .context("code in use")?;
-    let store = Store::start(Box::new(db));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let config = Config {
-        listen: addr,
-        extra_hosts: vec![],
-        idle_after_secs: 120,
-        tls: None,
+    let store = Store::start(db);
+    let mut processes = HubProcesses(Vec::new());
+    let addrs = match database {
+        Database::Postgres(url) if options.hubs > 1 => spawn_hubs(url, options.hubs, &mut processes)?,
+        _ => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let config = Config {
+                listen: addr,
+                extra_hosts: vec![],
+                idle_after_secs: 120,
+                tls: None,
+            };
+            let app = router(store.clone(), addr, &config);
+            tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+            });
+            vec![addr]
+        }
     };
-    let app = router(store.clone(), addr, &config);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
 
     let mut tokens = Vec::with_capacity(options.devices);
-    let mut conn = Conn::open(addr).await?;
+    let mut joins = Vec::with_capacity(addrs.len());
+    for addr in &addrs {
+        joins.push(Conn::open(*addr).await?);
+    }
     for i in 0..options.devices {
         let body =
             serde_json::json!({"code": code, "display_name": format!("student {i}")}).to_string();
+        let conn = &mut joins[i % addrs.len()];
         let (status, answer) = conn.post("/api/v1/join", None, body.as_bytes()).await?;
         if status != 200 {
             bail!("join {i}: {status} {}", String::from_utf8_lossy(&answer));
@@ -135,15 +188,18 @@ pub async fn run(dir: &Path, options: BenchOptions) -> Result<()> {
         tokens.push(serde_json::from_slice::<JoinResponse>(&answer)?.device_token);
     }
     eprintln!(
-        "{} devices joined class {class}; sending for {} s at {} events/s each",
-        options.devices, options.seconds, options.rate
+        "{} devices joined class {class} on {database} through {} hub(s); sending for {} s at {} events/s each",
+        options.devices,
+        addrs.len(),
+        options.seconds,
+        options.rate
     );
 
     // Connect every device before the clock starts: thousands of connects at
     // once would overflow the listen backlog and measure that instead.
     let mut conns = Vec::with_capacity(tokens.len());
-    for _ in 0..tokens.len() {
-        conns.push(Conn::open(addr).await?);
+    for i in 0..tokens.len() {
+        conns.push(Conn::open(addrs[i % addrs.len()]).await?);
     }
     let period = Duration::from_secs_f64(1.0 / options.rate);
     let start = Instant::now();
@@ -191,9 +247,17 @@ pub async fn run(dir: &Path, options: BenchOptions) -> Result<()> {
             Ok(summary.iter().map(|d| d.runs as i64).sum())
         })
         .await?;
+    drop(processes);
     println!(
-        "devices: {}  rate: {} events/s each  duration: {:.1} s",
-        options.devices, options.rate, elapsed
+        "devices: {}  rate: {} events/s each  duration: {:.1} s  hubs: {}  database: {}",
+        options.devices,
+        options.rate,
+        elapsed,
+        addrs.len(),
+        match database {
+            Database::Sqlite(_) => "SQLite",
+            Database::Postgres(_) => "PostgreSQL",
+        }
     );
     println!(
         "events acknowledged: {acked}  errors: {errors}  stored: {stored}  lost: {}",

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use pencil_hub::release::verdicts::{SandboxJudge, Verdicts};
 use pencil_hub::release::{write_release, Format, ReleaseRequest};
 use pencil_hub::server::{check_listen, serve, Config, TlsFiles};
-use pencil_hub::sqlite::SqliteDb;
+use pencil_hub::postgres::Database;
 use pencil_hub::store::Store;
 
 #[derive(Parser)]
@@ -20,6 +20,11 @@ struct Cli {
     /// Where the database lives (default: the user's data directory, pencil-hub/).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Keep the data in PostgreSQL instead (postgres://USER@HOST/DB, or
+    /// postgresql:///DB?host=/run/postgresql for a Unix socket); several hubs
+    /// may serve one database. Without it: SQLite in --data-dir.
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,11 +51,15 @@ enum Command {
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
-    /// Ingest load test on loopback against an in-process hub (uses a fresh --data-dir);
+    /// Ingest load test on loopback against an in-process hub (a fresh --data-dir,
+    /// or --database; --hubs N starts N `serve` processes on that database instead);
     /// with --release, export time and size of each release format for a corpus file.
     Bench {
         #[arg(long, default_value_t = 300)]
         devices: usize,
+        /// Hub processes sharing the --database (devices are spread over them).
+        #[arg(long, default_value_t = 1, requires = "database")]
+        hubs: usize,
         /// Events per second per device.
         #[arg(long, default_value_t = 0.5)]
         rate: f64,
@@ -160,7 +169,8 @@ fn main() -> Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let dir = data_dir(cli.data_dir)?;
+    let cli_dir = cli.data_dir;
+    let database = Database::choose(cli.database, || data_dir(cli_dir))?;
     match cli.command {
         Command::Serve {
             listen,
@@ -174,7 +184,8 @@ fn main() -> Result<()> {
                 .zip(tls_key)
                 .map(|(cert, key)| TlsFiles { cert, key });
             check_listen(listen, allow_remote)?;
-            let store = Store::start(Box::new(SqliteDb::open(&dir)?));
+            let store = Store::start(database.open()?);
+            tracing::info!("database: {database}");
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(serve(
                 store,
@@ -194,10 +205,13 @@ fn main() -> Result<()> {
             jobs,
             ..
         } => {
+            let Database::Sqlite(dir) = &database else {
+                anyhow::bail!("bench --release measures SQLite only; leave out --database");
+            };
             let judge = SandboxJudge::start(jobs)?;
             let report = pencil_hub::release::bench::run(
                 &pencil_hub::release::bench::ReleaseBench {
-                    data_dir: &dir,
+                    data_dir: dir,
                     corpus: &corpus,
                     out: &out,
                     limit,
@@ -211,21 +225,25 @@ fn main() -> Result<()> {
         }
         Command::Bench {
             devices,
+            hubs,
             rate,
             seconds,
             ..
         } => {
-            if dir.join(pencil_hub::sqlite::DB_FILE).exists() {
-                anyhow::bail!(
-                    "{} already holds a hub database; bench needs an empty --data-dir",
-                    dir.display()
-                );
+            if let Database::Sqlite(dir) = &database {
+                if dir.join(pencil_hub::sqlite::DB_FILE).exists() {
+                    anyhow::bail!(
+                        "{} already holds a hub database; bench needs an empty --data-dir",
+                        dir.display()
+                    );
+                }
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(pencil_hub::bench::run(
-                &dir,
+                &database,
                 pencil_hub::bench::BenchOptions {
                     devices,
+                    hubs,
                     rate,
                     seconds,
                 },
@@ -238,12 +256,12 @@ fn main() -> Result<()> {
             deletions,
             jobs,
         } => {
-            let mut db = SqliteDb::open(&dir)?;
+            let mut db = database.open()?;
             let actor = pencil_hub::audit::actor(std::env::args());
             match format {
                 None if deletions => {
                     let written = pencil_hub::release::deletions::write_manifests(
-                        &mut db,
+                        db.as_mut(),
                         &study,
                         &out,
                         &actor,
@@ -278,7 +296,7 @@ fn main() -> Result<()> {
                     };
                     let mut verdicts = Verdicts::new(judge, jobs);
                     let m = write_release(
-                        &mut db,
+                        db.as_mut(),
                         &ReleaseRequest {
                             study_id: &study,
                             format,
@@ -303,8 +321,7 @@ fn main() -> Result<()> {
             }
         }
         Command::Audit { study } => {
-            let mut db = SqliteDb::open(&dir)?;
-            use pencil_hub::store::Db as _;
+            let mut db = database.open()?;
             if db.study(&study)?.is_none() {
                 anyhow::bail!("there is no study '{study}' on this hub");
             }
@@ -315,8 +332,8 @@ fn main() -> Result<()> {
         Command::Study {
             command: StudyCommand::Publish { file, class },
         } => {
-            let mut db = SqliteDb::open(&dir)?;
-            println!("{}", pencil_hub::research::publish(&mut db, &file, class)?);
+            let mut db = database.open()?;
+            println!("{}", pencil_hub::research::publish(db.as_mut(), &file, class)?);
             Ok(())
         }
         Command::Teacher {
@@ -327,13 +344,9 @@ fn main() -> Result<()> {
                 },
         } => {
             let password = pencil_hub::teacher::read_password(password_stdin)?;
-            let mut db = SqliteDb::open(&dir)?;
-            let id = pencil_hub::teacher::add(&mut db, &name, &password)?;
-            eprintln!(
-                "teacher '{}' added (id {id}) in {}",
-                name.trim(),
-                dir.display()
-            );
+            let mut db = database.open()?;
+            let id = pencil_hub::teacher::add(db.as_mut(), &name, &password)?;
+            eprintln!("teacher '{}' added (id {id}) in {database}", name.trim());
             Ok(())
         }
     }
