@@ -1,7 +1,11 @@
-//! The `class` tool: join a teacher's class, see which policy is in force, leave.
+//! The `class` tool: join a teacher's class, see which policy is in force, ask the
+//! teacher for help and read the replies, leave.
 
+use crate::classroom::hands::{describe_hands, raise_hand, Ask};
 use crate::classroom::hub::{self, normalize_hub_url};
+use crate::classroom::sync::sync_hands;
 use crate::classroom::{describe, read};
+use crate::store::StoreHandle;
 use crate::clock::now_timestamp;
 use crate::data::{data_dir, open};
 use crate::store::Membership;
@@ -35,6 +39,24 @@ pub enum Action {
     },
     /// Which class, which policy is in force and since when, events waiting to be sent.
     Show,
+    /// Ask your teacher for help with a program: it is sent to the class's hub
+    /// (now, or as soon as the hub can be reached), with your message.
+    Ask {
+        /// The program's title (its file name without the extension).
+        #[arg(long)]
+        title: String,
+        /// The program file (default: read the program from stdin).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// What you want to tell your teacher (for example what you think is wrong).
+        #[arg(long)]
+        message: Option<String>,
+        /// Also send the earlier versions of this title recorded on this computer.
+        #[arg(long)]
+        share_trace: bool,
+    },
+    /// Your raised hands and your teacher's replies (new replies are fetched first).
+    Hands,
     /// Forget the class, its policy and the events not sent yet.
     Leave,
 }
@@ -45,6 +67,15 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     match &args.action {
         Action::Join { code, hub, name } => join(&dir, code, hub, name, out),
         Action::Show => show(&dir, out),
+        Action::Ask { title, file, message, share_trace } => {
+            let program = match file {
+                Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+                None => std::io::read_to_string(std::io::stdin()).context("reading the program from stdin")?,
+            };
+            let ask = Ask { title: title.clone(), program, message: message.clone(), share_trace: *share_trace };
+            ask_teacher(&dir, &ask, out)
+        }
+        Action::Hands => hands(&dir, out),
         Action::Leave => {
             let mut db = open(&dir)?;
             if db.leave_class()? {
@@ -123,5 +154,45 @@ fn show(dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         None => writeln!(out, "No policy received yet: the coach helps as usual until one arrives.")?,
     }
     writeln!(out, "Events waiting to be sent: {}", db.queued_event_count()?)?;
+    let hands = db.hands()?;
+    if !hands.is_empty() {
+        writeln!(out, "Hands raised: {} ({} with a reply); see them with: pencil-lsp class hands", hands.len(), hands.iter().filter(|h| h.reply.is_some()).count())?;
+    }
+    Ok(())
+}
+
+fn ask_teacher(dir: &Path, ask: &Ask, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut db = open(dir)?;
+    let student = db.local_student()?;
+    let raised = raise_hand(&mut db, &student, ask, crate::clock::now_unix())?;
+    drop(db);
+    let with = match raised.states {
+        0 => String::new(),
+        n => format!(" with {n} earlier version{}", if n == 1 { "" } else { "s" }),
+    };
+    writeln!(out, "Hand raised in class \"{}\" for \"{}\"{with}.", raised.class_name, ask.title)?;
+    let (store, _) = StoreHandle::open(dir)?;
+    match sync_hands(&store) {
+        Ok(s) if s.refused.is_empty() => writeln!(out, "Sent to your teacher. See replies with: pencil-lsp class hands")?,
+        Ok(s) => s.refused.iter().try_for_each(|r| writeln!(out, "{r}"))?,
+        Err(e) => writeln!(out, "Not sent yet ({e}); the coach sends it when the hub can be reached.")?,
+    }
+    Ok(())
+}
+
+fn hands(dir: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    drop(open(dir)?);
+    let (store, _) = StoreHandle::open(dir)?;
+    let Some(m) = store.call_blocking(|db| db.membership())? else {
+        writeln!(out, "Not in a class. Join one with: pencil-lsp class join CODE --hub URL --name NAME")?;
+        return Ok(());
+    };
+    if let Err(e) = sync_hands(&store) {
+        writeln!(out, "(The hub could not be asked for new replies: {e}. Showing what is stored.)")?;
+    }
+    writeln!(out, "Hands raised in class \"{}\":", m.class_name)?;
+    for line in describe_hands(&store.call_blocking(|db| db.hands())?) {
+        writeln!(out, "{line}")?;
+    }
     Ok(())
 }

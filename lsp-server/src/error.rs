@@ -27,6 +27,9 @@ pub enum ServerError {
     /// The sandbox could not give a verdict.
     #[error("the program could not be checked: {0}")]
     Unchecked(String),
+    /// The student asked for something that cannot be done now; the words say why.
+    #[error("{0}")]
+    Declined(String),
 }
 
 impl From<ServerError> for jsonrpc::Error {
@@ -36,7 +39,7 @@ impl From<ServerError> for jsonrpc::Error {
             ServerError::NotOpen(_) | ServerError::Refused { .. } | ServerError::Position(_) | ServerError::InvalidParams(_) => {
                 jsonrpc::Error::invalid_params(message)
             }
-            ServerError::Unchecked(_) => jsonrpc::Error {
+            ServerError::Unchecked(_) | ServerError::Declined(_) => jsonrpc::Error {
                 code: jsonrpc::ErrorCode::ServerError(-32803),
                 message: message.into(),
                 data: None,

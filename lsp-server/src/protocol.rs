@@ -16,6 +16,18 @@
 //!   threshold), at most once per title per `hintIntervalSeconds` of program time.
 //! * `workspace/executeCommand` [`ACCEPT_FIX_COMMAND`] with `[hintId]`: attached to every
 //!   quick fix so the store learns which hints the student accepted.
+//! * `workspace/executeCommand` [`DISMISS_HINT_COMMAND`] with `[hintId]`: the student
+//!   dismissed a `pencil/hint` (in a class, the next run event says so).
+//! * `workspace/executeCommand` [`REFLECT_COMMAND`] with `[uri, text]`: under a
+//!   reflect-first class policy, what the student thinks is wrong with the document's
+//!   failing run (kept in the local store only); fixes are offered afterwards. The
+//!   code action that stands in for the withheld fixes carries it with `[uri]` only:
+//!   the client asks the student for the text and calls it again with both.
+//!   Answers [`CommandMessage`].
+//! * `workspace/executeCommand` [`ASK_TEACHER_COMMAND`] with `[AskTeacherArgs]`:
+//!   "Ask my teacher" — the document's current text (and, with `shareTrace`, its
+//!   title's recorded states) is queued for the class's hub. Answers [`CommandMessage`];
+//!   the teacher's reply arrives later as `window/showMessage`.
 
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::gen_lsp_types::{Diagnostic, TextDocumentIdentifier};
@@ -37,6 +49,35 @@ pub const HINT_METHOD: &str = "pencil/hint";
 
 /// Command the client runs after applying a quick fix; argument: the hint id.
 pub const ACCEPT_FIX_COMMAND: &str = "pencil.acceptFix";
+
+/// Command: the student dismissed a hint; argument: the hint id.
+pub const DISMISS_HINT_COMMAND: &str = "pencil.dismissHint";
+
+/// Command: the student's reflection before fixes are shown; arguments `[uri, text]`.
+pub const REFLECT_COMMAND: &str = "pencil.reflect";
+
+/// Command: "Ask my teacher"; argument: one [`AskTeacherArgs`].
+pub const ASK_TEACHER_COMMAND: &str = "pencil.askTeacher";
+
+/// The argument of [`ASK_TEACHER_COMMAND`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AskTeacherArgs {
+    /// The open document to send (its current text).
+    pub uri: String,
+    /// What the student wants to say.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The student agreed to send this title's recorded states too.
+    #[serde(default)]
+    pub share_trace: bool,
+}
+
+/// What [`REFLECT_COMMAND`] and [`ASK_TEACHER_COMMAND`] answer: a sentence to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandMessage {
+    pub message: String,
+}
 
 /// Params of `pencil/run`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -143,6 +143,33 @@ impl Hub {
             .unwrap()
     }
 
+    /// The hub's stored hint outcomes and kinds, oldest event first.
+    fn hints(&self) -> Vec<(Option<String>, Option<String>)> {
+        let db = rusqlite::Connection::open_with_flags(self.data.join("hub.sqlite3"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut stmt = db.prepare("SELECT hint, hint_kind FROM events ORDER BY seq").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    /// The hub's stored hands: (hand id, title, program, message, trace JSON).
+    fn hands(&self) -> Vec<(String, String, String, Option<String>, Option<String>)> {
+        let db = rusqlite::Connection::open_with_flags(self.data.join("hub.sqlite3"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let mut stmt = db.prepare("SELECT hand_id, title, program, message, trace_json FROM hands ORDER BY seq").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Replies to the class's first raised hand through the dashboard's form, as a teacher does.
+    fn reply_to_hand(&self, session: &str, class_id: i64, reply: &str) {
+        let page = self.get(&format!("/classes/{class_id}"), session).body;
+        let marker = format!("action=\"/classes/{class_id}/hands/");
+        let start = page.find(&marker).unwrap_or_else(|| panic!("no hand on the dashboard: {page}")) + "action=\"".len();
+        let path = page[start..].split('"').next().unwrap().to_string();
+        let r = self.post_form(&path, session, &[("csrf", &csrf_of(&page)), ("reply", reply), ("action", "reply")]);
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+
     /// Every text value in the hub's database, for the privacy check.
     fn all_text(&self) -> String {
         let db = rusqlite::Connection::open_with_flags(
@@ -455,6 +482,140 @@ fn events_reach_the_hub_once_and_the_signed_policy_is_enforced() {
     let leave = class(&student, &["leave"]);
     assert!(text(&leave).contains("Left the class"), "{}", text(&leave));
     assert!(text(&class(&student, &["show"])).contains("Not in a class"));
+}
+
+fn command(lsp: &mut LspClient, command: &str, arguments: Value) -> Value {
+    lsp.request("workspace/executeCommand", json!({"command": command, "arguments": arguments}))
+}
+
+fn has_edits(actions: &Value) -> bool {
+    actions.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|x| x["edit"].is_object()))
+}
+
+#[test]
+fn reflect_first_then_fixes_hint_kinds_and_a_hand_answered_by_the_teacher() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub_data = dir.path().join("hub");
+    let hub = Hub::start(&hub_data);
+    hub.add_teacher("ada");
+    let session = hub.login("ada");
+    let (class_id, code) = hub.create_class(&session, "7b");
+    hub.set_policy(&session, class_id, &[("hints_enabled", "on"), ("max_hint_size", "medium"), ("reflect_first", "on")]);
+    let proxy = Proxy::start(&hub.base);
+    let student = dir.path().join("student");
+
+    // Asking needs a class: a clear error, nothing queued.
+    let mut ask = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"))
+        .args(["class", "ask", "--title", "car", "--data-dir"])
+        .arg(&student)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ask.stdin.take().unwrap().write_all(b"fd 100\n").unwrap();
+    let out = ask.wait_with_output().unwrap();
+    assert!(!out.status.success() && text(&out).contains("not in a class"), "{}", text(&out));
+
+    let joined = class(&student, &["join", &code, "--hub", &proxy.url, "--name", "Grace"]);
+    assert!(joined.status.success() && text(&joined).contains("reflect first"), "{}", text(&joined));
+    let mut lsp = LspClient::start_with_env(&student, &[("PENCIL_CLASS_SYNC_SECS", Path::new("1"))]);
+    lsp.initialize(json!({"pencil": {"recordOnSave": false}}));
+    let uri = "file:///home/student/car.coffee";
+    let broken = "pen lightbleu\nfd 100\n";
+    lsp.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": broken}}));
+    let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(run["result"]["status"], "error", "{run}");
+
+    // Reflect first: one action without edits asks for the student's words, and says why.
+    let actions = code_actions(&mut lsp, uri);
+    let only = actions.as_array().unwrap();
+    assert_eq!(only.len(), 1, "{actions}");
+    assert!(only[0]["edit"].is_null() && only[0]["command"]["command"] == "pencil.reflect", "{actions}");
+    assert_eq!(only[0]["command"]["arguments"], json!([uri]));
+    let told = lsp.wait_notification("window/showMessage", |p| p["message"].as_str().is_some_and(|m| m.contains("reflect first")));
+    assert!(told["params"]["message"].as_str().unwrap().contains("\"7b\""), "{told}");
+    let no_words = command(&mut lsp, "pencil.reflect", json!([uri]));
+    assert!(no_words["error"]["message"].as_str().unwrap().contains("student's words"), "{no_words}");
+    let too_short = command(&mut lsp, "pencil.reflect", json!([uri, " x "]));
+    assert!(too_short["error"]["message"].as_str().unwrap().contains("at least"), "{too_short}");
+    assert!(!has_edits(&code_actions(&mut lsp, uri)), "still withheld");
+    let thanks = command(&mut lsp, "pencil.reflect", json!([uri, "I think the colour name is misspelled"]));
+    assert!(thanks["result"]["message"].as_str().unwrap().contains("stay on this computer"), "{thanks}");
+    let fixes = code_actions(&mut lsp, uri);
+    assert!(has_edits(&fixes), "fixes after the reflection: {fixes}");
+
+    // Fixes shown, then a run without taking one: dismissed (rule fix).
+    let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(run["result"]["status"], "error", "{run}");
+    // Shown again and this time taken: accepted (rule fix).
+    let fixes = code_actions(&mut lsp, uri);
+    let accept = &fixes[0]["command"];
+    assert_eq!(accept["command"], "pencil.acceptFix", "{fixes}");
+    let taken = command(&mut lsp, "pencil.acceptFix", accept["arguments"].clone());
+    assert_eq!(taken["result"], true, "{taken}");
+    let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(run["result"]["status"], "error", "{run}");
+    wait_until("three run events", Duration::from_secs(20), || hub.events().len() == 3);
+    let kinds = |h: &[(Option<String>, Option<String>)]| -> Vec<(Option<&str>, Option<&str>)> {
+        h.iter().map(|(a, b)| (a.as_deref(), b.as_deref())).collect()
+    };
+    assert_eq!(
+        kinds(&hub.hints()),
+        [(None, None), (Some("dismissed"), Some("rule_fix")), (Some("accepted"), Some("rule_fix"))],
+        "the hint outcome and kind ride on each title's next run"
+    );
+
+    // The hub is down when the student asks; the hand waits and is sent once when it is back.
+    drop(hub);
+    let asked = command(&mut lsp, "pencil.askTeacher", json!([{"uri": uri, "message": "why is it not blue?", "shareTrace": true}]));
+    let said = asked["result"]["message"].as_str().unwrap_or_else(|| panic!("{asked}"));
+    assert!(said.contains("hand is raised") && said.contains("\"7b\"") && said.contains("earlier version"), "{said}");
+    thread::sleep(Duration::from_secs(3));
+    let hub = Hub::start(&hub_data);
+    assert!(hub.hands().is_empty(), "nothing arrives while the hub is down");
+    *proxy.upstream.lock().unwrap() = hub.base.clone();
+    wait_until("the hand after the outage", Duration::from_secs(30), || !hub.hands().is_empty());
+    thread::sleep(Duration::from_secs(3));
+    let hands = hub.hands();
+    assert_eq!(hands.len(), 1, "exactly once: {hands:?}");
+    let (_, title, program, message, trace) = &hands[0];
+    assert_eq!((title.as_str(), program.as_str(), message.as_deref()), ("car", broken, Some("why is it not blue?")));
+    assert!(trace.as_deref().is_some_and(|t| t.contains("lightbleu")), "the shared trace: {trace:?}");
+    assert!(!hub.all_text().contains("colour name is misspelled"), "the reflection never leaves the machine");
+
+    // The teacher replies on the dashboard; the reply appears in the editor, once.
+    let session = hub.login("ada");
+    hub.reply_to_hand(&session, class_id, "Check the spelling of the colour on line 1.");
+    let shown = lsp.wait_notification("window/showMessage", |p| {
+        p["message"].as_str().is_some_and(|m| m.contains("Your teacher replied about \"car\"") && m.contains("spelling of the colour"))
+    });
+    assert_eq!(shown["params"]["type"], 3, "{shown}");
+    thread::sleep(Duration::from_secs(3));
+    let _ = code_actions(&mut lsp, uri);
+    let again = lsp.notifications.iter().filter(|n| n["params"]["message"].as_str().is_some_and(|m| m.contains("Your teacher replied"))).count();
+    assert_eq!(again, 0, "a reply is shown once");
+    assert!(lsp.shutdown().success());
+
+    // A restarted editor does not show it again; the CLI lists it.
+    let mut lsp = LspClient::start_with_env(&student, &[("PENCIL_CLASS_SYNC_SECS", Path::new("1"))]);
+    lsp.initialize(json!({"pencil": {"recordOnSave": false}}));
+    thread::sleep(Duration::from_secs(3));
+    lsp.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "coffeescript", "version": 1, "text": broken}}));
+    let _ = code_actions(&mut lsp, uri);
+    assert!(!lsp.notifications.iter().any(|n| n["params"]["message"].as_str().is_some_and(|m| m.contains("Your teacher replied"))));
+    assert!(lsp.shutdown().success());
+    let listed = text(&class(&student, &["hands"]));
+    assert!(listed.contains("\"car\"") && listed.contains("you wrote: why is it not blue?") && listed.contains("spelling of the colour"), "{listed}");
+
+    // The CLI asks too, from a file, without the trace; quiz mode does not stop it.
+    hub.set_policy(&session, class_id, &[("hints_enabled", "on"), ("max_hint_size", "medium"), ("quiz_mode", "on")]);
+    let file = dir.path().join("house.coffee");
+    std::fs::write(&file, "fd 50\nrt 90\n").unwrap();
+    let asked = class(&student, &["ask", "--title", "house", "--file", file.to_str().unwrap(), "--message", "is this right?"]);
+    assert!(asked.status.success() && text(&asked).contains("Sent to your teacher"), "{}", text(&asked));
+    let hands = hub.hands();
+    assert_eq!((hands.len(), hands[1].2.as_str(), hands[1].4.as_deref()), (2, "fd 50\nrt 90\n", None));
 }
 
 #[test]

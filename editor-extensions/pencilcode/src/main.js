@@ -17,6 +17,8 @@ import { applyTextEdits, changedLines, cleanTitle, hintWords, uriForTitle, verdi
 
 const RUN_METHOD = 'pencil/run';
 const HINT_METHOD = 'pencil/hint';
+const REFLECT_COMMAND = 'pencil.reflect';
+const ASK_TEACHER_COMMAND = 'pencil.askTeacher';
 // The sandbox has its own time limit; this only stops the page from waiting forever.
 const REQUEST_TIMEOUT_MS = 60000;
 const FIRST_PROGRAM = 'pen red\nfd 100\nrt 90\nfd 50\n';
@@ -190,6 +192,7 @@ function showProblems(problems) {
 
 /** Drops the offered fixes (they were for other code) and says why, if `why`. */
 function forgetFixes(/** @type {string} */ why) {
+  $('reflect').hidden = true;
   if (offered) {
     offered = null;
     $('fixes').replaceChildren();
@@ -218,13 +221,18 @@ async function fetchFixes() {
     $('fix-note').textContent = 'Your code changed. Press Run to check it again.';
     return;
   }
+  // Under a reflect-first class policy, one action without edits asks for the student's words first.
+  const reflect = (actions || []).find((a) => !a.edit && a.command && a.command.command === REFLECT_COMMAND);
+  $('reflect').hidden = !reflect;
   const usable = (actions || []).filter((a) => a.edit && a.edit.changes && a.edit.changes[uri]);
   offered = { uri, doc, actions: usable };
   const box = $('fixes');
   box.replaceChildren();
-  $('fix-note').textContent = usable.length
-    ? 'The coach checked these fixes: your program runs with each of them.'
-    : 'The coach found no fix it could check this time.';
+  $('fix-note').textContent = reflect
+    ? 'Fixes are shown after you write what you think is wrong.'
+    : usable.length
+      ? 'The coach checked these fixes: your program runs with each of them.'
+      : 'The coach found no fix it could check this time.';
   usable.forEach((action, i) => {
     const show = document.createElement('button');
     show.type = 'button';
@@ -296,6 +304,38 @@ async function useFix() {
 }
 
 $('use-fix').addEventListener('click', useFix);
+
+/** Sends one of the coach's commands; shows its answer (or why not) under Hints. */
+async function coachCommand(/** @type {string} */ command, /** @type {unknown[]} */ args) {
+  try {
+    /** @type {{message?: string} | null} */
+    const answer = await client.request('workspace/executeCommand', { command, arguments: args });
+    if (answer && answer.message) addNote(answer.message, 'message');
+    return true;
+  } catch (e) {
+    addNote(`The coach could not do that: ${/** @type {Error} */ (e).message}`, 'message');
+    return false;
+  }
+}
+
+$('reflect').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const text = /** @type {HTMLTextAreaElement} */ ($('reflect-text'));
+  if (await coachCommand(REFLECT_COMMAND, [uri, text.value])) {
+    text.value = '';
+    $('reflect').hidden = true;
+    fetchFixes();
+  }
+});
+
+$('ask').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const text = /** @type {HTMLTextAreaElement} */ ($('ask-text'));
+  client.sync();
+  // The page sends only the program on screen; sharing earlier versions is for the editors.
+  const message = text.value.trim();
+  if (await coachCommand(ASK_TEACHER_COMMAND, [{ uri, shareTrace: false, ...(message ? { message } : {}) }])) text.value = '';
+});
 $('cancel-fix').addEventListener('click', () => { $('preview').hidden = true; });
 
 // ---- Run ----------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 // The Pencil Code coach in VS Code: starts pencil-lsp over stdio for CoffeeScript,
 // JavaScript and .pencil files (restarted by RestartPolicy if it dies), and adds
 // Run (with the drawing beside the code), Show my trace, hint size, hints in the
-// status bar, the student's data commands and the research studies' consent and
-// preview (researchCommands.ts). Diagnostics, quick fixes and "Fix in my style"
+// status bar, the student's data commands, the research studies' consent and
+// preview (researchCommands.ts) and classroom mode (classroomCommands.ts: join,
+// ask my teacher, show class, the reflect-first prompt). Diagnostics, quick fixes and "Fix in my style"
 // come from the server through the language client, which shows the server's
 // `$/progress` for them and runs each fix's attached command.
 import * as vscode from 'vscode';
@@ -22,6 +23,7 @@ import { DrawingPanel } from './drawingPanel';
 import { traceHtml } from './trace';
 import { toolError } from './research';
 import { registerResearch } from './researchCommands';
+import { reflectMiddleware, registerClassroom } from './classroomCommands';
 
 const LANGUAGES = ['coffeescript', 'javascript', 'pencil'];
 let client: LanguageClient | undefined;
@@ -67,6 +69,7 @@ async function startClient(context: vscode.ExtensionContext, output: vscode.Outp
     documentSelector: LANGUAGES.map((language) => ({ scheme: 'file', language })),
     outputChannel: output,
     initializationOptions: serverOptions(settings()),
+    middleware: { executeCommand: reflectMiddleware },
     errorHandler: {
       // A broken message is not worth a restart; the connection closing is.
       error: () => ({ action: ErrorAction.Continue }),
@@ -103,7 +106,14 @@ async function startClient(context: vscode.ExtensionContext, output: vscode.Outp
     status.hint.text = '$(lightbulb) Hint';
     status.hint.tooltip = h.message;
     status.hint.show();
-    if (decision === 'notify') void vscode.window.showInformationMessage(h.message);
+    if (decision !== 'notify') return;
+    void vscode.window.showInformationMessage(h.message, 'Dismiss').then((pick) => {
+      // In a class, the teacher learns (with the next run, without code) that the hint was dismissed.
+      if (pick === 'Dismiss' && h.hint_id >= 0 && client?.isRunning()) {
+        status.hint.hide();
+        client.sendRequest('workspace/executeCommand', { command: 'pencil.dismissHint', arguments: [h.hint_id] }).catch(() => undefined);
+      }
+    });
   });
 }
 
@@ -328,6 +338,7 @@ export async function activate(context: vscode.ExtensionContext) {
     dataDir: settings().dataDir,
     namesDir: vscode.workspace.getConfiguration('pencilCoach').get<string | null>('research.namesDir') ?? null,
   }));
+  registerClassroom(context, (args) => pencilTool(context, args), () => ({ dataDir: settings().dataDir }), () => client);
   await startClient(context, output, gate, status);
   // The activation time, for the e2e test's figures (no student data in it).
   output.appendLine(`activated in ${Math.round(performance.now() - started)} ms (pencil-lsp protocol ${client ? serverProtocol(client) : 'none'})`);

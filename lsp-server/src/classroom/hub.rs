@@ -1,7 +1,7 @@
 //! The hub's student API over blocking HTTP (`ureq`): join, fetch the policy,
-//! send events. Callers in the server run these on blocking threads.
+//! send events, raise hands and read the replies. Callers in the server run these on blocking threads.
 
-use pencil_core::classroom::{ApiError, EventAck, EventBatch, JoinRequest, JoinResponse, SignedPolicy};
+use pencil_core::classroom::{ApiError, EventAck, EventBatch, HandAck, HandList, JoinRequest, JoinResponse, SignedPolicy};
 use std::time::Duration;
 
 /// Why talking to the hub failed, in words a student can act on.
@@ -105,6 +105,28 @@ pub fn send_events(hub: &str, token: &str, batch: &EventBatch) -> Result<EventAc
         .header("Content-Type", "application/json")
         .header("Authorization", &format!("Bearer {token}"))
         .send(&body[..])
+        .map_err(|e| unreachable(hub, e))?;
+    parse(r, hub)
+}
+
+/// `POST /api/v1/hands` with the request exactly as queued (resent with the same id
+/// until acknowledged; the hub keeps each id once).
+pub fn send_hand(hub: &str, token: &str, request_json: &str) -> Result<HandAck, HubError> {
+    let r = agent()
+        .post(format!("{hub}/api/v1/hands"))
+        .header("Content-Type", "application/json")
+        .header("Authorization", &format!("Bearer {token}"))
+        .send(request_json.as_bytes())
+        .map_err(|e| unreachable(hub, e))?;
+    parse(r, hub)
+}
+
+/// `GET /api/v1/hands`: this device's hands with the teacher's replies.
+pub fn hands(hub: &str, token: &str) -> Result<HandList, HubError> {
+    let r = agent()
+        .get(format!("{hub}/api/v1/hands"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
         .map_err(|e| unreachable(hub, e))?;
     parse(r, hub)
 }

@@ -1,22 +1,34 @@
 //! What the LSP handlers call: thin async hooks over the store and a background
-//! task per store that fetches the policy and sends the outbox, off the executor.
-//! Each hook returns the messages the handler should show (each one once).
+//! task per store that fetches the policy, sends the outbox and the raised hands
+//! and reads the teacher's replies, off the executor. Each hook returns the
+//! messages the handler should show (each one once); replies reach the editors
+//! that [`subscribe`]d.
+//!
+//! A hint's outcome rides on the title's next run event: `shown` (the risk flag
+//! was sent, or the editor was answered a list of fixes), `accepted` (a fix was
+//! applied), `dismissed` (the student dismissed the risk flag, or ran again after
+//! a list of fixes was shown without applying any of them).
 
+use super::hands::{raise_hand, raised_message, reply_message, Ask};
 use super::policy::{assignment_notice, clamp_hint_size, decide, Help, HintCounts};
-use super::sync::{flush_outbox, refresh_policy, PolicyFetch};
+use super::reflect::{fix_gate, withheld_message, FixGate};
+use super::sync::{flush_outbox, refresh_policy, sync_hands, PolicyFetch};
 use super::{new_event_id, read, rfc3339};
 use crate::clock::now_unix;
 use crate::coach::style_fix::HintSize;
 use crate::store::StoreHandle;
-use pencil_core::classroom::{Event, HintOutcome, Policy, RiskBucket, RunStatus};
+use pencil_core::classroom::{Event, HintKind, HintOutcome, Policy, RiskBucket, RunStatus};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
 /// How often the policy is fetched and a failed send retried at most
 /// (`PENCIL_CLASS_SYNC_SECS`, default 180).
 pub const SYNC_ENV: &str = "PENCIL_CLASS_SYNC_SECS";
+
+/// How often the hub is asked for replies at most while a hand waits for one.
+const HAND_POLL: Duration = Duration::from_secs(20);
 
 fn sync_interval() -> Duration {
     let secs = std::env::var(SYNC_ENV).ok().and_then(|s| s.parse::<u64>().ok()).filter(|&s| s > 0).unwrap_or(180);
@@ -32,7 +44,41 @@ pub struct Live {
     last_event: Mutex<Option<Instant>>,
     /// Per title: the hint outcome since its last run, reported with its next run
     /// (an event is one run; a separate hint event would count as a run).
-    hints: Mutex<HashMap<String, (HintOutcome, Option<RiskBucket>)>>,
+    hints: Mutex<HashMap<String, PendingHint>>,
+    /// Editors to show teachers' replies in.
+    editors: Mutex<Vec<mpsc::UnboundedSender<String>>>,
+}
+
+/// A title's hint since its last run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingHint {
+    pub outcome: HintOutcome,
+    pub kind: HintKind,
+    pub risk: Option<RiskBucket>,
+}
+
+/// Keeps the more telling of two hints for one event: accepted over dismissed over
+/// shown; between equals, the first (the risk bucket is kept from either).
+pub fn merge_hint(old: Option<PendingHint>, new: PendingHint) -> PendingHint {
+    let rank = |o: HintOutcome| match o {
+        HintOutcome::Shown => 0,
+        HintOutcome::Dismissed => 1,
+        HintOutcome::Accepted => 2,
+    };
+    let Some(old) = old else { return new };
+    let mut kept = if rank(new.outcome) > rank(old.outcome) { new } else { old };
+    kept.risk = kept.risk.or(old.risk).or(new.risk);
+    kept
+}
+
+/// The hint as the run event reports it: a list of fixes still only shown when the
+/// student runs again was passed over, so it is `dismissed`. A risk flag only shown
+/// stays `shown` (it asks for no action).
+pub fn at_run(h: PendingHint) -> PendingHint {
+    match (h.outcome, h.kind) {
+        (HintOutcome::Shown, HintKind::RuleFix | HintKind::StyleFix) => PendingHint { outcome: HintOutcome::Dismissed, ..h },
+        _ => h,
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -40,6 +86,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Live {
+    /// Shows `message` in every editor still listening; whether any got it.
+    fn tell_editors(&self, message: &str) -> bool {
+        let mut editors = lock(&self.editors);
+        editors.retain(|e| !e.is_closed());
+        editors.iter().filter(|e| e.send(message.to_string()).is_ok()).count() > 0
+    }
+
     /// `message` unless it was told before under `key`.
     fn once(&self, key: String, message: String) -> Option<String> {
         lock(&self.told).insert(key).then_some(message)
@@ -83,11 +136,12 @@ async fn sync_task(store: StoreHandle, live: Arc<Live>) {
         let s = store.clone();
         let done = tokio::task::spawn_blocking(move || {
             let policy = fetch_policy.then(|| refresh_policy(&s));
-            (policy, flush_outbox(&s))
+            (policy, flush_outbox(&s), sync_hands(&s))
         })
         .await;
         let mut failed = false;
-        if let Ok((policy, sent)) = done {
+        let mut waiting = false;
+        if let Ok((policy, sent, hands)) = done {
             match policy {
                 Some(PolicyFetch::Refused(message)) => lock(&live.pending).push(message),
                 Some(PolicyFetch::Failed(e)) => {
@@ -107,6 +161,24 @@ async fn sync_task(store: StoreHandle, live: Arc<Live>) {
                     failed = true;
                 }
             }
+            match hands {
+                Ok(h) => {
+                    lock(&live.pending).extend(h.refused);
+                    waiting = h.waiting;
+                    for r in h.replies {
+                        if live.tell_editors(&reply_message(&r.title, &r.reply)) {
+                            let id = r.hand_id.clone();
+                            if let Err(e) = store.call(move |db| db.mark_reply_shown(&id)).await {
+                                tracing::warn!("a teacher's reply could not be marked shown: {e}");
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::info!("hands not synced yet: {e}");
+                    failed = true;
+                }
+            }
         }
         // Retry sooner after a failure, doubling up to the interval; a run wakes it at once.
         let wait = if failed {
@@ -115,7 +187,7 @@ async fn sync_task(store: StoreHandle, live: Arc<Live>) {
             w
         } else {
             backoff = Duration::from_secs(1);
-            interval
+            if waiting { interval.min(HAND_POLL) } else { interval }
         };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
@@ -147,16 +219,65 @@ pub async fn after_run(store: Option<&StoreHandle>, title: &str, status: &str, e
     let Ok(status) = serde_json::from_value::<RunStatus>(serde_json::Value::String(status.to_string())) else {
         return messages;
     };
-    let hint = lock(&live.hints).remove(title);
-    queue(store, &live, title, status, error_class, hint.and_then(|h| h.1), hint.map(|h| h.0)).await;
+    let hint = lock(&live.hints).remove(title).map(at_run);
+    queue(store, &live, title, status, error_class, hint).await;
     messages
 }
 
-/// A hint was shown or accepted for `title`: reported with the title's next run.
-pub fn after_hint(store: Option<&StoreHandle>, title: &str, outcome: HintOutcome, risk: Option<f64>) {
+/// A hint was shown, accepted or dismissed for `title`: reported with the title's next run.
+pub fn after_hint(store: Option<&StoreHandle>, title: &str, outcome: HintOutcome, kind: HintKind, risk: Option<f64>) {
     let Some(store) = store else { return };
-    let bucket = risk.map(risk_bucket);
-    lock(&live(store).hints).insert(title.to_string(), (outcome, bucket));
+    let new = PendingHint { outcome, kind, risk: risk.map(risk_bucket) };
+    let live = live(store);
+    let mut hints = lock(&live.hints);
+    let old = hints.get(title).copied();
+    hints.insert(title.to_string(), merge_hint(old, new));
+}
+
+/// The teachers' replies for this store, as messages to show; the sender ends with the process.
+pub fn subscribe(store: Option<&StoreHandle>) -> Option<mpsc::UnboundedReceiver<String>> {
+    let store = store?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let live = live(store);
+    lock(&live.editors).push(tx);
+    // Replies that arrived while no editor listened are shown now.
+    live.wake.notify_one();
+    Some(rx)
+}
+
+/// "Ask my teacher": queues the hand and wakes the sender. Returns what to tell the
+/// student, or why nothing was queued.
+pub async fn ask(store: Option<&StoreHandle>, student: &str, ask: Ask) -> Result<String, String> {
+    let Some(store) = store else { return Err("the coach's store is not available, so nothing can be sent".into()) };
+    let student = student.to_string();
+    let raised = store
+        .call(move |db| Ok(raise_hand(db, &student, &ask, now_unix())))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    live(store).wake.notify_one();
+    Ok(raised_message(&raised))
+}
+
+/// Under a reflect-first policy, whether the fixes for this failing run must wait
+/// for the student's reflection on `error_key`; the message says why (once per title and error).
+pub async fn reflect_gate(store: Option<&StoreHandle>, student: &str, title: &str, error_key: Option<&str>) -> (FixGate, Vec<String>) {
+    let Some(store) = store else { return (FixGate::Show, Vec::new()) };
+    let Some((class_name, policy)) = membership_policy(store).await else { return (FixGate::Show, Vec::new()) };
+    if fix_gate(policy.as_ref(), error_key, false) == FixGate::Show {
+        return (FixGate::Show, Vec::new());
+    }
+    let Some(key) = error_key else { return (FixGate::Show, Vec::new()) };
+    let (s, t, k) = (student.to_string(), title.to_string(), key.to_string());
+    // Unreadable: withhold (the policy asks for it) rather than show.
+    let reflected = store.call(move |db| db.reflection(&s, &t, &k)).await.map(|r| r.is_some()).unwrap_or(false);
+    match fix_gate(policy.as_ref(), error_key, reflected) {
+        FixGate::Show => (FixGate::Show, Vec::new()),
+        FixGate::NeedsReflection => {
+            let told = live(store).once(format!("reflect:{title}:{key}"), withheld_message(&class_name));
+            (FixGate::NeedsReflection, told.into_iter().collect())
+        }
+    }
 }
 
 /// The backtracking risk in [0, 1] as the dashboard's three buckets.
@@ -176,8 +297,7 @@ async fn queue(
     title: &str,
     status: RunStatus,
     error_class: Option<String>,
-    risk_bucket: Option<RiskBucket>,
-    hint: Option<HintOutcome>,
+    hint: Option<PendingHint>,
 ) {
     let idle_seconds = {
         let mut last = lock(&live.last_event);
@@ -194,7 +314,17 @@ async fn queue(
     };
     let title: String = title.chars().take(pencil_core::classroom::MAX_EVENT_TITLE).collect();
     let error_class = error_class.map(|c| c.chars().take(pencil_core::classroom::MAX_ERROR_CLASS).collect());
-    let event = Event { id: id.clone(), time: rfc3339(now_unix()), title, status, error_class, risk_bucket, hint, idle_seconds, hint_kind: None };
+    let event = Event {
+        id: id.clone(),
+        time: rfc3339(now_unix()),
+        title,
+        status,
+        error_class,
+        risk_bucket: hint.and_then(|h| h.risk),
+        hint: hint.map(|h| h.outcome),
+        idle_seconds,
+        hint_kind: hint.map(|h| h.kind),
+    };
     let Ok(json) = serde_json::to_string(&event) else { return };
     let now = crate::clock::now_timestamp();
     match store.call(move |db| db.queue_event(&id, &json, &now)).await {
@@ -249,5 +379,32 @@ mod tests {
         assert_eq!(risk_bucket(0.0), RiskBucket::Low);
         assert_eq!(risk_bucket(0.4), RiskBucket::Medium);
         assert_eq!(risk_bucket(0.9), RiskBucket::High);
+    }
+
+    fn hint(outcome: HintOutcome, kind: HintKind) -> PendingHint {
+        PendingHint { outcome, kind, risk: None }
+    }
+
+    #[test]
+    fn a_fix_list_passed_over_is_dismissed_and_accepted_wins() {
+        use HintKind::{RiskFlag, RuleFix, StyleFix};
+        use HintOutcome::{Accepted, Dismissed, Shown};
+        // (hints since the last run, in order) -> what the next run's event says.
+        let cases: &[(&[PendingHint], Option<(HintOutcome, HintKind)>)] = &[
+            (&[], None),
+            (&[hint(Shown, RuleFix)], Some((Dismissed, RuleFix))),
+            (&[hint(Shown, StyleFix), hint(Accepted, StyleFix)], Some((Accepted, StyleFix))),
+            (&[hint(Shown, RuleFix), hint(Accepted, RuleFix), hint(Shown, RuleFix)], Some((Accepted, RuleFix))),
+            (&[hint(Shown, RiskFlag)], Some((Shown, RiskFlag))),
+            (&[hint(Shown, RiskFlag), hint(Dismissed, RiskFlag)], Some((Dismissed, RiskFlag))),
+            (&[hint(Shown, RiskFlag), hint(Shown, RuleFix)], Some((Shown, RiskFlag))),
+            (&[hint(Shown, RiskFlag), hint(Accepted, RuleFix)], Some((Accepted, RuleFix))),
+        ];
+        for (hints, expected) in cases {
+            let pending = hints.iter().fold(None, |old, &new| Some(merge_hint(old, new)));
+            assert_eq!(pending.map(at_run).map(|h| (h.outcome, h.kind)), *expected, "{hints:?}");
+        }
+        let risky = PendingHint { risk: Some(RiskBucket::High), ..hint(Shown, RiskFlag) };
+        assert_eq!(merge_hint(Some(risky), hint(Accepted, RuleFix)).risk, Some(RiskBucket::High), "the bucket stays");
     }
 }

@@ -1,13 +1,17 @@
 //! Classroom mode, the student's side: the class joined (`pencil-lsp class`), the
 //! teacher's signed hint policy (verified against the key pinned at join, stored,
-//! enforced offline) and the outbox of code-free run events sent to the hub.
+//! enforced offline), the outbox of code-free run events sent to the hub, and the
+//! hands the student raises ("Ask my teacher") with the teacher's replies.
 //!
-//! Plain code: [`policy`] decides, [`hub`] talks HTTP (blocking), [`sync`] moves
-//! policy and events between store and hub, [`live`] is what the LSP handlers call.
+//! Plain code: [`policy`] and [`reflect`] decide, [`hands`] builds a raised hand,
+//! [`hub`] talks HTTP (blocking), [`sync`] moves policy, events and hands between
+//! store and hub, [`live`] is what the LSP handlers call.
 
+pub mod hands;
 pub mod hub;
 pub mod live;
 pub mod policy;
+pub mod reflect;
 pub mod sync;
 
 use crate::store::{Database, Membership, StoreError};

@@ -1,9 +1,9 @@
-//! Moves the policy and the events between the store and the hub. Blocking (HTTP
+//! Moves the policy, the events and the raised hands between the store and the hub. Blocking (HTTP
 //! and the store): the server runs these on blocking threads.
 
 use super::hub::{self, HubError};
 use crate::clock::now_timestamp;
-use crate::store::StoreHandle;
+use crate::store::{NewReply, StoreHandle};
 use pencil_core::classroom::{verify, Event, EventBatch, PolicyPin, MAX_EVENTS_BODY, MAX_EVENTS_PER_BATCH};
 
 /// What a policy fetch did.
@@ -98,4 +98,57 @@ pub fn flush_outbox(store: &StoreHandle) -> Result<usize, HubError> {
         }
         sent += n;
     }
+}
+
+/// What a hands sync did.
+#[derive(Debug, Default)]
+pub struct HandSync {
+    /// Hands the hub acknowledged now.
+    pub sent: usize,
+    /// Hands the hub refused for good (dropped), in words for the student.
+    pub refused: Vec<String>,
+    /// Replies not shown in the editor yet.
+    pub replies: Vec<NewReply>,
+    /// A sent hand still waits for its teacher (ask the hub again soon).
+    pub waiting: bool,
+}
+
+/// Sends the hands waiting (each with its own id, so a resend is kept once), then,
+/// while a sent hand waits for its teacher, reads the replies and stores them.
+/// Stops at the first failure to reach the hub (the rest stay queued).
+pub fn sync_hands(store: &StoreHandle) -> Result<HandSync, HubError> {
+    let store_err = |e: crate::store::StoreError| HubError::Malformed(format!("the store failed: {e}"));
+    let mut done = HandSync::default();
+    let Some(m) = store.call_blocking(|db| db.membership()).map_err(store_err)? else { return Ok(done) };
+    for hand in store.call_blocking(|db| db.unsent_hands()).map_err(store_err)? {
+        match hub::send_hand(&m.hub_url, &m.device_token, &hand.request_json) {
+            Ok(ack) if ack.id == hand.hand_id => {
+                let (id, now) = (hand.hand_id.clone(), now_timestamp());
+                store.call_blocking(move |db| db.hand_sent(&id, &now)).map_err(store_err)?;
+                done.sent += 1;
+            }
+            Ok(ack) => return Err(HubError::Malformed(format!("the hub acknowledged hand {} for {}", ack.id, hand.hand_id))),
+            // A hand the hub refuses as it is will be refused every time: drop it, say so.
+            Err(HubError::Refused { status: status @ (400 | 413 | 422), message }) => {
+                let id = hand.hand_id.clone();
+                store.call_blocking(move |db| db.drop_hand(&id)).map_err(store_err)?;
+                done.refused.push(format!(
+                    "Pencil coach: the hub refused your question to the teacher ({message}, HTTP {status}); it was not sent."
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if store.call_blocking(|db| db.has_open_hand()).map_err(store_err)? {
+        let list = hub::hands(&m.hub_url, &m.device_token)?;
+        for h in list.hands {
+            let reply = h.reply.map(|r| r.chars().take(pencil_core::classroom::MAX_HAND_MESSAGE).collect::<String>());
+            store
+                .call_blocking(move |db| db.record_hand_status(&h.id, reply.as_deref(), h.replied_at.as_deref(), h.resolved))
+                .map_err(store_err)?;
+        }
+    }
+    done.replies = store.call_blocking(|db| db.unshown_replies()).map_err(store_err)?;
+    done.waiting = store.call_blocking(|db| db.has_open_hand()).map_err(store_err)?;
+    Ok(done)
 }

@@ -5,7 +5,7 @@
 //! the model runs and again before it publishes.
 
 use crate::classroom::policy::Help;
-use pencil_core::classroom::HintOutcome;
+use pencil_core::classroom::{HintKind, HintOutcome};
 use crate::coach::hints::{hint_message, hint_threshold, HintState};
 use crate::pipeline::{self, RiskOutcome, RunInput, Services};
 use crate::session::Settings;
@@ -137,6 +137,6 @@ impl RiskJob {
             hint_id: hint_id.unwrap_or(-1),
         };
         self.client.send_notification::<HintNotification>(params).await;
-        crate::classroom::live::after_hint(self.services.store.as_ref(), &self.title, HintOutcome::Shown, Some(risk));
+        crate::classroom::live::after_hint(self.services.store.as_ref(), &self.title, HintOutcome::Shown, HintKind::RiskFlag, Some(risk));
     }
 }

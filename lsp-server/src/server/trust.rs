@@ -66,7 +66,9 @@ pub const WEBSOCKET_METHODS: &[&str] = &[
     "textDocument/didSave",
     "textDocument/didClose",
     "textDocument/codeAction",
-    // Only `pencil.acceptFix` exists (marks a shown hint accepted).
+    // `pencil.acceptFix` / `pencil.dismissHint` (bookkeeping), `pencil.reflect` (the
+    // student's words, kept locally) and `pencil.askTeacher` without `shareTrace`: a
+    // page may send the program it shows, never the stored trace (refused over WebSocket).
     "workspace/executeCommand",
     // File-naming settings in it are ignored (see `PATH_SETTINGS`).
     "workspace/didChangeConfiguration",

@@ -19,6 +19,8 @@ pub struct RunSnapshot {
     pub fixes: Vec<VerifiedFix>,
     /// For a failing run with a model loaded: where "Fix in my style" looks.
     pub style: Option<StyleFixSlot>,
+    /// The run's error class and message (`classroom::reflect::error_key`), when it failed.
+    pub error_key: Option<String>,
 }
 
 /// "Fix in my style" for one failing run: computed once, on the first code action

@@ -41,6 +41,7 @@ impl Database {
     pub fn join_class(&mut self, m: &Membership) -> Result<(), StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM class_outbox", [])?;
+        tx.execute("DELETE FROM class_hands", [])?;
         tx.execute("DELETE FROM class_membership", [])?;
         tx.execute(
             "INSERT INTO class_membership (id, hub_url, class_id, class_name, display_name, device_token,
@@ -107,10 +108,11 @@ impl Database {
         Ok(changed == 1)
     }
 
-    /// Forgets the class, its policy and every queued event. Returns whether there was one.
+    /// Forgets the class, its policy, every queued event and its hands. Returns whether there was one.
     pub fn leave_class(&mut self) -> Result<bool, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM class_outbox", [])?;
+        tx.execute("DELETE FROM class_hands", [])?;
         let n = tx.execute("DELETE FROM class_membership", [])?;
         tx.commit()?;
         Ok(n > 0)

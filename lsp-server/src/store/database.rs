@@ -363,6 +363,11 @@ impl Database {
         }
     }
 
+    /// The kind of a hint (`quick_fix`, `style_fix`, `backtrack`), if there is such a hint.
+    pub fn hint_kind(&self, hint_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.query_row("SELECT kind FROM hints WHERE id = ?1", params![hint_id], |r| r.get(0)).optional()?)
+    }
+
     /// Whether a hint has been accepted.
     pub fn hint_accepted(&self, hint_id: i64) -> Result<bool, StoreError> {
         let at: Option<Option<String>> = self

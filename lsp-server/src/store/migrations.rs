@@ -37,6 +37,16 @@
 //! * `research_outbox(seq, request_id, study_id, kind, body, queued_at)`: the exact
 //!   bytes of each upload (`kind` = `upload`) or deletion request (`revoke`) not yet
 //!   acknowledged by the hub, oldest first.
+//!
+//! Schema version 5 (raise hand and reflect first, see `crate::classroom`):
+//! * `class_hands(seq, hand_id, title, message, request_json, asked_at, sent_at,
+//!   reply, replied_at, resolved, reply_shown)`: the hands the student raised in
+//!   the class joined. `request_json` is the exact `HandRequest` until the hub
+//!   acknowledged it (then NULL: the hub has it); the reply columns mirror the
+//!   hub's `GET /hands`; `reply_shown` says the editor has shown that reply.
+//! * `reflections(student_id, title, error_key, text, written_at)`: what the
+//!   student wrote they think is wrong, per title and error, before fixes are shown
+//!   under a reflect-first policy. Never sent anywhere.
 
 /// SQL of each migration, in order; index + 1 is the schema version it produces.
 pub const MIGRATIONS: &[&str] = &[
@@ -132,6 +142,27 @@ pub const MIGRATIONS: &[&str] = &[
          kind TEXT NOT NULL CHECK (kind IN ('upload', 'revoke')),
          body BLOB NOT NULL,
          queued_at TEXT NOT NULL
+     ) STRICT;",
+    "CREATE TABLE class_hands (
+         seq INTEGER PRIMARY KEY,
+         hand_id TEXT NOT NULL UNIQUE,
+         title TEXT NOT NULL,
+         message TEXT,
+         request_json TEXT,
+         asked_at TEXT NOT NULL,
+         sent_at TEXT,
+         reply TEXT,
+         replied_at TEXT,
+         resolved INTEGER NOT NULL DEFAULT 0,
+         reply_shown INTEGER NOT NULL DEFAULT 0
+     ) STRICT;
+     CREATE TABLE reflections (
+         student_id TEXT NOT NULL,
+         title TEXT NOT NULL,
+         error_key TEXT NOT NULL,
+         text TEXT NOT NULL,
+         written_at TEXT NOT NULL,
+         PRIMARY KEY (student_id, title, error_key)
      ) STRICT;",
 ];
 

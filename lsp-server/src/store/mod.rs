@@ -5,6 +5,7 @@
 
 mod classroom;
 mod database;
+mod hands;
 mod migrations;
 mod private_files;
 mod research;
@@ -12,6 +13,7 @@ mod student_data;
 mod student_vector;
 
 pub use classroom::{Membership, QueuedEvent};
+pub use hands::{HandRow, NewReply, UnsentHand};
 pub use database::{Database, HintRecord, OpenReport, RunResultRow, StateRecord, StoredState, Trigger, DB_FILE};
 pub use migrations::{latest_version, MIGRATIONS};
 pub use private_files::create_private_file;

@@ -122,6 +122,9 @@ impl Database {
                 let hints = tx.execute("DELETE FROM hints", [])?;
                 let states = tx.execute("DELETE FROM program_states", [])?;
                 tx.execute("DELETE FROM titles", [])?;
+                // Reflections and hands not yet sent hold the student's words and code.
+                tx.execute("DELETE FROM reflections", [])?;
+                tx.execute("DELETE FROM class_hands", [])?;
                 DeleteReport { states, hints }
             }
             DeleteScope::Title(title) => {
@@ -136,6 +139,8 @@ impl Database {
                     params![title],
                 )?;
                 tx.execute("DELETE FROM titles WHERE name = ?1", params![title])?;
+                tx.execute("DELETE FROM reflections WHERE title = ?1", params![title])?;
+                tx.execute("DELETE FROM class_hands WHERE title = ?1", params![title])?;
                 DeleteReport { states, hints }
             }
         };

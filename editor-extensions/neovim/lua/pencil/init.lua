@@ -200,17 +200,56 @@ function M.data(args)
   return run_tool(cmd)
 end
 
+-- Runs one of the server's commands on the current buffer's document; returns the
+-- answer's message, or nil (and says why).
+local function server_command(command, arguments)
+  local client = M.client()
+  if not client then
+    notify('the language server is not running', vim.log.levels.ERROR)
+    return nil
+  end
+  local response = client.request_sync('workspace/executeCommand', { command = command, arguments = arguments }, 15000)
+  if not response or response.err then
+    notify((response and response.err and response.err.message) or 'no answer', vim.log.levels.ERROR)
+    return nil
+  end
+  local message = response.result and response.result.message or 'done'
+  notify(message)
+  return message
+end
+
+-- "Ask my teacher" about the current buffer: its program as it is now, the
+-- message, and (only if the student says yes) this title's earlier versions.
+function M.ask_teacher(message)
+  local share = M.ui.confirm('Also send the earlier versions of this program (your trace)?', '&Yes\n&No', 2) == 1
+  local arg = { uri = vim.uri_from_bufnr(0), shareTrace = share }
+  if message and vim.trim(message) ~= '' then arg.message = message end
+  return server_command('pencil.askTeacher', { arg })
+end
+
+-- The reflect-first code action: ask what the student thinks is wrong, send it,
+-- then offer the fixes.
+vim.lsp.commands['pencil.reflect'] = function(command)
+  local uri = command.arguments and command.arguments[1]
+  local text = M.ui.input('Your teacher asks: what do you think is wrong? (stays on your computer) ')
+  if not uri or not text or vim.trim(text) == '' then return end
+  if server_command('pencil.reflect', { uri, text }) then vim.lsp.buf.code_action() end
+end
+
 -- Classroom mode through `pencil-lsp class`: `join CODE URL NAME...` (the name may
--- have spaces), `show`, `leave`. Returns the tool's output.
+-- have spaces), `show`, `hands` (with the teacher's replies), `leave`; and `ask
+-- [MESSAGE...]` through the server. Returns the tool's output (ask: the answer).
 function M.class(args)
   local cmd = { config.cmd[1], 'class' }
   local action = args[1]
   if action == 'join' and args[4] then
     vim.list_extend(cmd, { 'join', args[2], '--hub', args[3], '--name', table.concat(args, ' ', 4) })
-  elseif action == 'show' or action == 'leave' then
+  elseif action == 'show' or action == 'leave' or action == 'hands' then
     table.insert(cmd, action)
+  elseif action == 'ask' then
+    return M.ask_teacher(table.concat(args, ' ', 2))
   else
-    notify('usage: :PencilClass join CODE URL NAME | show | leave', vim.log.levels.ERROR)
+    notify('usage: :PencilClass join CODE URL NAME | show | hands | ask [MESSAGE] | leave', vim.log.levels.ERROR)
     return nil
   end
   return run_tool(cmd)
@@ -616,7 +655,7 @@ function M.setup(opts)
   vim.api.nvim_create_user_command('PencilData', function(o) M.data(o.fargs) end,
     { nargs = '+', desc = 'Your data: show | export FILE | delete TITLE | delete --all' })
   vim.api.nvim_create_user_command('PencilClass', function(o) M.class(o.fargs) end,
-    { nargs = '+', desc = "Your teacher's class: join CODE URL NAME | show | leave" })
+    { nargs = '+', desc = "Your teacher's class: join CODE URL NAME | show | hands | ask [MESSAGE] | leave" })
   vim.api.nvim_create_user_command('PencilResearch', function(o) M.research(o.fargs) end,
     { nargs = '+', desc = 'Research studies: studies | show ID | consent ID | preview ID | send ID | receipts | revoke ID' })
 end

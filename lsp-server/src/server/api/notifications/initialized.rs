@@ -1,4 +1,5 @@
-//! `initialized`: say once, clearly, what is missing (model, sandbox, store).
+//! `initialized`: say once, clearly, what is missing (model, sandbox, store), and
+//! start showing the teacher's replies to raised hands.
 
 use crate::server::api::log;
 use crate::server::PencilServer;
@@ -10,6 +11,14 @@ pub(in crate::server) async fn handle(server: &PencilServer) {
         return;
     }
     let messages = std::mem::take(&mut server.session().pending_messages);
+    if let Some(mut replies) = crate::server::services(server).and_then(|s| crate::classroom::live::subscribe(s.store.as_ref())) {
+        let client = server.client.clone();
+        tokio::spawn(async move {
+            while let Some(reply) = replies.recv().await {
+                client.show_message(MessageType::Info, reply).await;
+            }
+        });
+    }
     for message in messages {
         log(server, MessageType::Warning, message.clone()).await;
         server.client.show_message(MessageType::Warning, message).await;

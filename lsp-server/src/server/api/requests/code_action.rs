@@ -2,11 +2,14 @@
 //! run with a model loaded, "Fix in my style" (searched once per run, started by the
 //! first request, with `$/progress`; a request waits for it at most
 //! [`STYLE_FIX_WAIT`] and later requests reuse it), in one ranking, as minimal edits.
+//! In a class, the policy may withhold them (quiz mode), or ask the student to
+//! reflect first: then one action without edits asks for the reflection instead.
 
-use crate::classroom::{live, policy::Help};
+use crate::classroom::{live, policy::Help, reflect};
+use pencil_core::classroom::{HintKind, HintOutcome};
 use crate::edit::minimal_edits;
 use crate::error::ServerError;
-use crate::protocol::ACCEPT_FIX_COMMAND;
+use crate::protocol::{ACCEPT_FIX_COMMAND, REFLECT_COMMAND};
 use crate::coach::style_fix::{request_seed, StyleFix};
 use crate::pipeline::{self, Services, StyleFixParams};
 use crate::server::{services, PencilServer};
@@ -39,6 +42,19 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
         if !allowed {
             return Ok(None);
         }
+        let (fixes, messages) = live::reflect_gate(
+            services.store.as_ref(),
+            &services.local_student(),
+            &crate::session::title_of(&uri),
+            run.error_key.as_deref(),
+        )
+        .await;
+        for message in messages {
+            server.client.show_message(MessageType::Info, message).await;
+        }
+        if fixes == reflect::FixGate::NeedsReflection {
+            return Ok(Some(vec![reflect_action(&uri, &run.diagnostics)]));
+        }
     }
     let style: Vec<StyleFix> = match (&run.style, services(server)) {
         (Some(slot), Some(services)) => match slot.fixes.get() {
@@ -66,12 +82,39 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: CodeActionP
         _ => Vec::new(),
     };
     // Rule-based and model fixes in one ranking; the first is the preferred one.
-    let actions: Vec<CodeActionResponse> = pipeline::offers(&run.fixes, &style)
+    let offers = pipeline::offers(&run.fixes, &style);
+    let actions: Vec<CodeActionResponse> = offers
         .iter()
         .enumerate()
         .map(|(i, offer)| fix_action(&uri, doc.text(), &run.diagnostics, offer.title(), offer.new_code(), offer.hint_id(), i == 0))
         .collect();
+    // In a class, a list of fixes shown and then passed over by the next run counts as dismissed.
+    if let (Some(first), Some(services)) = (offers.first(), services(server)) {
+        let kind = match first {
+            pipeline::Offer::Rule(_) => HintKind::RuleFix,
+            pipeline::Offer::Model(_) => HintKind::StyleFix,
+        };
+        live::after_hint(services.store.as_ref(), &crate::session::title_of(&uri), HintOutcome::Shown, kind, None);
+    }
     Ok((!actions.is_empty()).then_some(actions))
+}
+
+/// Stands in for fixes withheld until the student reflects: no edit, only the command
+/// the client answers by asking the student what they think is wrong.
+fn reflect_action(uri: &Uri, diagnostics: &[Diagnostic]) -> CodeActionResponse {
+    CodeActionResponse::CodeAction(CodeAction {
+        title: reflect::ACTION_TITLE.into(),
+        kind: Some(CodeActionKind::QuickFix),
+        diagnostics: Some(diagnostics.to_vec()),
+        is_preferred: Some(true),
+        command: Some(Command {
+            title: reflect::ACTION_TITLE.into(),
+            tooltip: None,
+            command: REFLECT_COMMAND.into(),
+            arguments: Some(vec![serde_json::json!(uri.as_ref())]),
+        }),
+        ..Default::default()
+    })
 }
 
 /// How long a quick-fix request waits for "Fix in my style" before it answers with

@@ -4,7 +4,7 @@
 use crate::adaptation::{AdaptationConfig, Adapter};
 use crate::coach::{Coach, ModelRequest};
 use crate::pipeline::Services;
-use crate::protocol::{ACCEPT_FIX_COMMAND, HINT_METHOD, PROTOCOL_VERSION, RUN_METHOD, TRACE_METHOD};
+use crate::protocol::{HINT_METHOD, PROTOCOL_VERSION, RUN_METHOD, TRACE_METHOD};
 use crate::server::trust::drop_path_settings;
 use crate::server::PencilServer;
 use crate::session::{ClientOptions, Settings, DATA_DIR_ENV};
@@ -68,7 +68,7 @@ fn capabilities() -> ServerCapabilities {
             ..Default::default()
         })),
         execute_command_provider: Some(ExecuteCommandOptions {
-            commands: vec![ACCEPT_FIX_COMMAND.to_string()],
+            commands: super::execute_command::COMMANDS.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         }),
         experimental: Some(serde_json::json!({

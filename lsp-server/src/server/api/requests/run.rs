@@ -61,7 +61,9 @@ pub(in crate::server) async fn run_document(server: &PencilServer, uri: Uri, tri
         time: input.time.clone(),
         fixes: Arc::default(),
     });
-    let snapshot = RunSnapshot { text: input.code.clone(), diagnostics: diagnostics.clone(), fixes: outcome.fixes.clone(), style };
+    let error_key = verdict.error.as_ref().map(|e| crate::classroom::reflect::error_key(&e.kind, &e.message));
+    let snapshot =
+        RunSnapshot { text: input.code.clone(), diagnostics: diagnostics.clone(), fixes: outcome.fixes.clone(), style, error_key };
     server.session().documents.set_last_run(&uri, Arc::new(snapshot));
     server.client.publish_diagnostics(uri.clone(), diagnostics.clone(), Some(doc.version())).await;
     RiskJob::spawn_after_run(server, services, &input, (&uri, generation, state_id), &settings);
