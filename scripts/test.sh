@@ -29,5 +29,8 @@ cargo test --workspace --locked --no-fail-fast
 nvim --headless -u NONE -i NONE -c 'luafile editor-extensions/neovim/test/research.lua'
 # The editor page served by pencil-lsp --listen, end to end in Chromium (needs target/debug/pencil-lsp).
 (cd editor-extensions/pencilcode && npm test)
+# The teacher's dashboard end to end: pencil-hub, a class of real pencil-lsp
+# processes replaying public traces, Chromium (needs both debug binaries).
+(cd hub/e2e && npm ci --no-audit --no-fund >/dev/null && node dashboard.e2e.mjs)
 # The VS Code extension end to end in code-server on Chromium (needs target/debug/pencil-lsp and the .vsix).
 (cd editor-extensions/vscode && node e2e/vscode.e2e.mjs)

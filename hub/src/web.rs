@@ -605,7 +605,7 @@ fn hint_help_html(view: &ClassView) -> String {
         .map(|h| {
             let rate = h.rate().map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "-".into());
             format!(
-                "<tr><td>{}</td><td>{rate}</td><td>{} of {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{rate} ({} of {})</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(hint_kind_label(&h.kind)),
                 h.recovered,
                 h.decided,
@@ -617,7 +617,7 @@ fn hint_help_html(view: &ClassView) -> String {
         .collect();
     format!(
         "<section><h2>Did the hint help?</h2><p class=\"muted\">Recovered: a successful run of the same program within {RECOVERY_RUNS} runs of the hint.</p>\
-         <table><tr><th>Hint</th><th>Recovered</th><th></th><th>Accepted</th><th>Dismissed</th><th>Too recent</th></tr>{rows}</table></section>"
+         <table><tr><th>Hint</th><th>Recovered</th><th>Accepted</th><th>Dismissed</th><th>Too recent</th></tr>{rows}</table></section>"
     )
 }
 
