@@ -259,8 +259,10 @@ impl PgDb {
         loop {
             let mut tx = self.client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            // Quiet the notice IF NOT EXISTS gives on every start after the first.
             tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (
+                "SET LOCAL client_min_messages = warning;
+                CREATE TABLE IF NOT EXISTS schema_version (
                     one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
                     version BIGINT NOT NULL
                 );

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used)] // A failing unwrap in a test is a failed test, with its line.
 //! End-to-end tests: the real `pencil-hub` binary on a free loopback port
 //! with a fresh data directory, driven over HTTP the way a teacher's browser
-//! and a student's coach drive it.
+//! and a student's coach drive it. Every test that stores anything runs on
+//! SQLite and on PostgreSQL (`sqlite::NAME`, `postgres::NAME`: see `both!`
+//! at the end and `support/`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -10,7 +12,10 @@ use std::process::{Child, Command, Stdio};
 
 use pencil_core::classroom::{verify, JoinResponse, Policy, PolicyError, PolicyPin, SignedPolicy};
 use serde_json::{json, Value};
-use tempfile::TempDir;
+
+#[macro_use]
+mod support;
+use support::{backend, Backend, Site};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pencil-hub");
 const PASSWORD: &str = "correct horse battery";
@@ -19,8 +24,8 @@ struct Hub {
     child: Child,
     base: String,
     addr: String,
-    /// The data directory's parent; kept alive while the hub runs.
-    dir: std::rc::Rc<TempDir>,
+    /// The data directory's parent (and the PostgreSQL cluster); kept alive while the hub runs.
+    dir: std::rc::Rc<Site>,
     agent: ureq::Agent,
 }
 
@@ -80,16 +85,15 @@ fn csrf_of(html: &str) -> String {
 
 impl Hub {
     fn start(extra: &[&str]) -> Hub {
-        Hub::start_in(std::rc::Rc::new(tempfile::tempdir().unwrap()), extra)
+        Hub::start_in(std::rc::Rc::new(Site::new()), extra)
     }
 
-    /// Starts a hub on an existing data directory (a restart).
-    fn start_in(dir: std::rc::Rc<TempDir>, extra: &[&str]) -> Hub {
-        let data = dir.path().join("data");
+    /// Starts a hub on an existing data directory or database (a restart,
+    /// or on PostgreSQL a second hub beside the first).
+    fn start_in(dir: std::rc::Rc<Site>, extra: &[&str]) -> Hub {
         let mut child = Command::new(BIN)
+            .args(dir.args())
             .args([
-                "--data-dir",
-                data.to_str().unwrap(),
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
@@ -126,12 +130,8 @@ impl Hub {
 
     fn add_teacher(&self, name: &str) {
         let mut add = Command::new(BIN)
-            .args([
-                "--data-dir",
-                self.dir.path().join("data").to_str().unwrap(),
-                "teacher",
-                "add",
-            ])
+            .args(self.dir.args())
+            .args(["teacher", "add"])
             .args(["--name", name, "--password-stdin"])
             .stdin(Stdio::piped())
             .spawn()
@@ -261,22 +261,26 @@ fn event(id: &str, title: &str, status: &str) -> Value {
            "risk_bucket": "high", "hint": "shown", "idle_seconds": 3})
 }
 
-#[test]
 fn teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event() {
     let hub = Hub::start(&[]);
     let data = hub.dir.path().join("data");
-    assert_eq!(
-        std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
-    assert_eq!(
-        std::fs::metadata(data.join("hub.sqlite3"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    if backend() == Backend::Sqlite {
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            std::fs::metadata(data.join("hub.sqlite3"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    } else {
+        // On PostgreSQL the hub is stateless: nothing of it on disk.
+        assert!(!data.exists());
+    }
     hub.add_teacher("ada");
 
     // The login form needs its CSRF token.
@@ -433,7 +437,6 @@ fn teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event() {
     assert_eq!((r.status, r.header("location")), (303, Some("/login")));
 }
 
-#[test]
 fn a_token_or_session_reaches_only_its_own_class() {
     let hub = Hub::start(&["--idle-after-secs", "1"]);
     hub.add_teacher("ada");
@@ -529,7 +532,6 @@ fn a_token_or_session_reaches_only_its_own_class() {
         .contains("class=\"alert idle\""));
 }
 
-#[test]
 fn sign_in_is_rate_limited_per_account() {
     let hub = Hub::start(&[]);
     hub.add_teacher("ada");
@@ -550,7 +552,6 @@ fn sign_in_is_rate_limited_per_account() {
     hub.login("ben");
 }
 
-#[test]
 fn malformed_and_oversized_requests_get_clear_json_errors() {
     let hub = Hub::start(&[]);
     hub.add_teacher("ada");
@@ -644,7 +645,6 @@ fn malformed_and_oversized_requests_get_clear_json_errors() {
     );
 }
 
-#[test]
 fn wrong_host_header_is_refused() {
     let hub = Hub::start(&[]);
     let raw = |host: &str| {
@@ -684,7 +684,6 @@ fn a_non_loopback_address_needs_allow_remote() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
 }
 
-#[test]
 fn a_hub_killed_mid_ingest_keeps_every_acknowledged_event() {
     let mut hub = Hub::start(&[]);
     hub.add_teacher("ada");
@@ -732,16 +731,9 @@ fn a_hub_killed_mid_ingest_keeps_every_acknowledged_event() {
     );
 
     // Every acknowledged event is in the database, once.
-    let db = rusqlite::Connection::open(hub.dir.path().join("data/hub.sqlite3")).unwrap();
-    let mut count = db
-        .prepare("SELECT COUNT(*) FROM events WHERE event_id = ?1")
-        .unwrap();
-    for id in acked.iter().flatten() {
-        let n: i64 = count.query_row([id], |r| r.get(0)).unwrap();
+    for (id, n) in stored_counts(&hub.dir, acked.iter().flatten()) {
         assert_eq!(n, 1, "acknowledged event {id} is stored {n} times");
     }
-    drop(count);
-    drop(db);
 
     // After a restart the coach resends what it is unsure of: nothing is counted twice.
     let hub = Hub::start_in(hub.dir.clone(), &[]);
@@ -760,7 +752,25 @@ fn a_hub_killed_mid_ingest_keeps_every_acknowledged_event() {
     );
 }
 
-#[test]
+/// How many times each event id is stored, read behind the hub's back.
+fn stored_counts<'a>(site: &Site, ids: impl Iterator<Item = &'a String>) -> Vec<(String, i64)> {
+    const COUNT: &str = "SELECT COUNT(*) FROM events WHERE event_id = $1";
+    match &site.pg {
+        None => {
+            let db = rusqlite::Connection::open(site.path().join("data/hub.sqlite3")).unwrap();
+            let mut count = db.prepare(COUNT).unwrap();
+            ids.map(|id| (id.clone(), count.query_row([id], |r| r.get(0)).unwrap()))
+                .collect()
+        }
+        Some(pg) => {
+            let mut db = pg.client();
+            let count = db.prepare(COUNT).unwrap();
+            ids.map(|id| (id.clone(), db.query_one(&count, &[id]).unwrap().get(0)))
+                .collect()
+        }
+    }
+}
+
 fn guessing_from_one_address_is_limited_across_accounts_and_join_codes() {
     let hub = Hub::start(&[]);
     hub.add_teacher("ada");
@@ -795,20 +805,11 @@ fn guessing_from_one_address_is_limited_across_accounts_and_join_codes() {
         .contains("wait 15 minutes"));
 }
 
-#[test]
 fn teacher_add_refuses_duplicates_short_passwords_and_a_missing_terminal() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let site = Site::new();
     let add = |name: &str, password: Option<&str>| {
         let mut cmd = Command::new(BIN);
-        cmd.args([
-            "--data-dir",
-            data.to_str().unwrap(),
-            "teacher",
-            "add",
-            "--name",
-            name,
-        ]);
+        cmd.args(site.args()).args(["teacher", "add", "--name", name]);
         if password.is_some() {
             cmd.arg("--password-stdin");
         }
@@ -837,7 +838,6 @@ fn teacher_add_refuses_duplicates_short_passwords_and_a_missing_terminal() {
     assert!(!ok && err.contains("--password-stdin"), "{err}");
 }
 
-#[test]
 fn with_a_certificate_the_hub_serves_tls_and_marks_cookies_secure() {
     let certs = tempfile::tempdir().unwrap();
     let rcgen::CertifiedKey { cert, signing_key } =
@@ -897,4 +897,186 @@ fn with_a_certificate_the_hub_serves_tls_and_marks_cookies_secure() {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     assert!(!String::from_utf8_lossy(&out).contains("Sign in"));
+}
+
+fn a_raised_hand_reaches_only_its_teacher_and_the_reply_only_its_student() {
+    let hub = Hub::start(&[]);
+    hub.add_teacher("ada");
+    hub.add_teacher("ben");
+    let ada = hub.login("ada");
+    let ben = hub.login("ben");
+    let (class_a, code_a) = hub.create_class(&ada, "A");
+    let (class_b, code_b) = hub.create_class(&ben, "B");
+    let ann = hub.join(&code_a, "Ann");
+    let amy = hub.join(&code_a, "Amy");
+    let bob = hub.join(&code_b, "Bob");
+
+    let hand = json!({"id": "h1", "time": "2026-12-07T09:00:00Z", "title": "car",
+        "program": "pen red\nfd 100\nrt <b>90</b>", "message": "why does it not turn?",
+        "trace": [{"time": "2026-12-07T08:58:00Z", "program": "pen red"}]})
+    .to_string();
+    let r = hub.api("POST", "/api/v1/hands", Some(&ann.device_token), Some(hand.as_bytes()));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), json!({"id": "h1", "new": true}));
+    // A resend is stored once.
+    let r = hub.api("POST", "/api/v1/hands", Some(&ann.device_token), Some(hand.as_bytes()));
+    assert_eq!(r.json(), json!({"id": "h1", "new": false}));
+
+    // The hand comes first on Ada's dashboard, escaped, with its trace; Ben sees nothing of it.
+    let dash = hub.get(&format!("/classes/{class_a}"), &ada).body;
+    let hands_at = dash.find("Raised hands (1)").expect("hands panel");
+    assert!(hands_at < dash.find("<h2>Students").unwrap());
+    assert!(dash.contains("rt &lt;b&gt;90&lt;/b&gt;") && !dash.contains("<b>90</b>"));
+    assert!(dash.contains("Earlier versions (1)") && dash.contains("why does it not turn?"));
+    assert!(dash.contains("class=\"alert hand\""));
+    assert!(!hub.get(&format!("/classes/{class_b}"), &ben).body.contains("fd 100"));
+
+    // Other students see none of Ann's hands, and Ann sees no reply yet.
+    for other in [&amy, &bob] {
+        let r = hub.api("GET", "/api/v1/hands", Some(&other.device_token), None);
+        assert_eq!(r.json(), json!({"hands": []}));
+    }
+    let r = hub.api("GET", "/api/v1/hands", Some(&ann.device_token), None);
+    assert_eq!(r.json()["hands"][0]["reply"], Value::Null);
+
+    // Find the hand's form; Ben cannot answer it, a missing CSRF token is refused.
+    let action = dash.split("action=\"/classes/").find(|s| s.contains("/hands/")).unwrap();
+    let path = format!("/classes/{}", &action[..action.find('"').unwrap()]);
+    let ben_csrf = csrf_of(&hub.get("/classes", &ben).body);
+    let r = hub.post_form(&path, &ben, &[("csrf", &ben_csrf), ("reply", "x"), ("action", "reply")]);
+    assert_eq!(r.status, 404);
+    let r = hub.post_form(&path, &ada, &[("reply", "x"), ("action", "reply")]);
+    assert!(r.status == 403 || r.status == 422, "{}", r.status);
+    let ada_csrf = csrf_of(&dash);
+    let r = hub.post_form(&path, &ada, &[("csrf", &ada_csrf), ("reply", "Look at line 3: rt takes a number."), ("action", "reply")]);
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    let r = hub.api("GET", "/api/v1/hands", Some(&ann.device_token), None);
+    let h = &r.json()["hands"][0];
+    assert_eq!(h["id"], "h1");
+    assert_eq!(h["reply"], "Look at line 3: rt takes a number.");
+    assert_eq!(h["resolved"], false);
+    assert!(h["replied_at"].as_str().unwrap().ends_with('Z'));
+    // Answered: no longer an alert, still listed until marked done.
+    let dash = hub.get(&format!("/classes/{class_a}"), &ada).body;
+    assert!(!dash.contains("class=\"alert hand\"") && dash.contains("Your reply: Look at line 3"));
+    let r = hub.post_form(&path, &ada, &[("csrf", &ada_csrf), ("action", "resolve")]);
+    assert_eq!(r.status, 303);
+    assert!(!hub.get(&format!("/classes/{class_a}"), &ada).body.contains("Raised hands"));
+    assert_eq!(hub.api("GET", "/api/v1/hands", Some(&ann.device_token), None).json()["hands"][0]["resolved"], true);
+
+    // Bad hands get clear 4xx answers.
+    let big = json!({"id": "h2", "time": "t", "title": "car", "program": "x".repeat(70 * 1024)}).to_string();
+    let r = hub.api("POST", "/api/v1/hands", Some(&ann.device_token), Some(big.as_bytes()));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = hub.api("POST", "/api/v1/hands", Some(&ann.device_token), Some(b"{\"id\":"));
+    assert_eq!(r.status, 400);
+    let r = hub.api("POST", "/api/v1/hands", None, Some(hand.as_bytes()));
+    assert_eq!(r.status, 401);
+}
+
+// Every test above that starts a hub, on SQLite and on PostgreSQL. A new
+// test goes in this list (as a plain `fn`); one on a single backend keeps `#[test]`.
+both!(
+    teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event,
+    a_token_or_session_reaches_only_its_own_class,
+    sign_in_is_rate_limited_per_account,
+    malformed_and_oversized_requests_get_clear_json_errors,
+    wrong_host_header_is_refused,
+    a_hub_killed_mid_ingest_keeps_every_acknowledged_event,
+    guessing_from_one_address_is_limited_across_accounts_and_join_codes,
+    teacher_add_refuses_duplicates_short_passwords_and_a_missing_terminal,
+    with_a_certificate_the_hub_serves_tls_and_marks_cookies_secure,
+    a_raised_hand_reaches_only_its_teacher_and_the_reply_only_its_student
+);
+
+#[test]
+fn two_hubs_on_one_postgres_database_serve_the_same_class() {
+    support::run_on(Backend::Postgres, || {
+        let one = Hub::start(&[]);
+        let two = Hub::start_in(one.dir.clone(), &[]);
+        one.add_teacher("ada");
+        let (session_one, session_two) = (one.login("ada"), two.login("ada"));
+        let (class, code) = one.create_class(&session_one, "A");
+
+        // Ann joins through one hub and sends through the other.
+        let ann = one.join(&code, "Ann");
+        let batch = json!([event("e1", "car", "error"), event("e2", "car", "ok")]);
+        let r = two.post_events(&ann.device_token, &batch);
+        assert_eq!((r.status, r.json()["new"].clone()), (200, json!(2)), "{}", r.body);
+        // The same events resent to the first hub are not counted again.
+        let r = one.post_events(&ann.device_token, &batch);
+        assert_eq!((r.status, r.json()["new"].clone()), (200, json!(0)), "{}", r.body);
+        let r = one.post_events(&ann.device_token, &json!([event("e3", "house", "ok")]));
+        assert_eq!(r.json()["new"], json!(1), "{}", r.body);
+
+        // Either hub's dashboard shows Ann with her three runs, under
+        // either hub's session (sessions live in the database too).
+        for (hub, session) in [(&one, &session_one), (&two, &session_two), (&two, &session_one)] {
+            let page = hub.get(&format!("/classes/{class}"), session);
+            assert_eq!(page.status, 200, "{}", page.body);
+            assert!(page.body.contains("Ann") && page.body.contains("house"), "{}", page.body);
+        }
+        let stored = one.dir.pg.as_ref().unwrap().client().query_one("SELECT COUNT(*) FROM events", &[]).unwrap();
+        assert_eq!(stored.get::<_, i64>(0), 3);
+
+        // A policy signed through one hub is what a student fetches from the other.
+        let before = two.policy(&ann.device_token).policy.serial;
+        let csrf = csrf_of(&one.get(&format!("/classes/{class}/policy"), &session_one).body);
+        let form = [("csrf", csrf.as_str()), ("hints_per_title", "2"), ("max_hint_size", "small")];
+        let r = one.post_form(&format!("/classes/{class}/policy"), &session_one, &form);
+        assert_eq!(r.status, 303, "{}", r.body);
+        let after = two.policy(&ann.device_token).policy;
+        assert!(after.serial > before && after.hints_per_title == Some(2), "{after:?}");
+    });
+}
+
+#[test]
+fn hubs_starting_together_migrate_one_database_once() {
+    support::run_on(Backend::Postgres, || {
+        let site = std::rc::Rc::new(Site::new());
+        // Four hubs at once on an empty database: the advisory lock lets one
+        // migrate and the others find the schema done.
+        let url = site.pg.as_ref().unwrap().url.clone();
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    Command::new(BIN)
+                        .args(["--database", &url, "audit", "--study", "none"])
+                        .output()
+                        .unwrap()
+                })
+            })
+            .collect();
+        for start in starts {
+            let out = start.join().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            // Each got as far as asking for the study: the schema was there.
+            assert!(err.contains("there is no study 'none'"), "{err}");
+        }
+        let mut db = site.pg.as_ref().unwrap().client();
+        let version: i64 = db.query_one("SELECT version FROM schema_version", &[]).unwrap().get(0);
+        assert!(version >= 4, "{version}");
+
+        // A database newer than the binary is refused, not written to.
+        db.execute("UPDATE schema_version SET version = 999", &[]).unwrap();
+        let hub = Command::new(BIN).args(site.args()).args(["teacher", "add", "--name", "x", "--password-stdin"]).output().unwrap();
+        let err = String::from_utf8_lossy(&hub.stderr);
+        assert!(!hub.status.success() && err.contains("newer than this pencil-hub"), "{err}");
+    });
+}
+
+#[test]
+fn a_database_url_password_is_never_shown() {
+    // Nothing listens there: the connection fails, and says where without the password.
+    let out = Command::new(BIN)
+        .args(["--database", "postgres://ada:s3cret-pw@127.0.0.1:9/hub", "audit", "--study", "x"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("127.0.0.1"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    let out = Command::new(BIN).args(["--database", "mysql://x", "audit", "--study", "x"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("postgres://"));
 }

@@ -9,7 +9,8 @@
 //! list, event types from the specification's set, values of each column's
 //! datatype, timestamps with a zone offset; plus ordering and references.
 //! Parquet is read back by DuckDB (PyPI `duckdb` in `.deps/python`, installed
-//! by `scripts/test.sh`).
+//! by `scripts/test.sh`). The hub's tests run on SQLite and on PostgreSQL
+//! (`sqlite::NAME`, `postgres::NAME`: `both!` at the end, `support/`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -23,6 +24,10 @@ use pencil_core::research::{
 };
 use serde_json::{json, Value};
 
+#[macro_use]
+mod support;
+use support::{backend, Backend, PgCluster};
+
 const BIN: &str = env!("CARGO_BIN_EXE_pencil-hub");
 const PASSWORD: &str = "correct horse battery";
 /// A student's display name: the roster only the hub knows.
@@ -32,8 +37,11 @@ const STUDY: &str = "loops";
 struct Hub {
     child: Child,
     base: String,
-    data: PathBuf,
+    /// `--data-dir` and, on PostgreSQL, `--database`: what every command here is given.
+    db_args: Vec<String>,
     agent: ureq::Agent,
+    /// The test's PostgreSQL cluster, stopped after the hub.
+    _pg: Option<PgCluster>,
 }
 
 impl Drop for Hub {
@@ -65,8 +73,14 @@ fn csrf_of(html: &str) -> String {
 impl Hub {
     /// A hub with teacher `ada` and one class; returns it, the class id and its join code.
     fn with_class(data: &Path) -> (Hub, i64, String) {
+        let pg = (backend() == Backend::Postgres).then(PgCluster::start);
+        let mut db_args = vec!["--data-dir".to_string(), data.to_str().expect("path").to_string()];
+        if let Some(pg) = &pg {
+            db_args.extend(["--database".to_string(), pg.url.clone()]);
+        }
         let mut child = Command::new(BIN)
-            .args(["--data-dir", data.to_str().expect("path"), "serve", "--listen", "127.0.0.1:0"])
+            .args(&db_args)
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -76,9 +90,10 @@ impl Hub {
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
         let base = line.trim().strip_prefix("pencil-hub listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-        let hub = Hub { child, base, data: data.to_path_buf(), agent };
+        let hub = Hub { child, base, db_args, agent, _pg: pg };
         let mut add = Command::new(BIN)
-            .args(["--data-dir", data.to_str().expect("path"), "teacher", "add", "--name", "ada", "--password-stdin"])
+            .args(&hub.db_args)
+            .args(["teacher", "add", "--name", "ada", "--password-stdin"])
             .stdin(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -117,7 +132,7 @@ impl Hub {
     }
 
     fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN).arg("--data-dir").arg(&self.data).args(args).env("RUST_LOG", "warn").output().expect("run pencil-hub")
+        Command::new(BIN).args(&self.db_args).args(args).env("RUST_LOG", "warn").output().expect("run pencil-hub")
     }
 }
 
@@ -457,7 +472,6 @@ fn duckdb(sql: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("json rows")
 }
 
-#[test]
 fn releases_in_every_format_hold_the_uploads_without_the_roster() {
     let root = tempfile::tempdir().expect("tempdir");
     let (hub, subjects) = collected(root.path());
@@ -561,7 +575,6 @@ fn releases_in_every_format_hold_the_uploads_without_the_roster() {
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("not empty"));
 }
 
-#[test]
 fn a_revoked_subject_leaves_the_next_release_and_a_manifest_names_its_rows() {
     let root = tempfile::tempdir().expect("tempdir");
     let (hub, subjects) = collected(root.path());
@@ -651,3 +664,9 @@ fn the_checks_refuse_what_the_specification_refuses() {
         assert!(message.as_deref().is_some_and(|m| m.contains(why)), "{bad}: expected '{why}', got {message:?}");
     }
 }
+
+// The tests above that start a hub, on SQLite and on PostgreSQL.
+both!(
+    releases_in_every_format_hold_the_uploads_without_the_roster,
+    a_revoked_subject_leaves_the_next_release_and_a_manifest_names_its_rows,
+);
