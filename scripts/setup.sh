@@ -9,7 +9,9 @@ mkdir -p "$deps"
 
 # --- Debian packages -------------------------------------------------------
 # fonts-dejavu-core: the font of the probe's Figure 4 chart (pencil-trainer probe --figure4).
-apt_pkgs=(cmake libsimde-dev protobuf-compiler fonts-dejavu-core)
+# postgresql: initdb/pg_ctl for pencil-hub's tests on PostgreSQL (each test makes
+# a throwaway cluster of its own; the package's default cluster is not used).
+apt_pkgs=(cmake libsimde-dev protobuf-compiler fonts-dejavu-core postgresql)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
