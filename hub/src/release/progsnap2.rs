@@ -19,7 +19,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use super::dataset::{Dataset, State, SubjectTrace};
-use super::verdicts::{Outcome, Verdicts};
+use super::verdicts::{Outcome, RunResult, Verdicts};
+use crate::dashboard::RECOVERY_RUNS;
 use super::{RowIds, ReleaseError};
 
 /// The specification version written to `DatasetMetadata.csv`.
@@ -184,8 +185,9 @@ impl<'a> Writer<'a> {
                 hint[Col::EventInitiator as usize] = Some("ToolReaction".into());
                 hint[Col::InterventionCategory as usize] = Some("Hint".into());
                 hint[Col::InterventionType as usize] = Some(format!("{}:{}", h.kind, h.rule));
-                hint[Col::InterventionMessage as usize] =
-                    Some(if h.accepted { "[text not collected] accepted" } else { "[text not collected] not accepted" }.into());
+                let accepted = if h.accepted { "accepted" } else { "not accepted" };
+                let recovered = recovery(trace, verdicts, i);
+                hint[Col::InterventionMessage as usize] = Some(format!("[text not collected] {accepted}; {recovered}"));
                 self.rows.push(hint);
             }
             previous = Some((code, code_state));
@@ -194,6 +196,24 @@ impl<'a> Writer<'a> {
             ids.push("EventID", id.to_string());
         }
         Ok(())
+    }
+}
+
+/// Whether the student recovered after a hint shown on state `i`, as the
+/// teacher's dashboard counts it (`crate::dashboard::RECOVERY_RUNS`): one of
+/// the next runs succeeded; or none did in that many runs; or the trace ends too soon.
+fn recovery(trace: &SubjectTrace, verdicts: &Verdicts, i: usize) -> String {
+    let after: Vec<bool> = trace.states[i + 1..]
+        .iter()
+        .take(RECOVERY_RUNS)
+        .map(|s| verdicts.get(&s.code).is_ok_and(|o| o.result == RunResult::Success))
+        .collect();
+    if after.iter().any(|&ok| ok) {
+        format!("recovered within {RECOVERY_RUNS} runs")
+    } else if after.len() == RECOVERY_RUNS {
+        format!("not recovered within {RECOVERY_RUNS} runs")
+    } else {
+        "recovery unknown (the trace ends)".into()
     }
 }
 
@@ -282,7 +302,8 @@ A program that stops, without error, waiting for input counts as `Success`.\n\
 is cut at either end, else `Replace`.\n\
 - `SourceLocation` is `Text:<line>:<column>` (1-based) in the CodeState's text.\n\
 - `Intervention`: `InterventionType` is `<hint kind>:<rule>`; hint text is never collected, so \
-`InterventionMessage` says only whether the student accepted the hint.\n\
+`InterventionMessage` says only whether the student accepted the hint and whether one of the next 3 runs \
+succeeded (\"recovered within 3 runs\"), as the teacher's dashboard counts it.\n\
 - Timestamps are the student's machine's, in UTC, rounded as the study says.\n"
     )
 }
