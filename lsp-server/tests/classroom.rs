@@ -557,11 +557,10 @@ fn reflect_first_then_fixes_hint_kinds_and_a_hand_answered_by_the_teacher() {
     let run = lsp.request("pencil/run", json!({"textDocument": {"uri": uri}}));
     assert_eq!(run["result"]["status"], "error", "{run}");
     wait_until("three run events", Duration::from_secs(20), || hub.events().len() == 3);
-    let kinds = |h: &[(Option<String>, Option<String>)]| -> Vec<(Option<&str>, Option<&str>)> {
-        h.iter().map(|(a, b)| (a.as_deref(), b.as_deref())).collect()
-    };
+    let hints = hub.hints();
+    let kinds: Vec<(Option<&str>, Option<&str>)> = hints.iter().map(|(a, b)| (a.as_deref(), b.as_deref())).collect();
     assert_eq!(
-        kinds(&hub.hints()),
+        kinds,
         [(None, None), (Some("dismissed"), Some("rule_fix")), (Some("accepted"), Some("rule_fix"))],
         "the hint outcome and kind ride on each title's next run"
     );
