@@ -500,6 +500,13 @@ fn releases_in_every_format_hold_the_uploads_without_the_roster() {
     assert_eq!(count("Intervention"), 2);
     let accepted = events.iter().find(|e| e["EventType"] == "Intervention" && e["SubjectID"] == subjects[PLANTED].0).expect("hint");
     assert_eq!(accepted["InterventionType"], "quick_fix:nearest_color");
+    let message = accepted["InterventionMessage"].as_str();
+    assert!(
+        ["recovered within 3 runs", "not recovered within 3 runs", "recovery unknown (the trace ends)"]
+            .iter()
+            .any(|r| message == format!("[text not collected] accepted; {r}")),
+        "{message}"
+    );
     for (subject, n) in &states_of {
         let runs = events.iter().filter(|e| e["EventType"] == "Run.Program" && e["SubjectID"] == *subject).count();
         assert_eq!(runs, *n, "{subject}");
