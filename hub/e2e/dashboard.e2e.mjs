@@ -285,6 +285,35 @@ async function student(i, trace, code, base, scratch) {
   return { i, name, lsp, uri, statuses, title: trace.title };
 }
 
+/**
+ * A student on the Pencil Code web page instead of an editor: `pencil-lsp
+ * --listen` on a store joined to the class, the page in its own browser context.
+ */
+async function pageStudent(browser, code, base, scratch) {
+  const data = join(scratch, 'page-student');
+  const home = join(scratch, 'home-page');
+  mkdirSync(home, { recursive: true });
+  const env = { PATH: process.env.PATH, HOME: home, PENCIL_DATA_DIR: data, PENCIL_MODEL_DIR: '', PENCIL_CLASS_SYNC_SECS: '1', RUST_LOG: 'warn' };
+  const joined = spawnSync(LSP, ['class', 'join', code, '--hub', base, '--name', 'Zed'], { env, encoding: 'utf8' });
+  assert.equal(joined.status, 0, joined.stderr + joined.stdout);
+  const child = spawn(LSP, ['--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`pencil-lsp --listen printed no address:\n${log}`)), 60000);
+    child.stderr.setEncoding('utf8').on('data', (c) => {
+      log += c;
+      const m = /pencil-lsp: open (http:\/\/\S+)/.exec(log);
+      if (m) { clearTimeout(timer); ok(m[1]); }
+    });
+    child.on('exit', (c) => { clearTimeout(timer); fail(new Error(`pencil-lsp --listen exited (${c}):\n${log}`)); });
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByText('Connected to the coach').waitFor({ timeout: 30000 });
+  return { page, stop: async () => { await context.close(); child.kill('SIGTERM'); } };
+}
+
 /** First contentful paint of the page just loaded, and when its HTML arrived (ms from navigation start). */
 async function firstPaint(page) {
   const t = await page.evaluate(() => new Promise((ok) => {
@@ -309,6 +338,7 @@ mkdirSync(artifacts, { recursive: true });
 const hub = await startHub(join(scratch, 'hub'));
 const browser = await chromium.launch({ executablePath: chromiumPath, headless: true });
 let students = [];
+let webStudent = null;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
@@ -343,20 +373,35 @@ try {
   });
   console.log(`${asker.name} asked the teacher: ${JSON.stringify(asked)}`);
 
-  // Every run reaches the hub (the tiles' run counts add up) and the hand arrives.
+  // A student on the web page runs a failing program and asks too (no trace: the page cannot share it).
+  const zed = await pageStudent(browser, code, hub.base, scratch);
+  webStudent = zed;
+  await zed.page.fill('#title', 'square');
+  await zed.page.locator('.cm-content').click();
+  await zed.page.keyboard.press('Control+A');
+  await zed.page.keyboard.press('Delete');
+  await zed.page.keyboard.insertText('pen red\nfor [1..4]\n  fd 100\n  rt 90\nfd (50\n');
+  await zed.page.getByRole('button', { name: 'Run', exact: true }).click();
+  await zed.page.locator('#problems li').first().waitFor({ timeout: 60000 });
+  await zed.page.locator('.show-fix').first().waitFor({ timeout: 60000 });
+  assert.ok(await zed.page.locator('#reflect').isHidden(), 'no reflect-first form without a reflect-first policy');
+  await zed.page.fill('#ask-text', 'Why is my last line wrong?');
+  await zed.page.getByRole('button', { name: 'Ask my teacher' }).click();
+
+  // Every run reaches the hub (the tiles' run counts add up) and both hands arrive.
   const totalRuns = async () => {
     const html = await (await context.request.get(dashboardUrl)).text();
     const counted = [...html.matchAll(/(\d+) runs · last success/g)].reduce((n, m) => n + Number(m[1]), 0);
-    return counted >= runs && html.includes('Raised hands (1)') ? html : null;
+    return counted >= runs + 1 && html.includes('Raised hands (2)') ? html : null;
   };
-  await waitFor(`${runs} runs and the hand on the dashboard`, 90000, totalRuns);
+  await waitFor(`${runs + 1} runs and two hands on the dashboard`, 90000, totalRuns);
 
   // The dashboard, as the teacher opens it: time to first paint, then what it says.
   await page.goto(dashboardUrl);
   const fcp30 = await firstPaint(page);
-  assert.equal(await page.locator('.tiles > li.tile').count(), STUDENTS);
+  assert.equal(await page.locator('.tiles > li.tile').count(), STUDENTS + 1);
   const firstHeading = await page.locator('h2').first().textContent();
-  assert.equal(firstHeading, 'Raised hands (1)', 'raised hands come first');
+  assert.equal(firstHeading, 'Raised hands (2)', 'raised hands come first');
   assert.equal(await page.locator('.tiles > li.tile').first().locator('h3').textContent(), asker.name, 'the asking student leads the tiles');
   assert.ok(await page.locator('text=Progress per program').count(), 'per-title progress');
   assert.ok(failing.length > 0 && await page.locator('text=Error types').count(), 'failing runs and the class\'s error types');
@@ -365,11 +410,20 @@ try {
 
   // The teacher answers; the reply appears in that student's editor.
   const reply = 'Look at your last line: what does rt need after it?';
-  await page.fill('.hand textarea[name=reply]', reply);
-  await Promise.all([page.waitForURL(dashboardUrl), page.click('.hand button[value=reply]')]);
+  const askerHand = page.locator('.hand-request', { hasText: asker.name });
+  await askerHand.locator('textarea[name=reply]').fill(reply);
+  await Promise.all([page.waitForURL(dashboardUrl), askerHand.locator('button[value=reply]').click()]);
+  const pageReply = 'Count the brackets on your last line.';
+  const zedHand = page.locator('.hand-request', { hasText: 'Zed' });
+  assert.ok((await zedHand.textContent()).includes('fd (50'), 'the page sent the program on screen');
+  await zedHand.locator('textarea[name=reply]').fill(pageReply);
+  await Promise.all([page.waitForURL(dashboardUrl), zedHand.locator('button[value=reply]').click()]);
   await page.screenshot({ path: join(artifacts, '2-replied.png'), fullPage: true });
   await waitFor('the reply in the student\'s editor', 60000, () => asker.lsp.messages.some((m) => m.includes(reply)));
   console.log(`${asker.name}'s editor showed: ${asker.lsp.messages.find((m) => m.includes(reply))}`);
+  await zed.page.getByText(pageReply).first().waitFor({ timeout: 60000 });
+  await zed.page.screenshot({ path: join(artifacts, '4-reply-on-the-page.png') });
+  console.log('the web page showed the teacher\'s reply');
   assert.deepEqual(pageErrors, [], 'no console errors (a CSP violation would show here)');
 
   // A district-sized class, filled through the students' API: time to first paint at 300.
@@ -417,6 +471,7 @@ try {
   console.log(`ok: screenshots in ${artifacts}`);
 } finally {
   await Promise.all(students.map((s) => s.lsp.stop()));
+  if (webStudent) await webStudent.stop();
   await browser.close();
   hub.stop();
   rmSync(scratch, { recursive: true, force: true });

@@ -74,9 +74,9 @@ input[type=text],input[type=password],input[type=number],select,textarea{font:in
 .alert.risk{background:#c60;color:#fff}
 .alert.dismissed{background:#868;color:#fff}
 .hands{list-style:none;padding:0}
-.hand{border:2px solid #36c;border-radius:.5rem;padding:.6rem .8rem;margin-bottom:.75rem}
-.hand h3{margin:0 0 .3rem;font-size:1.1rem}
-.hand textarea{width:100%;box-sizing:border-box}
+.hand-request{border:2px solid #36c;border-radius:.5rem;padding:.6rem .8rem;margin-bottom:.75rem}
+.hand-request h3{margin:0 0 .3rem;font-size:1.1rem}
+.hand-request textarea{width:100%;box-sizing:border-box}
 pre{background:#f6f6f6;padding:.4rem .6rem;overflow-x:auto;max-height:20rem}
 blockquote{margin:.3rem 0;padding-left:.6rem;border-left:3px solid #ccc}
 .help-next li{margin:.2rem 0}

@@ -542,7 +542,7 @@ fn hands_html(s: &Session, class_id: i64, hands: &[HandRow], t: i64) -> String {
                 .map(|r| format!("<p class=\"muted\">Your reply: {}</p>", esc(r)))
                 .unwrap_or_default();
             format!(
-                "<li class=\"hand\"><h3>{} <span class=\"muted\">asks about <b>{}</b>, {}</span></h3>{message}\
+                "<li class=\"hand-request\"><h3>{} <span class=\"muted\">asks about <b>{}</b>, {}</span></h3>{message}\
                  <pre class=\"program\">{}</pre>{trace}{reply}\
                  <form method=\"post\" action=\"/classes/{class_id}/hands/{}\">{}\
                  <textarea name=\"reply\" rows=\"2\" maxlength=\"{MAX_HAND_MESSAGE}\" placeholder=\"Reply (appears in the student's editor)\"></textarea>\
