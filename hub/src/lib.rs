@@ -1,8 +1,10 @@
 //! `pencil-hub`: the teacher's side of classroom mode.
 //!
 //! - [`server`]: configuration, the routing table, Host check and security headers.
-//! - [`web`]: the teacher's pages (sign-in, classes, dashboard, policy form).
-//! - [`api`]: the students' JSON API, wire types in `pencil_core::classroom`.
+//! - [`web`]: the teacher's pages (sign-in, classes, dashboard, policy form, replies).
+//! - [`dashboard`]: what the dashboard shows, computed from events and hands (plain functions).
+//! - [`api`]: the students' JSON API, wire types in `pencil_core::classroom`;
+//!   [`hands`]: its raised hands (the only way program text reaches the hub).
 //! - [`store`]: the storage trait and the database thread; [`sqlite`] its default
 //!   backend, [`postgres`] the one several hub processes share (`--database`).
 //! - [`security`]: tokens, hashes, Argon2id, join codes. [`html`]: escaping and layout.
