@@ -140,17 +140,29 @@ pub async fn run(database: &Database, options: BenchOptions) -> Result<()> {
     if options.rate <= 0.0 || options.devices == 0 || options.hubs == 0 {
         bail!("--devices, --hubs and --rate must be positive");
     }
-    let mut db = database.open()?;
-    let code = new_join_code()?;
-    // A name of its own: a PostgreSQL database may have seen a bench before.
-    let teacher = crate::teacher::add(db.as_mut(), &format!("bench {code}"), "bench password")?;
-    let class = db
-        .create_class(teacher, "bench", &code, now() + 3600, now())?
-        .context("code in use")?;
+    if options.hubs > 1 && matches!(database, Database::Sqlite(_)) {
+        bail!("--hubs needs --database postgres://...: hubs share a PostgreSQL database");
+    }
+    // Blocking database calls stay off the executor (the PostgreSQL client
+    // runs a runtime of its own, which cannot start inside this one).
+    let setup = database.clone();
+    let (db, class, code) = tokio::task::spawn_blocking(move || {
+        let mut db = setup.open()?;
+        let code = new_join_code()?;
+        // A name of its own: a PostgreSQL database may have seen a bench before.
+        let teacher = crate::teacher::add(db.as_mut(), &format!("bench {code}"), "bench password")?;
+        let class = db
+            .create_class(teacher, "bench", &code, now() + 3600, now())?
+            .context("code in use")?;
+        anyhow::Ok((db, class, code))
+    })
+    .await??;
     let store = Store::start(db);
     let mut processes = HubProcesses(Vec::new());
     let addrs = match database {
-        Database::Postgres(url) if options.hubs > 1 => spawn_hubs(url, options.hubs, &mut processes)?,
+        Database::Postgres(url) if options.hubs > 1 => {
+            tokio::task::block_in_place(|| spawn_hubs(url, options.hubs, &mut processes))?
+        }
         _ => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;

@@ -58,7 +58,7 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         devices: usize,
         /// Hub processes sharing the --database (devices are spread over them).
-        #[arg(long, default_value_t = 1, requires = "database")]
+        #[arg(long, default_value_t = 1)]
         hubs: usize,
         /// Events per second per device.
         #[arg(long, default_value_t = 0.5)]

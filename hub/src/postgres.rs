@@ -1112,6 +1112,7 @@ impl Db for PgDb {
 
 /// Where a command's hub keeps its data: `--database URL` or the SQLite file
 /// in `--data-dir`.
+#[derive(Clone)]
 pub enum Database {
     Sqlite(std::path::PathBuf),
     /// The URL as given (it may hold a password: show [`Database`]'s

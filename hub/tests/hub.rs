@@ -975,6 +975,21 @@ fn a_raised_hand_reaches_only_its_teacher_and_the_reply_only_its_student() {
     assert_eq!(r.status, 401);
 }
 
+fn a_short_bench_stores_every_acknowledged_event() {
+    let site = Site::new();
+    // On PostgreSQL through two hub processes, as at district scale.
+    let hubs = if site.pg.is_some() { "2" } else { "1" };
+    let out = Command::new(BIN)
+        .args(site.args())
+        .args(["bench", "--devices", "20", "--rate", "4", "--seconds", "2", "--hubs", hubs])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("hubs: {hubs}")), "{text}");
+    assert!(text.contains("errors: 0") && text.contains("lost: 0"), "{text}");
+}
+
 // Every test above that starts a hub, on SQLite and on PostgreSQL. A new
 // test goes in this list (as a plain `fn`); one on a single backend keeps `#[test]`.
 both!(
@@ -987,7 +1002,8 @@ both!(
     guessing_from_one_address_is_limited_across_accounts_and_join_codes,
     teacher_add_refuses_duplicates_short_passwords_and_a_missing_terminal,
     with_a_certificate_the_hub_serves_tls_and_marks_cookies_secure,
-    a_raised_hand_reaches_only_its_teacher_and_the_reply_only_its_student
+    a_raised_hand_reaches_only_its_teacher_and_the_reply_only_its_student,
+    a_short_bench_stores_every_acknowledged_event
 );
 
 #[test]
