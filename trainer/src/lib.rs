@@ -13,6 +13,7 @@
 //! - [`bench`]: training throughput and MFU.
 //! - [`export`]: the ONNX graph, students file and manifest of a model directory.
 //! - [`probe`]: the backtracking probe of a model directory, its controls and report.
+//! - [`variants_eval`]: the paper's Figures 2-3, trace vs last vs synthetic models.
 
 pub mod adapt_eval;
 pub mod bench;
@@ -29,4 +30,5 @@ pub mod scrub_eval;
 pub mod splits;
 pub mod synthetic;
 pub mod train;
+pub mod variants_eval;
 pub mod windows;

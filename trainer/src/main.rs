@@ -43,6 +43,8 @@ enum Command {
     EvalAdapt(cmd::eval_adapt::Args),
     /// The paper's §4.5 error recovery: recovery traces from failing programs, own vs strong vector, by time gap.
     EvalRecovery(cmd::eval_recovery::Args),
+    /// The paper's Figures 2-3: trace, last and synthetic models on the same held-out traces; BLEU, runs, goal backtracking.
+    EvalVariants(cmd::eval_variants::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,5 +62,6 @@ fn main() -> anyhow::Result<()> {
         Command::Probe(args) => cmd::probe::run(args),
         Command::EvalAdapt(args) => cmd::eval_adapt::run(args),
         Command::EvalRecovery(args) => cmd::eval_recovery::run(args),
+        Command::EvalVariants(args) => cmd::eval_variants::run(args),
     }
 }

@@ -286,16 +286,9 @@ pub fn run_eval_adapt(opts: &EvalAdaptOptions, scrubber: &Scrubber, progress: &P
                     let traces = dir
                         .generator
                         .generate_traces(&req)?
-                        .into_iter()
-                        .map(|sample| {
-                            let mut text = tok.decode(&prompt)?;
-                            text.push_str(&sample.text);
-                            if sample.stop == pencil_core::inference::StopReason::EndOfText {
-                                text.push_str(END_OF_TEXT);
-                            }
-                            Ok(parse_trace(&text, &st.id, Some(title), Provenance::default()))
-                        })
-                        .collect::<Result<Vec<_>, pencil_core::model::tokenizer::TokenizerError>>()?;
+                        .iter()
+                        .map(|sample| sampled_trace(&tok, &prompt, sample, &st.id, title, false))
+                        .collect::<Result<Vec<_>, _>>()?;
                     samples.insert((s, i, k), traces);
                     progress.inc(1);
                 }
@@ -461,6 +454,28 @@ fn texts_of(
     let options = AdaptOptions { max_traces: usize::MAX, max_tokens_per_trace: cap, ..AdaptOptions::default() };
     let owned: Vec<Trace> = traces.iter().map(|t| (*t).clone()).collect();
     Ok(adaptation_texts(owned, scrubber, tok, cfg.title_tokens, cfg.context, &options)?)
+}
+
+/// A sampled continuation of `prompt` read back as a trace. A sample cut by
+/// the token budget loses its unfinished last state (the paper's parser drops
+/// an unterminated block) unless `keep_unfinished`: an evaluation of final
+/// programs from a short context keeps what the model was writing.
+pub(crate) fn sampled_trace(
+    tok: &pencil_core::model::TraceTokenizer,
+    prompt: &[u32],
+    sample: &pencil_core::inference::Sample,
+    student: &str,
+    title: &str,
+    keep_unfinished: bool,
+) -> Result<Trace, pencil_core::model::tokenizer::TokenizerError> {
+    let mut text = tok.decode(prompt)?;
+    text.push_str(&sample.text);
+    if keep_unfinished || sample.stop == pencil_core::inference::StopReason::EndOfText {
+        text.push_str(END_OF_TEXT);
+    }
+    let mut trace = parse_trace(&text, student, Some(title), Provenance::default());
+    trace.eos = sample.stop == pencil_core::inference::StopReason::EndOfText;
+    Ok(trace)
 }
 
 /// Pearson's r of paired values; `None` for fewer than three pairs or no spread.

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use pencil_trainer::adapt_eval::{chart, markdown, record, run_eval_adapt, EvalAdaptOptions, DEFAULT_KS, DEFAULT_STEP_CANDIDATES};
 use pencil_trainer::probe::chart::DEFAULT_FONT;
-use pencil_trainer::scrub::{locate_names_dir, NameLists, Scrubber, DICTIONARY};
 
 use super::progress::bar;
 
@@ -16,12 +15,9 @@ use super::progress::bar;
 pub struct Args {
     /// Model directory written by `pencil-trainer export`.
     model_dir: PathBuf,
-    /// Corpus files (the paper's JSON Lines); students outside the model's table are evaluated.
-    #[arg(long, num_args = 1.., required = true)]
-    data: Vec<PathBuf>,
-    /// Dataset directory whose students.json is the model's table (default: the manifest's provenance).
-    #[arg(long)]
-    dataset: Option<PathBuf>,
+    // --data: students outside the model's table are evaluated; --out gets eval-adapt.md, .json and .png.
+    #[command(flatten)]
+    common: super::eval_args::EvalArgs,
     /// Traces adapted on (0 = the unseen-student vector).
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_KS)]
     ks: Vec<usize>,
@@ -46,21 +42,12 @@ pub struct Args {
     /// Most tokens of a sampled trace.
     #[arg(long, default_value_t = 768)]
     max_new_tokens: usize,
-    /// ONNX Runtime threads while sampling.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Write eval-adapt.md, eval-adapt.json and eval-adapt.png here.
-    #[arg(long)]
-    out: PathBuf,
     /// Only draw eval-adapt.png and eval-adapt.md again from --out's eval-adapt.json (no fitting).
     #[arg(long)]
     replot: bool,
     /// Also write the chosen steps and learning rate into the model's manifest (`adaptation`), where the server reads them.
     #[arg(long)]
     record: bool,
-    /// Folder with the Census names lists (default: $PENCIL_NAMES_DIR or .deps/names).
-    #[arg(long)]
-    names_dir: Option<PathBuf>,
     /// TrueType font of the plot.
     #[arg(long, default_value = DEFAULT_FONT)]
     font: PathBuf,
@@ -70,19 +57,19 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     // Fail on a missing font before minutes of fitting, not after.
     pencil_trainer::probe::chart::register_font(&a.font)?;
+    let out = a.common.out.clone();
     if a.replot {
-        let path = a.out.join("eval-adapt.json");
+        let path = out.join("eval-adapt.json");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let report: pencil_trainer::adapt_eval::EvalAdaptReport = serde_json::from_str(&text).with_context(|| format!("{} is not an eval-adapt report", path.display()))?;
-        std::fs::write(a.out.join("eval-adapt.md"), markdown(&report))?;
-        return chart::plot(&report, &a.out.join("eval-adapt.png"), &a.font);
+        std::fs::write(out.join("eval-adapt.md"), markdown(&report))?;
+        return chart::plot(&report, &out.join("eval-adapt.png"), &a.font);
     }
-    let lists = NameLists::load(&locate_names_dir(a.names_dir.as_deref()), DICTIONARY.as_ref())?;
-    let scrubber = Scrubber::new(lists);
+    let scrubber = a.common.scrubber()?;
     let opts = EvalAdaptOptions {
         model: a.model_dir.clone(),
-        data: a.data,
-        dataset: a.dataset,
+        data: a.common.data,
+        dataset: a.common.dataset,
         ks: a.ks,
         step_candidates: a.steps,
         learning_rate: a.learning_rate,
@@ -91,16 +78,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         max_students: a.max_students,
         samples: a.samples,
         max_new_tokens: a.max_new_tokens,
-        threads: a.threads,
+        threads: a.common.threads,
     };
     let progress = bar(0, "eval-adapt");
     let report = run_eval_adapt(&opts, &scrubber, &progress)?;
     progress.finish_and_clear();
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let md = markdown(&report);
-    std::fs::write(a.out.join("eval-adapt.md"), &md)?;
-    std::fs::write(a.out.join("eval-adapt.json"), serde_json::to_string_pretty(&report)?)?;
-    chart::plot(&report, &a.out.join("eval-adapt.png"), &a.font)?;
+    std::fs::write(out.join("eval-adapt.md"), &md)?;
+    std::fs::write(out.join("eval-adapt.json"), serde_json::to_string_pretty(&report)?)?;
+    chart::plot(&report, &out.join("eval-adapt.png"), &a.font)?;
     if a.record {
         record(&a.model_dir, &report)?;
         println!("recorded adaptation: {} steps, lr {} in {}", report.chosen_steps, report.learning_rate, a.model_dir.join("manifest.json").display());

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use pencil_sandbox::SandboxConfig;
 use pencil_trainer::recovery_eval::{markdown, run_eval_recovery, EvalRecoveryOptions, DEFAULT_GAPS};
-use pencil_trainer::scrub::{locate_names_dir, NameLists, Scrubber, DICTIONARY};
 
 use super::progress::bar;
 
@@ -15,12 +14,9 @@ use super::progress::bar;
 pub struct Args {
     /// Model directory written by `pencil-trainer export`.
     model_dir: PathBuf,
-    /// Corpus files (the paper's JSON Lines); students outside the model's table give the cases.
-    #[arg(long, num_args = 1.., required = true)]
-    data: Vec<PathBuf>,
-    /// Dataset directory whose students.json is the model's table (default: the manifest's provenance).
-    #[arg(long)]
-    dataset: Option<PathBuf>,
+    // --data: students outside the model's table give the cases; --out gets eval-recovery.md and .json.
+    #[command(flatten)]
+    common: super::eval_args::EvalArgs,
     /// Time gaps of the first recovery header, in seconds.
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_GAPS)]
     gaps: Vec<u32>,
@@ -36,40 +32,31 @@ pub struct Args {
     /// Most tokens of a recovery trace.
     #[arg(long, default_value_t = 512)]
     max_new_tokens: usize,
-    /// ONNX Runtime threads.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Write eval-recovery.md and eval-recovery.json here.
-    #[arg(long)]
-    out: PathBuf,
-    /// Folder with the Census names lists (default: $PENCIL_NAMES_DIR or .deps/names).
-    #[arg(long)]
-    names_dir: Option<PathBuf>,
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let lists = NameLists::load(&locate_names_dir(a.names_dir.as_deref()), DICTIONARY.as_ref())?;
-    let scrubber = Scrubber::new(lists);
+    let scrubber = a.common.scrubber()?;
+    let out = a.common.out.clone();
     let opts = EvalRecoveryOptions {
         model: a.model_dir,
-        data: a.data,
-        dataset: a.dataset,
+        data: a.common.data,
+        dataset: a.common.dataset,
         gaps: a.gaps,
         attempts: a.attempts,
         max_cases: a.max_cases,
         seed: a.seed,
         max_new_tokens: a.max_new_tokens,
-        threads: a.threads,
+        threads: a.common.threads,
         sandbox: SandboxConfig::default(),
     };
     let progress = bar(0, "eval-recovery");
     let report = run_eval_recovery(&opts, &scrubber, &progress)?;
     progress.finish_and_clear();
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let md = markdown(&report);
-    std::fs::write(a.out.join("eval-recovery.md"), &md)?;
-    std::fs::write(a.out.join("eval-recovery.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(out.join("eval-recovery.md"), &md)?;
+    std::fs::write(out.join("eval-recovery.json"), serde_json::to_string_pretty(&report)?)?;
     print!("{md}");
     Ok(())
 }

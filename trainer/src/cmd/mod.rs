@@ -14,3 +14,5 @@ pub mod evaluate;
 pub mod probe;
 pub mod eval_adapt;
 pub mod eval_recovery;
+pub mod eval_args;
+pub mod eval_variants;
