@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use pencil_hub::postgres::Database;
 use pencil_hub::release::verdicts::{SandboxJudge, Verdicts};
 use pencil_hub::release::{write_release, Format, ReleaseRequest};
 use pencil_hub::server::{check_listen, serve, Config, TlsFiles};
-use pencil_hub::postgres::Database;
 use pencil_hub::store::Store;
 
 #[derive(Parser)]
@@ -333,7 +333,10 @@ fn main() -> Result<()> {
             command: StudyCommand::Publish { file, class },
         } => {
             let mut db = database.open()?;
-            println!("{}", pencil_hub::research::publish(db.as_mut(), &file, class)?);
+            println!(
+                "{}",
+                pencil_hub::research::publish(db.as_mut(), &file, class)?
+            );
             Ok(())
         }
         Command::Teacher {

@@ -20,8 +20,9 @@ use postgres::error::SqlState;
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
 use crate::store::{
-    AuditEntry, Class, ConsentRecord, ConsentRow, Db, DeletionRow, Device, DeviceBatch, DeviceSummary, EventRow,
-    HandRow, NewRelease, ReleasedRows, Session, StudyRow, StudyStored, Teacher, UploadRow,
+    AuditEntry, Class, ConsentRecord, ConsentRow, Db, DeletionRow, Device, DeviceBatch,
+    DeviceSummary, EventRow, HandRow, NewRelease, ReleasedRows, Session, StudyRow, StudyStored,
+    Teacher, UploadRow,
 };
 
 /// Schema steps; entry `i` brings `schema_version` from `i` to `i + 1`, the
@@ -210,8 +211,16 @@ pub fn describe(url: &str) -> String {
     format!(
         "postgres user={} host={} port={} dbname={}",
         config.get_user().unwrap_or("(default)"),
-        if hosts.is_empty() { "(default)".into() } else { hosts.join(",") },
-        if ports.is_empty() { "5432".into() } else { ports.join(",") },
+        if hosts.is_empty() {
+            "(default)".into()
+        } else {
+            hosts.join(",")
+        },
+        if ports.is_empty() {
+            "5432".into()
+        } else {
+            ports.join(",")
+        },
         config.get_dbname().unwrap_or("(default)"),
     )
 }
@@ -313,7 +322,11 @@ impl PgDb {
         Ok(s)
     }
 
-    fn query(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<Row>> {
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
         let s = self.prepare(sql)?;
         Ok(self.client.query(&s, params)?)
     }
@@ -327,19 +340,28 @@ impl PgDb {
         Ok(self.client.query_opt(&s, params)?)
     }
 
-    fn execute(&mut self, sql: &'static str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<u64> {
         let s = self.prepare(sql)?;
         Ok(self.client.execute(&s, params)?)
     }
 
     /// One transaction for a group of batches; `Err` carries whether
     /// PostgreSQL aborted it for a conflict with another transaction.
-    fn try_insert_events(&mut self, batches: &[DeviceBatch]) -> Result<Vec<usize>, postgres::Error> {
+    fn try_insert_events(
+        &mut self,
+        batches: &[DeviceBatch],
+    ) -> Result<Vec<usize>, postgres::Error> {
         // One row per event, in (device, event id) order: two hubs inserting
         // overlapping events then take the unique index's locks in the same
         // order and cannot deadlock.
-        let mut rows: Vec<(&DeviceBatch, &pencil_core::classroom::Event)> =
-            batches.iter().flat_map(|b| b.events.iter().map(move |e| (b, e))).collect();
+        let mut rows: Vec<(&DeviceBatch, &pencil_core::classroom::Event)> = batches
+            .iter()
+            .flat_map(|b| b.events.iter().map(move |e| (b, e)))
+            .collect();
         rows.sort_by(|a, b| (a.0.device_id, &a.1.id).cmp(&(b.0.device_id, &b.1.id)));
         let device_ids: Vec<i64> = rows.iter().map(|(b, _)| b.device_id).collect();
         let class_ids: Vec<i64> = rows.iter().map(|(b, _)| b.class_id).collect();
@@ -347,12 +369,25 @@ impl PgDb {
         let times: Vec<&str> = rows.iter().map(|(_, e)| e.time.as_str()).collect();
         let titles: Vec<&str> = rows.iter().map(|(_, e)| e.title.as_str()).collect();
         let statuses: Vec<&str> = rows.iter().map(|(_, e)| e.status.as_str()).collect();
-        let error_classes: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.error_class.as_deref()).collect();
-        let risks: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.risk_bucket.map(|v| v.as_str())).collect();
-        let hints: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.hint.map(|v| v.as_str())).collect();
-        let idle: Vec<Option<i64>> = rows.iter().map(|(_, e)| e.idle_seconds.map(i64::from)).collect();
+        let error_classes: Vec<Option<&str>> =
+            rows.iter().map(|(_, e)| e.error_class.as_deref()).collect();
+        let risks: Vec<Option<&str>> = rows
+            .iter()
+            .map(|(_, e)| e.risk_bucket.map(|v| v.as_str()))
+            .collect();
+        let hints: Vec<Option<&str>> = rows
+            .iter()
+            .map(|(_, e)| e.hint.map(|v| v.as_str()))
+            .collect();
+        let idle: Vec<Option<i64>> = rows
+            .iter()
+            .map(|(_, e)| e.idle_seconds.map(i64::from))
+            .collect();
         let received: Vec<i64> = rows.iter().map(|(b, _)| b.received_at).collect();
-        let kinds: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.hint_kind.map(|v| v.as_str())).collect();
+        let kinds: Vec<Option<&str>> = rows
+            .iter()
+            .map(|(_, e)| e.hint_kind.map(|v| v.as_str()))
+            .collect();
 
         if self.client.is_closed() {
             self.statements.clear();
@@ -509,7 +544,10 @@ impl Db for PgDb {
     }
 
     fn teacher_by_name(&mut self, name: &str) -> Result<Option<Teacher>> {
-        let row = self.query_opt("SELECT id, name, password_hash FROM teachers WHERE name = $1", &[&name])?;
+        let row = self.query_opt(
+            "SELECT id, name, password_hash FROM teachers WHERE name = $1",
+            &[&name],
+        )?;
         row.map(|r| {
             Ok(Teacher {
                 id: r.try_get(0)?,
@@ -522,7 +560,10 @@ impl Db for PgDb {
 
     fn teacher_signing_seed(&mut self, teacher_id: i64) -> Result<[u8; 32]> {
         let row = self
-            .query_opt("SELECT signing_seed FROM teachers WHERE id = $1", &[&teacher_id])?
+            .query_opt(
+                "SELECT signing_seed FROM teachers WHERE id = $1",
+                &[&teacher_id],
+            )?
             .with_context(|| format!("no teacher {teacher_id}"))?;
         let seed: Vec<u8> = row.try_get(0)?;
         seed.try_into()
@@ -546,7 +587,10 @@ impl Db for PgDb {
             "DELETE FROM login_failures WHERE key = $1 AND at < $2",
             &[&key, &(now - 86_400)],
         )?;
-        tx.execute("INSERT INTO login_failures (key, at) VALUES ($1, $2)", &[&key, &now])?;
+        tx.execute(
+            "INSERT INTO login_failures (key, at) VALUES ($1, $2)",
+            &[&key, &now],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -629,7 +673,8 @@ impl Db for PgDb {
     }
 
     fn set_join_code(&mut self, class_id: i64, code: &str, code_expires: i64) -> Result<bool> {
-        let s = self.prepare("UPDATE classes SET join_code = $2, code_expires = $3 WHERE id = $1")?;
+        let s =
+            self.prepare("UPDATE classes SET join_code = $2, code_expires = $3 WHERE id = $1")?;
         match self.client.execute(&s, &[&class_id, &code, &code_expires]) {
             Ok(_) => Ok(true),
             Err(e) if is_unique_violation(&e) => Ok(false),
@@ -677,9 +722,12 @@ impl Db for PgDb {
     }
 
     fn policy(&mut self, class_id: i64) -> Result<Option<String>> {
-        self.query_opt("SELECT signed_json FROM policies WHERE class_id = $1", &[&class_id])?
-            .map(|r| Ok(r.try_get(0)?))
-            .transpose()
+        self.query_opt(
+            "SELECT signed_json FROM policies WHERE class_id = $1",
+            &[&class_id],
+        )?
+        .map(|r| Ok(r.try_get(0)?))
+        .transpose()
     }
 
     fn put_policy(&mut self, class_id: i64, serial: u64, signed_json: &str) -> Result<()> {
@@ -704,7 +752,8 @@ impl Db for PgDb {
                     if tries < INGEST_TRIES
                         && matches!(
                             e.code(),
-                            Some(&SqlState::T_R_DEADLOCK_DETECTED) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                            Some(&SqlState::T_R_DEADLOCK_DETECTED)
+                                | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
                         ) =>
                 {
                     tracing::warn!("retrying a group of event batches: {e}");
@@ -1011,9 +1060,12 @@ impl Db for PgDb {
     }
 
     fn study(&mut self, study_id: &str) -> Result<Option<StudyRow>> {
-        self.query_opt("SELECT signed_json, digest, secret FROM studies WHERE id = $1", &[&study_id])?
-            .map(|r| study_row(study_id, &r))
-            .transpose()
+        self.query_opt(
+            "SELECT signed_json, digest, secret FROM studies WHERE id = $1",
+            &[&study_id],
+        )?
+        .map(|r| study_row(study_id, &r))
+        .transpose()
     }
 
     fn study_roster(&mut self, study_id: &str) -> Result<Vec<String>> {
@@ -1030,7 +1082,10 @@ impl Db for PgDb {
     fn next_release_id(&mut self) -> Result<i64> {
         // A sequence: two hubs (or two `release` commands) never draw the same id.
         let rows = self.query("SELECT nextval('release_ids')", &[])?;
-        Ok(rows.first().context("nextval answered no row")?.try_get(0)?)
+        Ok(rows
+            .first()
+            .context("nextval answered no row")?
+            .try_get(0)?)
     }
 
     fn record_release(&mut self, release: &NewRelease, audit: &AuditEntry) -> Result<i64> {
@@ -1050,7 +1105,15 @@ impl Db for PgDb {
             "INSERT INTO release_subjects (release_id, subject_id, rows, row_ids_json) VALUES ($1, $2, $3, $4)",
         )?;
         for s in &release.subjects {
-            tx.execute(&insert, &[&release.id, &s.subject_id, &i64::try_from(s.rows)?, &s.row_ids_json])?;
+            tx.execute(
+                &insert,
+                &[
+                    &release.id,
+                    &s.subject_id,
+                    &i64::try_from(s.rows)?,
+                    &s.row_ids_json,
+                ],
+            )?;
         }
         insert_audit(&mut tx, audit)?;
         tx.commit()?;
@@ -1073,7 +1136,12 @@ impl Db for PgDb {
         .collect()
     }
 
-    fn released_rows(&mut self, study_id: &str, subject_id: &str, until: i64) -> Result<Vec<ReleasedRows>> {
+    fn released_rows(
+        &mut self,
+        study_id: &str,
+        subject_id: &str,
+        until: i64,
+    ) -> Result<Vec<ReleasedRows>> {
         self.query(
             "SELECT r.id, r.format, r.created_at, r.out_dir, s.rows, s.row_ids_json
              FROM releases r JOIN release_subjects s ON s.release_id = r.id
@@ -1122,7 +1190,10 @@ pub enum Database {
 
 impl Database {
     /// `postgres://` or `postgresql://` selects PostgreSQL; no URL, the data directory.
-    pub fn choose(url: Option<String>, data_dir: impl FnOnce() -> Result<std::path::PathBuf>) -> Result<Database> {
+    pub fn choose(
+        url: Option<String>,
+        data_dir: impl FnOnce() -> Result<std::path::PathBuf>,
+    ) -> Result<Database> {
         match url {
             Some(url) if is_postgres_url(&url) => Ok(Database::Postgres(url)),
             Some(_) => bail!("--database takes a postgres:// or postgresql:// URL (without it the hub uses SQLite in --data-dir)"),
@@ -1145,5 +1216,41 @@ impl std::fmt::Display for Database {
             Database::Sqlite(dir) => write!(f, "{}", dir.join(crate::sqlite::DB_FILE).display()),
             Database::Postgres(url) => f.write_str(&describe(url)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_is_named_without_its_password() {
+        for (url, expected) in [
+            (
+                "postgres://hub:s3cret@db.internal:6543/pencil",
+                "postgres user=hub host=db.internal port=6543 dbname=pencil",
+            ),
+            (
+                "postgresql:///pencil?host=/run/postgresql&user=hub&password=s3cret",
+                "postgres user=hub host=/run/postgresql port=5432 dbname=pencil",
+            ),
+        ] {
+            assert!(is_postgres_url(url));
+            assert_eq!(describe(url), expected);
+        }
+        assert!(!is_postgres_url("sqlite:///x"));
+        assert!(!describe("postgres://hub:s3cret@[bad").contains("s3cret"));
+    }
+
+    #[test]
+    fn every_sqlite_step_has_its_postgres_step() -> Result<()> {
+        // The two backends' schema versions mean the same schema: a step
+        // added to `sqlite.rs` needs its PostgreSQL twin here.
+        let dir = tempfile::tempdir()?;
+        crate::sqlite::SqliteDb::open(dir.path())?;
+        let conn = rusqlite::Connection::open(dir.path().join(crate::sqlite::DB_FILE))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        assert_eq!(usize::try_from(version)?, MIGRATIONS.len());
+        Ok(())
     }
 }

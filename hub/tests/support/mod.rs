@@ -114,7 +114,7 @@ fn postgres_bin() -> Option<PathBuf> {
         .flatten()
         .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
         .collect();
-    debian.sort_by(|a, b| b.0.cmp(&a.0));
+    debian.sort_by_key(|d| std::cmp::Reverse(d.0));
     on_path
         .into_iter()
         .chain(debian.into_iter().map(|(_, dir)| dir))
@@ -157,10 +157,14 @@ impl PgCluster {
             .tempdir()
             .expect("a temporary directory");
         if let Some((uid, gid)) = owner {
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("handing the cluster directory over");
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .expect("handing the cluster directory over");
         }
         let cluster = PgCluster {
-            url: format!("postgresql:///hub?host={}&user=pencil", dir.path().display()),
+            url: format!(
+                "postgresql:///hub?host={}&user=pencil",
+                dir.path().display()
+            ),
             bin,
             owner,
             dir,
@@ -208,9 +212,12 @@ impl PgCluster {
             let log = std::fs::read_to_string(&log).unwrap_or_default();
             panic!("{e}\nPostgreSQL's log:\n{log}");
         }
-        let admin = format!("host={} user=pencil dbname=postgres", cluster.dir.path().display());
-        let mut client =
-            postgres::Client::connect(&admin, postgres::NoTls).expect("connecting to the test cluster");
+        let admin = format!(
+            "host={} user=pencil dbname=postgres",
+            cluster.dir.path().display()
+        );
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+            .expect("connecting to the test cluster");
         client
             .batch_execute("CREATE DATABASE hub")
             .expect("creating the test database");
@@ -219,7 +226,8 @@ impl PgCluster {
 
     /// A client on the cluster's `hub` database, for checks behind the hub's back.
     pub fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url, postgres::NoTls).expect("connecting to the test database")
+        postgres::Client::connect(&self.url, postgres::NoTls)
+            .expect("connecting to the test database")
     }
 
     fn command(&self, program: &str) -> Command {
@@ -262,7 +270,14 @@ impl Drop for PgCluster {
         let data = self.dir.path().join("data");
         let _ = self
             .command("pg_ctl")
-            .args(["-D".as_ref(), data.as_os_str(), "-m".as_ref(), "immediate".as_ref(), "-w".as_ref(), "stop".as_ref()])
+            .args([
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-m".as_ref(),
+                "immediate".as_ref(),
+                "-w".as_ref(),
+                "stop".as_ref(),
+            ])
             .output();
     }
 }
