@@ -1012,7 +1012,14 @@ fn two_hubs_on_one_postgres_database_serve_the_same_class() {
         let one = Hub::start(&[]);
         let two = Hub::start_in(one.dir.clone(), &[]);
         one.add_teacher("ada");
-        let (session_one, session_two) = (one.login("ada"), two.login("ada"));
+        let session_one = one.login("ada");
+        // Sign-in keeps nothing in a hub either: the form from one, posted to the other.
+        let page = one.get("/login", "");
+        let cookie = page.cookie("pencil_hub_login").unwrap();
+        let form = [("name", "ada"), ("password", PASSWORD), ("csrf", &csrf_of(&page.body))];
+        let r = two.post_form("/login", &cookie, &form);
+        assert_eq!(r.status, 303, "{}", r.body);
+        let session_two = r.cookie("pencil_hub_session").unwrap();
         let (class, code) = one.create_class(&session_one, "A");
 
         // Ann joins through one hub and sends through the other.
