@@ -100,23 +100,26 @@ pub(crate) async fn device_and_body<T: DeserializeOwned>(
 pub(crate) async fn join(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let ip_key = format!("join:ip:{}", peer.ip());
+    let ip_key = format!("join:ip:{}", state.client_ip(peer, &headers));
     let t = now();
-    let key = ip_key.clone();
+    // Counted before the code is checked (and forgiven if it was right), so
+    // parallel guesses cannot slip past the limit.
+    let keys = vec![(ip_key.clone(), JOIN_FAILURES_PER_IP)];
     match state
         .store
-        .call(move |db| db.count_failures(&key, t - FAILURE_WINDOW_SECS))
+        .call(move |db| db.reserve_attempt(&keys, t - FAILURE_WINDOW_SECS, t))
         .await
     {
-        Ok(n) if n >= JOIN_FAILURES_PER_IP => {
+        Ok(false) => {
             return error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many wrong join codes from this address; wait 15 minutes",
             )
         }
-        Ok(_) => {}
+        Ok(true) => {}
         Err(e) => return internal(e),
     }
     let request: JoinRequest = match parse_body(body) {
@@ -137,9 +140,9 @@ pub(crate) async fn join(
         .store
         .call(move |db| {
             let Some(class) = db.class_by_code(&code, t)? else {
-                db.record_failure(&ip_key, t)?;
                 return Ok(None);
             };
+            db.release_attempt(&ip_key, t)?;
             db.create_device(class.id, &hash, &display_name, t)?;
             let seed = db.teacher_signing_seed(class.teacher_id)?;
             Ok(Some((class, seed)))

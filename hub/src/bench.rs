@@ -171,6 +171,7 @@ pub async fn run(database: &Database, options: BenchOptions) -> Result<()> {
                 extra_hosts: vec![],
                 idle_after_secs: 120,
                 tls: None,
+                trusted_proxies: vec![],
             };
             let app = router(store.clone(), addr, &config);
             tokio::spawn(async move {

@@ -44,6 +44,10 @@ enum Command {
         /// Show a student as idle after this many seconds without an event.
         #[arg(long, default_value_t = 120)]
         idle_after_secs: i64,
+        /// A load balancer's address (repeatable): behind it, per-address sign-in and
+        /// join limits key on the client address it adds to X-Forwarded-For.
+        #[arg(long = "trusted-proxy")]
+        trusted_proxies: Vec<std::net::IpAddr>,
         /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -177,6 +181,7 @@ fn main() -> Result<()> {
             allow_remote,
             hosts,
             idle_after_secs,
+            trusted_proxies,
             tls_cert,
             tls_key,
         } => {
@@ -193,6 +198,7 @@ fn main() -> Result<()> {
                     listen,
                     extra_hosts: hosts,
                     idle_after_secs,
+                    trusted_proxies,
                     tls,
                 },
             ))

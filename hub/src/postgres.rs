@@ -570,28 +570,38 @@ impl Db for PgDb {
             .map_err(|_| anyhow::anyhow!("teacher {teacher_id} has a corrupt signing key"))
     }
 
-    fn count_failures(&mut self, key: &str, since: i64) -> Result<u32> {
-        let row = self.query(
-            "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2",
-            &[&key, &since],
-        )?;
-        let n: i64 = row.first().context("COUNT answered no row")?.try_get(0)?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    fn reserve_attempt(&mut self, keys: &[(String, u32)], since: i64, now: i64) -> Result<bool> {
+        let mut tx = self.client()?.transaction()?;
+        // One advisory lock per key, taken in a fixed order (no deadlock between
+        // hubs), held to the commit: no other hub counts these keys in between.
+        let mut locked: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        locked.sort_unstable();
+        locked.dedup();
+        for key in &locked {
+            tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[key])?;
+        }
+        for (key, limit) in keys {
+            let n: i64 = tx
+                .query_one("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2", &[key, &since])?
+                .try_get(0)?;
+            if n >= i64::from(*limit) {
+                return Ok(false);
+            }
+        }
+        for (key, _) in keys {
+            // Old rows no longer count towards any limit.
+            tx.execute("DELETE FROM login_failures WHERE key = $1 AND at < $2", &[key, &(now - 86_400)])?;
+            tx.execute("INSERT INTO login_failures (key, at) VALUES ($1, $2)", &[key, &now])?;
+        }
+        tx.commit()?;
+        Ok(true)
     }
 
-    fn record_failure(&mut self, key: &str, now: i64) -> Result<()> {
-        // Old rows no longer count towards any limit; one transaction, so a
-        // failure is never recorded without the pruning or the other way round.
-        let mut tx = self.client()?.transaction()?;
-        tx.execute(
-            "DELETE FROM login_failures WHERE key = $1 AND at < $2",
-            &[&key, &(now - 86_400)],
+    fn release_attempt(&mut self, key: &str, at: i64) -> Result<()> {
+        self.execute(
+            "DELETE FROM login_failures WHERE ctid = (SELECT ctid FROM login_failures WHERE key = $1 AND at = $2 LIMIT 1)",
+            &[&key, &at],
         )?;
-        tx.execute(
-            "INSERT INTO login_failures (key, at) VALUES ($1, $2)",
-            &[&key, &now],
-        )?;
-        tx.commit()?;
         Ok(())
     }
 

@@ -1,14 +1,14 @@
 //! The HTTP server: configuration, the one routing table, and the layers
 //! every request passes (Host check, security headers).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,6 +30,9 @@ pub struct Config {
     pub idle_after_secs: i64,
     /// Serve HTTPS with this certificate chain and key (PEM files).
     pub tls: Option<TlsFiles>,
+    /// Load balancers whose `X-Forwarded-For` is believed (their own
+    /// address is what every request behind them comes from).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +47,54 @@ pub(crate) struct AppState {
     pub idle_after_secs: i64,
     /// Cookies get `Secure` when the hub serves TLS itself.
     pub secure_cookies: bool,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl AppState {
+    /// The address a request comes from, for per-address limits.
+    pub(crate) fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        client_ip(&self.trusted_proxies, peer, headers)
+    }
+}
+
+/// The peer's address, or, when the peer is a trusted proxy, the last address
+/// in `X-Forwarded-For` that is not a trusted proxy (what a client wrote
+/// further left could be forged). A malformed header is not believed at all.
+pub fn client_ip(trusted: &[IpAddr], peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if !trusted.contains(&peer.ip()) {
+        return peer.ip();
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|a| a.trim().parse::<IpAddr>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("test address");
+        let proxy: SocketAddr = "10.0.0.2:5000".parse().expect("test address");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 192.0.2.7, 10.0.0.3"));
+        // An untrusted peer: the header is ignored.
+        assert_eq!(client_ip(&[], proxy, &headers), proxy.ip());
+        // Behind two trusted proxies: the last address they did not add; the (forgeable) left part is skipped.
+        let trusted = [ip("10.0.0.2"), ip("10.0.0.3")];
+        assert_eq!(client_ip(&trusted, proxy, &headers), ip("192.0.2.7"));
+        // Malformed or missing: the proxy itself, so all such requests share one limit.
+        headers.insert("x-forwarded-for", HeaderValue::from_static("not an address"));
+        assert_eq!(client_ip(&trusted, proxy, &headers), proxy.ip());
+        assert_eq!(client_ip(&trusted, proxy, &HeaderMap::new()), proxy.ip());
+    }
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -88,6 +139,7 @@ pub fn router(store: Store, local: SocketAddr, config: &Config) -> Router {
         allowed_hosts: allowed_hosts(local, &config.extra_hosts),
         idle_after_secs: config.idle_after_secs,
         secure_cookies: config.tls.is_some(),
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     let api = Router::new()
         .route(

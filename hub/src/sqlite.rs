@@ -373,23 +373,33 @@ impl Db for SqliteDb {
             .map_err(|_| anyhow::anyhow!("teacher {teacher_id} has a corrupt signing key"))
     }
 
-    fn count_failures(&mut self, key: &str, since: i64) -> Result<u32> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM login_failures WHERE key = ?1 AND at >= ?2",
-            params![key, since],
-            |r| r.get(0),
-        )?)
+    fn reserve_attempt(&mut self, keys: &[(String, u32)], since: i64, now: i64) -> Result<bool> {
+        // IMMEDIATE: the write lock is taken before counting, so another
+        // connection to this file cannot count in between.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (key, limit) in keys {
+            let n: u32 = tx.query_row(
+                "SELECT COUNT(*) FROM login_failures WHERE key = ?1 AND at >= ?2",
+                params![key, since],
+                |r| r.get(0),
+            )?;
+            if n >= *limit {
+                return Ok(false);
+            }
+        }
+        for (key, _) in keys {
+            // Old rows no longer count towards any limit.
+            tx.execute("DELETE FROM login_failures WHERE key = ?1 AND at < ?2", params![key, now - 86_400])?;
+            tx.execute("INSERT INTO login_failures (key, at) VALUES (?1, ?2)", params![key, now])?;
+        }
+        tx.commit()?;
+        Ok(true)
     }
 
-    fn record_failure(&mut self, key: &str, now: i64) -> Result<()> {
-        // Old rows no longer count towards any limit.
+    fn release_attempt(&mut self, key: &str, at: i64) -> Result<()> {
         self.conn.execute(
-            "DELETE FROM login_failures WHERE key = ?1 AND at < ?2",
-            params![key, now - 86_400],
-        )?;
-        self.conn.execute(
-            "INSERT INTO login_failures (key, at) VALUES (?1, ?2)",
-            params![key, now],
+            "DELETE FROM login_failures WHERE rowid = (SELECT rowid FROM login_failures WHERE key = ?1 AND at = ?2 LIMIT 1)",
+            params![key, at],
         )?;
         Ok(())
     }

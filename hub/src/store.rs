@@ -226,8 +226,15 @@ pub trait Db: Send {
     fn teacher_by_name(&mut self, name: &str) -> Result<Option<Teacher>>;
     fn teacher_signing_seed(&mut self, teacher_id: i64) -> Result<[u8; 32]>;
 
-    fn count_failures(&mut self, key: &str, since: i64) -> Result<u32>;
-    fn record_failure(&mut self, key: &str, now: i64) -> Result<()>;
+    /// Counts one attempt (a sign-in or a join) against every `(key, limit)`,
+    /// unless some key already holds `limit` attempts since `since`: then
+    /// nothing is counted and the answer is false. Check and count are one
+    /// atomic step, across hub processes too, so guesses sent at the same
+    /// moment cannot overshoot a limit. A failed attempt stays counted.
+    fn reserve_attempt(&mut self, keys: &[(String, u32)], since: i64, now: i64) -> Result<bool>;
+    /// Forgets one attempt counted at `at` under `key` (it succeeded).
+    fn release_attempt(&mut self, key: &str, at: i64) -> Result<()>;
+    /// Forgets every attempt under `key` (the account signed in).
     fn clear_failures(&mut self, key: &str) -> Result<()>;
 
     fn create_session(

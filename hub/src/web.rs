@@ -174,32 +174,32 @@ pub(crate) async fn login(
         return forbidden_csrf();
     }
     let account_key = format!("login:account:{}", form.name.trim());
-    let ip_key = format!("login:ip:{}", peer.ip());
+    let ip_key = format!("login:ip:{}", state.client_ip(peer, &headers));
     let t = now();
-    let (a, i) = (account_key.clone(), ip_key.clone());
+    let keys = vec![(account_key.clone(), FAILURES_PER_ACCOUNT), (ip_key.clone(), FAILURES_PER_IP)];
     let name = form.name.trim().to_string();
+    // The attempt is counted before the password is checked (and forgiven if
+    // it was right), so parallel guesses cannot slip past the limit.
     let looked_up = state
         .store
         .call(move |db| {
-            let since = t - FAILURE_WINDOW_SECS;
-            Ok((
-                db.count_failures(&a, since)?,
-                db.count_failures(&i, since)?,
-                db.teacher_by_name(&name)?,
-            ))
+            if !db.reserve_attempt(&keys, t - FAILURE_WINDOW_SECS, t)? {
+                return Ok(None);
+            }
+            Ok(Some(db.teacher_by_name(&name)?))
         })
         .await;
-    let (account_failures, ip_failures, teacher) = match looked_up {
-        Ok(v) => v,
+    let teacher = match looked_up {
+        Ok(Some(teacher)) => teacher,
+        Ok(None) => {
+            let mut response = login_form(&state, Some(
+                "Too many failed sign-ins. Sign-in is paused for 15 minutes for this account or this computer.",
+            ));
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return response;
+        }
         Err(e) => return internal(e),
     };
-    if account_failures >= FAILURES_PER_ACCOUNT || ip_failures >= FAILURES_PER_IP {
-        let mut response = login_form(&state, Some(
-            "Too many failed sign-ins. Sign-in is paused for 15 minutes for this account or this computer.",
-        ));
-        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return response;
-    }
     let hash = teacher
         .as_ref()
         .map(|t| t.password_hash.clone())
@@ -211,16 +211,6 @@ pub(crate) async fn login(
     let teacher = match (ok, teacher) {
         (true, Some(teacher)) => teacher,
         _ => {
-            let recorded = state
-                .store
-                .call(move |db| {
-                    db.record_failure(&account_key, t)?;
-                    db.record_failure(&ip_key, t)
-                })
-                .await;
-            if let Err(e) = recorded {
-                return internal(e);
-            }
             let mut response = login_form(&state, Some("Wrong name or password."));
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             return response;
@@ -234,6 +224,7 @@ pub(crate) async fn login(
         .store
         .call(move |db| {
             db.clear_failures(&account_key)?;
+            db.release_attempt(&ip_key, t)?;
             db.create_session(&hash, teacher.id, &csrf, t + SESSION_SECS)
         })
         .await;

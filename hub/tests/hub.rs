@@ -548,8 +548,41 @@ fn sign_in_is_rate_limited_per_account() {
     let r = hub.try_login("ada", PASSWORD);
     assert_eq!(r.status, 429);
     assert!(r.cookie("pencil_hub_session").is_none());
-    // ...while another account on the same computer still signs in.
-    hub.login("ben");
+    // ...while another account on the same computer still signs in, again and
+    // again: a sign-in that succeeds does not count towards the computer's limit.
+    for _ in 0..16 {
+        hub.login("ben");
+    }
+}
+
+fn guesses_sent_at_once_cannot_overshoot_the_sign_in_limit() {
+    let hub = Hub::start(&[]);
+    hub.add_teacher("ada");
+    // Each guess with its own sign-in page (cookie and CSRF token), then all at once.
+    let forms: Vec<(String, String)> = (0..16)
+        .map(|_| {
+            let page = hub.get("/login", "");
+            (page.cookie("pencil_hub_login").unwrap(), csrf_of(&page.body))
+        })
+        .collect();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(forms.len()));
+    let guesses: Vec<_> = forms
+        .into_iter()
+        .map(|(cookie, csrf)| {
+            let (start, url) = (start.clone(), format!("{}/login", hub.base));
+            std::thread::spawn(move || {
+                let agent: ureq::Agent =
+                    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+                start.wait();
+                let form = [("name", "ada"), ("password", "wrong password!"), ("csrf", csrf.as_str())];
+                agent.post(url).header("Cookie", &cookie).send_form(form).unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses.iter().filter(|&&s| s == 401).count(), 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 11, "{statuses:?}");
 }
 
 fn malformed_and_oversized_requests_get_clear_json_errors() {
@@ -805,6 +838,42 @@ fn guessing_from_one_address_is_limited_across_accounts_and_join_codes() {
         .contains("wait 15 minutes"));
 }
 
+fn behind_a_trusted_proxy_join_limits_key_on_the_forwarded_address() {
+    let join_from = |hub: &Hub, from: &str, code: &str| {
+        let body = json!({"code": code, "display_name": "Ann"}).to_string();
+        let r = hub
+            .agent
+            .post(format!("{}/api/v1/join", hub.base))
+            .header("Content-Type", "application/json")
+            .header("X-Forwarded-For", from)
+            .send(body.as_bytes())
+            .unwrap();
+        r.status().as_u16()
+    };
+    // The test connects from 127.0.0.1: the trusted load balancer here.
+    let hub = Hub::start(&["--trusted-proxy", "127.0.0.1"]);
+    hub.add_teacher("ada");
+    let session = hub.login("ada");
+    let (_, code) = hub.create_class(&session, "A");
+    for i in 0..20 {
+        assert_eq!(join_from(&hub, "192.0.2.7", &format!("ZZZZ{i:02}")), 404);
+    }
+    assert_eq!(join_from(&hub, "192.0.2.7", &code), 429, "this student's address is paused");
+    assert_eq!(join_from(&hub, "192.0.2.8", &code), 200, "another student behind the balancer is not");
+    // A client cannot escape its pause by writing its own X-Forwarded-For in front.
+    assert_eq!(join_from(&hub, "198.51.100.1, 192.0.2.7", &code), 429);
+
+    // Without --trusted-proxy the header is not believed: changing it does not help a guesser.
+    let hub = Hub::start(&[]);
+    hub.add_teacher("ada");
+    let session = hub.login("ada");
+    let (_, code) = hub.create_class(&session, "A");
+    for i in 0..20 {
+        assert_eq!(join_from(&hub, &format!("203.0.113.{i}"), &format!("ZZZZ{i:02}")), 404);
+    }
+    assert_eq!(join_from(&hub, "203.0.113.99", &code), 429);
+}
+
 fn teacher_add_refuses_duplicates_short_passwords_and_a_missing_terminal() {
     let site = Site::new();
     let add = |name: &str, password: Option<&str>| {
@@ -996,10 +1065,12 @@ both!(
     teacher_publishes_a_signed_policy_and_sees_a_student_once_per_event,
     a_token_or_session_reaches_only_its_own_class,
     sign_in_is_rate_limited_per_account,
+    guesses_sent_at_once_cannot_overshoot_the_sign_in_limit,
     malformed_and_oversized_requests_get_clear_json_errors,
     wrong_host_header_is_refused,
     a_hub_killed_mid_ingest_keeps_every_acknowledged_event,
     guessing_from_one_address_is_limited_across_accounts_and_join_codes,
+    behind_a_trusted_proxy_join_limits_key_on_the_forwarded_address,
     teacher_add_refuses_duplicates_short_passwords_and_a_missing_terminal,
     with_a_certificate_the_hub_serves_tls_and_marks_cookies_secure,
     a_raised_hand_reaches_only_its_teacher_and_the_reply_only_its_student,
