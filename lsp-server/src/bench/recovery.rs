@@ -97,6 +97,10 @@ struct Case {
     history: Vec<String>,
     code: String,
     target: String,
+    /// The student's own recovery: the trace's next state that runs (for a
+    /// mutant, the original again). A nearer target than the final program,
+    /// which can lie many edits past the failing state.
+    next: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -106,6 +110,9 @@ struct Row {
     runs: usize,
     exact: usize,
     toward: usize,
+    /// Against [`Case::next`].
+    exact_next: usize,
+    toward_next: usize,
     deletes: usize,
     lines: Vec<usize>,
     first_ms: Vec<f64>,
@@ -118,6 +125,8 @@ impl Row {
         self.runs += other.runs;
         self.exact += other.exact;
         self.toward += other.toward;
+        self.exact_next += other.exact_next;
+        self.toward_next += other.toward_next;
         self.deletes += other.deletes;
         self.lines.extend(&other.lines);
         self.first_ms.extend(&other.first_ms);
@@ -183,6 +192,8 @@ fn corpus_cases(args: &BenchArgs, corpus: &Corpus, split: &Split, checker: &Chec
             .collect();
         let Some(k) = rng.pick(&failing) else { continue };
         let code = trace.programs[k].code.clone();
+        // The final program runs, so some later state does.
+        let next = trace.programs[k + 1..].iter().map(|p| &p.code).find(|c| runs(checker, c)).unwrap_or(target).clone();
         let kind = checker
             .check_blocking(&format!("{code}\n"))
             .ok()
@@ -197,6 +208,7 @@ fn corpus_cases(args: &BenchArgs, corpus: &Corpus, split: &Split, checker: &Chec
             history: trace.programs[..k].iter().map(|p| p.code.clone()).collect(),
             code,
             target: target.clone(),
+            next,
         });
     }
     out
@@ -232,6 +244,7 @@ fn mutant_cases(args: &BenchArgs, split: &Split, checker: &Checker) -> Result<(V
                     history: Vec::new(),
                     code: mutant,
                     target: label.code.clone(),
+                    next: label.code.clone(),
                 });
             }
         }
@@ -293,11 +306,19 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         row.n += 1;
         let any_runs = outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs);
         let away = outcome.fixes.first().is_some_and(|f| program_distance(&f.fix.new_code, &case.target) >= program_distance(&case.code, &case.target));
-        if let Some(file) = unfixed.as_mut().filter(|_| !any_runs || away) {
+        let deletes = outcome.fixes.first().is_some_and(|f| !deleted_lines(&case.code, &f.fix.new_code).is_empty());
+        if let Some(file) = unfixed.as_mut().filter(|_| !any_runs || away || deletes) {
             let error = outcome.verdict.as_ref().and_then(|v| v.error.clone());
             let first = outcome.fixes.first().map(|f| f.fix.new_code.clone());
-            let why = if any_runs { "first fix does not move toward the target" } else { "no running fix" };
-            let record = serde_json::json!({ "half": case.half.as_str(), "kind": case.kind, "why": why, "error": error, "code": case.code, "target": case.target, "first_fix": first });
+            let why = if !any_runs {
+                "no running fix"
+            } else if away {
+                "first fix does not move toward the target"
+            } else {
+                "first fix deletes a line"
+            };
+            let others: Vec<&str> = outcome.fixes.iter().skip(1).map(|f| f.fix.title.as_str()).collect();
+            let record = serde_json::json!({ "half": case.half.as_str(), "kind": case.kind, "why": why, "error": error, "code": case.code, "target": case.target, "next": case.next, "first_fix": first, "first_title": outcome.fixes.first().map(|f| f.fix.title.clone()), "other_fixes": others });
             writeln!(file, "{record}")?;
         }
         let Some(first) = outcome.fixes.first() else { continue };
@@ -305,6 +326,8 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         row.runs += usize::from(outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs));
         row.exact += usize::from(first.fix.new_code.trim_end() == case.target.trim_end());
         row.toward += usize::from(program_distance(&first.fix.new_code, &case.target) < program_distance(&case.code, &case.target));
+        row.exact_next += usize::from(first.fix.new_code.trim_end() == case.next.trim_end());
+        row.toward_next += usize::from(program_distance(&first.fix.new_code, &case.next) < program_distance(&case.code, &case.next));
         row.deletes += usize::from(!deleted_lines(&case.code, &first.fix.new_code).is_empty());
         row.lines.push(lines_touched(&case.code, &first.fix.new_code));
         row.first_ms.push(outcome.timings.run_ms + outcome.timings.fixes_ms);
@@ -327,7 +350,7 @@ fn input(student: &str, title: &str, code: &str) -> RunInput {
 fn report(out: &mut dyn Write, rows: &BTreeMap<(Half, u8, String), Row>) -> Result<(), BenchError> {
     writeln!(
         out,
-        "columns: n | offered a fix | a fix runs | first fix restores the target exactly | first fix moves toward the target (edit distance) | first fix deletes a line | median lines touched | time to first fix p50 / p90 (run + fix search)"
+        "columns: n | offered a fix | a fix runs | first fix restores the target exactly | first fix moves toward the target (edit distance) | the same two against the trace's next state that runs (the student's own recovery; for mutants the original) | first fix deletes a line | median lines touched | time to first fix p50 / p90 (run + fix search)"
     )?;
     for half in [Half::Tune, Half::HeldOut] {
         writeln!(out, "== {} half", half.as_str())?;
@@ -356,12 +379,14 @@ fn line(out: &mut dyn Write, label: &str, row: &Row) -> std::io::Result<()> {
     let median = lines.get(lines.len() / 2).map_or("-".to_string(), |m| m.to_string());
     writeln!(
         out,
-        "    {label:<28} n {:>4} | offered {:>5.1}% | runs {:>5.1}% | exact {:>5.1}% | toward {:>5.1}% | deletes {:>5.1}% | lines {median:>2} | first fix p50 {:>6.1} ms, p90 {:>6.1} ms",
+        "    {label:<28} n {:>4} | offered {:>5.1}% | runs {:>5.1}% | exact {:>5.1}% | toward {:>5.1}% | next state: exact {:>5.1}%, toward {:>5.1}% | deletes {:>5.1}% | lines {median:>2} | first fix p50 {:>6.1} ms, p90 {:>6.1} ms",
         row.n,
         pct(row.offered),
         pct(row.runs),
         pct(row.exact),
         pct(row.toward),
+        pct(row.exact_next),
+        pct(row.toward_next),
         pct(row.deletes),
         percentile(&ms, 50.0),
         percentile(&ms, 90.0),

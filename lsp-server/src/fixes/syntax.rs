@@ -30,6 +30,12 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
         out.extend(drop_dangling_end(&lines, at));
         out.extend(join_empty_call(&lines, at));
     }
+    if message.starts_with("unexpected ,") {
+        out.extend(join_spaced_call(&lines, at));
+    }
+    if message.starts_with("unexpected '") || message.starts_with("unexpected \"") {
+        out.extend(space_before_string(&lines, at));
+    }
     if message.contains("unexpected newline") {
         out.extend(indent_body(&lines, at));
     }
@@ -112,10 +118,24 @@ fn realign_else(lines: &[&str], at: usize) -> Option<Fix> {
         let i = indent_of(l);
         (i.len() < own.len() && (t.starts_with("if ") || t.starts_with("unless "))).then_some(i)
     })?;
+    // Its block moves with it, so the body keeps the depth the student gives
+    // every other block.
+    let shift = own.len() - target.len();
+    let mut replaced = vec![(at, format!("{target}{rest}"))];
+    for (i, body) in lines.iter().enumerate().skip(at + 1) {
+        let indent = indent_of(body);
+        if body.trim().is_empty() {
+            continue;
+        }
+        if indent.len() <= own.len() || indent.contains('\t') || own.contains('\t') {
+            break;
+        }
+        replaced.push((i, body[shift..].to_string()));
+    }
     Some(Fix {
         rule: Rule::Syntax,
-        title: format!("Line up the `else` on line {} with its `if`", at + 1),
-        new_code: rebuild(lines, &[(at, format!("{target}{rest}"))]),
+        title: format!("Line up the `else` on line {} (and its block) with its `if`", at + 1),
+        new_code: rebuild(lines, &replaced),
     })
 }
 
@@ -156,6 +176,93 @@ fn join_empty_call(lines: &[&str], at: usize) -> Option<Fix> {
         title: format!("Write the call on line {} without a space before `()`", at + 1),
         new_code: rebuild(lines, &[(at, new)]),
     })
+}
+
+/// Words that may stand before a parenthesis without calling anything.
+const NOT_CALLABLE: &[&str] = &[
+    "if", "unless", "while", "until", "for", "return", "and", "or", "not", "in", "of", "is", "isnt", "when", "then",
+    "else", "new", "typeof", "delete", "throw", "switch", "by", "await", "yield",
+];
+
+/// `polygon (orange, 25, 6)`: with a space, CoffeeScript reads the parenthesis as
+/// one argument, a comma expression it refuses. Call the function with the list
+/// instead: `polygon(orange, 25, 6)`.
+fn join_spaced_call(lines: &[&str], at: usize) -> Option<Fix> {
+    let line = lines[at];
+    let bytes = line.as_bytes();
+    let mut search = 0;
+    while let Some(rel) = line[search..].find(" (") {
+        let space = search + rel;
+        search = space + 2;
+        let name_start = line[..space].rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$' || c == '.')).map_or(0, |i| i + 1);
+        let name = &line[name_start..space];
+        let last = name.rsplit('.').next().unwrap_or(name);
+        if last.is_empty() || last.starts_with(|c: char| c.is_ascii_digit()) || NOT_CALLABLE.contains(&last) {
+            continue;
+        }
+        // The parenthesis must close on this line with a comma at its own depth.
+        let mut depth = 0i32;
+        let mut top_comma = false;
+        let mut closed = false;
+        for &b in &bytes[space + 1..] {
+            match b {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        closed = true;
+                        break;
+                    }
+                }
+                b',' if depth == 1 => top_comma = true,
+                _ => {}
+            }
+        }
+        if !(closed && top_comma) {
+            continue;
+        }
+        let new = format!("{}{}", &line[..space], &line[space + 1..]);
+        return Some(Fix {
+            rule: Rule::Syntax,
+            title: format!("Write the call to `{last}` on line {} without a space before `(`", at + 1),
+            new_code: rebuild(lines, &[(at, new)]),
+        });
+    }
+    None
+}
+
+/// `wear'gold star'`: a command written against its text reads as one odd token.
+/// Put the space back between the name and the quote.
+fn space_before_string(lines: &[&str], at: usize) -> Option<Fix> {
+    let line = lines[at];
+    let mut in_string: Option<char> = None;
+    let mut prev: Option<char> = None;
+    for (i, c) in line.char_indices() {
+        match in_string {
+            Some(q) if c == q => in_string = None,
+            Some(_) => {}
+            None if c == '#' => break,
+            None if c == '\'' || c == '"' => {
+                if prev.is_some_and(|p| p.is_alphanumeric() || p == '_') {
+                    let word_start = line[..i].rfind(|ch: char| !(ch.is_alphanumeric() || ch == '_' || ch == '$' || ch == '.')).map_or(0, |k| k + 1);
+                    let word = &line[word_start..i];
+                    if word.starts_with(|ch: char| ch.is_ascii_digit()) {
+                        return None;
+                    }
+                    let new = format!("{} {}", &line[..i], &line[i..]);
+                    return Some(Fix {
+                        rule: Rule::Syntax,
+                        title: format!("Put a space between `{word}` and its text on line {}", at + 1),
+                        new_code: rebuild(lines, &[(at, new)]),
+                    });
+                }
+                in_string = Some(c);
+            }
+            None => {}
+        }
+        prev = Some(c);
+    }
+    None
 }
 
 /// Appends the missing closing bracket to the nearest line (from the error upwards)
@@ -448,6 +555,27 @@ mod tests {
     }
 
     #[test]
+    fn a_call_written_with_a_space_before_its_argument_list_is_joined() {
+        assert_eq!(
+            fixes("bk 50\npolygon (orange, 25, 6)\n", "unexpected ,", 2, Some(17)),
+            vec!["bk 50\npolygon(orange, 25, 6)\n"]
+        );
+        assert_eq!(fixes("t.dot (red, 10)\n", "unexpected ,", 1, None), vec!["t.dot(red, 10)\n"]);
+        // One argument in parentheses is fine CoffeeScript; keywords call nothing.
+        assert!(fixes("fd (50)\nif (a, b)\n", "unexpected ,", 2, None).iter().all(|f| !f.contains("if(")));
+        assert!(fixes("fd (50)\n", "unexpected ,", 1, None).is_empty());
+    }
+
+    #[test]
+    fn a_command_written_against_its_string_gets_its_space() {
+        assert_eq!(fixes("fill gold\nwear'gold star'\n", "unexpected 'gold star'", 2, None), vec!["fill gold\nwear 'gold star'\n"]);
+        assert_eq!(fixes("write\"hi\" # a\"b\n", "unexpected \"hi\"", 1, None), vec!["write \"hi\" # a\"b\n"]);
+        // Inside a string or after a number, nothing is split.
+        assert!(fixes("write 'it''s'\n", "unexpected 's'", 1, None).iter().all(|f| f != "write 'it' 's'\n"));
+        assert!(fixes("x = 3'a'\n", "unexpected 'a'", 1, None).iter().all(|f| !f.contains("3 'a'")));
+    }
+
+    #[test]
     fn over_indented_blocks_move_back() {
         assert_eq!(fixes("pen red\n  fd 100\n", "unexpected indentation", 2, None), vec!["pen red\nfd 100\n"]);
         assert_eq!(
@@ -486,6 +614,9 @@ mod tests {
         let code = "if x\n  write 1\n  else\n  write 2\n";
         assert!(fixes(code, "unexpected indentation", 3, Some(3)).contains(&"if x\n  write 1\nelse\n  write 2\n".to_string()));
         assert!(fixes(code, "unexpected indentation", 2, Some(10)).contains(&"if x\n  write 1\nelse\n  write 2\n".to_string()));
+        // Its block comes along, keeping the student's two-space depth.
+        let code = "if x\n  write 1\n    else\n      write 2\n\n      fd 3\nrt 9\n";
+        assert!(fixes(code, "unexpected indentation", 3, None).contains(&"if x\n  write 1\nelse\n  write 2\n\n  fd 3\nrt 9\n".to_string()));
         assert!(fixes("fd 10\nrt x +\n", "unexpected newline", 2, None).contains(&"fd 10\nrt x\n".to_string()));
         assert!(!fixes("pen color\n", "unexpected newline", 1, None).iter().any(|c| c.contains("pen col\n")));
         assert!(fixes("fd 30; dot ()\n", "unexpected )", 1, Some(13)).contains(&"fd 30; dot()\n".to_string()));
