@@ -3,7 +3,8 @@
 //! (a "tune" half to write rules on, a "held-out" half to report); on each half it
 //! runs, through the same pipeline the editor's Run and code action use:
 //! - failing programs of the public traces, with the student's final program (when
-//!   it runs) as the target;
+//!   it runs) as the target, and also the trace's next state that runs (the
+//!   student's own recovery, often many fewer edits away than the final program);
 //! - student-like mistakes planted in programs the real runtime ran
 //!   (`shared/data/oracle`), each kept only if the sandbox fails it, with the
 //!   original as the target.
