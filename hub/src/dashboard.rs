@@ -4,7 +4,7 @@
 //! each kind of hint was followed by a recovery. Plain data in, plain data
 //! out, so every rule here is tested without a server or a database.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::store::{DeviceSummary, EventRow, HandRow};
 
@@ -234,7 +234,7 @@ fn help_next(tiles: &[Tile], now: i64) -> Vec<HelpNext> {
 }
 
 fn error_counts(events: &[EventRow]) -> Vec<ErrorCount> {
-    let mut counts: BTreeMap<&str, (usize, std::collections::BTreeSet<i64>)> = BTreeMap::new();
+    let mut counts: BTreeMap<&str, (usize, BTreeSet<i64>)> = BTreeMap::new();
     for e in events.iter().filter(|e| is_failure(&e.status)) {
         let class = e.error_class.as_deref().unwrap_or(if e.status == "timeout" { "timeout" } else { "other" });
         let entry = counts.entry(class).or_default();
@@ -250,21 +250,27 @@ fn error_counts(events: &[EventRow]) -> Vec<ErrorCount> {
 }
 
 fn title_progress(events: &[EventRow]) -> Vec<TitleProgress> {
-    // title -> (first seen, started, succeeded, runs)
-    let mut titles: HashMap<&str, (i64, std::collections::HashSet<i64>, std::collections::HashSet<i64>, usize)> =
-        HashMap::new();
+    /// One title as the events are read: when the class first ran it, who ran it, who succeeded.
+    #[derive(Default)]
+    struct Seen {
+        first: i64,
+        started: HashSet<i64>,
+        succeeded: HashSet<i64>,
+        runs: usize,
+    }
+    let mut titles: HashMap<&str, Seen> = HashMap::new();
     for e in events {
-        let entry = titles.entry(&e.title).or_insert_with(|| (e.seq, Default::default(), Default::default(), 0));
-        entry.1.insert(e.device_id);
+        let entry = titles.entry(&e.title).or_insert_with(|| Seen { first: e.seq, ..Seen::default() });
+        entry.started.insert(e.device_id);
         if e.status == "ok" {
-            entry.2.insert(e.device_id);
+            entry.succeeded.insert(e.device_id);
         }
-        entry.3 += 1;
+        entry.runs += 1;
     }
     let mut out: Vec<(i64, TitleProgress)> = titles
         .into_iter()
-        .map(|(title, (first, started, ok, runs))| {
-            (first, TitleProgress { title: title.to_string(), started: started.len(), succeeded: ok.len(), runs })
+        .map(|(title, t)| {
+            (t.first, TitleProgress { title: title.to_string(), started: t.started.len(), succeeded: t.succeeded.len(), runs: t.runs })
         })
         .collect();
     // In the order the class met them, as an assignment list reads.

@@ -75,28 +75,6 @@ pub fn client_ip(trusted: &[IpAddr], peer: SocketAddr, headers: &HeaderMap) -> I
     forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer.ip())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
-        let ip = |s: &str| s.parse::<IpAddr>().expect("test address");
-        let proxy: SocketAddr = "10.0.0.2:5000".parse().expect("test address");
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 192.0.2.7, 10.0.0.3"));
-        // An untrusted peer: the header is ignored.
-        assert_eq!(client_ip(&[], proxy, &headers), proxy.ip());
-        // Behind two trusted proxies: the last address they did not add; the (forgeable) left part is skipped.
-        let trusted = [ip("10.0.0.2"), ip("10.0.0.3")];
-        assert_eq!(client_ip(&trusted, proxy, &headers), ip("192.0.2.7"));
-        // Malformed or missing: the proxy itself, so all such requests share one limit.
-        headers.insert("x-forwarded-for", HeaderValue::from_static("not an address"));
-        assert_eq!(client_ip(&trusted, proxy, &headers), proxy.ip());
-        assert_eq!(client_ip(&trusted, proxy, &HeaderMap::new()), proxy.ip());
-    }
-}
-
 pub(crate) type SharedState = Arc<AppState>;
 
 pub(crate) fn now() -> i64 {
@@ -308,5 +286,27 @@ pub async fn serve(store: Store, config: Config) -> Result<()> {
                 tracing::debug!("connection from {peer}: {e}");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("test address");
+        let proxy: SocketAddr = "10.0.0.2:5000".parse().expect("test address");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 192.0.2.7, 10.0.0.3"));
+        // An untrusted peer: the header is ignored.
+        assert_eq!(client_ip(&[], proxy, &headers), proxy.ip());
+        // Behind two trusted proxies: the last address they did not add; the (forgeable) left part is skipped.
+        let trusted = [ip("10.0.0.2"), ip("10.0.0.3")];
+        assert_eq!(client_ip(&trusted, proxy, &headers), ip("192.0.2.7"));
+        // Malformed or missing: the proxy itself, so all such requests share one limit.
+        headers.insert("x-forwarded-for", HeaderValue::from_static("not an address"));
+        assert_eq!(client_ip(&trusted, proxy, &headers), proxy.ip());
+        assert_eq!(client_ip(&trusted, proxy, &HeaderMap::new()), proxy.ip());
     }
 }

@@ -559,7 +559,7 @@ fn titles_html(view: &ClassView) -> String {
         .titles
         .iter()
         .map(|p| {
-            let pct = if p.started == 0 { 0 } else { p.succeeded * 100 / p.started };
+            let pct = (p.succeeded * 100).checked_div(p.started).unwrap_or(0);
             format!(
                 "<tr><td>{}</td><td>{} / {}</td><td><meter min=\"0\" max=\"100\" value=\"{pct}\"></meter></td><td>{}</td></tr>",
                 esc(&p.title),
