@@ -19,6 +19,9 @@ use support::LspClient;
 
 const PASSWORD: &str = "correct horse battery";
 
+/// A hand as the hub's table holds it: (hand id, title, program, message, trace JSON).
+type StoredHand = (String, String, String, Option<String>, Option<String>);
+
 fn hub_bin() -> PathBuf {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/pencil-hub");
     assert!(bin.exists(), "{} is missing: build it first with `cargo build -p pencil-hub`", bin.display());
@@ -151,7 +154,7 @@ impl Hub {
     }
 
     /// The hub's stored hands: (hand id, title, program, message, trace JSON).
-    fn hands(&self) -> Vec<(String, String, String, Option<String>, Option<String>)> {
+    fn hands(&self) -> Vec<StoredHand> {
         let db = rusqlite::Connection::open_with_flags(self.data.join("hub.sqlite3"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         let mut stmt = db.prepare("SELECT hand_id, title, program, message, trace_json FROM hands ORDER BY seq").unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))

@@ -390,7 +390,8 @@ mod tests {
         use HintKind::{RiskFlag, RuleFix, StyleFix};
         use HintOutcome::{Accepted, Dismissed, Shown};
         // (hints since the last run, in order) -> what the next run's event says.
-        let cases: &[(&[PendingHint], Option<(HintOutcome, HintKind)>)] = &[
+        type Case<'a> = (&'a [PendingHint], Option<(HintOutcome, HintKind)>);
+        let cases: &[Case] = &[
             (&[], None),
             (&[hint(Shown, RuleFix)], Some((Dismissed, RuleFix))),
             (&[hint(Shown, StyleFix), hint(Accepted, StyleFix)], Some((Accepted, StyleFix))),
