@@ -9,6 +9,7 @@
 pub mod adapt;
 pub mod mutants;
 pub mod recovery;
+pub mod style;
 
 use crate::checker::Checker;
 use crate::coach::style_fix::{request_seed, HintSize};
@@ -36,10 +37,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// At most this many `error` programs get a "Fix in my style" search (each samples
-    /// and checks `--samples` programs; the first ones in sampling order).
+    /// and checks `--samples` programs a round, rounds until one runs; the first ones in sampling order).
     #[arg(long, default_value_t = 120)]
     pub model_errors: usize,
-    /// Continuations sampled per "Fix in my style" search.
+    /// Continuations sampled per "Fix in my style" round.
     #[arg(long, default_value_t = crate::session::DEFAULT_FIX_SAMPLES)]
     pub samples: usize,
     /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing
@@ -72,6 +73,46 @@ pub struct BenchArgs {
     /// vector from k = 1, 4, 10 of the `--corpus` student's traces with the most traces.
     #[arg(long)]
     pub adapt: bool,
+    /// Skip this many traces before the evenly spaced sample (a different, disjoint set
+    /// of programs when below the spacing, the corpus size over `--traces`).
+    #[arg(long, default_value_t = 0)]
+    pub trace_offset: usize,
+    /// Instead: only the "Fix in my style" searches of the first `--model-errors`
+    /// failing programs, every sample classified, one JSON line per search in this file.
+    #[arg(long)]
+    pub style_dump: Option<PathBuf>,
+    /// With `--style-dump`: sampling temperature (default: the server's).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// With `--style-dump`: nucleus (default: the server's).
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// With `--style-dump`: the prompt's time gap in seconds (default: the small hint size's).
+    #[arg(long)]
+    pub gap: Option<u32>,
+    /// With `--style-dump`: sample whole states as before (no kept lines above the error, no splicing).
+    #[arg(long)]
+    pub whole_state: bool,
+    /// With `--style-dump`: sample with the strong student's vector.
+    #[arg(long)]
+    pub vector_strong: bool,
+}
+
+/// The bench's programs: (kind: 0 mid-trace / 1 last, trace, index of the program in
+/// the trace) of `--traces` traces evenly spaced through the corpus after `--trace-offset`.
+pub(crate) fn select_programs<'a>(traces: &'a [pencil_core::Trace], args: &BenchArgs) -> Vec<(usize, &'a pencil_core::Trace, usize)> {
+    let step = (traces.len() / args.traces.max(1)).max(1);
+    let mut programs = Vec::new();
+    for trace in traces.iter().skip(args.trace_offset).step_by(step).take(args.traces) {
+        let len = trace.programs.len();
+        if len > 1 {
+            programs.push((0, trace, (len - 1) / 2));
+        }
+        if len > 0 {
+            programs.push((1, trace, len - 1));
+        }
+    }
+    programs
 }
 
 /// Why the benchmark could not run.
@@ -156,20 +197,11 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
     if args.adapt {
         return adapt::bench_adapt(args, out);
     }
-    let corpus = read_corpus(&args.corpus, ReadOptions { skip_bad: true })?;
-    let traces = &corpus.traces;
-    let step = (traces.len() / args.traces.max(1)).max(1);
-    // (kind: 0 mid-trace / 1 last, trace, index of the program in the trace)
-    let mut programs: Vec<(usize, &pencil_core::Trace, usize)> = Vec::new();
-    for trace in traces.iter().step_by(step).take(args.traces) {
-        let len = trace.programs.len();
-        if len > 1 {
-            programs.push((0, trace, (len - 1) / 2));
-        }
-        if len > 0 {
-            programs.push((1, trace, len - 1));
-        }
+    if args.style_dump.is_some() {
+        return style::bench_style(args, out);
     }
+    let corpus = read_corpus(&args.corpus, ReadOptions { skip_bad: true })?;
+    let programs = select_programs(&corpus.traces, args);
     let dir = tempfile::tempdir()?;
     let (store, _) = StoreHandle::open(dir.path())?;
     let checker = Checker::start(crate::checker::student_sandbox_config())?;
@@ -467,7 +499,7 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
         let sum = |a: [usize; 2]| a[0] + a[1];
         writeln!(
             out,
-            "\"Fix in my style\" over {searched} error programs ({} samples each): {} sampled ({} cut off by the token budget or context), {} distinct new programs, {} ran",
+            "\"Fix in my style\" over {searched} error programs ({} samples a round, rounds until one runs): {} sampled ({} gave no program: cut off and never back on the student's), {} distinct new programs, {} ran",
             args.samples, tally.samples, tally.cut_off, tally.candidates, tally.running
         )?;
         for (problem, count) in &tally.search_problems {

@@ -308,7 +308,8 @@ pub struct StyleSearch {
     pub fixes: Vec<StyleFix>,
     /// Continuations sampled.
     pub sampled: usize,
-    /// Samples cut off by the token budget or the context before the state ended.
+    /// Samples that gave no program: cut off by the token budget or the context
+    /// before the state ended and never back on the student's program.
     pub cut_off: usize,
     /// Distinct complete candidates that differ from the current program.
     pub candidates: usize,
@@ -347,55 +348,71 @@ pub async fn find_style_fixes(
         let earlier: Vec<&str> = trace.programs.iter().rev().skip(1).take(fixes::rank::TRACE_STATES).rev().map(|p| p.code.as_str()).collect();
         TraceIndex::new(&earlier, &current)
     };
-    say(format!("sampling {} programs in your style", params.samples));
-    let t = Instant::now();
-    let sampled = tokio::task::spawn_blocking(move || {
-        engine.sample_next_states(&trace, params.size.edit_size(), params.vector, params.samples, params.seed)
-    })
-    .await;
-    search.sample_ms = t.elapsed().as_secs_f64() * 1e3;
-    let samples = match sampled {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            search.problem = Some(format!("sampling failed: {e}"));
-            return search;
-        }
-        Err(e) => {
-            search.problem = Some(format!("sampling was interrupted: {e}"));
-            return search;
-        }
-    };
-    search.sampled = samples.len();
-    let states: Vec<Option<String>> = samples.iter().map(|s| style_fix::sampled_state(&s.text, s.stop).map(str::to_string)).collect();
-    search.cut_off = states.iter().filter(|s| s.is_none()).count();
+    // Rounds of samples until one runs ([`style_fix::search_rounds`]): first they
+    // begin with the lines above the mistake as the student wrote them, then they
+    // are whole next states.
+    // The verdict is usually the run's, checked already.
+    let error_line = checker.check(current.clone()).await.ok().and_then(|v| v.error).and_then(|e| e.line);
+    let trace = std::sync::Arc::new(trace);
     let mut seen = std::collections::HashSet::new();
-    let candidates: Vec<String> = states
-        .into_iter()
-        .flatten()
-        .filter(|c| !c.trim().is_empty() && c.trim_end() != current.trim_end() && seen.insert(c.clone()))
-        .collect();
-    search.candidates = candidates.len();
-    let t = Instant::now();
     let mut running = Vec::new();
-    for (i, candidate) in candidates.into_iter().enumerate() {
-        say(format!("checking candidate {} of {}", i + 1, search.candidates));
-        if let Ok(v) = checker.check(candidate.clone()).await {
-            // Status and error class only: logs never carry the student's code (nor messages quoting it).
-            tracing::debug!(
-                "style fix candidate {}: {} lines, {:?} {:?}",
-                i + 1,
-                candidate.lines().count(),
-                v.status,
-                v.error.as_ref().map(|e| &e.kind)
-            );
-            if v.status != Status::Error {
-                running.push(candidate);
+    for round in style_fix::search_rounds(&current, error_line) {
+        let start = style_fix::kept_start(&current, round.kept);
+        let seed = round.seed(params.seed);
+        say(format!("sampling {} programs in your style", params.samples));
+        let t = Instant::now();
+        let (engine, trace, prompt_start) = (std::sync::Arc::clone(&engine), std::sync::Arc::clone(&trace), start.clone());
+        let sampled = tokio::task::spawn_blocking(move || {
+            let sampling = crate::coach::engine::FIX_SAMPLING;
+            engine.sample_next_states_with(&trace, params.size.edit_size(), params.vector, params.samples, seed, sampling, &prompt_start)
+        })
+        .await;
+        search.sample_ms += t.elapsed().as_secs_f64() * 1e3;
+        let samples = match sampled {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                search.problem = Some(format!("sampling failed: {e}"));
+                return search;
+            }
+            Err(e) => {
+                search.problem = Some(format!("sampling was interrupted: {e}"));
+                return search;
+            }
+        };
+        search.sampled += samples.len();
+        let states: Vec<Option<String>> = samples.iter().map(|s| style_fix::candidate(&current, &start, &s.text, s.stop)).collect();
+        search.cut_off += states.iter().filter(|s| s.is_none()).count();
+        let candidates: Vec<String> = states
+            .into_iter()
+            .flatten()
+            .filter(|c| !c.trim().is_empty() && c.trim_end() != current.trim_end() && seen.insert(c.clone()))
+            .collect();
+        let first = search.candidates;
+        search.candidates += candidates.len();
+        let t = Instant::now();
+        for (i, candidate) in candidates.into_iter().enumerate() {
+            say(format!("checking candidate {} of {}", first + i + 1, search.candidates));
+            if let Ok(v) = checker.check(candidate.clone()).await {
+                // Status and error class only: logs never carry the student's code (nor messages quoting it).
+                tracing::debug!(
+                    "style fix candidate {}: {} lines, {:?} {:?}",
+                    first + i + 1,
+                    candidate.lines().count(),
+                    v.status,
+                    v.error.as_ref().map(|e| &e.kind)
+                );
+                if v.status != Status::Error {
+                    running.push(candidate);
+                }
             }
         }
+        search.check_ms += t.elapsed().as_secs_f64() * 1e3;
+        search.running = running.len();
+        search.fixes = style_fix::rank(&current, &trace_index, running.iter().cloned(), MAX_FIXES);
+        if !search.fixes.is_empty() {
+            break;
+        }
     }
-    search.check_ms = t.elapsed().as_secs_f64() * 1e3;
-    search.running = running.len();
-    search.fixes = style_fix::rank(&current, &trace_index, running, MAX_FIXES);
     search
 }
 

@@ -8,8 +8,8 @@ mod support;
 
 use model_support::{digitless_tokenizer, export_scripted_model};
 use pencil_core::{ProgramState, Trace};
-use pencil_lsp::coach::engine::fix_prompt;
-use pencil_lsp::coach::style_fix::HintSize;
+use pencil_lsp::coach::engine::fix_prompt_from;
+use pencil_lsp::coach::style_fix::{self, HintSize};
 use serde_json::json;
 use support::{apply_text_edits, LspClient};
 
@@ -30,9 +30,12 @@ fn scripted_model(work: &std::path::Path) -> std::path::PathBuf {
         eos: false,
         provenance: Default::default(),
     };
+    // The sample begins with the lines above the mistake (`fdd` on line 4), as the coach begins it.
+    let start = style_fix::kept_start(FAILING, style_fix::kept_lines(FAILING, Some(4)));
     let (prompt, _) =
-        fix_prompt(&tok, &trace, FAILING, HintSize::Small.edit_size(), cfg.title_tokens, cfg.n_positions()).expect("prompt");
-    let mut script = tok.encode(FIXED).expect("encode");
+        fix_prompt_from(&tok, &trace, FAILING, &start, HintSize::Small.edit_size(), cfg.title_tokens, cfg.n_positions())
+            .expect("prompt");
+    let mut script = tok.encode(&FIXED[start.len()..]).expect("encode");
     script.push(tok.special.end_of_text);
     let model_dir = work.join("model");
     export_scripted_model(work, &model_dir, &tok, prompt.len(), &script, Some(4.0));

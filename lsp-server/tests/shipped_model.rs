@@ -62,8 +62,9 @@ fn the_shipped_model_loads_reads_risk_and_samples_fixes_that_run() {
         let params = StyleFixParams { samples: 8, size: HintSize::Small, vector: StudentVector::Mine, seed: 7 };
         let search = pipeline::find_style_fixes(&services, failing, params, None).await;
         assert_eq!(search.problem, None);
-        assert_eq!(search.sampled, 8);
-        assert!(search.candidates >= 1, "no whole new program among 8 samples: {search:?}");
+        // Rounds of 8 until one finds a fix (`style_fix::search_rounds`).
+        assert!(search.sampled >= 8 && search.sampled % 8 == 0, "{search:?}");
+        assert!(search.candidates >= 1, "no whole new program among the samples: {search:?}");
         let fix = search.fixes.first().unwrap_or_else(|| panic!("no sampled program runs: {search:?}"));
         assert_ne!(fix.new_code.trim(), "pen red\nfd 100\nrt 90\nfdd 50");
         let verdict = services.checker.as_ref().expect("checker").check(fix.new_code.clone()).await.expect("checked");

@@ -4,7 +4,7 @@
 
 use pencil_core::inference::manifest::MODEL_FILE;
 use pencil_core::inference::{
-    next_state_prompt, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, Manifest, ModelDir,
+    next_state_prompt_from, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, Manifest, ModelDir,
     PrefixMemos, ProbeOutput, Sample, SamplingParams, SessionOptions,
 };
 use pencil_core::model::TraceTokenizer;
@@ -210,17 +210,33 @@ impl ModelEngine {
         n: usize,
         seed: u64,
     ) -> Result<Vec<Sample>, InferenceError> {
+        self.sample_next_states_with(trace, size, vector, n, seed, FIX_SAMPLING, "")
+    }
+
+    /// [`ModelEngine::sample_next_states`] with the given temperature and nucleus,
+    /// the next state begun with `start` (the samples are what follows it). Blocking.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sample_next_states_with(
+        &self,
+        trace: &Trace,
+        size: EditSize,
+        vector: StudentVector,
+        n: usize,
+        seed: u64,
+        sampling: SamplingParams,
+        start: &str,
+    ) -> Result<Vec<Sample>, InferenceError> {
         let soft = self.soft(vector);
         let mut guard = self.lock();
         let current = trace.programs.last().map_or("", |p| p.code.as_str());
         let (prompt, max_new_tokens) =
-            fix_prompt(guard.dir.generator.tokenizer(), trace, current, size, self.title_tokens, self.n_positions)?;
+            fix_prompt_from(guard.dir.generator.tokenizer(), trace, current, start, size, self.title_tokens, self.n_positions)?;
         let request = GenerationRequest {
             prompt: &prompt,
             soft_token: &soft,
             n_samples: n,
             max_new_tokens,
-            sampling: FIX_SAMPLING,
+            sampling,
             seed,
         };
         guard.dir.generator.generate(&request)
@@ -240,6 +256,20 @@ pub fn fix_prompt(
     title_tokens: usize,
     n_positions: usize,
 ) -> Result<(Vec<u32>, usize), InferenceError> {
+    fix_prompt_from(tok, trace, current, "", size, title_tokens, n_positions)
+}
+
+/// [`fix_prompt`] with the next state begun with `start` (the first lines of the
+/// current program the fix keeps): the budget covers only the rest of the program.
+pub fn fix_prompt_from(
+    tok: &TraceTokenizer,
+    trace: &Trace,
+    current: &str,
+    start: &str,
+    size: EditSize,
+    title_tokens: usize,
+    n_positions: usize,
+) -> Result<(Vec<u32>, usize), InferenceError> {
     let window = n_positions.saturating_sub(1);
     let current_tokens = tok.encode(current)?.len();
     let reserve = title_tokens + 1 + current_tokens + PROMPT_RESERVE;
@@ -250,8 +280,9 @@ pub fn fix_prompt(
             window.saturating_sub(title_tokens + 1 + PROMPT_RESERVE) / 2
         )));
     }
-    let max_new_tokens = (current_tokens * 3 / 2 + 16).min(window - reserve).max(MIN_NEW_TOKENS.min(window / 2));
-    let prompt = next_state_prompt(tok, trace, title_tokens, size, window - max_new_tokens)?;
+    let rest_tokens = current_tokens.saturating_sub(if start.is_empty() { 0 } else { tok.encode(start)?.len() });
+    let max_new_tokens = (rest_tokens * 3 / 2 + 16).min(window - reserve).max(MIN_NEW_TOKENS.min(window / 2));
+    let prompt = next_state_prompt_from(tok, trace, title_tokens, size, window - max_new_tokens, start)?;
     Ok((prompt, max_new_tokens))
 }
 

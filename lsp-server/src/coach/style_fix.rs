@@ -114,6 +114,113 @@ pub fn sampled_state(text: &str, stop: StopReason) -> Option<&str> {
     }
 }
 
+/// Lines above the error's line the model still writes (and may change): a
+/// compiler often reports a mistake a line or two after it.
+pub const EDIT_MARGIN: usize = 2;
+
+/// How many of the current program's first lines a fix keeps as they are: those
+/// more than [`EDIT_MARGIN`] lines above the error's (1-based) line. A student's
+/// next state keeps the program above a mistake, and this small model copies long
+/// programs badly, so the sample begins there ([`kept_start`]); no line, none kept.
+pub fn kept_lines(current: &str, error_line: Option<u32>) -> usize {
+    let Some(line) = error_line else { return 0 };
+    (line as usize).saturating_sub(1 + EDIT_MARGIN).min(current.lines().count())
+}
+
+/// One round of a "Fix in my style" search: `samples` samples begun after `kept`
+/// lines of the current program ([`kept_lines`]), the request's seed varied by `attempt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchRound {
+    /// Lines of the current program the samples begin with.
+    pub kept: usize,
+    /// 0 for the request's own seed; others draw other samples ([`SearchRound::seed`]).
+    pub attempt: u64,
+}
+
+impl SearchRound {
+    /// The sampling seed of this round for a request seeded `seed`.
+    pub fn seed(self, seed: u64) -> u64 {
+        seed ^ self.attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+/// The rounds "Fix in my style" tries in turn until one finds a fix (each round
+/// the samples of the `fixSamples` setting): twice samples begun above the mistake
+/// (most of a student's next state copies the program above it, which this small
+/// model copies badly), then whole next states (the mistake may lie well above the
+/// line the error names, and the two find different fixes). With nothing kept,
+/// two rounds of whole states.
+pub fn search_rounds(current: &str, error_line: Option<u32>) -> Vec<SearchRound> {
+    match kept_lines(current, error_line) {
+        0 => vec![SearchRound { kept: 0, attempt: 0 }, SearchRound { kept: 0, attempt: 1 }],
+        kept => vec![SearchRound { kept, attempt: 0 }, SearchRound { kept, attempt: 1 }, SearchRound { kept: 0, attempt: 0 }],
+    }
+}
+
+/// The text of the first `kept` lines of `current`, without the last newline: how
+/// the sampled next state begins. The model writes that newline itself, so the
+/// next line's indentation is tokenized as in training (a byte-level BPE merges a
+/// newline with the spaces after it), and it may also go on with the last kept line.
+pub fn kept_start(current: &str, kept: usize) -> String {
+    current.lines().take(kept).collect::<Vec<_>>().join("\n")
+}
+
+/// The whole program a sample proposes after `kept` lines of `current` were given
+/// to it. The sample's lines that copy the current program are followed until the
+/// first that differs; the edit ends where the sample is back on the student's
+/// program (a non-blank line equal to a later current line, the next line agreeing
+/// too where both have one), and the rest of the student's program follows from
+/// there as they wrote it. A whole state (`complete`) that never comes back is the
+/// model's own ending; a cut-off one gives nothing, and neither does one that only copied.
+pub fn splice(current: &str, kept: usize, generated: &str, complete: bool) -> Option<String> {
+    let cur: Vec<&str> = current.lines().collect();
+    let rest = &cur[kept.min(cur.len())..];
+    let mut gen: Vec<&str> = generated.lines().collect();
+    if !complete && !generated.ends_with('\n') {
+        gen.pop(); // a line cut off mid-way
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < gen.len() && j < rest.len() && gen[i] == rest[j] {
+        i += 1;
+        j += 1;
+    }
+    let join = |lines: Vec<&str>| {
+        let mut text = lines.join("\n");
+        if current.ends_with('\n') || !current.contains('\n') {
+            text.push('\n');
+        }
+        Some(text)
+    };
+    if i == gen.len() {
+        // Only copied: a whole state that stops early deletes the rest.
+        return if complete && j < rest.len() { join(cur[..kept].iter().chain(&gen).copied().collect()) } else { None };
+    }
+    let agrees = |k: usize, m: usize| k + 1 >= gen.len() || m + 1 >= rest.len() || gen[k + 1] == rest[m + 1];
+    for k in i + 1..gen.len() {
+        if gen[k].trim().is_empty() {
+            continue;
+        }
+        if let Some(m) = (j..rest.len()).find(|&m| rest[m] == gen[k] && agrees(k, m)) {
+            return join(cur[..kept].iter().chain(&rest[..j]).chain(&gen[i..k]).chain(&rest[m..]).copied().collect());
+        }
+    }
+    if complete {
+        join(cur[..kept].iter().chain(&gen).copied().collect())
+    } else {
+        None
+    }
+}
+
+/// The candidate program of one sample that went on from `start` ([`kept_start`]):
+/// the sample's text read by [`sampled_state`] after `start`, then [`splice`]d into
+/// the current program.
+pub fn candidate(current: &str, start: &str, text: &str, stop: StopReason) -> Option<String> {
+    match sampled_state(text, stop) {
+        Some(state) => splice(current, 0, &format!("{start}{state}"), true),
+        None => splice(current, 0, &format!("{start}{text}"), false),
+    }
+}
+
 /// Longest line text shown in a title.
 const TITLE_SNIPPET: usize = 40;
 
@@ -249,6 +356,62 @@ mod tests {
         assert_eq!(sampled_state("fd 1\nrt 9", StopReason::MaxTokens), None);
         assert_eq!(sampled_state("write 'CODE x'\nfd 1", StopReason::Context), None);
         assert_eq!(sampled_state("write 'CODE x'\n", StopReason::EndOfText), Some("write 'CODE x'\n"));
+    }
+
+    #[test]
+    fn kept_lines_stop_a_margin_above_the_error() {
+        let code = "a\nb\nc\nd\ne\n";
+        assert_eq!(kept_lines(code, Some(5)), 2);
+        assert_eq!(kept_lines(code, Some(2)), 0);
+        assert_eq!(kept_lines(code, None), 0);
+        assert_eq!(kept_lines(code, Some(99)), 5);
+        assert_eq!(kept_start(code, 2), "a\nb");
+        assert_eq!(kept_start(code, 0), "");
+    }
+
+    #[test]
+    fn whole_states_follow_a_search_from_above_the_mistake() {
+        let code = "a\nb\nc\nd\ne\n";
+        let kept: Vec<(usize, u64)> = search_rounds(code, Some(5)).iter().map(|r| (r.kept, r.attempt)).collect();
+        assert_eq!(kept, [(2, 0), (2, 1), (0, 0)]);
+        let whole: Vec<(usize, u64)> = search_rounds(code, None).iter().map(|r| (r.kept, r.attempt)).collect();
+        assert_eq!(whole, [(0, 0), (0, 1)]);
+        assert_eq!(search_rounds(code, Some(1)), search_rounds(code, None));
+        let r = search_rounds(code, Some(5));
+        assert_eq!(r[0].seed(7), 7, "the first round samples as before");
+        assert_ne!(r[1].seed(7), 7);
+    }
+
+    #[test]
+    fn an_edit_is_spliced_back_into_the_rest_of_the_program() {
+        let current = "pen red\nfd 100\nrt 9O\nfd 100\nrt 90\ndot blue\n";
+        // Kept 1 line; the sample copies `fd 100`, fixes line 3, comes back at `fd 100`, then wanders off and is cut.
+        let got = splice(current, 1, "fd 100\nrt 90\nfd 100\nrt 90\nzzz q\nfd", false);
+        assert_eq!(got.as_deref(), Some("pen red\nfd 100\nrt 90\nfd 100\nrt 90\ndot blue\n"));
+        // An inserted line, back at the next line.
+        let got = splice(current, 2, "pen blue\nrt 9O\nfd 100\n", false);
+        assert_eq!(got.as_deref(), Some("pen red\nfd 100\npen blue\nrt 9O\nfd 100\nrt 90\ndot blue\n"));
+        // Only copying, cut off: nothing; a whole state that stops early deletes the rest.
+        assert_eq!(splice(current, 2, "rt 9O\nfd 100\n", false), None);
+        assert_eq!(splice(current, 4, "rt 90\n", true).as_deref(), Some("pen red\nfd 100\nrt 9O\nfd 100\nrt 90\n"));
+        // Never back, whole: the model's ending; cut off: nothing.
+        assert_eq!(splice(current, 2, "lt 45\nbk 5\n", true).as_deref(), Some("pen red\nfd 100\nlt 45\nbk 5\n"));
+        assert_eq!(splice(current, 2, "lt 45\nbk 5\n", false), None);
+        // A lone common line is no way back when the next disagrees.
+        let got = splice("fd 1\nx y\nfd 1\nrt 5\n", 0, "fd 1\nxy\nfd 1\nlt 9\n", true);
+        assert_eq!(got.as_deref(), Some("fd 1\nxy\nfd 1\nlt 9\n"));
+    }
+
+    #[test]
+    fn candidates_read_whole_and_cut_samples() {
+        let current = "fd 1\nrt 9O\nfd 2\nfd 3\n";
+        let start = kept_start(current, 1);
+        assert_eq!(candidate(current, &start, "\nrt 90\nfd 2\nCODE 5 (x", StopReason::MaxTokens).as_deref(), Some("fd 1\nrt 90\nfd 2\nfd 3\n"));
+        assert_eq!(candidate(current, &start, "\nrt 90\nfd 2\nqq", StopReason::MaxTokens).as_deref(), Some("fd 1\nrt 90\nfd 2\nfd 3\n"));
+        assert_eq!(candidate(current, &start, "\nrt 90\n", StopReason::EndOfText).as_deref(), Some("fd 1\nrt 90\n"));
+        // The model may go on with the last kept line.
+        assert_eq!(candidate(current, &start, "0\nrt 9O\nfd 2\n", StopReason::MaxTokens).as_deref(), Some("fd 10\nrt 9O\nfd 2\nfd 3\n"));
+        assert_eq!(candidate(current, "", "fd 1\nrt 90\nfd 2\n", StopReason::MaxTokens).as_deref(), Some("fd 1\nrt 90\nfd 2\nfd 3\n"));
     }
 
     #[test]

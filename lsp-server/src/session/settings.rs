@@ -24,7 +24,7 @@ pub struct Settings {
     pub hint_threshold: Option<f64>,
     /// Least seconds of program time between two hints for one title.
     pub hint_interval_s: i64,
-    /// Continuations "Fix in my style" samples.
+    /// Continuations "Fix in my style" samples per round (`coach::style_fix::search_rounds`).
     pub fix_samples: usize,
     /// The size of change "Fix in my style" asks for.
     pub hint_size: HintSize,
@@ -41,7 +41,7 @@ pub struct Settings {
 /// Default seconds without a run before the current trace counts as finished.
 pub const DEFAULT_ADAPT_IDLE_S: u64 = 300;
 
-/// Default number of continuations "Fix in my style" samples.
+/// Default number of continuations "Fix in my style" samples per round.
 pub const DEFAULT_FIX_SAMPLES: usize = 8;
 
 /// Most continuations one request may sample (the batch shares one session).

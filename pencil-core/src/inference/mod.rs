@@ -21,7 +21,7 @@ pub use manifest::Manifest;
 pub use model_dir::{ModelDir, StudentVectors};
 pub use generate::{GenerationRequest, Generator, Sample, StopReason};
 pub use probe::{pooled_features, prefix_before_last, prefix_prompt, window_start, PrefixMemos, Probe, ProbeOutput, HINT_RATE, PROBE_FILE};
-pub use prompt::next_state_prompt;
+pub use prompt::{next_state_prompt, next_state_prompt_from};
 pub use sampling::SamplingParams;
 pub use session::{GraphDims, KvCache, OnnxModel, SessionOptions, StepOutput};
 pub use time_header::{next_state_header, EditSize};

@@ -19,11 +19,25 @@ pub fn next_state_prompt(
     size: EditSize,
     max_len: usize,
 ) -> Result<Vec<u32>, InferenceError> {
+    next_state_prompt_from(tok, trace, title_tokens, size, max_len, "")
+}
+
+/// [`next_state_prompt`] with the next state already begun: `start` (the first
+/// lines the caller keeps) follows the header, so the model writes on from there.
+pub fn next_state_prompt_from(
+    tok: &TraceTokenizer,
+    trace: &Trace,
+    title_tokens: usize,
+    size: EditSize,
+    max_len: usize,
+    start: &str,
+) -> Result<Vec<u32>, InferenceError> {
     let last = trace.programs.last().ok_or_else(|| InferenceError::Request("the trace has no program state yet".into()))?;
     let header = next_state_header(last.n.saturating_add(1), &last.time, size)
         .ok_or_else(|| InferenceError::Request(format!("timestamp {:?} is not YYYY-MM-DD HH:MM:SS", last.time)))?;
     let mut body: String = trace.programs.iter().map(write_program).collect();
     body.push_str(&header);
+    body.push_str(start);
     let mut ids = tok.title_region(&trace.title, title_tokens, false)?;
     ids.extend(tok.encode(&body)?);
     if ids.len() > max_len {
