@@ -104,6 +104,18 @@ async fn owned_class(state: &SharedState, s: &Session, id: i64) -> Result<Class,
     }
 }
 
+/// The signed-in teacher and their class `id`, for a form that changes the
+/// class: no session redirects to sign-in, a wrong CSRF token is 403 (checked
+/// before anything else), another teacher's class 404.
+async fn class_form(state: &SharedState, headers: &HeaderMap, csrf: &str, id: i64) -> Result<(Session, Class), Response> {
+    let (s, _) = session(state, headers).await?;
+    if !ct_eq(&s.csrf, csrf) {
+        return Err(forbidden_csrf());
+    }
+    let class = owned_class(state, &s, id).await?;
+    Ok((s, class))
+}
+
 fn header_bar(s: &Session) -> String {
     format!(
         "<header><p><a href=\"/classes\">Classes</a></p><form class=\"inline\" method=\"post\" action=\"/logout\">{}\
@@ -376,14 +388,7 @@ pub(crate) async fn new_code(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let (s, _) = match session(&state, &headers).await {
-        Ok(v) => v,
-        Err(response) => return response,
-    };
-    if !ct_eq(&s.csrf, &form.csrf) {
-        return forbidden_csrf();
-    }
-    if let Err(response) = owned_class(&state, &s, id).await {
+    if let Err(response) = class_form(&state, &headers, &form.csrf, id).await {
         return response;
     }
     let t = now();
@@ -636,14 +641,7 @@ pub(crate) async fn answer_hand(
     headers: HeaderMap,
     Form(form): Form<HandAnswer>,
 ) -> Response {
-    let (s, _) = match session(&state, &headers).await {
-        Ok(v) => v,
-        Err(response) => return response,
-    };
-    if !ct_eq(&s.csrf, &form.csrf) {
-        return forbidden_csrf();
-    }
-    if let Err(response) = owned_class(&state, &s, id).await {
+    if let Err(response) = class_form(&state, &headers, &form.csrf, id).await {
         return response;
     }
     let reply = form.reply.trim().to_string();
@@ -831,15 +829,9 @@ pub(crate) async fn save_policy(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (s, _) = match session(&state, &headers).await {
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
+    let (s, class) = match class_form(&state, &headers, csrf, id).await {
         Ok(v) => v,
-        Err(response) => return response,
-    };
-    if !ct_eq(&s.csrf, form.get("csrf").map(String::as_str).unwrap_or("")) {
-        return forbidden_csrf();
-    }
-    let class = match owned_class(&state, &s, id).await {
-        Ok(c) => c,
         Err(response) => return response,
     };
     let mut policy = match parse_policy_form(&form, id) {
