@@ -322,6 +322,13 @@ fn main() -> Result<()> {
                         m.states,
                         m.rows
                     );
+                    if format.has_verdicts() {
+                        println!(
+                            "sandbox verdicts: {} program(s) judged now, {} kept from the study's last release",
+                            verdicts.judged(),
+                            verdicts.reused()
+                        );
+                    }
                     Ok(())
                 }
             }

@@ -178,6 +178,16 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (device_id, hand_id)
     );
     CREATE INDEX hands_class ON hands(class_id, seq);",
+    // 5: sandbox verdicts kept between a study's releases, by program digest.
+    // A verdict's message can quote the (scrubbed) program, so rows belong to
+    // one study and go when any of its consents is withdrawn.
+    "CREATE TABLE release_verdicts (
+        study_id TEXT NOT NULL,
+        judge TEXT NOT NULL,
+        code_sha256 TEXT NOT NULL,
+        outcome_json TEXT NOT NULL,
+        PRIMARY KEY (study_id, code_sha256)
+    );",
 ];
 
 /// The advisory lock every migration step holds ("pencil-h" in ASCII): hubs
@@ -1031,6 +1041,7 @@ impl Db for PgDb {
             "DELETE FROM research_uploads WHERE study_id = $1 AND subject_id = $2",
             &[&study_id, &subject_id],
         )?;
+        tx.execute("DELETE FROM release_verdicts WHERE study_id = $1", &[&study_id])?;
         tx.execute(
             "INSERT INTO research_deletions (study_id, subject_id, uploads_deleted, requested_at) VALUES ($1, $2, $3, $4)",
             &[&study_id, &subject_id, &i64::try_from(deleted)?, &now],
@@ -1185,6 +1196,29 @@ impl Db for PgDb {
         .iter()
         .map(audit_row)
         .collect()
+    }
+
+    fn cached_verdicts(&mut self, study_id: &str, judge: &str) -> Result<Vec<(String, String)>> {
+        self.query(
+            "SELECT code_sha256, outcome_json FROM release_verdicts WHERE study_id = $1 AND judge = $2",
+            &[&study_id, &judge],
+        )?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+    }
+
+    fn replace_cached_verdicts(&mut self, study_id: &str, judge: &str, rows: &[(String, String)]) -> Result<()> {
+        let mut tx = self.client()?.transaction()?;
+        tx.execute("DELETE FROM release_verdicts WHERE study_id = $1", &[&study_id])?;
+        let insert = tx.prepare(
+            "INSERT INTO release_verdicts (study_id, judge, code_sha256, outcome_json) VALUES ($1, $2, $3, $4)",
+        )?;
+        for (sha256, outcome) in rows {
+            tx.execute(&insert, &[&study_id, &judge, sha256, outcome])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 

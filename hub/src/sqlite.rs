@@ -173,6 +173,16 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (device_id, hand_id)
     );
     CREATE INDEX hands_class ON hands(class_id, seq);",
+    // 5: sandbox verdicts kept between a study's releases, by program digest.
+    // A verdict's message can quote the (scrubbed) program, so rows belong to
+    // one study and go when any of its consents is withdrawn.
+    "CREATE TABLE release_verdicts (
+        study_id TEXT NOT NULL,
+        judge TEXT NOT NULL,
+        code_sha256 TEXT NOT NULL,
+        outcome_json TEXT NOT NULL,
+        PRIMARY KEY (study_id, code_sha256)
+    );",
 ];
 
 pub const DB_FILE: &str = "hub.sqlite3";
@@ -827,6 +837,7 @@ impl Db for SqliteDb {
             "DELETE FROM research_uploads WHERE study_id = ?1 AND subject_id = ?2",
             params![study_id, subject_id],
         )?;
+        tx.execute("DELETE FROM release_verdicts WHERE study_id = ?1", [study_id])?;
         tx.execute(
             "INSERT INTO research_deletions (study_id, subject_id, uploads_deleted, requested_at) VALUES (?1, ?2, ?3, ?4)",
             params![study_id, subject_id, i64::try_from(deleted)?, now],
@@ -969,5 +980,28 @@ impl Db for SqliteDb {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn cached_verdicts(&mut self, study_id: &str, judge: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT code_sha256, outcome_json FROM release_verdicts WHERE study_id = ?1 AND judge = ?2")?;
+        let rows = stmt.query_map(params![study_id, judge], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn replace_cached_verdicts(&mut self, study_id: &str, judge: &str, rows: &[(String, String)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM release_verdicts WHERE study_id = ?1", [study_id])?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO release_verdicts (study_id, judge, code_sha256, outcome_json) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (sha256, outcome) in rows {
+                insert.execute(params![study_id, judge, sha256, outcome])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 }

@@ -364,6 +364,13 @@ pub trait Db: Send {
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<()>;
     /// The study's audit log, oldest first.
     fn audit(&mut self, study_id: &str) -> Result<Vec<AuditEntry>>;
+
+    /// The sandbox verdicts kept from the study's last release judged by the
+    /// judge named `judge`: (SHA-256 of the program text, the verdict as JSON).
+    fn cached_verdicts(&mut self, study_id: &str, judge: &str) -> Result<Vec<(String, String)>>;
+    /// Replaces the study's kept verdicts with `rows` (those of the release just
+    /// judged), in one transaction. [`Db::revoke_consent`] drops them all.
+    fn replace_cached_verdicts(&mut self, study_id: &str, judge: &str, rows: &[(String, String)]) -> Result<()>;
 }
 
 type Call = Box<dyn FnOnce(&mut dyn Db) + Send>;

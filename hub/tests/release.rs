@@ -247,8 +247,20 @@ fn collected(root: &Path) -> (Hub, BTreeMap<&'static str, (String, String)>) {
 }
 
 fn release(hub: &Hub, format: &str, out: &Path) -> Value {
-    ok(hub.cli(&["release", "--study", STUDY, "--format", format, "--out", out.to_str().expect("path")]));
-    serde_json::from_slice(&std::fs::read(out.join("release.json")).expect("release.json")).expect("json")
+    release_saying(hub, format, out).0
+}
+
+/// A release's manifest and what the command printed.
+fn release_saying(hub: &Hub, format: &str, out: &Path) -> (Value, String) {
+    let said = ok(hub.cli(&["release", "--study", STUDY, "--format", format, "--out", out.to_str().expect("path")]));
+    (serde_json::from_slice(&std::fs::read(out.join("release.json")).expect("release.json")).expect("json"), said)
+}
+
+/// The (judged now, kept) counts a release with verdicts printed.
+fn verdict_counts(said: &str) -> (u64, u64) {
+    let line = said.lines().find(|l| l.starts_with("sandbox verdicts:")).unwrap_or_else(|| panic!("no verdict line in {said}"));
+    let numbers: Vec<u64> = line.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+    (numbers[0], numbers[1])
 }
 
 /// Every file of a release, decompressed where it is gzip, as text.
@@ -481,7 +493,9 @@ fn releases_in_every_format_hold_the_uploads_without_the_roster() {
 
     // ProgSnap2.
     let ps2 = root.path().join("ps2");
-    let m = release(&hub, "progsnap2", &ps2);
+    let (m, said) = release_saying(&hub, "progsnap2", &ps2);
+    let judged = m["programs_judged"].as_u64().expect("programs_judged");
+    assert_eq!(verdict_counts(&said), (judged, 0), "the first release judges every program");
     let events = check_progsnap2(&ps2);
     // A copy to run other validators on by hand (the toolbox's, say).
     if let Some(keep) = std::env::var_os("PENCIL_KEEP_PROGSNAP2") {
@@ -530,7 +544,8 @@ fn releases_in_every_format_hold_the_uploads_without_the_roster() {
 
     // Parquet, read back by DuckDB.
     let pq = root.path().join("parquet");
-    let mp = release(&hub, "parquet", &pq);
+    let (mp, said) = release_saying(&hub, "parquet", &pq);
+    assert_eq!(verdict_counts(&said), (0, judged), "the next release reuses the kept verdicts");
     let states = pq.join("states.parquet");
     let rows = duckdb(&format!("SELECT subject_id, count(*) FROM '{}' GROUP BY subject_id ORDER BY subject_id", states.display()));
     let got: BTreeMap<String, u64> = rows
@@ -600,7 +615,9 @@ fn a_revoked_subject_leaves_the_next_release_and_a_manifest_names_its_rows() {
     assert_eq!(r.status, 200, "{}", r.body);
 
     let next = root.path().join("next");
-    let m = release(&hub, "progsnap2", &next);
+    let (m, said) = release_saying(&hub, "progsnap2", &next);
+    // A withdrawal drops the study's kept verdicts (their messages can quote programs).
+    assert_eq!(verdict_counts(&said).1, 0, "{said}");
     let text = all_text(&next);
     assert!(!text.contains(ada.as_str()), "the revoked subject is in the next release");
     assert!(m["subject_ids"].as_array().expect("ids").iter().all(|s| s != ada));

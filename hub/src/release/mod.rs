@@ -242,7 +242,7 @@ fn write_files(
     let data = dataset::build(&uploads, &scrubber)?;
     drop(uploads);
     if req.format.has_verdicts() {
-        verdicts.judge_all(&data.distinct_codes())?;
+        verdicts.judge_all_kept(db, req.study_id, &data.distinct_codes())?;
     }
     let written = match req.format {
         Format::Progsnap2 => progsnap2::write(req.out, &data, verdicts, req.study_id),

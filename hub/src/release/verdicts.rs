@@ -6,9 +6,20 @@
 //! (`pencil-hub sandbox-worker`), exactly as a student's editor does. The
 //! verdict is on the released (scrubbed) text: a scrub that turned a name in
 //! code into `<UNK>` can make a program fail that ran for the student.
+//!
+//! Judging a whole collection takes minutes, so the verdicts of a study's last
+//! release are kept in the store by program digest ([`Verdicts::judge_all_kept`])
+//! and reused by the next release, but only by the same judge: the key is the
+//! SHA-256 of the hub executable whose workers judged, so a rebuilt or upgraded
+//! hub (a different sandbox) judges again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use crate::store::Db;
 
 use pencil_sandbox::{Isolation, ResourceLoads, Sandbox, SandboxConfig, Status, Verdict, WorkerCommand};
 
@@ -18,7 +29,7 @@ use super::ReleaseError;
 pub const WORKER_SUBCOMMAND: &str = "sandbox-worker";
 
 /// How a run ended, in ProgSnap2's `ExecutionResult` words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RunResult {
     /// Ran to its end (or stopped, without error, waiting for input).
     Success,
@@ -40,7 +51,7 @@ impl RunResult {
 }
 
 /// The first error of a program, where the sandbox found it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     /// The JavaScript error class (`SyntaxError`, `ReferenceError`, ...).
     pub kind: String,
@@ -51,7 +62,7 @@ pub struct Fault {
 }
 
 /// What a release says about one program.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub result: RunResult,
     /// The program did not compile (its error is a `SyntaxError`).
@@ -82,11 +93,18 @@ impl Outcome {
 pub trait Judge: Sync {
     /// The verdict on one program text.
     fn judge(&self, code: &str) -> Result<Outcome, ReleaseError>;
+
+    /// Names this judge's behaviour for the kept verdicts: verdicts kept under
+    /// another name are judged again. None keeps nothing.
+    fn cache_key(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// `pencil-sandbox`, contained in worker processes of this executable.
 pub struct SandboxJudge {
     sandbox: Sandbox,
+    key: String,
 }
 
 impl SandboxJudge {
@@ -100,7 +118,12 @@ impl SandboxJudge {
             pool_size: jobs.max(1),
             ..SandboxConfig::default()
         };
-        Ok(SandboxJudge { sandbox: Sandbox::new(config).map_err(|e| ReleaseError::Sandbox(e.to_string()))? })
+        let exe = std::env::current_exe()?;
+        let (exe_sha256, _) = super::file_sha256(&exe)?;
+        Ok(SandboxJudge {
+            sandbox: Sandbox::new(config).map_err(|e| ReleaseError::Sandbox(e.to_string()))?,
+            key: format!("pencil-hub sha256:{exe_sha256}; resource loads unchecked"),
+        })
     }
 }
 
@@ -108,6 +131,10 @@ impl Judge for SandboxJudge {
     fn judge(&self, code: &str) -> Result<Outcome, ReleaseError> {
         let verdict = self.sandbox.check(code).map_err(|e| ReleaseError::Sandbox(e.to_string()))?;
         Ok(Outcome::of(&verdict))
+    }
+
+    fn cache_key(&self) -> Option<&str> {
+        Some(&self.key)
     }
 }
 
@@ -117,12 +144,39 @@ pub struct Verdicts<'j> {
     judge: &'j dyn Judge,
     known: HashMap<String, Outcome>,
     jobs: usize,
+    judged: usize,
+    reused: usize,
 }
 
 impl<'j> Verdicts<'j> {
     /// An empty table over `judge`, judging on `jobs` threads.
     pub fn new(judge: &'j dyn Judge, jobs: usize) -> Self {
-        Verdicts { judge, known: HashMap::new(), jobs: jobs.max(1) }
+        Verdicts { judge, known: HashMap::new(), jobs: jobs.max(1), judged: 0, reused: 0 }
+    }
+
+    /// [`Self::judge_all`], first taking the verdicts the store kept from the
+    /// study's last release by this judge, then keeping this set for the next.
+    pub fn judge_all_kept(&mut self, db: &mut dyn Db, study_id: &str, codes: &[&str]) -> Result<(), ReleaseError> {
+        let Some(key) = self.judge.cache_key() else { return self.judge_all(codes) };
+        let kept: HashMap<String, String> = db.cached_verdicts(study_id, key)?.into_iter().collect();
+        for code in codes {
+            if self.known.contains_key(*code) {
+                continue;
+            }
+            // A row that no longer parses (an older hub's format) is judged again.
+            let outcome = kept.get(&code_sha256(code)).and_then(|json| serde_json::from_str::<Outcome>(json).ok());
+            if let Some(outcome) = outcome {
+                self.known.insert(code.to_string(), outcome);
+                self.reused += 1;
+            }
+        }
+        self.judge_all(codes)?;
+        let rows = codes
+            .iter()
+            .map(|code| Ok((code_sha256(code), serde_json::to_string(self.get(code)?)?)))
+            .collect::<Result<Vec<_>, ReleaseError>>()?;
+        db.replace_cached_verdicts(study_id, key, &rows)?;
+        Ok(())
     }
 
     /// Judges every text not judged before.
@@ -154,7 +208,9 @@ impl<'j> Verdicts<'j> {
             }
             Ok(())
         })?;
-        self.known.extend(found.into_inner().unwrap_or_else(|p| p.into_inner()));
+        let found = found.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.judged += found.len();
+        self.known.extend(found);
         Ok(())
     }
 
@@ -172,6 +228,21 @@ impl<'j> Verdicts<'j> {
     pub fn is_empty(&self) -> bool {
         self.known.is_empty()
     }
+
+    /// Programs the judge ran (not counting verdicts reused).
+    pub fn judged(&self) -> usize {
+        self.judged
+    }
+
+    /// Verdicts taken from the study's last release instead of judging.
+    pub fn reused(&self) -> usize {
+        self.reused
+    }
+}
+
+/// Lowercase hex SHA-256 of a program text: the key of a kept verdict.
+fn code_sha256(code: &str) -> String {
+    sha2::Sha256::digest(code.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The judge of a format that carries no verdicts: never asked.
