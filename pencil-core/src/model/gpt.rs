@@ -12,7 +12,9 @@ use candle_nn::{linear, Linear, VarBuilder, VarMap};
 
 use super::config::ModelConfig;
 use super::cross_entropy::masked_cross_entropy;
+use super::attention::causal_attention;
 use super::fused::{self, causal_mask};
+use super::linear::linear as fused_linear;
 use super::rng::SplitMix64;
 use super::student::StudentEmbedding;
 
@@ -49,7 +51,8 @@ impl LayerNorm {
 
 /// A linear layer applied to `[b, t, c]` as one `[b*t, c]` matrix product:
 /// candle's `Linear` broadcasts its weight over the batch instead, and its
-/// backward pass then sums a weight-sized gradient per batch row.
+/// backward pass then sums a weight-sized gradient per batch row. Training
+/// goes through the fused op, whose backward skips frozen weights' gradients.
 #[derive(Debug, Clone)]
 struct Dense(Linear);
 
@@ -58,9 +61,13 @@ impl Dense {
         Ok(Dense(linear(in_dim, out_dim, vb)?))
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
-        let y = self.0.forward(&x.reshape((b * t, c))?)?;
+        let x = x.reshape((b * t, c))?;
+        let y = match mode {
+            Mode::Train => fused_linear(&x, &self.0)?,
+            Mode::Infer => self.0.forward(&x)?,
+        };
         let out = y.dim(1)?;
         y.reshape((b, t, out))
     }
@@ -86,19 +93,21 @@ impl Attention {
 
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
-        let qkv = self.c_attn.forward(x)?.reshape((b, t, 3, self.n_head, self.head_dim))?;
-        let qkv = qkv.permute((2, 0, 3, 1, 4))?;
-        let q = qkv.get(0)?.contiguous()?;
-        let k = qkv.get(1)?.contiguous()?;
-        let v = qkv.get(2)?.contiguous()?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = q.matmul(&k.t()?)?;
-        let att = match mode {
-            Mode::Train => fused::causal_softmax(&scores, scale)?,
-            Mode::Infer => candle_nn::ops::softmax_last_dim(&(scores * scale)?.broadcast_add(&causal_mask(t, x.dtype(), x.device())?)?)?,
+        let qkv = self.c_attn.forward(x, mode)?;
+        let y = match mode {
+            // One op from the QKV buffer to the heads' outputs (attention.rs).
+            Mode::Train => causal_attention(&qkv, self.n_head)?,
+            Mode::Infer => {
+                let qkv = qkv.reshape((b, t, 3, self.n_head, self.head_dim))?.permute((2, 0, 3, 1, 4))?;
+                let q = qkv.get(0)?.contiguous()?;
+                let k = qkv.get(1)?.contiguous()?;
+                let v = qkv.get(2)?.contiguous()?;
+                let scale = 1.0 / (self.head_dim as f64).sqrt();
+                let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&causal_mask(t, x.dtype(), x.device())?)?;
+                candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?.transpose(1, 2)?.reshape((b, t, c))?
+            }
         };
-        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, c))?;
-        self.c_proj.forward(&y)
+        self.c_proj.forward(&y, mode)
     }
 }
 
@@ -117,12 +126,12 @@ impl Mlp {
     }
 
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
-        let h = self.c_fc.forward(x)?;
+        let h = self.c_fc.forward(x, mode)?;
         let h = match mode {
             Mode::Train => fused::gelu(&h)?,
             Mode::Infer => h.gelu()?,
         };
-        self.c_proj.forward(&h)
+        self.c_proj.forward(&h, mode)
     }
 }
 

@@ -2,10 +2,13 @@
 //! adaptation (`pencil-lsp`): configuration and presets, the candle model
 //! with its student embedding module, and tokenizer loading.
 
+pub mod attention;
 pub mod config;
 pub mod cross_entropy;
 pub mod fused;
+mod gemm;
 pub mod gpt;
+pub mod linear;
 pub mod rng;
 pub mod student;
 pub mod tokenizer;
