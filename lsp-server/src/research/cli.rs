@@ -59,7 +59,13 @@ enum Command {
         json: bool,
     },
     /// Print exactly the bytes the next upload would send (scrubbed, in the study's scope); details on stderr.
-    Preview(SendArgs),
+    Preview {
+        #[command(flatten)]
+        send: SendArgs,
+        /// Print one JSON object instead: the bytes (as a string), their size and SHA-256, the upload id.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send exactly what `preview` shows (queued when the hub cannot be reached).
     Upload {
         #[command(flatten)]
@@ -133,7 +139,13 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
             report_revocations(&mut db, membership.as_ref(), &mut std::io::sink())?;
             receipts(&db, *json, out)
         }
-        Command::Preview(a) => {
+        Command::Preview { send: a, json: true } => {
+            let scrubber = scrubber(&dir, a, membership.as_ref())?;
+            let next = outbox::next_upload(&mut db, &a.study, &scrubber)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&preview_json(&a.study, next.as_ref()))?)?;
+            Ok(())
+        }
+        Command::Preview { send: a, json: false } => {
             let scrubber = scrubber(&dir, a, membership.as_ref())?;
             match outbox::next_upload(&mut db, &a.study, &scrubber)? {
                 None => eprintln!("Nothing to send for study '{}': nothing was recorded since consent or the last upload.", a.study),
@@ -184,6 +196,23 @@ pub fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     }
 }
 
+/// `preview --json`: `next` is null when nothing is left to send; else the exact body
+/// (UTF-8 JSON, so a string holds it byte for byte), its size and SHA-256.
+pub(crate) fn preview_json(study: &str, next: Option<&outbox::NextUpload>) -> serde_json::Value {
+    let next = next.map(|n| {
+        serde_json::json!({
+            "upload_id": n.upload_id,
+            "body": String::from_utf8_lossy(&n.body),
+            "size": n.body.len(),
+            "sha256": n.sha256(),
+            "queued": n.queued,
+            "replacements": n.counts.replacements(),
+            "dropped_name_titles": n.counts.dropped_name_titles,
+        })
+    });
+    serde_json::json!({ "study": study, "next": next })
+}
+
 fn scrubber(dir: &Path, a: &SendArgs, m: Option<&Membership>) -> Result<Scrubber, ResearchError> {
     let names: Vec<String> = m.map(|m| m.display_name.clone()).into_iter().collect();
     Ok(scrub::upload_scrubber(a.names.as_deref(), a.roster.as_deref(), dir, &names)?)
@@ -201,20 +230,12 @@ fn show(db: &mut Database, arg: &str, json: bool, out: &mut dyn Write) -> anyhow
     } else {
         (arg.to_string(), false)
     };
-    let (stored, s) = study::load(db, &id)?;
-    let receipt = db.active_receipt(&id)?;
     if json {
-        let value = serde_json::json!({
-            "study": s,
-            "source": stored.source.as_str(),
-            "researcher_key_fingerprint": key_fingerprint(&s.researcher_key),
-            "pinned_now": pinned_now,
-            "first_seen": stored.first_seen,
-            "consent": receipt,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&study_json(db, &id, pinned_now)?)?)?;
         return Ok(());
     }
+    let (stored, s) = study::load(db, &id)?;
+    let receipt = db.active_receipt(&id)?;
     for line in study::describe(&stored, &s) {
         writeln!(out, "{line}")?;
     }
@@ -225,9 +246,24 @@ fn show(db: &mut Database, arg: &str, json: bool, out: &mut dyn Write) -> anyhow
     Ok(())
 }
 
+/// What `study show --json` prints: the study document, why it is trusted, the consent in force
+/// (the editor page's research view reads the same).
+pub(crate) fn study_json(db: &Database, id: &str, pinned_now: bool) -> Result<serde_json::Value, ResearchError> {
+    let (stored, s) = study::load(db, id)?;
+    let receipt = db.active_receipt(id)?;
+    Ok(serde_json::json!({
+        "study": s,
+        "source": stored.source.as_str(),
+        "researcher_key_fingerprint": key_fingerprint(&s.researcher_key),
+        "pinned_now": pinned_now,
+        "first_seen": stored.first_seen,
+        "consent": receipt,
+    }))
+}
+
 /// One line of `study list`.
 #[derive(serde::Serialize)]
-struct Listed {
+pub(crate) struct Listed {
     id: String,
     /// `offered` (by the class now), `kept` (on this machine, from a file or an earlier offer) or `refused`.
     status: &'static str,
@@ -240,51 +276,13 @@ struct Listed {
 }
 
 fn list(db: &mut Database, m: Option<&Membership>, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut listed = Vec::new();
-    let mut note = None;
-    match m {
-        Some(m) => {
-            for o in study::fetch_class_studies(db, m)? {
-                listed.push(match o.result {
-                    Ok(s) => Listed {
-                        consent_given: db.active_receipt(&s.id)?.is_some(),
-                        id: s.id.clone(),
-                        status: "offered",
-                        collects: Some(study::scope_words(&s)),
-                        title: Some(s.title),
-                        institution: Some(s.institution),
-                        refused: None,
-                    },
-                    Err(e) => Listed { id: o.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
-                });
-            }
-        }
-        None => note = Some("Not in a class: studies are offered through your class's hub; a study read from a file with `study show FILE` is kept here."),
-    }
-    for stored in db.studies()? {
-        if listed.iter().any(|l| l.id == stored.id) {
-            continue;
-        }
-        // A kept study that no longer verifies is listed as refused, never used.
-        listed.push(match study::load(db, &stored.id) {
-            Ok((_, s)) => Listed {
-                consent_given: db.active_receipt(&s.id)?.is_some(),
-                id: s.id.clone(),
-                status: "kept",
-                collects: Some(study::scope_words(&s)),
-                title: Some(s.title),
-                institution: Some(s.institution),
-                refused: None,
-            },
-            Err(e) => Listed { id: stored.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
-        });
-    }
+    let listed = listed(db, m)?;
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&listed)?)?;
         return Ok(());
     }
-    if let Some(note) = note {
-        writeln!(out, "{note}")?;
+    if m.is_none() {
+        writeln!(out, "Not in a class: studies are offered through your class's hub; a study read from a file with `study show FILE` is kept here.")?;
     }
     if listed.is_empty() {
         writeln!(out, "{}", if m.is_some() { "Your class offers no studies." } else { "No studies are kept here." })?;
@@ -305,6 +303,49 @@ fn list(db: &mut Database, m: Option<&Membership>, json: bool, out: &mut dyn Wri
         }
     }
     Ok(())
+}
+
+/// What `study list` shows: the class's offers (fetched, verified, kept) and the studies kept here.
+pub(crate) fn listed(db: &mut Database, m: Option<&Membership>) -> Result<Vec<Listed>, ResearchError> {
+    let mut listed = Vec::new();
+    match m {
+        Some(m) => {
+            for o in study::fetch_class_studies(db, m)? {
+                listed.push(match o.result {
+                    Ok(s) => Listed {
+                        consent_given: db.active_receipt(&s.id)?.is_some(),
+                        id: s.id.clone(),
+                        status: "offered",
+                        collects: Some(study::scope_words(&s)),
+                        title: Some(s.title),
+                        institution: Some(s.institution),
+                        refused: None,
+                    },
+                    Err(e) => Listed { id: o.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
+                });
+            }
+        }
+        None => {}
+    }
+    for stored in db.studies()? {
+        if listed.iter().any(|l| l.id == stored.id) {
+            continue;
+        }
+        // A kept study that no longer verifies is listed as refused, never used.
+        listed.push(match study::load(db, &stored.id) {
+            Ok((_, s)) => Listed {
+                consent_given: db.active_receipt(&s.id)?.is_some(),
+                id: s.id.clone(),
+                status: "kept",
+                collects: Some(study::scope_words(&s)),
+                title: Some(s.title),
+                institution: Some(s.institution),
+                refused: None,
+            },
+            Err(e) => Listed { id: stored.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
+        });
+    }
+    Ok(listed)
 }
 
 fn give_consent(

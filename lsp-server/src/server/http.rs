@@ -86,6 +86,21 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<(RequestH
             head.upgrade |= value().split(',').any(|v| v.trim().eq_ignore_ascii_case("websocket"));
         } else if h.name.eq_ignore_ascii_case("sec-websocket-protocol") {
             head.protocols.extend(value().split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()));
+        } else if h.name.eq_ignore_ascii_case("sec-fetch-site") {
+            once(&mut head.fetch_site, &mut head.repeated_header);
+        } else if h.name.eq_ignore_ascii_case("sec-fetch-dest") {
+            once(&mut head.fetch_dest, &mut head.repeated_header);
+        } else if h.name.eq_ignore_ascii_case("content-type") {
+            once(&mut head.content_type, &mut head.repeated_header);
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let mut length = None;
+            once(&mut length, &mut head.repeated_header);
+            head.repeated_header |= head.content_length.is_some();
+            // Not a number: no length, which a confirmation refuses.
+            head.content_length = length.and_then(|l| l.parse().ok());
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only Content-Length bodies are read; a chunked one is refused as malformed.
+            head.repeated_header = true;
         }
     }
     Ok((head, buf))
@@ -144,6 +159,7 @@ fn status_text(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        410 => "Gone",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",

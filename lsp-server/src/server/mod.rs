@@ -4,10 +4,13 @@
 //! change (`didOpen`, `didChange`, `didClose`) finishes under one short lock before
 //! the handler's first `.await`, and no lock is held across an `.await`.
 
+mod actions;
 mod api;
 mod backtracking;
 mod ahead;
 mod codec;
+pub mod confirm;
+mod confirm_page;
 mod http;
 mod listen;
 mod model_switch;
@@ -62,13 +65,16 @@ pub struct PencilServer {
     adapter: OnceLock<crate::adaptation::Adapter>,
     /// Who the client is: over WebSocket, settings that name files are ignored (`trust`).
     peer: Peer,
+    /// Over WebSocket: where guarded methods file their confirmations (`confirm`).
+    link: Option<confirm_page::Link>,
 }
 
 impl PencilServer {
-    fn new(client: Client, options: ServerOptions, peer: Peer) -> PencilServer {
+    fn new(client: Client, options: ServerOptions, peer: Peer, link: Option<confirm_page::Link>) -> PencilServer {
         PencilServer {
             client,
             peer,
+            link,
             session: Mutex::new(Session::default()),
             services: OnceLock::new(),
             options,
@@ -116,17 +122,67 @@ impl PencilServer {
         api::requests::run::handle(self, params).await
     }
 
-    /// `pencil/trace` (custom request).
-    async fn trace(&self, params: crate::protocol::TraceParams) -> Result<crate::protocol::TraceResult> {
+    /// `pencil/trace` (custom request; guarded over WebSocket).
+    async fn trace(&self, params: crate::protocol::TraceParams) -> Result<serde_json::Value> {
         api::requests::trace::handle(self, params).await
+    }
+
+    /// `pencil/class/show`.
+    async fn class_show(&self) -> Result<serde_json::Value> {
+        api::requests::guarded::class_show(self).await
+    }
+
+    /// `pencil/class/join` (guarded).
+    async fn class_join(&self, params: api::requests::guarded::JoinParams) -> Result<serde_json::Value> {
+        api::requests::guarded::class_join(self, params).await
+    }
+
+    /// `pencil/research/studies`.
+    async fn studies(&self) -> Result<serde_json::Value> {
+        api::requests::guarded::studies(self).await
+    }
+
+    /// `pencil/research/study`.
+    async fn study(&self, params: api::requests::guarded::StudyParams) -> Result<serde_json::Value> {
+        api::requests::guarded::study(self, params).await
+    }
+
+    /// `pencil/research/receipts`.
+    async fn receipts(&self) -> Result<serde_json::Value> {
+        api::requests::guarded::receipts(self).await
+    }
+
+    /// `pencil/research/consent` (guarded).
+    async fn consent(&self, params: api::requests::guarded::ConsentParams) -> Result<serde_json::Value> {
+        api::requests::guarded::consent(self, params).await
+    }
+
+    /// `pencil/research/send` (guarded).
+    async fn send(&self, params: api::requests::guarded::SendParams) -> Result<serde_json::Value> {
+        api::requests::guarded::send(self, params).await
+    }
+
+    /// `pencil/research/withdraw` (guarded).
+    async fn withdraw(&self, params: api::requests::guarded::StudyParams) -> Result<serde_json::Value> {
+        api::requests::guarded::withdraw(self, params).await
     }
 }
 
 /// Builds the service for one client connection, with the custom methods registered.
-pub fn service(options: ServerOptions, peer: Peer) -> (LspService<PencilServer>, ClientSocket) {
-    LspService::build(|client| PencilServer::new(client, options, peer))
+/// `link` is where a WebSocket session files the confirmations its guarded methods need.
+pub fn service(options: ServerOptions, peer: Peer, link: Option<confirm_page::Link>) -> (LspService<PencilServer>, ClientSocket) {
+    use trust::*;
+    LspService::build(|client| PencilServer::new(client, options, peer, link))
         .custom_method(RUN_METHOD, PencilServer::run)
         .custom_method(TRACE_METHOD, PencilServer::trace)
+        .custom_method(CLASS_SHOW_METHOD, PencilServer::class_show)
+        .custom_method(CLASS_JOIN_METHOD, PencilServer::class_join)
+        .custom_method(STUDIES_METHOD, PencilServer::studies)
+        .custom_method(STUDY_METHOD, PencilServer::study)
+        .custom_method(RECEIPTS_METHOD, PencilServer::receipts)
+        .custom_method(CONSENT_METHOD, PencilServer::consent)
+        .custom_method(SEND_METHOD, PencilServer::send)
+        .custom_method(WITHDRAW_METHOD, PencilServer::withdraw)
         .finish()
 }
 

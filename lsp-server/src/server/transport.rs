@@ -6,6 +6,7 @@
 //! LSP byte is read, and its session runs as `Peer::WebSocket`.
 
 use super::codec::{self, FrameReader};
+use super::confirm_page::{self, Link, Registry};
 use super::http::{self, HeadError, Replay};
 use super::trust::{Admission, ListenPolicy, Peer, Refusal, RequestHead, Token};
 use super::{service, wire_guard, ServerOptions};
@@ -59,7 +60,7 @@ pub async fn run_stdio(options: ServerOptions) {
         }
     };
     let rest = async move {
-        tokio::join!(serve_session(incoming, outgoing, options, Peer::Stdio), write);
+        tokio::join!(serve_session(incoming, outgoing, options, Peer::Stdio, None), write);
     };
     tokio::pin!(read, rest);
     // After `exit` the server is done even if the client keeps its end open.
@@ -77,11 +78,12 @@ async fn serve_session(
     outgoing: mpsc::Sender<Vec<u8>>,
     options: ServerOptions,
     peer: Peer,
+    link: Option<Link>,
 ) {
     let (to_server, server_in) = tokio::io::duplex(1 << 16);
     let (server_out, from_server) = tokio::io::duplex(1 << 16);
     let (replies_tx, replies_rx) = mpsc::channel(16);
-    let (service, socket) = service(options, peer);
+    let (service, socket) = service(options, peer, link);
     let serve = async move {
         Server::new(server_in, server_out, socket).serve(service).await;
     };
@@ -129,6 +131,7 @@ pub async fn run_websocket(
     on_ready(&policy);
     let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
     let refusals = Arc::new(RefusalLog::default());
+    let confirmations = Arc::new(Registry::default());
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -142,21 +145,25 @@ pub async fn run_websocket(
             continue;
         };
         let (options, policy, refusals) = (options.clone(), Arc::clone(&policy), Arc::clone(&refusals));
+        let confirmations = Arc::clone(&confirmations);
         tokio::spawn(async move {
-            let admitted = handshake(stream, peer, &policy, &refusals).await;
+            let admitted = handshake(stream, peer, &policy, &refusals, &confirmations).await;
             drop(permit);
-            if let Some(ws) = admitted {
+            if let Some((ws, base_url, requester)) = admitted {
                 tracing::info!("websocket client {peer} connected");
-                serve_connection(ws, options).await;
+                let link = Link::new(confirmations, base_url, requester);
+                serve_connection(ws, options, link).await;
                 tracing::info!("websocket client {peer} disconnected");
             }
         });
     }
 }
 
-/// Reads the request head and decides it (`ListenPolicy::admit`): refusals and the
-/// page are answered here; an admitted upgrade becomes a WebSocket echoing the
-/// token's subprotocol. No LSP byte is read before this returns a socket.
+/// Reads the request head and decides it (`ListenPolicy::admit`): refusals, the page
+/// and the confirmation pages are answered here; an admitted upgrade becomes a
+/// WebSocket echoing the token's subprotocol, returned with the address of the
+/// confirmation pages for its client and who it is in words (`requester`). No LSP
+/// byte is read before this returns a socket.
 // The echo callback's error type is tungstenite's (`ErrorResponse`, an HTTP response).
 #[allow(clippy::result_large_err)]
 async fn handshake(
@@ -164,7 +171,8 @@ async fn handshake(
     peer: SocketAddr,
     policy: &ListenPolicy,
     refusals: &RefusalLog,
-) -> Option<WebSocketStream<Replay<TcpStream>>> {
+    confirmations: &Registry,
+) -> Option<(WebSocketStream<Replay<TcpStream>>, String, String)> {
     let (head, read) = match tokio::time::timeout(http::HEAD_TIMEOUT, http::read_head(&mut stream)).await {
         Ok(Ok(parts)) => parts,
         Ok(Err(HeadError::TooLarge)) => {
@@ -191,6 +199,14 @@ async fn handshake(
             http::serve_page(&mut stream, policy, head.host.as_deref().unwrap_or_default()).await;
             None
         }
+        Admission::ConfirmPage { id } => {
+            confirm_page::serve_page(&mut stream, confirmations, &id).await;
+            None
+        }
+        Admission::ConfirmPost { id } => {
+            confirm_page::serve_post(&mut stream, confirmations, &id, read, head.content_length.unwrap_or(0)).await;
+            None
+        }
         Admission::WebSocket { protocol } => {
             let protocol = HeaderValue::from_str(&protocol).ok()?;
             let echo = move |_: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
@@ -198,8 +214,15 @@ async fn handshake(
                 Ok(response)
             };
             let upgrade = tokio_tungstenite::accept_hdr_async(Replay::new(read, stream), echo);
+            // The Host was checked: the confirmation pages are on it, the origin the page's own.
+            let base_url = format!("http://{}", head.host.as_deref().unwrap_or_default());
+            let requester = match head.origin.as_deref() {
+                None => "An editor connected to the coach".to_string(),
+                Some(o) if o.eq_ignore_ascii_case(&base_url) => "The coach's page in your browser".to_string(),
+                Some(o) => format!("The page at {o}"),
+            };
             match tokio::time::timeout(http::HEAD_TIMEOUT, upgrade).await {
-                Ok(Ok(ws)) => Some(ws),
+                Ok(Ok(ws)) => Some((ws, base_url, requester)),
                 Ok(Err(e)) => {
                     tracing::warn!("websocket client {peer}: handshake failed: {e}");
                     None
@@ -249,7 +272,7 @@ fn shown(value: Option<&str>) -> String {
 
 /// Bridges one admitted WebSocket to a server session: each text (or binary)
 /// message is one JSON-RPC message, without `Content-Length` framing.
-async fn serve_connection<S>(ws: WebSocketStream<S>, options: ServerOptions)
+async fn serve_connection<S>(ws: WebSocketStream<S>, options: ServerOptions, link: Link)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -279,5 +302,5 @@ where
         }
         let _ = ws_tx.close().await;
     };
-    tokio::join!(inbound, outbound, serve_session(incoming, outgoing, options, Peer::WebSocket));
+    tokio::join!(inbound, outbound, serve_session(incoming, outgoing, options, Peer::WebSocket, Some(link)));
 }

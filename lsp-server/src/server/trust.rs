@@ -73,13 +73,40 @@ pub const WEBSOCKET_METHODS: &[&str] = &[
     // File-naming settings in it are ignored (see `PATH_SETTINGS`).
     "workspace/didChangeConfiguration",
     RUN_METHOD,
+    // Reads that change nothing and carry no program: the class joined (name, hub, the
+    // display name the student chose, the policy), the studies offered and one study's
+    // document, the consent receipts (without the study pseudonym).
+    CLASS_SHOW_METHOD,
+    STUDIES_METHOD,
+    STUDY_METHOD,
+    RECEIPTS_METHOD,
 ];
 
-/// The hook for methods that change consent or class membership or read stored
-/// traces. Over WebSocket they will need, besides the token, a
-/// confirmation the student gives in the page, never a silent request; until that
-/// confirmation exists they are refused like any method off the list.
-pub const NEEDS_STUDENT_CONFIRMATION: &[&str] = &[TRACE_METHOD];
+/// `pencil/class/show`: the class joined and its policy (a read).
+pub const CLASS_SHOW_METHOD: &str = "pencil/class/show";
+/// `pencil/class/join` `{hub, code, name}`: join a class (guarded).
+pub const CLASS_JOIN_METHOD: &str = "pencil/class/join";
+/// `pencil/research/studies`: the studies the class offers and those kept here (a read).
+pub const STUDIES_METHOD: &str = "pencil/research/studies";
+/// `pencil/research/study` `{study}`: one study's document and the consent given to it (a read).
+pub const STUDY_METHOD: &str = "pencil/research/study";
+/// `pencil/research/receipts`: the consent receipts (a read).
+pub const RECEIPTS_METHOD: &str = "pencil/research/receipts";
+/// `pencil/research/consent` `{study, by, age?}`: consent to a study (guarded).
+pub const CONSENT_METHOD: &str = "pencil/research/consent";
+/// `pencil/research/send` `{study, sha256?}`: show the exact bytes of the next upload, then send them (guarded).
+pub const SEND_METHOD: &str = "pencil/research/send";
+/// `pencil/research/withdraw` `{study}`: withdraw consent (guarded).
+pub const WITHDRAW_METHOD: &str = "pencil/research/withdraw";
+/// `pencil/confirmation` (server to client): what became of a confirmation.
+pub const CONFIRMATION_NOTIFICATION: &str = "pencil/confirmation";
+
+/// Methods that change consent or class membership, send research data or read
+/// stored traces. Over WebSocket they reach the server, but their handler never
+/// acts: it files a pending confirmation and answers the address of its page,
+/// where the student confirms or cancels (see the module doc). Over stdio they act at once.
+pub const NEEDS_STUDENT_CONFIRMATION: &[&str] =
+    &[TRACE_METHOD, CLASS_JOIN_METHOD, CONSENT_METHOD, SEND_METHOD, WITHDRAW_METHOD];
 
 /// What a peer may do with one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +115,7 @@ pub enum MethodAccess {
     Allowed,
     /// Not executed: a request gets an error, a notification is dropped.
     Refused,
-    /// Would need the student's confirmation in the page (refused until it exists).
+    /// Reaches the server, whose handler files a confirmation instead of acting.
     NeedsConfirmation,
 }
 
@@ -224,6 +251,17 @@ fn split_host(value: &str) -> Option<(String, u16)> {
     (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
 }
 
+/// Where the confirmation pages live: `/confirm/<id>`.
+pub const CONFIRM_PATH: &str = "/confirm/";
+
+/// Largest confirmation form body (a nonce and two words).
+pub const MAX_FORM_BYTES: usize = 1024;
+
+/// Whether `id` has the shape of a confirmation id (64 lowercase hex digits).
+pub fn is_confirmation_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// What one request to the listener gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
@@ -234,6 +272,16 @@ pub enum Admission {
     },
     /// The page at `/`, carrying the token.
     Page,
+    /// `GET /confirm/<id>`: the confirmation page of a pending action (see [`crate::server`]'s `confirm`).
+    ConfirmPage {
+        /// The pending confirmation's id, as the path named it.
+        id: String,
+    },
+    /// `POST /confirm/<id>` from the confirmation page itself: its form, still to be read and checked.
+    ConfirmPost {
+        /// The pending confirmation's id, as the path named it.
+        id: String,
+    },
     /// Refused with an HTTP status before any LSP byte is read.
     Refused(Refusal),
 }
@@ -253,8 +301,15 @@ pub enum Refusal {
     WrongToken,
     /// A path other than `/`.
     NotFound,
-    /// A method other than GET.
+    /// A method other than GET (POST only to a confirmation).
     Method,
+    /// A confirmation page asked for inside a frame, or posted from one (clickjacking).
+    Framed,
+    /// A confirmation posted without an `Origin`, or from another origin than the
+    /// listener's own (cross-site request forgery).
+    ConfirmOrigin,
+    /// A confirmation form that is not a small urlencoded form.
+    Form,
 }
 
 impl Refusal {
@@ -263,7 +318,8 @@ impl Refusal {
         match self {
             Refusal::Malformed => 400,
             Refusal::NoToken => 401,
-            Refusal::Host | Refusal::Origin | Refusal::WrongToken => 403,
+            Refusal::Host | Refusal::Origin | Refusal::WrongToken | Refusal::Framed | Refusal::ConfirmOrigin => 403,
+            Refusal::Form => 400,
             Refusal::NotFound => 404,
             Refusal::Method => 405,
         }
@@ -277,8 +333,11 @@ impl Refusal {
             Refusal::Origin => "pages of this origin may not use the coach (pencil-lsp --allow-origin lists more)",
             Refusal::NoToken => "no token: open the address pencil-lsp printed, with its ?token=",
             Refusal::WrongToken => "wrong token: open the address this launch of pencil-lsp printed",
-            Refusal::NotFound => "pencil-lsp serves only /",
-            Refusal::Method => "pencil-lsp answers only GET",
+            Refusal::NotFound => "pencil-lsp serves only / and its confirmation pages",
+            Refusal::Method => "pencil-lsp answers only GET (and POST from a confirmation page)",
+            Refusal::Framed => "a confirmation is shown in its own window, never inside another page",
+            Refusal::ConfirmOrigin => "a confirmation is given only in the coach's own confirmation page",
+            Refusal::Form => "not a confirmation form",
         }
     }
 }
@@ -300,8 +359,16 @@ pub struct RequestHead {
     pub upgrade: bool,
     /// The offered subprotocols (every `Sec-WebSocket-Protocol` value, split at commas).
     pub protocols: Vec<String>,
-    /// A header that may appear once appeared more often (Host, Origin).
+    /// A header that may appear once appeared more often (Host, Origin, Content-Length, …).
     pub repeated_header: bool,
+    /// `Sec-Fetch-Site`, when the browser sent it (`same-origin`, `cross-site`, `none`, …).
+    pub fetch_site: Option<String>,
+    /// `Sec-Fetch-Dest`, when the browser sent it (`document`, `iframe`, …).
+    pub fetch_dest: Option<String>,
+    /// The Content-Type header.
+    pub content_type: Option<String>,
+    /// The Content-Length header, when it is a number.
+    pub content_length: Option<usize>,
 }
 
 /// The listener's rules: which hosts and origins, and the token.
@@ -376,6 +443,49 @@ impl ListenPolicy {
         origin.strip_prefix("http://").is_some_and(|host| self.host_allowed(host))
     }
 
+    /// Decides a request for `/confirm/<id>`. Needs no token: the id is the capability
+    /// (256 random bits, one use, minutes long), handed only to the WebSocket client
+    /// that asked; what the page shows is readable only by this listener's own origin.
+    fn admit_confirmation(&self, head: &RequestHead, id: &str) -> Admission {
+        use Refusal::*;
+        let refuse = Admission::Refused;
+        if head.upgrade || !is_confirmation_id(id) {
+            return refuse(NotFound);
+        }
+        // A frame, an <object> or a script's fetch: the page is for a top-level window only.
+        if head.fetch_dest.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case("document")) {
+            return refuse(Framed);
+        }
+        // The listener's own origin, exactly as the Host names it (not `--allow-origin`'s list).
+        let own = |o: &str| head.host.as_deref().is_some_and(|h| o.trim().eq_ignore_ascii_case(&format!("http://{h}")));
+        match head.method.as_str() {
+            "GET" => {
+                // Navigations carry no Origin; one that does is a cross-origin script's request.
+                if head.origin.as_deref().is_some_and(|o| !own(o)) {
+                    return refuse(Origin);
+                }
+                Admission::ConfirmPage { id: id.to_string() }
+            }
+            "POST" => {
+                if !head.origin.as_deref().is_some_and(own) {
+                    return refuse(ConfirmOrigin);
+                }
+                if head.fetch_site.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("same-origin")) {
+                    return refuse(ConfirmOrigin);
+                }
+                let urlencoded = head
+                    .content_type
+                    .as_deref()
+                    .is_some_and(|t| t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
+                if !urlencoded || !head.content_length.is_some_and(|n| n <= MAX_FORM_BYTES) {
+                    return refuse(Form);
+                }
+                Admission::ConfirmPost { id: id.to_string() }
+            }
+            _ => refuse(Method),
+        }
+    }
+
     /// Decides a request from its head alone.
     pub fn admit(&self, head: &RequestHead) -> Admission {
         use Refusal::*;
@@ -385,6 +495,9 @@ impl ListenPolicy {
         }
         if !head.host.as_deref().is_some_and(|h| self.host_allowed(h)) {
             return refuse(Host);
+        }
+        if let Some(id) = head.path.strip_prefix(CONFIRM_PATH) {
+            return self.admit_confirmation(head, id);
         }
         if head.method != "GET" {
             return refuse(Method);
@@ -510,6 +623,54 @@ mod tests {
     }
 
     #[test]
+    fn confirmation_pages_are_for_top_level_windows_and_answers_for_their_own_origin() {
+        let p = policy("127.0.0.1:7391", false);
+        let id = "ab".repeat(32);
+        let confirm = |method: &str, origin: Option<&str>| RequestHead {
+            method: method.into(),
+            path: format!("{CONFIRM_PATH}{id}"),
+            host: Some("127.0.0.1:7391".into()),
+            origin: origin.map(Into::into),
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            content_length: Some(80),
+            ..Default::default()
+        };
+        let status = |h: &RequestHead| match p.admit(h) {
+            Admission::Refused(r) => r.status(),
+            _ => 200,
+        };
+        // The page: no token needed (the id is the capability); a navigation carries no Origin.
+        assert_eq!(p.admit(&confirm("GET", None)), Admission::ConfirmPage { id: id.clone() });
+        let navigated = RequestHead { fetch_site: Some("cross-site".into()), fetch_dest: Some("document".into()), ..confirm("GET", None) };
+        assert_eq!(status(&navigated), 200, "opened by a listed page as a window");
+        let framed = RequestHead { fetch_dest: Some("iframe".into()), ..confirm("GET", None) };
+        assert_eq!(p.admit(&framed), Admission::Refused(Refusal::Framed));
+        assert_eq!(status(&confirm("GET", Some("https://pencil.example.org"))), 403, "a script's cross-origin read");
+        assert_eq!(status(&RequestHead { path: format!("{CONFIRM_PATH}nope"), ..confirm("GET", None) }), 404);
+        assert_eq!(status(&RequestHead { host: Some("evil.example:7391".into()), ..confirm("GET", None) }), 403);
+        assert_eq!(status(&RequestHead { upgrade: true, ..confirm("GET", None) }), 404);
+        // The answer: only from the listener's own origin, as the Host names it.
+        assert_eq!(p.admit(&confirm("POST", Some("http://127.0.0.1:7391"))), Admission::ConfirmPost { id: id.clone() });
+        assert_eq!(p.admit(&confirm("POST", None)), Admission::Refused(Refusal::ConfirmOrigin), "no Origin");
+        for foreign in ["https://pencil.example.org", "http://localhost:7391", "null", "http://evil.example"] {
+            assert_eq!(p.admit(&confirm("POST", Some(foreign))), Admission::Refused(Refusal::ConfirmOrigin), "{foreign}");
+        }
+        let own = Some("http://127.0.0.1:7391");
+        let cross = RequestHead { fetch_site: Some("same-site".into()), ..confirm("POST", own) };
+        assert_eq!(p.admit(&cross), Admission::Refused(Refusal::ConfirmOrigin));
+        let same = RequestHead { fetch_site: Some("same-origin".into()), fetch_dest: Some("document".into()), ..confirm("POST", own) };
+        assert_eq!(status(&same), 200);
+        let from_frame = RequestHead { fetch_dest: Some("iframe".into()), ..confirm("POST", own) };
+        assert_eq!(p.admit(&from_frame), Admission::Refused(Refusal::Framed));
+        assert_eq!(p.admit(&RequestHead { content_type: Some("text/plain".into()), ..confirm("POST", own) }), Admission::Refused(Refusal::Form));
+        assert_eq!(p.admit(&RequestHead { content_length: Some(MAX_FORM_BYTES + 1), ..confirm("POST", own) }), Admission::Refused(Refusal::Form));
+        assert_eq!(p.admit(&RequestHead { content_length: None, ..confirm("POST", own) }), Admission::Refused(Refusal::Form));
+        assert_eq!(status(&confirm("PUT", own)), 405);
+        assert_eq!(status(&RequestHead { path: "/".into(), ..confirm("POST", own) }), 405, "only confirmations take a POST");
+        assert!(is_confirmation_id(&id) && !is_confirmation_id(&id.to_uppercase()) && !is_confirmation_id("ab"));
+    }
+
+    #[test]
     fn tokens() {
         let t = Token::generate().expect("random");
         assert_eq!(t.expose().len(), 64);
@@ -526,6 +687,11 @@ mod tests {
         assert_eq!(method_access(Peer::WebSocket, "workspace/executeCommand"), MethodAccess::Allowed);
         assert_eq!(method_access(Peer::WebSocket, "workspace/symbol"), MethodAccess::Refused);
         assert_eq!(method_access(Peer::Stdio, "workspace/symbol"), MethodAccess::Allowed);
+        for guarded in NEEDS_STUDENT_CONFIRMATION {
+            assert_eq!(method_access(Peer::WebSocket, guarded), MethodAccess::NeedsConfirmation, "{guarded}");
+            assert_eq!(method_access(Peer::Stdio, guarded), MethodAccess::Allowed, "{guarded}");
+            assert!(!WEBSOCKET_METHODS.contains(guarded), "{guarded}");
+        }
         let mut options = ClientOptions { model_dir: Some("/x".into()), data_dir: Some("/y".into()), ..Default::default() };
         assert!(drop_path_settings(Peer::Stdio, &mut options).is_none());
         assert!(options.model_dir.is_some());

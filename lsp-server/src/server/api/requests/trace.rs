@@ -2,12 +2,19 @@
 
 use crate::error::ServerError;
 use crate::protocol::{TraceParams, TraceResult, TraceState, MAX_TRACE_STATES};
+use crate::server::actions::Action;
+use crate::server::trust::Peer;
 use crate::server::{services, PencilServer};
 use crate::session::title_of;
 use crate::store::StoredState;
 use tower_lsp_server::jsonrpc::Result;
 
-pub(in crate::server) async fn handle(server: &PencilServer, params: TraceParams) -> Result<TraceResult> {
+/// Over WebSocket only with the student's confirmation (`guarded`); over stdio at once.
+pub(in crate::server) async fn handle(server: &PencilServer, params: TraceParams) -> Result<serde_json::Value> {
+    if server.peer != Peer::Stdio {
+        let action = Action::ReadTrace { title: title_of(&params.text_document.uri), limit: params.limit };
+        return super::guarded::guarded(server, action).await;
+    }
     let Some(services) = services(server) else {
         return Err(ServerError::Unchecked("the server is not initialized".into()).into());
     };
@@ -17,7 +24,7 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: TraceParams
     };
     let (student, t) = (services.local_student(), title.clone());
     let states = store.call(move |db| db.states(&student, &t)).await.map_err(|e| ServerError::Unchecked(e.to_string()))?;
-    Ok(trace_result(title, states, params.limit))
+    Ok(serde_json::to_value(trace_result(title, states, params.limit)).unwrap_or_default())
 }
 
 /// The answer for `states` (oldest first), keeping the last `limit`.
