@@ -6,9 +6,10 @@
 //!
 //! An actor: [`Adapter`] owns a channel to one thread, which ends when the last
 //! handle drops (cancelling a fit in progress). The thread runs at the lowest
-//! priority (nice 19) and does its math on a rayon pool of one thread, also
-//! niced, so the editor, the sandbox and the model's requests always come first;
-//! nothing on the async executor ever waits for it.
+//! priority (nice 19) and does its math on a rayon pool, also niced, of both
+//! cores when the machine is idle and of one otherwise, so the editor, the
+//! sandbox and the model's requests always come first; nothing on the async
+//! executor ever waits for it.
 
 use crate::clock::now_timestamp;
 use crate::coach::{Coach, ModelEngine};
@@ -253,7 +254,7 @@ impl Worker {
 
     fn run(mut self, rx: &mpsc::Receiver<Message>) {
         lower_priority();
-        let pool = match low_priority_pool() {
+        let pools = match LowPriorityPools::new() {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!("adaptation is off: its thread pool could not start ({e})");
@@ -294,7 +295,7 @@ impl Worker {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             };
             if let Some(unfinished) = finished.filter(|_| self.config.enabled) {
-                pool.install(|| self.learn(unfinished.as_deref()));
+                pools.for_now().install(|| self.learn(unfinished.as_deref()));
             }
         }
     }
@@ -321,11 +322,56 @@ impl Worker {
     }
 }
 
-/// A rayon pool of one thread at nice 19: candle's matrix products and the
-/// model's kernels split work over the current rayon pool, so inside
-/// `install` the fit uses exactly one core, at the lowest priority.
-pub fn low_priority_pool() -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
-    rayon::ThreadPoolBuilder::new().num_threads(1).thread_name(|_| "pencil-adapt-math".into()).start_handler(|_| lower_priority()).build()
+/// Rayon pools at nice 19: candle's matrix products and the model's kernels
+/// split work over the current rayon pool, so inside `install` a fit uses
+/// exactly that pool's cores, at the lowest priority.
+pub struct LowPriorityPools {
+    one: rayon::ThreadPool,
+    /// Every core (at most [`MAX_FIT_THREADS`]); none on a one-core machine.
+    all: Option<rayon::ThreadPool>,
+}
+
+/// The most threads a fit uses: the model's matrices are small enough that a
+/// third core would mostly wait at the kernels' barriers.
+const MAX_FIT_THREADS: usize = 2;
+
+/// Below this 1-minute load average per core the machine counts as idle.
+const IDLE_LOAD_PER_CORE: f64 = 0.25;
+
+impl LowPriorityPools {
+    /// Starts the pools' threads.
+    pub fn new() -> Result<Self, rayon::ThreadPoolBuildError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_FIT_THREADS);
+        let all = if cores > 1 { Some(low_priority_pool(cores)?) } else { None };
+        Ok(LowPriorityPools { one: low_priority_pool(1)?, all })
+    }
+
+    /// Every pool, one thread first (for benchmarks).
+    pub fn each(&self) -> Vec<&rayon::ThreadPool> {
+        std::iter::once(&self.one).chain(self.all.as_ref()).collect()
+    }
+
+    /// The pool for a fit starting now: every core when the machine is idle,
+    /// else one. Threads that wait for each other at every kernel do worse than
+    /// one thread when another process holds a core (nice 19 yields it to
+    /// them), so the choice is made from the load, not left to the scheduler.
+    pub fn for_now(&self) -> &rayon::ThreadPool {
+        match &self.all {
+            Some(all) if load_per_core().is_some_and(|l| l < IDLE_LOAD_PER_CORE) => all,
+            _ => &self.one,
+        }
+    }
+}
+
+/// The 1-minute load average per core (Linux `/proc/loadavg`).
+fn load_per_core() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let load: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(load / std::thread::available_parallelism().map_or(1, |n| n.get()) as f64)
+}
+
+fn low_priority_pool(threads: usize) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|_| "pencil-adapt-math".into()).start_handler(|_| lower_priority()).build()
 }
 
 /// Nice 19 for the calling thread (Linux: `setpriority` on a thread id affects that thread only).

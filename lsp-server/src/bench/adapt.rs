@@ -1,11 +1,12 @@
 //! `pencil-lsp bench --adapt`: wall time and peak memory of learning a student's
 //! vector from k = 1, 4 and 10 of their traces, on the model the server would
-//! load, exactly as the server's adaptation thread does it (one low-priority
-//! thread, the default options or the manifest's). A benchmark, not a test: it
-//! prints figures.
+//! load, exactly as the server's adaptation thread does it (low-priority
+//! threads, the default options or the manifest's), once on each of the
+//! server's pools: one thread (what a busy machine gets) and both cores (an
+//! idle one). A benchmark, not a test: it prints figures.
 
 use super::{BenchArgs, BenchError};
-use crate::adaptation::{low_priority_pool, scrubber};
+use crate::adaptation::{scrubber, LowPriorityPools};
 use crate::coach::{locate, ModelLocation, MODEL_DIR_ENV};
 use pencil_core::adapt::{adapt_vector, adaptation_texts, load_trace_model, AdaptOptions, AdaptationDefaults};
 use pencil_core::corpus::{read_corpus, ReadOptions};
@@ -48,11 +49,11 @@ pub fn bench_adapt(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchErr
     };
     traces.sort_by(|a, b| a.programs.first().map(|p| &p.time).cmp(&b.programs.first().map(|p| &p.time)));
     let scrubber = scrubber();
-    let pool = low_priority_pool().map_err(|e| BenchError::Model(e.to_string()))?;
+    let pools = LowPriorityPools::new().map_err(|e| BenchError::Model(e.to_string()))?;
     writeln!(out, "model: {} ({} layers, d={}, vocab {}, context {})", dir.display(), cfg.n_layer, cfg.n_embd, cfg.vocab_size, cfg.context)?;
     writeln!(
         out,
-        "student {student}: {} traces; options: <= {} tokens per trace, {} steps (early stop from {} traces: <= {} steps, patience {}), lr {}; 1 thread at nice 19",
+        "student {student}: {} traces; options: <= {} tokens per trace, {} steps (early stop from {} traces: <= {} steps, patience {}), lr {}; at nice 19, on one thread and on every core",
         traces.len(),
         options.max_tokens_per_trace,
         options.steps,
@@ -61,9 +62,11 @@ pub fn bench_adapt(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchErr
         options.patience,
         options.learning_rate
     )?;
-    writeln!(out, "| k | tokens | steps | stop | load s | fit s | total s | s/step | peak RSS MiB | held-out loss before -> after |")?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
-    for k in KS {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    writeln!(out, "load average at start (1, 5, 15 min): {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "))?;
+    writeln!(out, "| k | threads | tokens | steps | stop | load s | fit s | total s | s/step | peak RSS MiB | held-out loss before -> after |")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
+    for (k, pool) in KS.into_iter().flat_map(|k| pools.each().into_iter().map(move |p| (k, p))) {
         let chosen: Vec<Trace> = traces.iter().take(k).map(|t| (*t).clone()).collect();
         reset_peak_rss();
         let start = Instant::now();
@@ -72,6 +75,7 @@ pub fn bench_adapt(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchErr
         let model = load_trace_model(&dir, &manifest).map_err(|e| BenchError::Model(e.to_string()))?;
         let loaded = start.elapsed().as_secs_f64();
         let cancel = AtomicBool::new(false);
+        let threads = pool.current_num_threads();
         let adapted = pool
             .install(|| adapt_vector(&model, &texts, &unseen, &options, &cancel))
             .map_err(|e| BenchError::Model(e.to_string()))?;
@@ -80,7 +84,7 @@ pub fn bench_adapt(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchErr
         let held = adapted.held_out_loss.map_or_else(|| "(none held back)".to_string(), |(b, a)| format!("{b:.3} -> {a:.3}"));
         writeln!(
             out,
-            "| {k} | {} | {} | {:?} | {loaded:.2} | {:.2} | {total:.2} | {:.3} | {} | {held} |",
+            "| {k} | {threads} | {} | {} | {:?} | {loaded:.2} | {:.2} | {total:.2} | {:.3} | {} | {held} |",
             adapted.tokens,
             adapted.steps,
             adapted.stop,

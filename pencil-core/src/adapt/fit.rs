@@ -4,8 +4,14 @@
 //!
 //! Bounded: at most [`AdaptOptions::max_traces`] traces (the newest), each cut
 //! to [`AdaptOptions::max_tokens_per_trace`] tokens before it is tokenized
-//! whole, one sequence in memory at a time, at most
-//! [`AdaptOptions::max_steps`] steps and [`AdaptOptions::time_budget`].
+//! whole, at most [`SEQUENCES_PER_BATCH`] sequences' graph in memory at a
+//! time, at most [`AdaptOptions::max_steps`] steps and
+//! [`AdaptOptions::time_budget`].
+//!
+//! Cheap per step: the transformer's weights are plain tensors, so the fused
+//! kernels' backward computes no weight gradients, only the path back to the
+//! vector; a step's sequences go through the model as one padded batch (one
+//! set of larger matrix products instead of one per sequence).
 //! With [`AdaptOptions::min_traces_for_early_stop`] traces or more, the newest
 //! is held back and the vector that reads it best is kept (early stopping);
 //! with fewer, a fixed [`AdaptOptions::steps`].
@@ -223,9 +229,13 @@ fn cut_trace(mut t: Trace, byte_cap: usize) -> Trace {
     t
 }
 
+/// Sequences padded into one batch of a step: bounds the graph a step keeps
+/// alive (4 x 256 tokens by default) while giving the matrix products rows.
+pub const SEQUENCES_PER_BATCH: usize = 4;
+
 /// Fits a student's vector, starting from `init` (the unseen-student vector),
 /// on `texts` (from [`adaptation_texts`], oldest first). Checks `cancel`
-/// between sequences. Single-threaded only if the caller's rayon pool is.
+/// between batches. Single-threaded only if the caller's rayon pool is.
 pub fn adapt_vector(
     model: &TraceModel,
     texts: &[AdaptText],
@@ -263,10 +273,12 @@ pub fn adapt_vector_observed(
     let mut adam = Adam::new(dim, options.learning_rate);
     let mut current = init.to_vec();
 
+    let batches = train.chunks(SEQUENCES_PER_BATCH).map(|c| Batch::new(c, &device)).collect::<Result<Vec<_>, _>>()?;
     let held_loss = |v: &[f32]| -> Result<f32, AdaptError> {
         let Some(text) = held_back else { return Ok(f32::NAN) };
         let soft = model.student.soft_token(&Tensor::from_vec(v.to_vec(), (1, dim), &device)?)?;
-        Ok(sequence_loss(model, text, &soft, Mode::Infer)?.to_scalar::<f32>()?)
+        // The fused kernels (Mode::Train) forward only: nothing here is a variable.
+        Ok(sequence_loss(model, text, &soft, Mode::Train)?.to_scalar::<f32>()?)
     };
     let initial_held = held_loss(init)?;
     let mut best = (initial_held, init.to_vec());
@@ -282,14 +294,14 @@ pub fn adapt_vector_observed(
         }
         let mut grad = vec![0f32; dim];
         let mut loss_sum = 0f32;
-        for text in train {
+        for batch in &batches {
             if cancel.load(Ordering::Relaxed) {
                 return Err(AdaptError::Cancelled);
             }
-            let soft = model.student.soft_token(var.as_tensor())?;
-            // Each sequence's mean loss weighted by its share of the tokens: the
-            // sum is the mean over every token, one sequence's graph at a time.
-            let loss = (sequence_loss(model, text, &soft, Mode::Train)? * (text.counted() as f64 / tokens as f64))?;
+            let soft = model.student.soft_token(var.as_tensor())?.broadcast_as((batch.rows, model.config().n_embd))?;
+            // Each batch's mean loss weighted by its share of the tokens: the
+            // sum is the mean over every token, one batch's graph at a time.
+            let loss = (model.loss_with_soft(&batch.ids, &soft, &batch.weights, Mode::Train)? * (batch.counted as f64 / tokens as f64))?;
             let grads = loss.backward()?;
             let g = grads.get(var.as_tensor()).ok_or_else(|| candle_core::Error::msg("no gradient reached the student vector"))?;
             for (acc, x) in grad.iter_mut().zip(g.flatten_all()?.to_vec1::<f32>()?) {
@@ -334,6 +346,32 @@ pub fn adapt_vector_observed(
     })
 }
 
+/// Sequences padded to the longest: padding comes after each sequence's end,
+/// where the causal model cannot read it, and weighs 0 in the loss.
+struct Batch {
+    ids: Tensor,
+    weights: Tensor,
+    rows: usize,
+    counted: usize,
+}
+
+impl Batch {
+    fn new(texts: &[AdaptText], device: &Device) -> Result<Batch, candle_core::Error> {
+        let len = texts.iter().map(|t| t.ids.len()).max().unwrap_or(0);
+        let (mut ids, mut weights) = (Vec::with_capacity(texts.len() * len), Vec::with_capacity(texts.len() * len));
+        for t in texts {
+            ids.extend(t.ids.iter().copied().chain(std::iter::repeat(0).take(len - t.ids.len())));
+            weights.extend(t.weights.iter().copied().chain(std::iter::repeat(0.0).take(len - t.weights.len())));
+        }
+        Ok(Batch {
+            ids: Tensor::from_vec(ids, (texts.len(), len), device)?,
+            weights: Tensor::from_vec(weights, (texts.len(), len), device)?,
+            rows: texts.len(),
+            counted: texts.iter().map(AdaptText::counted).sum(),
+        })
+    }
+}
+
 /// Mean loss per counted token of one sequence read after `soft` `[1, n_embd]`.
 fn sequence_loss(model: &TraceModel, text: &AdaptText, soft: &Tensor, mode: Mode) -> Result<Tensor, candle_core::Error> {
     let device = Device::Cpu;
@@ -348,7 +386,7 @@ pub fn mean_loss(model: &TraceModel, texts: &[AdaptText], vector: &[f32]) -> Res
     let soft = model.student.soft_token(&Tensor::from_vec(vector.to_vec(), (1, vector.len()), &Device::Cpu)?)?;
     let (mut sum, mut n) = (0f64, 0usize);
     for text in texts {
-        sum += f64::from(sequence_loss(model, text, &soft, Mode::Infer)?.to_scalar::<f32>()?) * text.counted() as f64;
+        sum += f64::from(sequence_loss(model, text, &soft, Mode::Train)?.to_scalar::<f32>()?) * text.counted() as f64;
         n += text.counted();
     }
     Ok(if n == 0 { f32::NAN } else { (sum / n as f64) as f32 })

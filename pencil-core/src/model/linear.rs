@@ -49,7 +49,8 @@ impl CustomOp3 for LinearOp {
         for _ in 0..rows {
             y.extend_from_slice(b);
         }
-        let threads = candle_core::utils::get_num_threads();
+        // The current pool bounds it: adaptation runs inside a one-thread pool.
+        let threads = candle_core::utils::get_num_threads().min(rayon::current_num_threads());
         gemm::matmul(&mut y, out, View::rows(x, rows, inp, inp), View::rows(w, out, inp, inp).t(), Write::Add, threads)?;
         let mut shape = dims.to_vec();
         if let Some(last) = shape.last_mut() {
