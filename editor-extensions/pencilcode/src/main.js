@@ -19,6 +19,18 @@ const RUN_METHOD = 'pencil/run';
 const HINT_METHOD = 'pencil/hint';
 const REFLECT_COMMAND = 'pencil.reflect';
 const ASK_TEACHER_COMMAND = 'pencil.askTeacher';
+// Class and research (see lsp-server/src/server/trust.rs): reads, and the guarded
+// methods that only file a confirmation the student gives in the coach's own window.
+const CLASS_SHOW_METHOD = 'pencil/class/show';
+const CLASS_JOIN_METHOD = 'pencil/class/join';
+const STUDIES_METHOD = 'pencil/research/studies';
+const STUDY_METHOD = 'pencil/research/study';
+const RECEIPTS_METHOD = 'pencil/research/receipts';
+const CONSENT_METHOD = 'pencil/research/consent';
+const SEND_METHOD = 'pencil/research/send';
+const WITHDRAW_METHOD = 'pencil/research/withdraw';
+const CONFIRMATION_NOTIFICATION = 'pencil/confirmation';
+const CONFIRMATION_NEEDED = -32010;
 // The sandbox has its own time limit; this only stops the page from waiting forever.
 const REQUEST_TIMEOUT_MS = 60000;
 const FIRST_PROGRAM = 'pen red\nfd 100\nrt 90\nfd 50\n';
@@ -95,6 +107,9 @@ function addNote(text, kind) {
 
 // ---- The client ---------------------------------------------------------------
 
+/** Confirmations the coach's window is asking the student for, by id. @type {Map<string, (outcome: any) => void>} */
+const waitingConfirmations = new Map();
+
 const client = new LSPClient({
   timeout: REQUEST_TIMEOUT_MS,
   initializationOptions: { pencil: { hintSize: hintSize.value } },
@@ -102,6 +117,15 @@ const client = new LSPClient({
   notificationHandlers: {
     [HINT_METHOD]: (_client, /** @type {{message: string}} */ params) => {
       addNote(hintWords(params.message), 'hint');
+      return true;
+    },
+    // What became of a confirmation the student was asked for (see `confirmed`).
+    [CONFIRMATION_NOTIFICATION]: (_client, /** @type {{id: string, outcome: string, message: string, result: any}} */ params) => {
+      const done = waitingConfirmations.get(params.id);
+      if (done) {
+        waitingConfirmations.delete(params.id);
+        done(params);
+      }
       return true;
     },
     // The server's messages go to the side panel, not over the code.
@@ -330,6 +354,10 @@ $('reflect').addEventListener('submit', async (e) => {
 
 $('ask').addEventListener('submit', async (e) => {
   e.preventDefault();
+  if (inClass === false) {
+    addNote('You are not in a class yet: join your teacher\'s class under "My class", then ask here.', 'message');
+    return;
+  }
   const text = /** @type {HTMLTextAreaElement} */ ($('ask-text'));
   client.sync();
   // The page sends only the program on screen; sharing earlier versions is for the editors.
@@ -447,6 +475,232 @@ hintSize.addEventListener('change', () => {
   addNote(`Fixes will now suggest ${hintSize.value} changes.`, 'message');
 });
 
+// ---- Confirmations, the class and research studies ---------------------------------------------
+
+/** The words of a failed request. @param {unknown} e */
+function errorWords(e) {
+  return e && typeof e === 'object' && 'message' in e ? String(e.message) : String(e);
+}
+
+/**
+ * Asks the coach for something only the student may allow (joining a class, research
+ * consent, sending, withdrawing). The page cannot do it by itself: the coach answers
+ * with the address of its own confirmation window, which says what will happen; only
+ * the student's click there does it, and the coach then tells this page the outcome.
+ * @param {string} method @param {object} params @param {HTMLElement} note where to say what is going on
+ * @returns {Promise<{outcome: string, message: string, result: any}>}
+ */
+async function confirmed(method, params, note) {
+  try {
+    /** @type {any} */
+    const answer = await client.request(method, params);
+    return { outcome: 'done', message: (answer && answer.message) || '', result: answer ? answer.result : null };
+  } catch (e) {
+    const err = /** @type {any} */ (e);
+    if (!err || err.code !== CONFIRMATION_NEEDED || !err.data || typeof err.data.url !== 'string') throw e;
+    const { id, url } = err.data;
+    const outcome = new Promise((resolve) => waitingConfirmations.set(id, resolve));
+    // Its own window, which this page cannot read or click in (noopener).
+    window.open(url, '_blank', 'noopener,popup,width=760,height=820');
+    const link = document.createElement('a');
+    link.href = url;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.textContent = 'open it here';
+    note.replaceChildren('Read what will happen in the coach\'s window, then confirm or cancel there. No window? ', link, '.');
+    return outcome;
+  }
+}
+
+/** What a confirmation came to, in words. @param {{outcome: string, message: string}} r */
+function outcomeWords(r) {
+  if (r.outcome === 'done') return r.message;
+  if (r.outcome === 'cancelled') return 'Cancelled: nothing was done.';
+  if (r.outcome === 'expired') return 'The confirmation window expired: nothing was done.';
+  return `It did not work: ${r.message}`;
+}
+
+/** Whether a class is joined (null: not known yet). @type {boolean | null} */
+let inClass = null;
+
+/** Shows the class joined and its rules, or the form to join one. */
+async function showClass() {
+  /** @type {any} */
+  let info;
+  try {
+    info = await client.request(CLASS_SHOW_METHOD, null);
+  } catch (e) {
+    $('class-info').textContent = `The coach could not say: ${errorWords(e)}`;
+    return;
+  }
+  inClass = Boolean(info && info.joined);
+  const policy = $('class-policy');
+  policy.replaceChildren();
+  if (inClass) {
+    $('class-info').textContent = `You are in the class "${info.className}" on ${info.hubUrl} as "${info.displayName}".`;
+    for (const line of info.policy || []) {
+      const item = document.createElement('li');
+      item.textContent = line;
+      policy.append(item);
+    }
+    $('ask-label').textContent = 'Your program as it is now goes to your teacher, with your message (optional). The reply appears under Hints.';
+  } else {
+    $('class-info').textContent = 'You are not in a class yet. Your teacher gives you a hub address and a class code.';
+    $('ask-label').textContent = 'You are not in a class yet: join your teacher\'s class under "My class", then ask here.';
+  }
+  $('join').hidden = inClass;
+}
+
+$('join').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const value = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ ($(id)).value.trim();
+  const note = $('class-note');
+  note.textContent = 'Asking the coach…';
+  try {
+    const r = await confirmed(CLASS_JOIN_METHOD, { hub: value('join-hub'), code: value('join-code'), name: value('join-name') }, note);
+    // The coach's report starts with the line that says which class was joined.
+    note.textContent = r.outcome === 'done' ? r.message.split('\n')[0] : outcomeWords(r);
+    if (r.outcome === 'done') await showClass();
+  } catch (err) {
+    note.textContent = `Not joined: ${errorWords(err)}`;
+  }
+});
+
+/** The studies listed last, by id (their "collects" words). @type {Map<string, any>} */
+const listedStudies = new Map();
+/** The study shown. @type {any} */
+let shownStudy = null;
+
+async function showStudies() {
+  const note = $('research-note');
+  note.textContent = 'Asking the coach…';
+  /** @type {any[]} */
+  let listed;
+  try {
+    listed = await client.request(STUDIES_METHOD, null);
+  } catch (e) {
+    note.textContent = `The coach could not list the studies: ${errorWords(e)}`;
+    return;
+  }
+  note.textContent = listed.length ? '' : (inClass ? 'Your class offers no studies.' : 'Join your class to see the studies it offers.');
+  const list = $('studies');
+  list.replaceChildren();
+  listedStudies.clear();
+  for (const l of listed) {
+    listedStudies.set(l.id, l);
+    const item = document.createElement('li');
+    if (l.refused) {
+      item.textContent = `${l.id}: refused (${l.refused})`;
+    } else {
+      const read = document.createElement('button');
+      read.type = 'button';
+      read.textContent = `${l.title}${l.consent_given ? ' (you agreed)' : ''}`;
+      read.addEventListener('click', () => openStudy(l.id));
+      item.append(read, ` ${l.institution}`);
+    }
+    list.append(item);
+  }
+  showReceipts();
+}
+
+/** Shows one study: who runs it, what it collects, its consent text; and what can be done. */
+async function openStudy(/** @type {string} */ id) {
+  const note = $('research-note');
+  /** @type {any} */
+  let shown;
+  try {
+    shown = await client.request(STUDY_METHOD, { study: id });
+  } catch (e) {
+    note.textContent = `The coach could not show the study: ${errorWords(e)}`;
+    return;
+  }
+  const s = shown.study;
+  shownStudy = s;
+  $('study-title').textContent = s.title;
+  const facts = $('study-facts');
+  facts.replaceChildren();
+  const listed = listedStudies.get(id);
+  for (const [term, text] of [
+    ['Who runs it', s.institution],
+    ['Ethics approval', s.ethics_approval],
+    ['Contact', s.contact],
+    ['What is collected', listed && listed.collects ? listed.collects : JSON.stringify(s.collects)],
+    ['Kept for', `${s.retention_days} days`],
+    ['Researcher key', shown.researcher_key_fingerprint],
+  ]) {
+    const dt = document.createElement('dt');
+    dt.textContent = term;
+    const dd = document.createElement('dd');
+    dd.textContent = text;
+    facts.append(dt, dd);
+  }
+  const age = s.consent.guardian_below_age;
+  $('study-consent-label').textContent = `Consent text, version ${s.consent.version}${age ? ` (students under ${age} need a parent's or the school's agreement)` : ''}:`;
+  $('study-consent-text').textContent = s.consent.text;
+  const consent = shown.consent;
+  $('consent').hidden = Boolean(consent);
+  $('consented').hidden = !consent;
+  if (consent) $('consented-note').textContent = `Agreed on ${consent.consented_at} UTC by ${consent.consented_by} (consent text version ${consent.consent_version}).`;
+  updateAgeRow();
+  $('study').hidden = false;
+}
+
+function updateAgeRow() {
+  const by = /** @type {HTMLInputElement | null} */ (document.querySelector('#consent input[name="by"]:checked'));
+  $('age-row').hidden = !(shownStudy && shownStudy.consent.guardian_below_age > 0 && by && by.value === 'student');
+}
+
+$('consent').addEventListener('change', updateAgeRow);
+
+$('consent').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (!shownStudy) return;
+  const by = /** @type {HTMLInputElement} */ (document.querySelector('#consent input[name="by"]:checked')).value;
+  const ageText = /** @type {HTMLInputElement} */ ($('consent-age')).value;
+  const params = { study: shownStudy.id, by, ...(!$('age-row').hidden && ageText ? { age: Number(ageText) } : {}) };
+  await researchStep(CONSENT_METHOD, params);
+});
+
+$('send').addEventListener('click', () => shownStudy && researchStep(SEND_METHOD, { study: shownStudy.id }));
+$('withdraw').addEventListener('click', () => shownStudy && researchStep(WITHDRAW_METHOD, { study: shownStudy.id }));
+$('studies-show').addEventListener('click', showStudies);
+
+/** Consent, send or withdraw, through the coach's confirmation window; then shows the study again. */
+async function researchStep(/** @type {string} */ method, /** @type {object} */ params) {
+  const note = $('research-note');
+  note.textContent = 'Asking the coach…';
+  try {
+    const r = await confirmed(method, params, note);
+    note.textContent = outcomeWords(r);
+  } catch (e) {
+    note.textContent = errorWords(e);
+  }
+  if (shownStudy) await openStudy(shownStudy.id);
+  showReceipts();
+}
+
+async function showReceipts() {
+  /** @type {any[]} */
+  let receipts;
+  try {
+    receipts = await client.request(RECEIPTS_METHOD, null);
+  } catch {
+    return;
+  }
+  const list = $('receipts');
+  list.replaceChildren();
+  if (!receipts.length) {
+    const item = document.createElement('li');
+    item.textContent = 'No consent receipts.';
+    list.append(item);
+  }
+  for (const r of receipts) {
+    const item = document.createElement('li');
+    item.textContent = `Study "${r.study_id}", consent text version ${r.consent_version}, by ${r.consented_by}, ${r.consented_at} UTC; ${r.uploads} upload(s); ${r.revoked_at ? `withdrawn ${r.revoked_at} UTC` : 'in force'}.`;
+    list.append(item);
+  }
+}
+
 // ---- Start ------------------------------------------------------------------------------------
 
 async function start() {
@@ -462,6 +716,7 @@ async function start() {
   }
   setConnection('Connected to the coach', 'ok');
   useTitle(title);
+  showClass();
   runButton.disabled = false;
   setVerdict('busy', 'Ready.', 'Write your program, then press Run.');
   view.focus();

@@ -10,6 +10,8 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = resolve(here, '../../..');
 export const artifacts = join(repo, 'target/e2e/pencilcode');
+/** Screenshots of the class and research views and their confirmation windows. */
+export const pageArtifacts = join(repo, 'target/e2e/page');
 
 /** The server binary: $PENCIL_LSP, else the debug build the cargo tests made. */
 export function serverBinary() {
@@ -37,7 +39,7 @@ export async function startServer() {
   mkdirSync(data);
   mkdirSync(home);
   const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH, HOME: home, PENCIL_DATA_DIR: data, RUST_LOG: 'warn' },
+    env: { PATH: process.env.PATH, HOME: home, PENCIL_DATA_DIR: data, PENCIL_NAMES_DIR: join(repo, '.deps/names'), RUST_LOG: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -77,6 +79,7 @@ export async function startServer() {
 
 export async function startBrowser() {
   mkdirSync(artifacts, { recursive: true });
+  mkdirSync(pageArtifacts, { recursive: true });
   return chromium.launch({ executablePath: chromiumBinary(), headless: true });
 }
 
@@ -147,4 +150,74 @@ export async function runFinished(page, n, { diagnostics = false } = {}) {
     return runs.length >= k && runs[k - 1].done !== undefined && (!diag || runs[k - 1].diagnostics !== undefined);
   }, [n, diagnostics], { timeout: 60000 });
   return page.evaluate((k) => window.pencilTimings.runs[k - 1], n);
+}
+
+/** The hub binary: $PENCIL_HUB, else the debug build. */
+export function hubBinary() {
+  const bin = process.env.PENCIL_HUB || join(repo, 'target/debug/pencil-hub');
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`cargo build -p pencil-hub\` first`);
+  return bin;
+}
+
+const HUB_PASSWORD = 'correct horse battery';
+
+/** The value of `name="csrf"` in a hub form. */
+function csrfOf(/** @type {string} */ html) {
+  const m = /name="csrf" value="([^"]+)"/.exec(html);
+  if (!m) throw new Error('no csrf field in the hub page');
+  return m[1];
+}
+
+/**
+ * Starts a real `pencil-hub` on a loopback port with teacher "ada" and class "7b";
+ * resolves with its address, the class id and join code, `publish(file)` (offer a
+ * signed study to the class) and a stop function.
+ */
+export async function startHub() {
+  const scratch = mkdtempSync(join(tmpdir(), 'pencil-page-hub-'));
+  const child = spawn(hubBinary(), ['--data-dir', scratch, 'serve', '--listen', '127.0.0.1:0'], {
+    env: { PATH: process.env.PATH, RUST_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const base = await new Promise((resolveBase, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`pencil-hub printed no address: ${out}`)), 30000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /pencil-hub listening on (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveBase(m[1]);
+      }
+    });
+  });
+  execFileSync(hubBinary(), ['--data-dir', scratch, 'teacher', 'add', '--name', 'ada', '--password-stdin'], { input: `${HUB_PASSWORD}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+  const cookieOf = (/** @type {Response} */ r, /** @type {string} */ name) => r.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith(`${name}=`));
+  const login = await fetch(`${base}/login`);
+  const loginCookie = cookieOf(login, 'pencil_hub_login');
+  const signedIn = await fetch(`${base}/login`, {
+    method: 'POST', redirect: 'manual',
+    headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ name: 'ada', password: HUB_PASSWORD, csrf: csrfOf(await login.text()) }),
+  });
+  const session = cookieOf(signedIn, 'pencil_hub_session');
+  if (!session) throw new Error(`could not sign in to the hub (${signedIn.status})`);
+  const classes = await (await fetch(`${base}/classes`, { headers: { cookie: session } })).text();
+  const created = await fetch(`${base}/classes`, {
+    method: 'POST', redirect: 'manual',
+    headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf: csrfOf(classes), name: '7b' }),
+  });
+  const classId = Number(/\/classes\/(\d+)/.exec(created.headers.get('location') || '')?.[1]);
+  const dashboard = await (await fetch(`${base}/classes/${classId}`, { headers: { cookie: session } })).text();
+  const code = /<span class="code">([^<]{6})/.exec(dashboard)?.[1];
+  if (!classId || !code) throw new Error('could not create the class on the hub');
+  const publish = (/** @type {string} */ file) => execFileSync(hubBinary(), ['--data-dir', scratch, 'study', 'publish', file, '--class', String(classId)], { encoding: 'utf8', env: { PATH: process.env.PATH, RUST_LOG: 'warn' } });
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  return { base, classId, code, publish, scratch, stop };
 }

@@ -219,7 +219,10 @@ pub async fn serve_page<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, regis
 }
 
 async fn respond_html<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, status: u16, page: &str) {
-    http::respond(stream, status, "text/html; charset=utf-8", &[("Content-Security-Policy", CONFIRM_CSP.to_string())], page).await;
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers post the form with
+    // `Origin: null`, which the answer's Origin check must refuse.
+    let headers = [("Content-Security-Policy", CONFIRM_CSP.to_string()), ("Referrer-Policy", "same-origin".to_string())];
+    http::respond(stream, status, "text/html; charset=utf-8", &headers, page).await;
 }
 
 /// `POST /confirm/<id>` (its Origin, framing and form type already checked): reads the

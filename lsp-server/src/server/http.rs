@@ -173,7 +173,8 @@ const LINGER: Duration = Duration::from_secs(2);
 const MAX_LINGER_BYTES: usize = 64 << 10;
 
 /// Writes one whole response and closes the connection. Nothing is cached, framed
-/// or sniffed, and the address (which may hold the token) is never sent on.
+/// or sniffed, and the address (which may hold the token) is never sent on: the
+/// referrer policy is `no-referrer` unless `extra` sets another.
 pub async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     status: u16,
@@ -183,11 +184,13 @@ pub async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\
-         Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\n\
-         X-Frame-Options: DENY\r\n",
+         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n",
         status_text(status),
         body.len()
     );
+    if !extra.iter().any(|(name, _)| name.eq_ignore_ascii_case("Referrer-Policy")) {
+        head.push_str("Referrer-Policy: no-referrer\r\n");
+    }
     for (name, value) in extra {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
