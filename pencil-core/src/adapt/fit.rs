@@ -360,8 +360,8 @@ impl Batch {
         let len = texts.iter().map(|t| t.ids.len()).max().unwrap_or(0);
         let (mut ids, mut weights) = (Vec::with_capacity(texts.len() * len), Vec::with_capacity(texts.len() * len));
         for t in texts {
-            ids.extend(t.ids.iter().copied().chain(std::iter::repeat(0).take(len - t.ids.len())));
-            weights.extend(t.weights.iter().copied().chain(std::iter::repeat(0.0).take(len - t.weights.len())));
+            ids.extend(t.ids.iter().copied().chain(std::iter::repeat_n(0, len - t.ids.len())));
+            weights.extend(t.weights.iter().copied().chain(std::iter::repeat_n(0.0, len - t.weights.len())));
         }
         Ok(Batch {
             ids: Tensor::from_vec(ids, (texts.len(), len), device)?,
