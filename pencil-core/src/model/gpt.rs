@@ -14,6 +14,7 @@ use super::config::ModelConfig;
 use super::cross_entropy::masked_cross_entropy;
 use super::attention::causal_attention;
 use super::fused::{self, causal_mask};
+use super::head_loss::head_cross_entropy;
 use super::linear::linear as fused_linear;
 use super::rng::SplitMix64;
 use super::student::StudentEmbedding;
@@ -233,6 +234,11 @@ impl TraceModel {
     pub fn loss_with_soft(&self, ids: &Tensor, soft: &Tensor, weights: &Tensor, mode: Mode) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let inputs = ids.narrow(1, 0, t - 1)?;
+        if mode == Mode::Train {
+            // Head and loss as one op: the [b*t, vocab] logits never exist whole (head_loss.rs).
+            let h = self.hidden(&inputs, soft, mode)?.reshape((b * t, self.cfg.n_embd))?;
+            return head_cross_entropy(&h, &self.wte, &ids.flatten_all()?, &weights.flatten_all()?);
+        }
         let logits = self.logits(&inputs, soft, mode)?.reshape((b * t, self.cfg.vocab_size))?;
         masked_cross_entropy(&logits.to_dtype(DType::F32)?, &ids.flatten_all()?, &weights.flatten_all()?)
     }

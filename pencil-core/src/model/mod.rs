@@ -8,6 +8,7 @@ pub mod cross_entropy;
 pub mod fused;
 mod gemm;
 pub mod gpt;
+pub mod head_loss;
 pub mod linear;
 pub mod rng;
 pub mod student;

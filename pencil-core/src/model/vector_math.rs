@@ -97,6 +97,15 @@ fn exp_into_impl(x: &[f32], out: &mut [f32], scale: f32, shift: f32) -> f32 {
     sum_impl(&out[..x.len().min(out.len())])
 }
 
+/// `x[j] = exp(x[j] - shift)`; returns their sum.
+#[inline(always)]
+fn exp_in_place_impl(xs: &mut [f32], shift: f32) -> f32 {
+    for x in xs.iter_mut() {
+        *x = exp(*x - shift);
+    }
+    sum_impl(xs)
+}
+
 #[inline(always)]
 fn scale_impl(xs: &mut [f32], k: f32) {
     for x in xs {
@@ -163,6 +172,10 @@ dispatch!(
 dispatch!(
     /// `out[j] = exp(scale * x[j] - shift)` for `j < x.len()`; returns their sum.
     exp_into(x: &[f32], out: &mut [f32], scale: f32, shift: f32) -> f32 = exp_into_impl
+);
+dispatch!(
+    /// `x[j] = exp(x[j] - shift)` in place; returns their sum.
+    exp_in_place(xs: &mut [f32], shift: f32) -> f32 = exp_in_place_impl
 );
 dispatch!(
     /// Multiplies every element by `k`.

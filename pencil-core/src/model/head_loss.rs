@@ -1,0 +1,184 @@
+//! The tied output head and the masked cross-entropy as one CPU op: the mean
+//! loss of targets under `h W^T` without the `[n, vocab]` logits ever existing
+//! whole.
+//!
+//! For `small` the logits are 8192 x 8192 floats (256 MiB) per step, and
+//! their gradient as much again; candle's backward then adds a zero-filled
+//! copy of each and reads them twice more for the two matrix products. Here
+//! rows go through in chunks of [`CHUNK_ROWS`]: a chunk's logits, its loss,
+//! its logit gradient (softmax minus one-hot) in place, and from that the
+//! chunk's share of `dh` and `dW`, while the chunk is in cache. The
+//! gradients are computed during the forward (the loss is the graph's end, so
+//! nothing but a scalar scales them later) and only for inputs that need one:
+//! with the weights frozen (adaptation) no `dW`, without a graph to
+//! differentiate (evaluation) neither.
+
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::cross_entropy::masked_cross_entropy;
+use super::gemm::{self, View, Write};
+use super::vector_math;
+
+/// Rows per chunk: a chunk's logits (`CHUNK_ROWS x vocab`) are 8 MiB for an 8k vocabulary.
+const CHUNK_ROWS: usize = 256;
+
+/// Mean negative log-likelihood of `targets` `[n]` under logits `h W^T`
+/// (`h` `[n, c]`, `w` `[vocab, c]`), over positions whose weight `[n]` is non-zero.
+pub fn head_cross_entropy(h: &Tensor, w: &Tensor, targets: &Tensor, weights: &Tensor) -> Result<Tensor> {
+    let fused = [h, w].iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32);
+    if !fused {
+        return masked_cross_entropy(&h.matmul(&w.t()?)?.to_dtype(DType::F32)?, targets, weights);
+    }
+    let total = weights.sum_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?.max(1.0);
+    let op = HeadCrossEntropy {
+        targets: targets.to_vec1::<u32>()?,
+        weights: weights.to_dtype(DType::F32)?.to_vec1::<f32>()?,
+        total,
+        need_dh: h.track_op(),
+        need_dw: w.track_op(),
+        grads: Mutex::new(None),
+    };
+    h.contiguous()?.apply_op2(&w.contiguous()?, op)?.reshape(())
+}
+
+/// Gradients of the loss with respect to `h` and `W`, from the forward.
+type Grads = (Option<Tensor>, Option<Tensor>);
+
+struct HeadCrossEntropy {
+    targets: Vec<u32>,
+    weights: Vec<f32>,
+    /// The weights' sum (at least 1): the mean's denominator.
+    total: f32,
+    need_dh: bool,
+    need_dw: bool,
+    /// Filled by the forward for the backward.
+    grads: Mutex<Option<Grads>>,
+}
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = s else { candle_core::bail!("fused head loss: needs f32") };
+    let Some((a, b)) = l.contiguous_offsets() else { candle_core::bail!("fused head loss: needs contiguous inputs") };
+    Ok(&data[a..b])
+}
+
+impl CustomOp2 for HeadCrossEntropy {
+    fn name(&self) -> &'static str {
+        "fused-head-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (h, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
+        let (n, c) = l1.shape().dims2()?;
+        let (v, c2) = l2.shape().dims2()?;
+        if c != c2 || v == 0 || self.targets.len() != n || self.weights.len() != n {
+            candle_core::bail!("fused head loss: h [{n}, {c}], W [{v}, {c2}], {} targets, {} weights", self.targets.len(), self.weights.len());
+        }
+        let threads = candle_core::utils::get_num_threads().min(rayon::current_num_threads());
+        let mut dh = if self.need_dh { vec![0f32; n * c] } else { Vec::new() };
+        let mut dw = if self.need_dw { vec![0f32; v * c] } else { Vec::new() };
+        let mut logits = vec![0f32; CHUNK_ROWS.min(n) * v];
+        let mut loss = 0f64;
+        for r0 in (0..n).step_by(CHUNK_ROWS) {
+            let m = (n - r0).min(CHUNK_ROWS);
+            let hc = View::rows(&h[r0 * c..], m, c, c);
+            let logits = &mut logits[..m * v];
+            gemm::matmul(logits, v, hc, View::rows(w, v, c, c).t(), Write::Set, threads)?;
+            // Each row's loss, then its logits become d(loss)/d(logits).
+            let rows = (r0..r0 + m).into_par_iter().zip(logits.par_chunks_mut(v));
+            loss += rows
+                .map(|(i, row)| {
+                    let wi = self.weights[i];
+                    if wi == 0.0 {
+                        row.fill(0.0);
+                        return 0.0;
+                    }
+                    let t = (self.targets[i] as usize).min(v - 1);
+                    let target = row[t];
+                    let max = vector_math::max(row);
+                    let sum = vector_math::exp_in_place(row, max);
+                    vector_math::scale(row, wi / (sum * self.total));
+                    row[t] -= wi / self.total;
+                    f64::from(wi * (max + sum.ln() - target))
+                })
+                .sum::<f64>();
+            let g = View::rows(logits, m, v, v);
+            if self.need_dh {
+                gemm::matmul(&mut dh[r0 * c..(r0 + m) * c], c, g, View::rows(w, v, c, c), Write::Set, threads)?;
+            }
+            if self.need_dw {
+                gemm::matmul(&mut dw, c, g.t(), hc, Write::Add, threads)?;
+            }
+        }
+        let device = candle_core::Device::Cpu;
+        let dh = if self.need_dh { Some(Tensor::from_vec(dh, (n, c), &device)?) } else { None };
+        let dw = if self.need_dw { Some(Tensor::from_vec(dw, (v, c), &device)?) } else { None };
+        *self.grads.lock().map_err(|_| candle_core::Error::msg("fused head loss: lock poisoned"))? = Some((dh, dw));
+        Ok((CpuStorage::F32(vec![(loss / f64::from(self.total)) as f32]), Shape::from(1)))
+    }
+
+    fn bwd(&self, _h: &Tensor, _w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let Some((dh, dw)) = self.grads.lock().map_err(|_| candle_core::Error::msg("fused head loss: lock poisoned"))?.clone() else {
+            candle_core::bail!("fused head loss: backward before forward");
+        };
+        let g = grad.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?.first().copied().unwrap_or(1.0);
+        let scale = |t: Option<Tensor>| t.map(|t| if g == 1.0 { Ok(t) } else { t * f64::from(g) }).transpose();
+        Ok((scale(dh)?, scale(dw)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn random(shape: &[usize], seed: u64) -> Var {
+        let mut rng = super::super::rng::SplitMix64::new(seed);
+        let data: Vec<f32> = (0..shape.iter().product()).map(|_| rng.normal() as f32).collect();
+        Var::from_vec(data, shape, &Device::Cpu).expect("var")
+    }
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("values")
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (p, q)) in a.iter().zip(b).enumerate() {
+            assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()), "{what}[{i}]: {p} vs {q}");
+        }
+    }
+
+    #[test]
+    fn matches_the_logits_then_cross_entropy_in_value_and_gradients() {
+        // More rows than a chunk, so the per-chunk dW sums are checked too.
+        let (n, c, v) = (CHUNK_ROWS + 37, 12, 50);
+        let (h, w) = (random(&[n, c], 1), random(&[v, c], 2));
+        let mut rng = super::super::rng::SplitMix64::new(3);
+        let targets: Vec<u32> = (0..n).map(|_| rng.below(v) as u32).collect();
+        let weights: Vec<f32> = (0..n).map(|i| if i % 7 == 3 { 0.0 } else { 1.0 }).collect();
+        let targets = Tensor::from_vec(targets, n, &Device::Cpu).expect("targets");
+        let weights = Tensor::from_vec(weights, n, &Device::Cpu).expect("weights");
+        let fused = head_cross_entropy(h.as_tensor(), w.as_tensor(), &targets, &weights).expect("fused");
+        let logits = h.as_tensor().matmul(&w.as_tensor().t().expect("t")).expect("logits");
+        let composed = masked_cross_entropy(&logits, &targets, &weights).expect("composed");
+        close(&values(&fused), &values(&composed), "loss");
+        // A scale on the loss reaches both gradients.
+        let ga = (&fused * 3.0).and_then(|l| l.backward()).expect("bwd");
+        let gb = (&composed * 3.0).and_then(|l| l.backward()).expect("bwd");
+        for (x, what) in [(&h, "dh"), (&w, "dW")] {
+            close(&values(ga.get(x.as_tensor()).expect("grad")), &values(gb.get(x.as_tensor()).expect("grad")), what);
+        }
+    }
+
+    #[test]
+    fn frozen_weights_get_no_gradient() {
+        let (h, w) = (random(&[5, 4], 4), random(&[9, 4], 5).as_tensor().detach());
+        let targets = Tensor::new(&[1u32, 2, 3, 4, 8], &Device::Cpu).expect("targets");
+        let weights = Tensor::ones(5, DType::F32, &Device::Cpu).expect("weights");
+        let grads = head_cross_entropy(h.as_tensor(), &w, &targets, &weights).and_then(|l| l.backward()).expect("bwd");
+        assert!(grads.get(h.as_tensor()).is_some() && grads.get(&w).is_none());
+    }
+}
