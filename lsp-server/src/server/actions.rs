@@ -282,7 +282,7 @@ pub fn execute(action: Action, ctx: &Context) -> Result<Done, String> {
             let states = read_states(ctx, &title)?;
             let trace = super::api::requests::trace::trace_result(title, states, limit);
             let n = trace.states.len();
-            Ok(Done { message: format!("{n} saved versions were shared."), result: serde_json::to_value(trace).unwrap_or(Value::Null) })
+            Ok(Done { message: format!("{n} saved version{} shared.", if n == 1 { " was" } else { "s were" }), result: serde_json::to_value(trace).unwrap_or(Value::Null) })
         }
     }
 }

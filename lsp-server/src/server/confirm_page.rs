@@ -100,7 +100,7 @@ pub fn escape(text: &str) -> String {
 
 const STYLE: &str = "body{font:18px/1.5 system-ui,sans-serif;margin:0;background:#f6f7fb;color:#1d2433}\
 main{max-width:44em;margin:2em auto;padding:1.5em 2em;background:#fff;border-radius:12px;box-shadow:0 2px 12px #0002}\
-h1{font-size:1.5em;margin-top:0}pre{white-space:pre-wrap;word-break:break-all;background:#f1f3f8;padding:.8em;\
+h1{font-size:1.5em;margin-top:0}p{overflow-wrap:anywhere}pre{white-space:pre-wrap;word-break:break-all;background:#f1f3f8;padding:.8em;\
 border-radius:8px;max-height:22em;overflow:auto;font-size:14px}label.ok{display:block;margin:1em 0}\
 .buttons{display:flex;gap:1em;animation:wait .8s step-end}@keyframes wait{from{visibility:hidden}}\
 button{font:inherit;padding:.5em 1.2em;border-radius:8px;border:1px solid #99a;cursor:pointer}\
