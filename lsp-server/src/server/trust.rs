@@ -22,6 +22,61 @@
 //! settings that name files ([`PATH_SETTINGS`]) are ignored with a message: a client
 //! over the wire never picks which files the server reads or writes. Stdio is the
 //! editor that started the process and is trusted like the user.
+//!
+//! # The student's confirmation
+//!
+//! Joining a class, consenting to or withdrawing from a study, sending research data
+//! and reading the stored trace ([`NEEDS_STUDENT_CONFIRMATION`]) must never happen
+//! because a script asked. Whoever holds the socket is not necessarily the student:
+//! a page at an `--allow-origin` origin holds one, and any script that page runs
+//! (its own, an ad's, an injected one) can send any request. So over WebSocket these
+//! requests never act. Their handler (`api/requests/guarded.rs`) checks the request,
+//! files a pending confirmation (`confirm`: 256 random bits of id, a second secret
+//! of 256 bits, the form nonce, one use, 2 minutes, at most 3 waiting per session,
+//! dropped when the session closes) and answers the JSON-RPC error `-32010` whose
+//! data is the address `http://<Host>/confirm/<id>`. The outcome comes later as
+//! `pencil/confirmation` `{id, outcome, message, result}`.
+//!
+//! The page opens that address as a window of its own. `GET /confirm/<id>` passes the
+//! Host check like every request, needs no token (the id is the capability, known
+//! only to the session that asked), and is refused when a browser says it is for a
+//! frame (`Sec-Fetch-Dest` other than `document`) or sends a foreign Origin (a
+//! script's cross-origin read). It answers a server-rendered page (`confirm_page`)
+//! with no script at all (`default-src 'none'`), `frame-ancestors 'none'` and
+//! `X-Frame-Options: DENY`, cached nowhere, that says in plain words who asks and
+//! what will happen: the hub, class code and display name; the study, who consents,
+//! what is collected and for how long, the consent text; the exact bytes of an
+//! upload with their SHA-256; which title's saved versions. Its form carries the
+//! nonce, a box "I have read this" that must be ticked, Confirm and Cancel; the
+//! buttons appear only after 0.8 s (CSS), so a window that pops up under a double
+//! click is not confirmed by the second click.
+//!
+//! Only `POST /confirm/<id>` does the action, once, and only when: its `Origin` is
+//! the listener's own, exactly as its Host names it (missing, `null`, a listed
+//! origin or any other: 403); `Sec-Fetch-Site`, when sent, is `same-origin`;
+//! `Sec-Fetch-Dest`, when sent, is `document`; it is a small urlencoded form; the
+//! nonce is the one its page showed (compared in constant time; a wrong one leaves
+//! the entry waiting); the entry has not expired or been answered. Why this holds:
+//! the requester knows the id but cannot read the nonce (the page is on the
+//! listener's origin and sends no CORS headers; the coach's own page may not even
+//! connect there, its `connect-src` is the WebSocket alone, and opens the window
+//! `noopener`), and a browser never lets a page of another origin forge the Origin
+//! of a POST. The page answers with `Referrer-Policy: same-origin`, because under
+//! `no-referrer` browsers post forms with `Origin: null`. The action is done by the
+//! same plain functions the `pencil-lsp class` and `pencil-lsp research` commands
+//! call (`actions`), and the session is told the outcome.
+//!
+//! Choices: the research preview is not a separate read, because scrubbed programs
+//! are still the student's programs: the bytes are shown only in the confirmation
+//! window of `pencil/research/send`, where Confirm sends exactly those bytes (their
+//! SHA-256 is fixed when the window is made and compared again before sending, as
+//! `upload --expect-sha256` does). The trace, once confirmed, goes to the session
+//! that asked (`result` of `pencil/confirmation`): the student agreed to let that
+//! page read it, and the page's point in asking is to show it. Reads that change
+//! nothing and hold no program (the class joined, the studies offered, receipts
+//! without pseudonyms) need no confirmation. Out of reach of this design, and of
+//! the token's: a process of the same user (it can run `pencil-lsp class join`
+//! itself), and anyone who can read `--allow-remote`'s plain HTTP.
 
 use crate::protocol::{RUN_METHOD, TRACE_METHOD};
 use crate::session::ClientOptions;
