@@ -308,24 +308,21 @@ fn list(db: &mut Database, m: Option<&Membership>, json: bool, out: &mut dyn Wri
 /// What `study list` shows: the class's offers (fetched, verified, kept) and the studies kept here.
 pub(crate) fn listed(db: &mut Database, m: Option<&Membership>) -> Result<Vec<Listed>, ResearchError> {
     let mut listed = Vec::new();
-    match m {
-        Some(m) => {
-            for o in study::fetch_class_studies(db, m)? {
-                listed.push(match o.result {
-                    Ok(s) => Listed {
-                        consent_given: db.active_receipt(&s.id)?.is_some(),
-                        id: s.id.clone(),
-                        status: "offered",
-                        collects: Some(study::scope_words(&s)),
-                        title: Some(s.title),
-                        institution: Some(s.institution),
-                        refused: None,
-                    },
-                    Err(e) => Listed { id: o.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
-                });
-            }
+    if let Some(m) = m {
+        for o in study::fetch_class_studies(db, m)? {
+            listed.push(match o.result {
+                Ok(s) => Listed {
+                    consent_given: db.active_receipt(&s.id)?.is_some(),
+                    id: s.id.clone(),
+                    status: "offered",
+                    collects: Some(study::scope_words(&s)),
+                    title: Some(s.title),
+                    institution: Some(s.institution),
+                    refused: None,
+                },
+                Err(e) => Listed { id: o.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
+            });
         }
-        None => {}
     }
     for stored in db.studies()? {
         if listed.iter().any(|l| l.id == stored.id) {

@@ -532,7 +532,7 @@ impl ListenPolicy {
                     .content_type
                     .as_deref()
                     .is_some_and(|t| t.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
-                if !urlencoded || !head.content_length.is_some_and(|n| n <= MAX_FORM_BYTES) {
+                if !urlencoded || head.content_length.is_none_or(|n| n > MAX_FORM_BYTES) {
                     return refuse(Form);
                 }
                 Admission::ConfirmPost { id: id.to_string() }
