@@ -156,6 +156,8 @@ async function confirmInWindow(page, button, { expect, confirm, shot }) {
   const popup = await opened;
   await popup.waitForLoadState();
   assert.match(new URL(popup.url()).pathname, /^\/confirm\/[0-9a-f]{64}$/);
+  // The buttons show a moment after the window (a double click does not confirm).
+  await popup.getByRole('button', { name: confirm }).waitFor();
   const text = await popup.locator('main').innerText();
   for (const words of expect) assert.ok(text.includes(words), `the window says ${JSON.stringify(words)}:\n${text}`);
   await popup.screenshot({ path: join(pageArtifacts, `${shot}-confirm.png`), fullPage: true });
@@ -295,6 +297,10 @@ test('a research study: read it, agree, see the exact bytes and send them, withd
   assert.equal(body.study_id, 'loops');
   assert.deepEqual(body.traces.map((t) => t.title), ['loops']);
   assert.ok(body.traces[0].programs.some((p) => p.code.includes('fd 50')), exact);
+  // The editors' command line previews the very same bytes.
+  const preview = JSON.parse(server.cli(['research', 'preview', '--study', 'loops', '--json']));
+  assert.deepEqual([preview.next.body, preview.next.sha256, preview.next.size], [exact, sha, Buffer.byteLength(exact)]);
+  await popup.getByRole('button', { name: 'Send exactly this' }).waitFor();
   await popup.screenshot({ path: join(pageArtifacts, '6-send-confirm.png'), fullPage: true });
   await popup.getByLabel('I have read this, and I want it done.').check();
   await popup.getByRole('button', { name: 'Send exactly this' }).click();

@@ -74,7 +74,13 @@ export async function startServer() {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   }));
-  return { url, data, stop, stored, log: () => log };
+  /** Runs `pencil-lsp ARGS` on the same store (the command line the editors use); its stdout. */
+  const cli = (/** @type {string[]} */ args) => execFileSync(serverBinary(), args, {
+    env: { PATH: process.env.PATH, HOME: home, PENCIL_DATA_DIR: data, PENCIL_NAMES_DIR: join(repo, '.deps/names') },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return { url, data, stop, stored, cli, log: () => log };
 }
 
 export async function startBrowser() {
