@@ -48,8 +48,9 @@
 //! what is collected and for how long, the consent text; the exact bytes of an
 //! upload with their SHA-256; which title's saved versions. Its form carries the
 //! nonce, a box "I have read this" that must be ticked, Confirm and Cancel; the
-//! buttons appear only after 0.8 s (CSS), so a window that pops up under a double
-//! click is not confirmed by the second click.
+//! buttons appear only after 0.8 s (CSS) and every load starts unticked, so neither
+//! a window that pops up under a double click nor one the opener navigates to
+//! another confirmation under the cursor is confirmed by a click meant for something else.
 //!
 //! Only `POST /confirm/<id>` does the action, once, and only when: its `Origin` is
 //! the listener's own, exactly as its Host names it (missing, `null`, a listed
