@@ -252,3 +252,64 @@ fn a_cancelled_join_joins_nothing_and_a_closed_session_leaves_nothing_to_confirm
         }
     });
 }
+
+/// One framed message to a stdio server.
+fn frame(message: &Value) -> Vec<u8> {
+    let body = message.to_string();
+    format!("Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+}
+
+/// The next response with `id` from a stdio server's output.
+fn response(out: &mut BufReader<std::process::ChildStdout>, id: i64) -> Value {
+    loop {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            assert!(out.read_line(&mut line).unwrap() > 0, "the server closed its output");
+            let line = line.trim();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(n) = line.strip_prefix("Content-Length: ") {
+                length = n.parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        out.read_exact(&mut body).unwrap();
+        let message: Value = serde_json::from_slice(&body).unwrap();
+        if message.get("method").is_none() && message["id"] == id {
+            return message;
+        }
+    }
+}
+
+#[test]
+fn the_editor_over_stdio_calls_the_guarded_methods_directly() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"))
+        .env("PENCIL_DATA_DIR", data.path())
+        .env("PENCIL_MODEL_DIR", "")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut call = |id: i64, method: &str, params: Value| {
+        input.write_all(&frame(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))).unwrap();
+        input.flush().unwrap();
+        response(&mut out, id)
+    };
+    assert!(call(1, "initialize", json!({"capabilities": {}})).get("result").is_some());
+    assert_eq!(call(2, "pencil/class/show", Value::Null)["result"], json!({"joined": false}));
+    // Acted on at once: the answer is the action's own, not a confirmation.
+    let withdraw = call(3, "pencil/research/withdraw", json!({"study": "loops"}));
+    assert!(withdraw["error"]["message"].as_str().unwrap().contains("no consent to study 'loops'"), "{withdraw}");
+    let join = call(4, "pencil/class/join", json!({"hub": "http://127.0.0.1:9", "code": "ABC123", "name": "Ada"}));
+    assert_ne!(join["error"]["code"], -32010, "{join}");
+    assert!(join["error"]["message"].as_str().unwrap().contains("joining the class"), "{join}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
