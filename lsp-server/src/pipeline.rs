@@ -370,6 +370,9 @@ pub async fn find_style_fixes(
         search.sample_ms += t.elapsed().as_secs_f64() * 1e3;
         let samples = match sampled {
             Ok(Ok(s)) => s,
+            // A program too long to be written whole is still sampled from near its
+            // mistake; the whole-state round it cannot have ends the search quietly.
+            Ok(Err(_)) if search.sampled > 0 => break,
             Ok(Err(e)) => {
                 search.problem = Some(format!("sampling failed: {e}"));
                 return search;

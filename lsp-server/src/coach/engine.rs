@@ -272,19 +272,42 @@ pub fn fix_prompt_from(
 ) -> Result<(Vec<u32>, usize), InferenceError> {
     let window = n_positions.saturating_sub(1);
     let current_tokens = tok.encode(current)?.len();
+    let start_tokens = if start.is_empty() { 0 } else { tok.encode(start)?.len() };
+    let rest_tokens = current_tokens.saturating_sub(start_tokens);
     let reserve = title_tokens + 1 + current_tokens + PROMPT_RESERVE;
-    // The model must read the program and write it again (changed): both in one window.
-    if reserve + current_tokens > window {
+    // The model reads the program and writes it again (changed): both in one window.
+    if reserve + current_tokens <= window {
+        // Begun near the mistake, a sample still needs room to finish the state
+        // after the edit, even when few of the student's lines are left to rejoin.
+        let floor = if start.is_empty() { MIN_NEW_TOKENS } else { LONG_EDIT_TOKENS };
+        let max_new_tokens = (rest_tokens * 3 / 2 + 16).max(floor).min(window - reserve).max(MIN_NEW_TOKENS.min(window / 2));
+        let prompt = next_state_prompt_from(tok, trace, title_tokens, size, window - max_new_tokens, start)?;
+        return Ok((prompt, max_new_tokens));
+    }
+    // Too long for that, but a sample begun near the mistake need not write the rest
+    // again: it rejoins the student's own lines (`style_fix::splice`). The window
+    // then holds the start, the edit, and as much of the program before the header
+    // as is left (the prompt keeps its newest tokens, as training's sliding windows
+    // begin mid-trace too).
+    let fixed = title_tokens + 1 + PROMPT_RESERVE + start_tokens;
+    if start.is_empty() || fixed + LONG_EDIT_TOKENS + LONG_CONTEXT_TOKENS > window {
         return Err(InferenceError::Request(format!(
             "the program is {current_tokens} tokens; this model's context of {window} tokens fits programs of at most {} tokens for a fix",
             window.saturating_sub(title_tokens + 1 + PROMPT_RESERVE) / 2
         )));
     }
-    let rest_tokens = current_tokens.saturating_sub(if start.is_empty() { 0 } else { tok.encode(start)?.len() });
-    let max_new_tokens = (rest_tokens * 3 / 2 + 16).min(window - reserve).max(MIN_NEW_TOKENS.min(window / 2));
+    let max_new_tokens = (rest_tokens * 3 / 2 + 16).clamp(LONG_EDIT_TOKENS, window - fixed - LONG_CONTEXT_TOKENS);
     let prompt = next_state_prompt_from(tok, trace, title_tokens, size, window - max_new_tokens, start)?;
     Ok((prompt, max_new_tokens))
 }
+
+/// Fewest tokens a sample of a program too long to be written again may write:
+/// room for the edit and the lines that bring it back onto the student's program.
+pub const LONG_EDIT_TOKENS: usize = 96;
+
+/// Fewest tokens of the program before the next header such a prompt keeps: the
+/// model sees the lines around the mistake as they were.
+pub const LONG_CONTEXT_TOKENS: usize = 128;
 
 /// Tokens kept for the two `CODE n (time):` headers around the current program.
 pub const PROMPT_RESERVE: usize = 32;
@@ -331,5 +354,30 @@ mod tests {
         let code = "fd 100\nrt 90\n".repeat(40);
         let e = fix_prompt(&tok, &trace(&code), &code, EditSize::Small, 8, 129).expect_err("too long").to_string();
         assert!(e.contains("fits programs of at most"), "{e}");
+    }
+
+    #[test]
+    fn a_long_program_is_sampled_from_near_its_mistake_in_the_newest_tokens() {
+        let tok = tokenizer();
+        let code = "fd 100\nrt 90\n".repeat(40);
+        let n_positions = 700;
+        assert!(fix_prompt(&tok, &trace(&code), &code, EditSize::Small, 8, n_positions).is_err(), "too long to write again");
+        // Begun 60 lines in: the prompt ends with the header and those lines.
+        let start = kept_start_of(&code, 60);
+        let (prompt, budget) =
+            fix_prompt_from(&tok, &trace(&code), &code, &start, EditSize::Small, 8, n_positions).expect("fits from the mistake");
+        assert!(budget >= LONG_EDIT_TOKENS && prompt.len() + budget < n_positions, "{} + {budget}", prompt.len());
+        let text = tok.decode(&prompt).expect("decode");
+        assert!(text.ends_with(&format!("CODE 2 (2020-01-01 00:00:01):\n{start}")), "{text}");
+        // The program before the header is there in part: at least the promised context.
+        let before = &text[..text.len() - start.len()];
+        assert!(tok.encode(before).expect("encode").len() >= LONG_CONTEXT_TOKENS, "{before}");
+        // A start too long to leave room for an edit is refused.
+        let late = kept_start_of(&code, 78);
+        assert!(fix_prompt_from(&tok, &trace(&code), &code, &late, EditSize::Small, 8, 257).is_err());
+    }
+
+    fn kept_start_of(code: &str, lines: usize) -> String {
+        code.lines().take(lines).collect::<Vec<_>>().join("\n")
     }
 }
