@@ -65,7 +65,10 @@ impl CustomOp3 for LinearOp {
         let g = grad.contiguous()?.reshape((rows, out))?;
         let dx = if x.track_op() { Some(g.matmul(w)?.reshape(x.shape())?) } else { None };
         let dw = if w.track_op() { Some(g.t()?.matmul(&x.reshape((rows, inp))?)?) } else { None };
-        let db = if b.track_op() { Some(g.sum(0)?) } else { None };
+        // The bias gradient as a product with ones: candle's sum over rows
+        // walks the matrix column-strided on one thread (43 ms against 2 ms
+        // for 8200 x 1024 in a measurement).
+        let db = if b.track_op() { Some(Tensor::ones((1, rows), DType::F32, g.device())?.matmul(&g)?.reshape(out)?) } else { None };
         Ok((dx, dw, db))
     }
 }
