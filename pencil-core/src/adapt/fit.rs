@@ -11,7 +11,8 @@
 //! Cheap per step: the transformer's weights are plain tensors, so the fused
 //! kernels' backward computes no weight gradients, only the path back to the
 //! vector; a step's sequences go through the model as one padded batch (one
-//! set of larger matrix products instead of one per sequence).
+//! set of larger matrix products instead of one per sequence) when their
+//! lengths are close enough that padding costs less than it saves.
 //! With [`AdaptOptions::min_traces_for_early_stop`] traces or more, the newest
 //! is held back and the vector that reads it best is kept (early stopping);
 //! with fewer, a fixed [`AdaptOptions::steps`].
@@ -233,6 +234,30 @@ fn cut_trace(mut t: Trace, byte_cap: usize) -> Trace {
 /// alive (4 x 256 tokens by default) while giving the matrix products rows.
 pub const SEQUENCES_PER_BATCH: usize = 4;
 
+/// Most padded positions per real one in a batch: padding costs as much as
+/// text, and a short trace padded to a long one's length made a batch slower
+/// than the sequences one by one.
+const MAX_PADDING: f64 = 0.25;
+
+/// The training texts in batches of similar lengths (longest first).
+fn batches_by_length(texts: &[AdaptText]) -> Vec<Vec<&AdaptText>> {
+    let mut sorted: Vec<&AdaptText> = texts.iter().collect();
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.ids.len()));
+    let mut out: Vec<Vec<&AdaptText>> = Vec::new();
+    for t in sorted {
+        let fits = out.last().is_some_and(|b| {
+            let longest = b[0].ids.len();
+            let real: usize = b.iter().map(|t| t.ids.len()).sum::<usize>() + t.ids.len();
+            b.len() < SEQUENCES_PER_BATCH && (longest * (b.len() + 1)) as f64 <= (1.0 + MAX_PADDING) * real as f64
+        });
+        match out.last_mut() {
+            Some(b) if fits => b.push(t),
+            _ => out.push(vec![t]),
+        }
+    }
+    out
+}
+
 /// Fits a student's vector, starting from `init` (the unseen-student vector),
 /// on `texts` (from [`adaptation_texts`], oldest first). Checks `cancel`
 /// between batches. Single-threaded only if the caller's rayon pool is.
@@ -273,7 +298,7 @@ pub fn adapt_vector_observed(
     let mut adam = Adam::new(dim, options.learning_rate);
     let mut current = init.to_vec();
 
-    let batches = train.chunks(SEQUENCES_PER_BATCH).map(|c| Batch::new(c, &device)).collect::<Result<Vec<_>, _>>()?;
+    let batches = batches_by_length(train).iter().map(|b| Batch::new(b, &device)).collect::<Result<Vec<_>, _>>()?;
     let held_loss = |v: &[f32]| -> Result<f32, AdaptError> {
         let Some(text) = held_back else { return Ok(f32::NAN) };
         let soft = model.student.soft_token(&Tensor::from_vec(v.to_vec(), (1, dim), &device)?)?;
@@ -356,7 +381,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(texts: &[AdaptText], device: &Device) -> Result<Batch, candle_core::Error> {
+    fn new(texts: &[&AdaptText], device: &Device) -> Result<Batch, candle_core::Error> {
         let len = texts.iter().map(|t| t.ids.len()).max().unwrap_or(0);
         let (mut ids, mut weights) = (Vec::with_capacity(texts.len() * len), Vec::with_capacity(texts.len() * len));
         for t in texts {
@@ -367,7 +392,7 @@ impl Batch {
             ids: Tensor::from_vec(ids, (texts.len(), len), device)?,
             weights: Tensor::from_vec(weights, (texts.len(), len), device)?,
             rows: texts.len(),
-            counted: texts.iter().map(AdaptText::counted).sum(),
+            counted: texts.iter().map(|t| t.counted()).sum(),
         })
     }
 }
@@ -465,6 +490,16 @@ mod tests {
             assert_eq!(*w == 0.0, *id == tok.special.mask || *id == tok.special.pad, "token {id}");
         }
         assert_eq!(text.counted(), text.ids.len() - masks);
+    }
+
+    #[test]
+    fn batches_group_similar_lengths_only() {
+        let text = |n: usize| AdaptText { ids: vec![1; n], weights: vec![1.0; n] };
+        let texts = vec![text(100), text(225), text(220), text(90), text(210), text(200), text(95)];
+        let lens: Vec<Vec<usize>> = batches_by_length(&texts).iter().map(|b| b.iter().map(|t| t.ids.len()).collect()).collect();
+        assert_eq!(lens, vec![vec![225, 220, 210, 200], vec![100, 95, 90]]);
+        let lens: Vec<Vec<usize>> = batches_by_length(&texts[..2]).iter().map(|b| b.iter().map(|t| t.ids.len()).collect()).collect();
+        assert_eq!(lens, vec![vec![225], vec![100]], "a short trace is not padded to a long one");
     }
 
     #[test]
