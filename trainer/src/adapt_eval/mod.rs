@@ -533,7 +533,7 @@ pub fn markdown(r: &EvalAdaptReport) -> String {
         ));
     }
     s.push_str("\nMean ± standard error over seeds (each seed a different order of every student's traces; the last trace in that order is the test trace for every k). ");
-    s.push_str("Fit wall time per k (one thread): ");
+    s.push_str("Fit wall time per k (on the process's thread pool: every core unless RAYON_NUM_THREADS says otherwise): ");
     s.push_str(&r.fit_seconds.iter().map(|(k, t)| format!("k={k}: {t:.2} s")).collect::<Vec<_>>().join(", "));
     s.push_str(".\n");
     s
