@@ -229,17 +229,8 @@ impl CustomOp3 for CausalAttentionGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var, D};
-
-    fn random(shape: &[usize], seed: u64, std: f64) -> Var {
-        let mut rng = super::super::rng::SplitMix64::new(seed);
-        let data: Vec<f32> = (0..shape.iter().product()).map(|_| (rng.normal() * std) as f32).collect();
-        Var::from_vec(data, shape, &Device::Cpu).expect("var")
-    }
-
-    fn values(t: &Tensor) -> Vec<f32> {
-        t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("values")
-    }
+    use crate::model::op_tests::{close, random, values};
+    use candle_core::{Device, D};
 
     /// Attention from candle's own ops only (masked softmax), the reference.
     fn reference(qkv: &Tensor, n_head: usize) -> Tensor {
@@ -257,17 +248,11 @@ mod tests {
         let qkv = random(&[b, t, 3 * n_head * d], seed, 1.5);
         let fused = causal_attention(qkv.as_tensor(), n_head).expect("fused");
         let want = reference(qkv.as_tensor(), n_head);
-        let (a, w) = (values(&fused), values(&want));
-        for (i, (p, q)) in a.iter().zip(&w).enumerate() {
-            assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()), "y[{i}] (t={t}): {p} vs {q}");
-        }
+        close(&values(&fused), &values(&want), 1e-5, &format!("y (t={t})"));
         let weights = random(&[b, t, n_head * d], seed + 100, 1.0);
         let loss = |y: &Tensor| (y * weights.as_tensor()).and_then(|p| p.sum_all()).and_then(|l| l.backward()).expect("bwd");
         let (ga, gb) = (loss(&fused), loss(&want));
-        let (a, w) = (values(ga.get(qkv.as_tensor()).expect("grad")), values(gb.get(qkv.as_tensor()).expect("grad")));
-        for (i, (p, q)) in a.iter().zip(&w).enumerate() {
-            assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "dqkv[{i}] (t={t}): {p} vs {q}");
-        }
+        close(&values(ga.get(qkv.as_tensor()).expect("grad")), &values(gb.get(qkv.as_tensor()).expect("grad")), 1e-4, &format!("dqkv (t={t})"));
     }
 
     #[test]
@@ -283,8 +268,6 @@ mod tests {
         let qkv = random(&[2, 20, 24], 4, 1.0);
         let a = values(&causal_attention(qkv.as_tensor(), 2).expect("fused"));
         let b = values(&causal_attention_composed(qkv.as_tensor(), 2).expect("composed"));
-        for (p, q) in a.iter().zip(&b) {
-            assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()), "{p} vs {q}");
-        }
+        close(&a, &b, 1e-5, "y");
     }
 }

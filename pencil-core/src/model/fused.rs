@@ -298,25 +298,8 @@ impl CustomOp3 for LayerNormGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
-
-    fn random(shape: &[usize], seed: u64, std: f64) -> Var {
-        let mut rng = super::super::rng::SplitMix64::new(seed);
-        let n = shape.iter().product();
-        let data: Vec<f32> = (0..n).map(|_| (rng.normal() * std) as f32).collect();
-        Var::from_vec(data, shape, &Device::Cpu).expect("var")
-    }
-
-    fn values(t: &Tensor) -> Vec<f32> {
-        t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("values")
-    }
-
-    fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        for (i, (p, q)) in a.iter().zip(b).enumerate() {
-            assert!((p - q).abs() <= tol * (1.0 + q.abs()), "{what}[{i}]: {p} vs {q}");
-        }
-    }
+    use crate::model::op_tests::{close, random, values};
+    use candle_core::Device;
 
     /// A loss that weighs every output differently, so every gradient entry matters.
     fn weighted_sum(y: &Tensor, seed: u64) -> Tensor {

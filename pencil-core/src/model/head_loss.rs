@@ -132,30 +132,14 @@ impl CustomOp2 for HeadCrossEntropy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
-
-    fn random(shape: &[usize], seed: u64) -> Var {
-        let mut rng = super::super::rng::SplitMix64::new(seed);
-        let data: Vec<f32> = (0..shape.iter().product()).map(|_| rng.normal() as f32).collect();
-        Var::from_vec(data, shape, &Device::Cpu).expect("var")
-    }
-
-    fn values(t: &Tensor) -> Vec<f32> {
-        t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("values")
-    }
-
-    fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        for (i, (p, q)) in a.iter().zip(b).enumerate() {
-            assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()), "{what}[{i}]: {p} vs {q}");
-        }
-    }
+    use crate::model::op_tests::{close, random, values};
+    use candle_core::Device;
 
     #[test]
     fn matches_the_logits_then_cross_entropy_in_value_and_gradients() {
         // More rows than a chunk, so the per-chunk dW sums are checked too.
         let (n, c, v) = (CHUNK_ROWS + 37, 12, 50);
-        let (h, w) = (random(&[n, c], 1), random(&[v, c], 2));
+        let (h, w) = (random(&[n, c], 1, 1.0), random(&[v, c], 2, 1.0));
         let mut rng = super::super::rng::SplitMix64::new(3);
         let targets: Vec<u32> = (0..n).map(|_| rng.below(v) as u32).collect();
         let weights: Vec<f32> = (0..n).map(|i| if i % 7 == 3 { 0.0 } else { 1.0 }).collect();
@@ -164,18 +148,18 @@ mod tests {
         let fused = head_cross_entropy(h.as_tensor(), w.as_tensor(), &targets, &weights).expect("fused");
         let logits = h.as_tensor().matmul(&w.as_tensor().t().expect("t")).expect("logits");
         let composed = masked_cross_entropy(&logits, &targets, &weights).expect("composed");
-        close(&values(&fused), &values(&composed), "loss");
+        close(&values(&fused), &values(&composed), 1e-5, "loss");
         // A scale on the loss reaches both gradients.
         let ga = (&fused * 3.0).and_then(|l| l.backward()).expect("bwd");
         let gb = (&composed * 3.0).and_then(|l| l.backward()).expect("bwd");
         for (x, what) in [(&h, "dh"), (&w, "dW")] {
-            close(&values(ga.get(x.as_tensor()).expect("grad")), &values(gb.get(x.as_tensor()).expect("grad")), what);
+            close(&values(ga.get(x.as_tensor()).expect("grad")), &values(gb.get(x.as_tensor()).expect("grad")), 1e-5, what);
         }
     }
 
     #[test]
     fn frozen_weights_get_no_gradient() {
-        let (h, w) = (random(&[5, 4], 4), random(&[9, 4], 5).as_tensor().detach());
+        let (h, w) = (random(&[5, 4], 4, 1.0), random(&[9, 4], 5, 1.0).as_tensor().detach());
         let targets = Tensor::new(&[1u32, 2, 3, 4, 8], &Device::Cpu).expect("targets");
         let weights = Tensor::ones(5, DType::F32, &Device::Cpu).expect("weights");
         let grads = head_cross_entropy(h.as_tensor(), &w, &targets, &weights).and_then(|l| l.backward()).expect("bwd");

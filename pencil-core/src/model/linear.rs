@@ -76,46 +76,30 @@ impl CustomOp3 for LinearOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Module, Var};
-
-    fn random(shape: &[usize], seed: u64) -> Var {
-        let mut rng = super::super::rng::SplitMix64::new(seed);
-        let data: Vec<f32> = (0..shape.iter().product()).map(|_| rng.normal() as f32).collect();
-        Var::from_vec(data, shape, &Device::Cpu).expect("var")
-    }
-
-    fn values(t: &Tensor) -> Vec<f32> {
-        t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("values")
-    }
-
-    fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        for (i, (p, q)) in a.iter().zip(b).enumerate() {
-            assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "{what}[{i}]: {p} vs {q}");
-        }
-    }
+    use crate::model::op_tests::{close, random, values};
+    use candle_core::Module;
 
     #[test]
     fn matches_candles_linear_in_value_and_gradients() {
-        let x = random(&[2, 5, 7], 1);
-        let (w, b) = (random(&[3, 7], 2), random(&[3], 3));
+        let x = random(&[2, 5, 7], 1, 1.0);
+        let (w, b) = (random(&[3, 7], 2, 1.0), random(&[3], 3, 1.0));
         let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
         let fused = linear(x.as_tensor(), &layer).expect("fused");
         let composed = layer.forward(x.as_tensor()).expect("composed");
-        close(&values(&fused), &values(&composed), "y");
-        let wsum = random(&[2, 5, 3], 4);
+        close(&values(&fused), &values(&composed), 1e-4, "y");
+        let wsum = random(&[2, 5, 3], 4, 1.0);
         let ga = (&fused * wsum.as_tensor()).and_then(|t| t.sum_all()).and_then(|l| l.backward()).expect("bwd");
         let gb = (&composed * wsum.as_tensor()).and_then(|t| t.sum_all()).and_then(|l| l.backward()).expect("bwd");
         for (v, what) in [(&x, "dx"), (&w, "dw"), (&b, "db")] {
-            close(&values(ga.get(v.as_tensor()).expect("grad")), &values(gb.get(v.as_tensor()).expect("grad")), what);
+            close(&values(ga.get(v.as_tensor()).expect("grad")), &values(gb.get(v.as_tensor()).expect("grad")), 1e-4, what);
         }
     }
 
     #[test]
     fn a_frozen_weight_gets_no_gradient() {
-        let x = random(&[4, 7], 5);
-        let w = random(&[3, 7], 6).as_tensor().detach();
-        let b = random(&[3], 7).as_tensor().detach();
+        let x = random(&[4, 7], 5, 1.0);
+        let w = random(&[3, 7], 6, 1.0).as_tensor().detach();
+        let b = random(&[3], 7, 1.0).as_tensor().detach();
         let y = linear(x.as_tensor(), &Linear::new(w.clone(), Some(b.clone()))).expect("fused");
         let grads = y.sum_all().and_then(|l| l.backward()).expect("bwd");
         assert!(grads.get(x.as_tensor()).is_some());

@@ -10,6 +10,8 @@ mod gemm;
 pub mod gpt;
 pub mod head_loss;
 pub mod linear;
+#[cfg(test)]
+mod op_tests;
 pub mod rng;
 pub mod student;
 pub mod tokenizer;
