@@ -4,21 +4,8 @@
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-/// Escapes text for HTML element content and double-quoted attributes.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML element content and quoted attributes.
+pub use pencil_core::html::escape as esc;
 
 /// A whole page. `head_extra` is trusted markup written in this crate.
 pub fn page(title: &str, head_extra: &str, body: &str) -> Response {
@@ -84,16 +71,3 @@ blockquote{margin:.3rem 0;padding-left:.6rem;border-left:3px solid #ccc}
 table{border-collapse:collapse}
 th,td{text-align:left;padding:.2rem .6rem;border-bottom:1px solid #eee}
 ";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(
-            esc("<script>alert('x')</script> & \"y\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
-        );
-    }
-}

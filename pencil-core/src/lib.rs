@@ -22,6 +22,7 @@
 pub mod adapt;
 pub mod classroom;
 pub mod corpus;
+pub mod html;
 pub mod inference;
 pub mod metrics;
 pub mod model;

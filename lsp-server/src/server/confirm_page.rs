@@ -8,6 +8,7 @@ use super::actions::{self, Action, Context, Words};
 use super::confirm::{Confirmations, SessionLink, TakeError, CONFIRM_TTL};
 use super::http;
 use super::trust::{CONFIRMATION_NOTIFICATION, MAX_FORM_BYTES};
+use pencil_core::html::escape;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Instant;
@@ -80,22 +81,6 @@ pub fn file(link: &Link, pending: Pending) -> Result<String, super::confirm::Fil
         }
     });
     Ok(id)
-}
-
-/// Escapes text for HTML element content and quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 const STYLE: &str = "body{font:18px/1.5 system-ui,sans-serif;margin:0;background:#f6f7fb;color:#1d2433}\
