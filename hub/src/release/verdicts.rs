@@ -159,12 +159,13 @@ impl<'j> Verdicts<'j> {
     pub fn judge_all_kept(&mut self, db: &mut dyn Db, study_id: &str, codes: &[&str]) -> Result<(), ReleaseError> {
         let Some(key) = self.judge.cache_key() else { return self.judge_all(codes) };
         let kept: HashMap<String, String> = db.cached_verdicts(study_id, key)?.into_iter().collect();
-        for code in codes {
+        let digests: Vec<String> = codes.iter().map(|code| code_sha256(code)).collect();
+        for (code, digest) in codes.iter().zip(&digests) {
             if self.known.contains_key(*code) {
                 continue;
             }
             // A row that no longer parses (an older hub's format) is judged again.
-            let outcome = kept.get(&code_sha256(code)).and_then(|json| serde_json::from_str::<Outcome>(json).ok());
+            let outcome = kept.get(digest).and_then(|json| serde_json::from_str::<Outcome>(json).ok());
             if let Some(outcome) = outcome {
                 self.known.insert(code.to_string(), outcome);
                 self.reused += 1;
@@ -173,7 +174,8 @@ impl<'j> Verdicts<'j> {
         self.judge_all(codes)?;
         let rows = codes
             .iter()
-            .map(|code| Ok((code_sha256(code), serde_json::to_string(self.get(code)?)?)))
+            .zip(digests)
+            .map(|(code, digest)| Ok((digest, serde_json::to_string(self.get(code)?)?)))
             .collect::<Result<Vec<_>, ReleaseError>>()?;
         db.replace_cached_verdicts(study_id, key, &rows)?;
         Ok(())
