@@ -7,114 +7,43 @@
 
 #![allow(clippy::unwrap_used, reason = "a test: a panic with its location is the failure report")]
 
-use futures_util::{SinkExt, StreamExt};
+mod support;
+
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
+use support::listener::{next_json, request, send, Listener, Ws};
+use support::LspClient;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// The page origin the listener is started to allow (`--allow-origin`).
+const LISTED: &str = "https://pencil.example.org";
 
-/// A `pencil-lsp --listen 127.0.0.1:0` process.
-struct Listener {
-    child: Child,
-    addr: String,
-    token: String,
+fn start(data_dir: &Path) -> Listener {
+    Listener::start(data_dir, &["--allow-origin", LISTED], &[])
 }
 
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A WebSocket as a page of `origin` opens it, with the token.
+async fn connect(server: &Listener, origin: &str) -> Ws {
+    server.connect(Some(origin), Some(&server.protocol()), None).await.unwrap()
 }
 
-impl Listener {
-    fn start(data_dir: &Path) -> Listener {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"))
-            .args(["--listen", "127.0.0.1:0", "--allow-origin", "https://pencil.example.org"])
-            .env("PENCIL_DATA_DIR", data_dir)
-            .env("PENCIL_MODEL_DIR", "")
-            .env_remove("PENCIL_LSP_TOKEN")
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("server exited").unwrap();
-            if let Some(url) = line.strip_prefix("pencil-lsp: open ") {
-                break url.to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        let (page, token) = url.split_once("/?token=").unwrap();
-        Listener { child, addr: page.trim_start_matches("http://").to_string(), token: token.to_string() }
+/// One raw HTTP request to `path` with these extra header lines and body; the status, headers and body.
+fn http(server: &Listener, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String, String) {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", server.addr);
+    for h in headers {
+        request.push_str(&format!("{h}\r\n"));
     }
-
-    /// A WebSocket as a page of `origin` opens it.
-    async fn connect(&self, origin: &str) -> Ws {
-        let mut request = format!("ws://{}/", self.addr).into_client_request().unwrap();
-        request.headers_mut().insert("Origin", HeaderValue::from_str(origin).unwrap());
-        let protocol = format!("pencil-lsp.token.{}", self.token);
-        request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_str(&protocol).unwrap());
-        tokio_tungstenite::connect_async(request).await.unwrap().0
+    if method == "POST" {
+        request.push_str(&format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n", body.len()));
     }
-
-    /// One raw HTTP request to `path` with these extra header lines and body; the status, headers and body.
-    fn http(&self, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String, String) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
-        for h in headers {
-            head.push_str(&format!("{h}\r\n"));
-        }
-        if method == "POST" {
-            head.push_str(&format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        head.push_str(body);
-        stream.write_all(head.as_bytes()).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{response:?}"));
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        (status, head.to_string(), body.to_string())
-    }
-
-    fn own_origin(&self) -> String {
-        format!("Origin: http://{}", self.addr)
-    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    server.http_full(&request)
 }
 
-async fn send(ws: &mut Ws, message: Value) {
-    ws.send(Message::text(message.to_string())).await.unwrap();
-}
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.expect("timed out").unwrap().unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(t.as_str()).unwrap();
-        }
-    }
-}
-
-/// Sends a request and returns its response, keeping the notifications that came before it.
-async fn request(ws: &mut Ws, id: i64, method: &str, params: Value, notes: &mut Vec<Value>) -> Value {
-    send(ws, json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
-    loop {
-        let msg = next_json(ws).await;
-        if msg.get("method").is_none() && msg["id"] == id {
-            return msg;
-        }
-        notes.push(msg);
-    }
+/// The `Origin` header line of the listener's own page.
+fn own_origin(server: &Listener) -> String {
+    format!("Origin: http://{}", server.addr)
 }
 
 /// The next `pencil/confirmation`, from `notes` or the socket.
@@ -148,9 +77,9 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn the_stored_trace_reaches_a_page_only_after_the_student_confirms_in_the_coach_window() {
     let data = tempfile::tempdir().unwrap();
-    let server = Listener::start(data.path());
+    let server = start(data.path());
     runtime().block_on(async {
-        let mut ws = server.connect("https://pencil.example.org").await;
+        let mut ws = connect(&server, LISTED).await;
         let mut notes = Vec::new();
         let init = request(&mut ws, 1, "initialize", json!({"capabilities": {}}), &mut notes).await;
         assert!(init.get("error").is_none(), "{init}");
@@ -165,7 +94,7 @@ fn the_stored_trace_reaches_a_page_only_after_the_student_confirms_in_the_coach_
         let asked = request(&mut ws, 3, "pencil/trace", json!({"textDocument": {"uri": uri}}), &mut notes).await;
         let path = confirm_path(&asked);
         // The page: plain words, no script, never framed, cached nowhere.
-        let (status, head, page) = server.http("GET", &path, &["Sec-Fetch-Dest: document", "Sec-Fetch-Site: cross-site"], "");
+        let (status, head, page) = http(&server, "GET", &path, &["Sec-Fetch-Dest: document", "Sec-Fetch-Site: cross-site"], "");
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("The page at https://pencil.example.org asks to read the 1 saved version of your program &quot;stairs&quot;."), "{page}");
         assert!(!page.contains("<script"), "{page}");
@@ -176,7 +105,7 @@ fn the_stored_trace_reaches_a_page_only_after_the_student_confirms_in_the_coach_
         let nonce = nonce_of(&page);
         let form = format!("nonce={nonce}&choice=confirm&understood=yes");
         // Every answer that is not the page's own is refused, and the entry still waits.
-        let own = server.own_origin();
+        let own = own_origin(&server);
         let refused = [
             (vec!["Sec-Fetch-Dest: iframe"], "GET", String::new(), 403),
             (vec![], "POST", form.clone(), 403),
@@ -188,15 +117,15 @@ fn the_stored_trace_reaches_a_page_only_after_the_student_confirms_in_the_coach_
             (vec![own.as_str()], "POST", format!("nonce={nonce}&choice=confirm"), 400),
         ];
         for (headers, method, body, expected) in refused {
-            let (status, _, words) = server.http(method, &path, &headers, &body);
+            let (status, _, words) = http(&server, method, &path, &headers, &body);
             assert_eq!(status, expected, "{method} {headers:?} {body}: {words}");
         }
-        let (status, _, _) = server.http("GET", "/confirm/00", &[], "");
+        let (status, _, _) = http(&server, "GET", "/confirm/00", &[], "");
         assert_eq!(status, 404);
         assert!(notes.iter().all(|n| n["method"] != "pencil/confirmation"), "{notes:?}");
 
         // The student's answer from the page itself.
-        let (status, _, done) = server.http("POST", &path, &[own.as_str(), "Sec-Fetch-Site: same-origin", "Sec-Fetch-Dest: document"], &form);
+        let (status, _, done) = http(&server, "POST", &path, &[own.as_str(), "Sec-Fetch-Site: same-origin", "Sec-Fetch-Dest: document"], &form);
         assert_eq!(status, 200, "{done}");
         assert!(done.contains("Done") && done.contains("1 saved version was shared"), "{done}");
         let told = confirmation(&mut ws, &mut notes).await;
@@ -205,9 +134,9 @@ fn the_stored_trace_reaches_a_page_only_after_the_student_confirms_in_the_coach_
         assert_eq!(told["result"]["title"], "stairs");
         assert_eq!(told["result"]["states"][0]["code"], "fd 10\n", "{told}");
         // Once only.
-        let (status, _, again) = server.http("POST", &path, &[own.as_str()], &form);
+        let (status, _, again) = http(&server, "POST", &path, &[own.as_str()], &form);
         assert_eq!(status, 410, "{again}");
-        let (status, _, _) = server.http("GET", &path, &[], "");
+        let (status, _, _) = http(&server, "GET", &path, &[], "");
         assert_eq!(status, 410);
     });
 }
@@ -215,9 +144,9 @@ fn the_stored_trace_reaches_a_page_only_after_the_student_confirms_in_the_coach_
 #[test]
 fn a_cancelled_join_joins_nothing_and_a_closed_session_leaves_nothing_to_confirm() {
     let data = tempfile::tempdir().unwrap();
-    let server = Listener::start(data.path());
+    let server = start(data.path());
     runtime().block_on(async {
-        let mut ws = server.connect(&format!("http://{}", server.addr)).await;
+        let mut ws = connect(&server, &format!("http://{}", server.addr)).await;
         let mut notes = Vec::new();
         request(&mut ws, 1, "initialize", json!({"capabilities": {}}), &mut notes).await;
         send(&mut ws, json!({"jsonrpc": "2.0", "method": "initialized", "params": {}})).await;
@@ -226,11 +155,11 @@ fn a_cancelled_join_joins_nothing_and_a_closed_session_leaves_nothing_to_confirm
         let join = json!({"hub": "http://127.0.0.1:9", "code": "ABC123", "name": "Ada"});
         let asked = request(&mut ws, 3, "pencil/class/join", join.clone(), &mut notes).await;
         let path = confirm_path(&asked);
-        let (_, _, page) = server.http("GET", &path, &[], "");
+        let (_, _, page) = http(&server, "GET", &path, &[], "");
         assert!(page.contains("The coach&#39;s page in your browser asks to put you in a teacher&#39;s class."), "{page}");
         assert!(page.contains("http://127.0.0.1:9") && page.contains("ABC123") && page.contains("Ada"), "{page}");
         let cancel = format!("nonce={}&choice=cancel", nonce_of(&page));
-        let (status, _, cancelled) = server.http("POST", &path, &[server.own_origin().as_str()], &cancel);
+        let (status, _, cancelled) = http(&server, "POST", &path, &[own_origin(&server).as_str()], &cancel);
         assert_eq!(status, 200, "{cancelled}");
         assert_eq!(confirmation(&mut ws, &mut notes).await["outcome"], "cancelled");
         let shown = request(&mut ws, 4, "pencil/class/show", Value::Null, &mut notes).await;
@@ -246,70 +175,24 @@ fn a_cancelled_join_joins_nothing_and_a_closed_session_leaves_nothing_to_confirm
         ws.close(None).await.unwrap();
         // The session is gone: nobody is left to tell, so nothing can be confirmed.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while paths.iter().any(|p| server.http("GET", p, &[], "").0 != 410) {
+        while paths.iter().any(|p| http(&server, "GET", p, &[], "").0 != 410) {
             assert!(std::time::Instant::now() < deadline, "the closed session's confirmations still wait");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
 }
 
-/// One framed message to a stdio server.
-fn frame(message: &Value) -> Vec<u8> {
-    let body = message.to_string();
-    format!("Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
-}
-
-/// The next response with `id` from a stdio server's output.
-fn response(out: &mut BufReader<std::process::ChildStdout>, id: i64) -> Value {
-    loop {
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            assert!(out.read_line(&mut line).unwrap() > 0, "the server closed its output");
-            let line = line.trim();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(n) = line.strip_prefix("Content-Length: ") {
-                length = n.parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        out.read_exact(&mut body).unwrap();
-        let message: Value = serde_json::from_slice(&body).unwrap();
-        if message.get("method").is_none() && message["id"] == id {
-            return message;
-        }
-    }
-}
-
 #[test]
 fn the_editor_over_stdio_calls_the_guarded_methods_directly() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pencil-lsp"))
-        .env("PENCIL_DATA_DIR", data.path())
-        .env("PENCIL_MODEL_DIR", "")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut call = |id: i64, method: &str, params: Value| {
-        input.write_all(&frame(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))).unwrap();
-        input.flush().unwrap();
-        response(&mut out, id)
-    };
-    assert!(call(1, "initialize", json!({"capabilities": {}})).get("result").is_some());
-    assert_eq!(call(2, "pencil/class/show", Value::Null)["result"], json!({"joined": false}));
+    let mut lsp = LspClient::start(data.path());
+    let mut call = |method: &str, params: Value| lsp.request(method, params);
+    assert!(call("initialize", json!({"capabilities": {}})).get("result").is_some());
+    assert_eq!(call("pencil/class/show", Value::Null)["result"], json!({"joined": false}));
     // Acted on at once: the answer is the action's own, not a confirmation.
-    let withdraw = call(3, "pencil/research/withdraw", json!({"study": "loops"}));
+    let withdraw = call("pencil/research/withdraw", json!({"study": "loops"}));
     assert!(withdraw["error"]["message"].as_str().unwrap().contains("no consent to study 'loops'"), "{withdraw}");
-    let join = call(4, "pencil/class/join", json!({"hub": "http://127.0.0.1:9", "code": "ABC123", "name": "Ada"}));
+    let join = call("pencil/class/join", json!({"hub": "http://127.0.0.1:9", "code": "ABC123", "name": "Ada"}));
     assert_ne!(join["error"]["code"], -32010, "{join}");
     assert!(join["error"]["message"].as_str().unwrap().contains("joining the class"), "{join}");
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod listener;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
