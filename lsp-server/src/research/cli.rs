@@ -6,7 +6,7 @@ use super::{consent, outbox, scrub, study, ResearchError};
 use crate::data::{data_dir, open};
 use crate::store::{create_private_file, Database, Membership};
 use anyhow::{bail, Context as _};
-use pencil_core::research::{key_fingerprint, ConsentBy};
+use pencil_core::research::{key_fingerprint, ConsentBy, Study};
 use pencil_core::scrub::Scrubber;
 use std::io::{BufRead as _, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
@@ -275,6 +275,24 @@ pub(crate) struct Listed {
     consent_given: bool,
 }
 
+impl Listed {
+    /// The line of study `id` with this `status`, or `refused` with why when it did not verify.
+    fn of(db: &Database, status: &'static str, id: String, study: Result<Study, ResearchError>) -> Result<Listed, ResearchError> {
+        Ok(match study {
+            Ok(s) => Listed {
+                consent_given: db.active_receipt(&s.id)?.is_some(),
+                id: s.id.clone(),
+                status,
+                collects: Some(study::scope_words(&s)),
+                title: Some(s.title),
+                institution: Some(s.institution),
+                refused: None,
+            },
+            Err(e) => Listed { id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
+        })
+    }
+}
+
 fn list(db: &mut Database, m: Option<&Membership>, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let listed = listed(db, m)?;
     if json {
@@ -310,18 +328,7 @@ pub(crate) fn listed(db: &mut Database, m: Option<&Membership>) -> Result<Vec<Li
     let mut listed = Vec::new();
     if let Some(m) = m {
         for o in study::fetch_class_studies(db, m)? {
-            listed.push(match o.result {
-                Ok(s) => Listed {
-                    consent_given: db.active_receipt(&s.id)?.is_some(),
-                    id: s.id.clone(),
-                    status: "offered",
-                    collects: Some(study::scope_words(&s)),
-                    title: Some(s.title),
-                    institution: Some(s.institution),
-                    refused: None,
-                },
-                Err(e) => Listed { id: o.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
-            });
+            listed.push(Listed::of(db, "offered", o.id, o.result)?);
         }
     }
     for stored in db.studies()? {
@@ -329,18 +336,8 @@ pub(crate) fn listed(db: &mut Database, m: Option<&Membership>) -> Result<Vec<Li
             continue;
         }
         // A kept study that no longer verifies is listed as refused, never used.
-        listed.push(match study::load(db, &stored.id) {
-            Ok((_, s)) => Listed {
-                consent_given: db.active_receipt(&s.id)?.is_some(),
-                id: s.id.clone(),
-                status: "kept",
-                collects: Some(study::scope_words(&s)),
-                title: Some(s.title),
-                institution: Some(s.institution),
-                refused: None,
-            },
-            Err(e) => Listed { id: stored.id, status: "refused", title: None, institution: None, collects: None, refused: Some(e.to_string()), consent_given: false },
-        });
+        let study = study::load(db, &stored.id).map(|(_, s)| s);
+        listed.push(Listed::of(db, "kept", stored.id, study)?);
     }
     Ok(listed)
 }
