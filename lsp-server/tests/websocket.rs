@@ -141,6 +141,39 @@ fn untrusted_clients_are_refused_before_any_lsp_byte() {
 }
 
 #[test]
+fn open_sessions_are_bounded_and_a_closed_one_frees_its_place() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Listener::start(data.path(), &[], &[]);
+    let right = server.protocol();
+    let page = format!("http://{}", server.addr);
+    runtime().block_on(async {
+        let mut open = Vec::new();
+        for i in 0..pencil_lsp::server::MAX_SESSIONS {
+            open.push(server.connect(Some(&page), Some(&right), None).await.unwrap_or_else(|e| panic!("session {i}: {e}")));
+        }
+        assert_eq!(server.handshake_status(Some(&page), Some(&right), None).await, 503, "one session too many");
+        // The page itself and the confirmation pages are still served.
+        let (status, _) = server.http(&format!("GET /?token={} HTTP/1.1\r\nHost: {}\r\n\r\n", server.token, server.addr));
+        assert_eq!(status, 200);
+        let mut closed = open.pop().expect("a session");
+        closed.close(None).await.expect("close");
+        drop(closed);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut ws = loop {
+            match server.connect(Some(&page), Some(&right), None).await {
+                Ok(ws) => break ws,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("the closed session's place was not freed: {e}"),
+            }
+        };
+        let run = run_program(&mut ws, "file:///browser/after.coffee", "pen red\nfd 10\n").await;
+        assert_eq!(run["result"]["status"], "ok", "{run}");
+    });
+}
+
+#[test]
 fn websocket_clients_name_no_files_and_call_only_listed_methods() {
     let work = tempfile::tempdir().expect("tempdir");
     let data = work.path().join("data");

@@ -20,7 +20,7 @@ pub mod trust;
 mod wire_guard;
 
 pub use listen::{run_listen, ListenArgs};
-pub use transport::{run_stdio, run_websocket, ListenConfig, ListenError};
+pub use transport::{run_stdio, run_websocket, ListenConfig, ListenError, MAX_SESSIONS};
 use trust::Peer;
 
 use crate::pipeline::Services;

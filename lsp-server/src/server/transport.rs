@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
 use tokio_tungstenite::tungstenite::Message;
@@ -113,6 +113,15 @@ pub struct ListenConfig {
 /// more are closed at once (each waits at most [`http::HEAD_TIMEOUT`]).
 const MAX_PENDING_HANDSHAKES: usize = 64;
 
+/// At most this many WebSocket sessions are served at once; one more is refused
+/// with 503. Each session is a whole server session, and each may hold
+/// [`super::confirm::MAX_PER_SESSION`] confirmations, so a page that opens sessions
+/// in a loop can neither exhaust memory nor fill [`super::confirm::MAX_PENDING`].
+pub const MAX_SESSIONS: usize = 16;
+
+// A page that opened every session could still keep every confirmation slot.
+const _: () = assert!(MAX_SESSIONS * super::confirm::MAX_PER_SESSION < super::confirm::MAX_PENDING);
+
 /// Serves LSP over WebSocket on `addr`, one server session per admitted connection,
 /// and the page at `/`. Calls `on_ready` with the listener's rules once bound (port 0
 /// picks a free port).
@@ -130,6 +139,7 @@ pub async fn run_websocket(
     let policy = Arc::new(ListenPolicy::new(bound, config.allow_remote, config.allow_origins, config.token));
     on_ready(&policy);
     let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+    let sessions = Arc::new(Semaphore::new(MAX_SESSIONS));
     let refusals = Arc::new(RefusalLog::default());
     let confirmations = Arc::new(Registry::default());
     loop {
@@ -145,14 +155,15 @@ pub async fn run_websocket(
             continue;
         };
         let (options, policy, refusals) = (options.clone(), Arc::clone(&policy), Arc::clone(&refusals));
-        let confirmations = Arc::clone(&confirmations);
+        let (confirmations, sessions) = (Arc::clone(&confirmations), Arc::clone(&sessions));
         tokio::spawn(async move {
-            let admitted = handshake(stream, peer, &policy, &refusals, &confirmations).await;
+            let admitted = handshake(stream, peer, &policy, &refusals, &confirmations, &sessions).await;
             drop(permit);
-            if let Some((ws, base_url, requester)) = admitted {
+            if let Some((ws, base_url, requester, session)) = admitted {
                 tracing::info!("websocket client {peer} connected");
                 let link = Link::new(confirmations, base_url, requester);
                 serve_connection(ws, options, link).await;
+                drop(session);
                 tracing::info!("websocket client {peer} disconnected");
             }
         });
@@ -162,8 +173,8 @@ pub async fn run_websocket(
 /// Reads the request head and decides it (`ListenPolicy::admit`): refusals, the page
 /// and the confirmation pages are answered here; an admitted upgrade becomes a
 /// WebSocket echoing the token's subprotocol, returned with the address of the
-/// confirmation pages for its client and who it is in words (`requester`). No LSP
-/// byte is read before this returns a socket.
+/// confirmation pages for its client, who it is in words (`requester`) and its
+/// place among the [`MAX_SESSIONS`]. No LSP byte is read before this returns a socket.
 // The echo callback's error type is tungstenite's (`ErrorResponse`, an HTTP response).
 #[allow(clippy::result_large_err)]
 async fn handshake(
@@ -172,7 +183,8 @@ async fn handshake(
     policy: &ListenPolicy,
     refusals: &RefusalLog,
     confirmations: &Registry,
-) -> Option<(WebSocketStream<Replay<TcpStream>>, String, String)> {
+    sessions: &Arc<Semaphore>,
+) -> Option<(WebSocketStream<Replay<TcpStream>>, String, String, OwnedSemaphorePermit)> {
     let (head, read) = match tokio::time::timeout(http::HEAD_TIMEOUT, http::read_head(&mut stream)).await {
         Ok(Ok(parts)) => parts,
         Ok(Err(HeadError::TooLarge)) => {
@@ -208,6 +220,11 @@ async fn handshake(
             None
         }
         Admission::WebSocket { protocol } => {
+            let Ok(session) = Arc::clone(sessions).try_acquire_owned() else {
+                tracing::debug!("{peer}: {MAX_SESSIONS} sessions are open; refused");
+                http::refuse(&mut stream, 503, "too many editor connections are open: close one first").await;
+                return None;
+            };
             let protocol = HeaderValue::from_str(&protocol).ok()?;
             let echo = move |_: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
                 response.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, protocol);
@@ -222,7 +239,7 @@ async fn handshake(
                 Some(o) => format!("The page at {o}"),
             };
             match tokio::time::timeout(http::HEAD_TIMEOUT, upgrade).await {
-                Ok(Ok(ws)) => Some((ws, base_url, requester)),
+                Ok(Ok(ws)) => Some((ws, base_url, requester, session)),
                 Ok(Err(e)) => {
                     tracing::warn!("websocket client {peer}: handshake failed: {e}");
                     None
