@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
+use pencil_core::model::adamw::{self, AdamWStep};
 
 /// Hyper-parameters.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -38,11 +39,29 @@ struct Slot {
     decay: bool,
 }
 
+impl Slot {
+    /// The update as one parallel pass ([`adamw::update`]), bit for bit
+    /// the tensor form's result.
+    fn update_in_one_pass(&mut self, g: &Tensor, k: &AdamWStep) -> candle_core::Result<()> {
+        let shape = self.master.shape().clone();
+        let host = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let (mut m, mut v, mut master) = (host(&self.m)?, host(&self.v)?, host(&self.master)?);
+        adamw::update(k, &host(g)?, &mut m, &mut v, &mut master)?;
+        let dev = self.master.device().clone();
+        self.m = Tensor::from_vec(m, &shape, &dev)?;
+        self.v = Tensor::from_vec(v, &shape, &dev)?;
+        self.master = Tensor::from_vec(master, &shape, &dev)?;
+        self.var.set(&self.master.to_dtype(self.var.dtype())?)
+    }
+}
+
 /// The optimizer.
 pub struct AdamW {
     slots: Vec<Slot>,
     step: usize,
     params: AdamWParams,
+    /// One pass per f32 CPU parameter instead of the tensor ops (off only to test one against the other).
+    fused: bool,
 }
 
 impl AdamW {
@@ -62,7 +81,7 @@ impl AdamW {
                 Ok(Slot { name, var, master, m, v, decay })
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(AdamW { slots, step: 0, params })
+        Ok(AdamW { slots, step: 0, params, fused: true })
     }
 
     /// Steps taken.
@@ -87,6 +106,12 @@ impl AdamW {
         let bc2 = 1.0 - p.beta2.powi(t);
         for s in &mut self.slots {
             let Some(g) = grads.get(s.var.as_tensor()) else { continue };
+            if self.fused && g.device().is_cpu() && g.dtype() == DType::F32 {
+                let decay = s.decay.then_some(1.0 - lr * p.weight_decay);
+                let k = AdamWStep::new(scale, p.beta1, p.beta2, p.eps, bc1, bc2, lr, decay);
+                s.update_in_one_pass(g, &k)?;
+                continue;
+            }
             let g = (g.to_dtype(DType::F32)? * scale)?;
             let g = g.detach();
             s.m = ((&s.m * p.beta1)? + (&g * (1.0 - p.beta1))?)?.detach();
@@ -163,6 +188,31 @@ mod tests {
         }
         let v = x.as_tensor().to_vec1::<f32>().expect("vec");
         assert!(v.iter().all(|a| a.abs() < 0.1), "{v:?}");
+    }
+
+    #[test]
+    fn the_one_pass_update_gives_the_tensor_forms_bits() {
+        // A matrix that decays and a vector that does not, gradients large
+        // enough to be clipped, several steps.
+        let dev = candle_core::Device::Cpu;
+        let run = |fused: bool| {
+            let w = Var::from_vec((0..40_000).map(|i| ((i * 7919) % 1000) as f32 / 300.0 - 1.5).collect::<Vec<_>>(), (200, 200), &dev).expect("var");
+            let b = Var::from_vec((0..200).map(|i| i as f32 / 100.0).collect::<Vec<_>>(), 200, &dev).expect("var");
+            let mut opt = AdamW::new(vec![("w".into(), w.clone()), ("b".into(), b.clone())], AdamWParams::default()).expect("opt");
+            opt.fused = fused;
+            for step in 0..4 {
+                let loss = (w.as_tensor().sqr().and_then(|t| t.sum_all()).expect("w") + b.as_tensor().sum_all().expect("b")).expect("loss");
+                opt.step(&loss.backward().expect("backward"), 0.01 * (step + 1) as f64).expect("step");
+            }
+            let state = opt.state().expect("state");
+            let mut names: Vec<&String> = state.keys().collect();
+            names.sort();
+            names.iter().map(|k| state[*k].flatten_all().and_then(|t| t.to_dtype(DType::F32)).and_then(|t| t.to_vec1::<f32>()).expect("values")).collect::<Vec<_>>()
+        };
+        let (one_pass, tensors) = (run(true), run(false));
+        for (a, b) in one_pass.iter().zip(&tensors) {
+            assert_eq!(a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), b.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! adaptation (`pencil-lsp`): configuration and presets, the candle model
 //! with its student embedding module, and tokenizer loading.
 
+pub mod adamw;
 pub mod attention;
 pub mod config;
 pub mod cross_entropy;
