@@ -4,6 +4,7 @@
 //! instead of copying them out first as candle's `matmul` would.
 
 use candle_core::Result;
+use rayon::prelude::*;
 
 /// A read-only strided matrix: element `(i, j)` is `data[i * rs + j * cs]`.
 #[derive(Clone, Copy)]
@@ -99,6 +100,39 @@ pub(crate) fn matmul(dst: &mut [f32], dst_rs: usize, a: View<'_>, b: View<'_>, w
     Ok(())
 }
 
+/// Threads for a product: candle's setting, bounded by the current rayon
+/// pool (adaptation runs inside a one-thread pool).
+pub(crate) fn pool_threads() -> usize {
+    candle_core::utils::get_num_threads().min(rayon::current_num_threads())
+}
+
+/// Rows per block below which [`matmul_split_rows`] leaves the splitting to `gemm`.
+const MIN_SPLIT_ROWS: usize = 256;
+
+/// As [`matmul`] with `threads` threads, the rows of `a` (and of `dst`)
+/// split into `threads` contiguous blocks, each one single-threaded product
+/// on rayon's pool. `gemm`'s own threading meets at a barrier after every
+/// depth block (static shares, so a thread that the shared machine slows
+/// holds the others); independent blocks never wait for each other. Every
+/// element is still summed by one thread in the same order, so results do
+/// not depend on the split.
+pub(crate) fn matmul_split_rows(dst: &mut [f32], dst_rs: usize, a: View<'_>, b: View<'_>, write: Write, threads: usize) -> Result<()> {
+    let m = a.rows;
+    if threads <= 1 || m < 2 * MIN_SPLIT_ROWS || dst_rs < b.cols {
+        return matmul(dst, dst_rs, a, b, write, threads);
+    }
+    let per = m.div_ceil(threads.min(m / MIN_SPLIT_ROWS));
+    dst.par_chunks_mut(per * dst_rs).enumerate().try_for_each(|(i, dst)| {
+        let r0 = i * per;
+        if r0 >= m {
+            return Ok(());
+        }
+        let rows = per.min(m - r0);
+        let Some(data) = a.data.get(r0 * a.rs..) else { candle_core::bail!("gemm: row block {r0} past its buffer") };
+        matmul(dst, dst_rs, View { data, rows, ..a }, b, write, 1)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +155,20 @@ mod tests {
         }
         let short = View::rows(&abuf[..9], 2, 5, 5);
         assert!(matmul(&mut dst, 4, short, View::rows(&bbuf, 5, 1, 1), Write::Set, 1).is_err());
+    }
+
+    #[test]
+    fn split_rows_give_the_single_products_bits() {
+        // a read transposed (row stride 1), a partial last block, added onto a start value.
+        let (m, k, n) = (3 * MIN_SPLIT_ROWS + 5, 37, 19);
+        let abuf: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1013) as f32 / 500.0 - 1.0).collect();
+        let bbuf: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 997) as f32 / 400.0 - 1.2).collect();
+        let a = View::rows(&abuf, k, m, m).t();
+        let b = View::rows(&bbuf, k, n, n);
+        let start: Vec<f32> = (0..m * n).map(|i| (i % 11) as f32).collect();
+        let (mut one, mut split) = (start.clone(), start);
+        matmul(&mut one, n, a, b, Write::Add, 1).expect("gemm");
+        rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("pool").install(|| matmul_split_rows(&mut split, n, a, b, Write::Add, 3)).expect("split");
+        assert_eq!(one, split);
     }
 }

@@ -63,12 +63,13 @@ impl Dense {
     }
 
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        if mode == Mode::Train {
+            // The fused op takes [b, t, c] as it is: reshapes here would be two
+            // more graph nodes, each a zero-filled gradient plus an add in backprop.
+            return fused_linear(x, &self.0);
+        }
         let (b, t, c) = x.dims3()?;
-        let x = x.reshape((b * t, c))?;
-        let y = match mode {
-            Mode::Train => fused_linear(&x, &self.0)?,
-            Mode::Infer => self.0.forward(&x)?,
-        };
+        let y = self.0.forward(&x.reshape((b * t, c))?)?;
         let out = y.dim(1)?;
         y.reshape((b, t, out))
     }

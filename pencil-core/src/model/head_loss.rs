@@ -11,7 +11,8 @@
 //! gradients are computed during the forward (the loss is the graph's end, so
 //! nothing but a scalar scales them later) and only for inputs that need one:
 //! with the weights frozen (adaptation) no `dW`, without a graph to
-//! differentiate (evaluation) neither.
+//! differentiate (evaluation) neither. With several threads, each takes a
+//! contiguous group of chunks with its own buffers.
 
 use std::sync::Mutex;
 
@@ -64,30 +65,24 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
     Ok(&data[a..b])
 }
 
-impl CustomOp2 for HeadCrossEntropy {
-    fn name(&self) -> &'static str {
-        "fused-head-cross-entropy"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (h, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
-        let (n, c) = l1.shape().dims2()?;
-        let (v, c2) = l2.shape().dims2()?;
-        if c != c2 || v == 0 || self.targets.len() != n || self.weights.len() != n {
-            candle_core::bail!("fused head loss: h [{n}, {c}], W [{v}, {c2}], {} targets, {} weights", self.targets.len(), self.weights.len());
-        }
-        let threads = candle_core::utils::get_num_threads().min(rayon::current_num_threads());
-        let mut dh = if self.need_dh { vec![0f32; n * c] } else { Vec::new() };
+impl HeadCrossEntropy {
+    /// Rows `r0..r0 + len` in chunks, with `threads` threads per product:
+    /// their summed loss and their share of dW (empty when not needed),
+    /// writing their dh rows (`len * c`) when given.
+    fn rows(&self, h: &[f32], w: &[f32], r0: usize, len: usize, mut dh: Option<&mut [f32]>, threads: usize) -> Result<(f64, Vec<f32>)> {
+        // h is [n, c] and w [v, c] (checked by `cpu_fwd`).
+        let c = h.len() / self.targets.len().max(1);
+        let v = w.len() / c.max(1);
         let mut dw = if self.need_dw { vec![0f32; v * c] } else { Vec::new() };
-        let mut logits = vec![0f32; CHUNK_ROWS.min(n) * v];
+        let mut logits = vec![0f32; CHUNK_ROWS.min(len) * v];
         let mut loss = 0f64;
-        for r0 in (0..n).step_by(CHUNK_ROWS) {
-            let m = (n - r0).min(CHUNK_ROWS);
-            let hc = View::rows(&h[r0 * c..], m, c, c);
+        for start in (r0..r0 + len).step_by(CHUNK_ROWS) {
+            let m = (r0 + len - start).min(CHUNK_ROWS);
+            let hc = View::rows(&h[start * c..], m, c, c);
             let logits = &mut logits[..m * v];
             gemm::matmul(logits, v, hc, View::rows(w, v, c, c).t(), Write::Set, threads)?;
             // Each row's loss, then its logits become d(loss)/d(logits).
-            let rows = (r0..r0 + m).into_par_iter().zip(logits.par_chunks_mut(v));
+            let rows = (start..start + m).into_par_iter().zip(logits.par_chunks_mut(v));
             loss += rows
                 .map(|(i, row)| {
                     let wi = self.weights[i];
@@ -105,13 +100,54 @@ impl CustomOp2 for HeadCrossEntropy {
                 })
                 .sum::<f64>();
             let g = View::rows(logits, m, v, v);
-            if self.need_dh {
-                gemm::matmul(&mut dh[r0 * c..(r0 + m) * c], c, g, View::rows(w, v, c, c), Write::Set, threads)?;
+            if let Some(dh) = dh.as_deref_mut() {
+                let at = (start - r0) * c;
+                gemm::matmul(&mut dh[at..at + m * c], c, g, View::rows(w, v, c, c), Write::Set, threads)?;
             }
             if self.need_dw {
                 gemm::matmul(&mut dw, c, g.t(), hc, Write::Add, threads)?;
             }
         }
+        Ok((loss, dw))
+    }
+}
+
+impl CustomOp2 for HeadCrossEntropy {
+    fn name(&self) -> &'static str {
+        "fused-head-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (h, w) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?);
+        let (n, c) = l1.shape().dims2()?;
+        let (v, c2) = l2.shape().dims2()?;
+        if c != c2 || v == 0 || self.targets.len() != n || self.weights.len() != n {
+            candle_core::bail!("fused head loss: h [{n}, {c}], W [{v}, {c2}], {} targets, {} weights", self.targets.len(), self.weights.len());
+        }
+        // Contiguous groups of chunks, one per thread, each with its own logits
+        // buffer and dW and single-threaded products: gemm's own threading
+        // meets at a barrier after every depth block of every product (and
+        // dh's is vocabulary-deep). The groups' dW are added in order, so the
+        // result depends on the thread count, not on timing.
+        let threads = gemm::pool_threads();
+        let per = n.div_ceil(CHUNK_ROWS).div_ceil(threads.max(1)).max(1) * CHUNK_ROWS;
+        let mut dh = if self.need_dh { vec![0f32; n * c] } else { Vec::new() };
+        let (loss, dw) = if n <= per {
+            self.rows(h, w, 0, n, self.need_dh.then_some(&mut dh[..]), threads)?
+        } else {
+            let dh_parts: Vec<Option<&mut [f32]>> =
+                if self.need_dh { dh.chunks_mut(per * c).map(Some).collect() } else { (0..n.div_ceil(per)).map(|_| None).collect() };
+            let parts = dh_parts.into_par_iter().enumerate().map(|(i, dh)| self.rows(h, w, i * per, per.min(n - i * per), dh, 1)).collect::<Result<Vec<_>>>()?;
+            let mut parts = parts.into_iter();
+            let (mut loss, mut dw) = parts.next().unwrap_or_default();
+            for (l, d) in parts {
+                loss += l;
+                for (a, b) in dw.iter_mut().zip(d) {
+                    *a += b;
+                }
+            }
+            (loss, dw)
+        };
         let device = candle_core::Device::Cpu;
         let dh = if self.need_dh { Some(Tensor::from_vec(dh, (n, c), &device)?) } else { None };
         let dw = if self.need_dw { Some(Tensor::from_vec(dw, (v, c), &device)?) } else { None };
@@ -155,6 +191,26 @@ mod tests {
         for (x, what) in [(&h, "dh"), (&w, "dW")] {
             close(&values(ga.get(x.as_tensor()).expect("grad")), &values(gb.get(x.as_tensor()).expect("grad")), 1e-5, what);
         }
+    }
+
+    #[test]
+    fn chunk_groups_on_several_threads_match_one_thread() {
+        // Five chunks over three threads: groups of two, two and one, their dW added.
+        let (n, c, v) = (4 * CHUNK_ROWS + 9, 8, 30);
+        let (h, w) = (random(&[n, c], 6, 1.0), random(&[v, c], 7, 1.0));
+        let targets = Tensor::from_vec((0..n as u32).map(|i| (i * 7) % v as u32).collect::<Vec<_>>(), n, &Device::Cpu).expect("targets");
+        let weights = Tensor::ones(n, DType::F32, &Device::Cpu).expect("weights");
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let loss = pool.install(|| head_cross_entropy(h.as_tensor(), w.as_tensor(), &targets, &weights)).expect("loss");
+            let grads = loss.backward().expect("bwd");
+            let g = |x: &candle_core::Var| values(grads.get(x.as_tensor()).expect("grad"));
+            (values(&loss), g(&h), g(&w))
+        };
+        let (one, three) = (run(1), run(3));
+        close(&three.0, &one.0, 1e-6, "loss");
+        close(&three.1, &one.1, 1e-6, "dh");
+        close(&three.2, &one.2, 1e-5, "dW");
     }
 
     #[test]
