@@ -27,7 +27,9 @@
 //! * `workspace/executeCommand` [`ASK_TEACHER_COMMAND`] with `[AskTeacherArgs]`:
 //!   "Ask my teacher" — the document's current text (and, with `shareTrace`, its
 //!   title's recorded states) is queued for the class's hub. Answers [`CommandMessage`];
-//!   the teacher's reply arrives later as `window/showMessage`.
+//!   the teacher's reply arrives later as `window/showMessage`. Over WebSocket,
+//!   `shareTrace` is filed for the student's confirmation like the guarded methods
+//!   (error -32010, then `pencil/confirmation`).
 
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::gen_lsp_types::{Diagnostic, TextDocumentIdentifier};

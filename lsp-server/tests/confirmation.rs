@@ -164,6 +164,14 @@ fn a_cancelled_join_joins_nothing_and_a_closed_session_leaves_nothing_to_confirm
         assert_eq!(confirmation(&mut ws, &mut notes).await["outcome"], "cancelled");
         let shown = request(&mut ws, 4, "pencil/class/show", Value::Null, &mut notes).await;
         assert_eq!(shown["result"], json!({"joined": false}), "{shown}");
+        // "Ask my teacher" with the saved versions takes the same path: out of a class
+        // it is refused in words, and no window is filed.
+        send(&mut ws, json!({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+            "params": {"textDocument": {"uri": "file:///browser/car.coffee", "languageId": "coffeescript", "version": 1, "text": "fd 1\n"}}}))
+        .await;
+        let ask = json!({"command": "pencil.askTeacher", "arguments": [{"uri": "file:///browser/car.coffee", "shareTrace": true}]});
+        let refused = request(&mut ws, 40, "workspace/executeCommand", ask, &mut notes).await;
+        assert!(refused["error"]["code"] != -32010 && refused["error"]["message"].as_str().unwrap().contains("not in a class"), "{refused}");
 
         // A few may wait per session; more are refused until those are answered.
         let mut paths = Vec::new();

@@ -359,10 +359,26 @@ $('ask').addEventListener('submit', async (e) => {
     return;
   }
   const text = /** @type {HTMLTextAreaElement} */ ($('ask-text'));
+  const share = /** @type {HTMLInputElement} */ ($('ask-share'));
   client.sync();
-  // The page sends only the program on screen; sharing earlier versions is for the editors.
   const message = text.value.trim();
-  if (await coachCommand(ASK_TEACHER_COMMAND, [{ uri, shareTrace: false, ...(message ? { message } : {}) }])) text.value = '';
+  const args = [{ uri, shareTrace: share.checked, ...(message ? { message } : {}) }];
+  if (!share.checked) {
+    if (await coachCommand(ASK_TEACHER_COMMAND, args)) text.value = '';
+    return;
+  }
+  // The saved versions leave only after the student confirms in the coach's own window.
+  const note = $('ask-note');
+  try {
+    const r = await confirmed('workspace/executeCommand', { command: ASK_TEACHER_COMMAND, arguments: args }, note);
+    note.textContent = outcomeWords(r);
+    if (r.outcome === 'done') {
+      text.value = '';
+      share.checked = false;
+    }
+  } catch (e) {
+    note.textContent = `The coach could not do that: ${errorWords(e)}`;
+  }
 });
 $('cancel-fix').addEventListener('click', () => { $('preview').hidden = true; });
 

@@ -233,6 +233,17 @@ test('joining a class: a request over the socket does nothing; the form and the 
   assert.match(await page.locator('#class-note').innerText(), /Joined class "7b"/);
   assert.equal(await page.locator('#join').isHidden(), true);
   await page.screenshot({ path: join(pageArtifacts, '3-joined.png') });
+  // "Ask my teacher" with the saved versions goes only through the coach's window too.
+  await page.locator('#ask-text').fill('Why does my turtle not move?');
+  await page.locator('#ask-share').check();
+  const asked = await confirmInWindow(page, page.getByRole('button', { name: 'Ask my teacher' }), {
+    expect: ['Send your saved versions to your teacher?', 'class "7b"', 'Why does my turtle not move?'],
+    confirm: 'Send to my teacher',
+    shot: '3b-ask',
+  });
+  assert.match(asked.done, /your hand is raised in class "7b"/);
+  await page.getByText('your hand is raised in class "7b"').waitFor();
+  assert.equal(await page.locator('#ask-share').isChecked(), false);
   // The only console error is the page's policy blocking the script's post above.
   assert.deepEqual(errors.filter((e) => !/favicon|Content Security Policy/.test(e)), []);
   await context.close();

@@ -259,6 +259,21 @@ pub async fn ask(store: Option<&StoreHandle>, student: &str, ask: Ask) -> Result
     Ok(raised_message(&raised))
 }
 
+/// [`ask`] from blocking code (an action the student confirmed in the coach's window):
+/// queues the hand, and wakes the sender when a Tokio runtime is at hand.
+pub fn ask_blocking(store: &StoreHandle, student: &str, ask: Ask) -> Result<String, String> {
+    let student = student.to_string();
+    let raised = store
+        .call_blocking(move |db| Ok(raise_hand(db, &student, &ask, now_unix())))
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        let _entered = handle.enter();
+        live(store).wake.notify_one();
+    }
+    Ok(raised_message(&raised))
+}
+
 /// Under a reflect-first policy, whether the fixes for this failing run must wait
 /// for the student's reflection on `error_key`; the message says why (once per title and error).
 pub async fn reflect_gate(store: Option<&StoreHandle>, student: &str, title: &str, error_key: Option<&str>) -> (FixGate, Vec<String>) {

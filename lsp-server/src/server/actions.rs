@@ -1,4 +1,5 @@
-//! The actions a WebSocket client may only ask for (`trust::NEEDS_STUDENT_CONFIRMATION`)
+//! The actions a WebSocket client may only ask for (`trust::NEEDS_STUDENT_CONFIRMATION`,
+//! and "Ask my teacher" with the saved versions)
 //! and the reads the page's class and research views make. Plain blocking code over the
 //! store and the hub, shared with the command line: joining runs `class::run` itself, the
 //! research steps call the same `research` functions `pencil-lsp research ...` calls.
@@ -7,7 +8,9 @@
 //! page shows them); [`execute`] does it once the student confirmed (or at once, for
 //! the trusted editor over stdio).
 
+use crate::classroom::hands::{Ask, AskError};
 use crate::classroom::hub::normalize_hub_url;
+use crate::classroom::live;
 use crate::research::{cli as research_cli, consent, outbox, scrub, study, ResearchError};
 use crate::store::{Database, Membership, StoreHandle};
 use pencil_core::classroom::normalize_display_name;
@@ -47,6 +50,16 @@ pub enum Action {
     Withdraw {
         /// The study id.
         study: String,
+    },
+    /// `pencil.askTeacher` with `shareTrace`: the program on screen, the message and
+    /// this title's saved states to the teacher of the class joined.
+    AskTeacher {
+        /// The title.
+        title: String,
+        /// The program as it is on screen.
+        program: String,
+        /// The student's message.
+        message: Option<String>,
     },
     /// `pencil/trace`: the stored states of one title.
     ReadTrace {
@@ -201,6 +214,23 @@ pub fn prepare(action: &mut Action, ctx: &Context, requester: &str) -> Result<Wo
             ];
             Ok(Words { heading: "Leave the study?".into(), lines, exact: None, confirm: "Withdraw".into() })
         }
+        Action::AskTeacher { title, message, .. } => {
+            let Some(m) = ctx.open()?.membership().map_err(|e| e.to_string())? else {
+                return Err(AskError::NotJoined.to_string());
+            };
+            let n = read_states(ctx, title)?.len();
+            let saved = match n {
+                0 => " (no version of it is saved yet)".to_string(),
+                1 => ", with the 1 saved version of it".to_string(),
+                n => format!(", with the {n} saved versions of it"),
+            };
+            let lines = vec![
+                format!("{requester} asks to send your teacher your program \"{title}\" as it is now{saved}."),
+                format!("Your teacher in the class \"{}\" on {} would see every saved version of this program, not only the one on screen.", m.class_name, m.hub_url),
+            ];
+            let exact = message.as_ref().filter(|t| !t.trim().is_empty()).map(|t| ("Your message:".to_string(), t.trim().to_string()));
+            Ok(Words { heading: "Send your saved versions to your teacher?".into(), lines, exact, confirm: "Send to my teacher".into() })
+        }
         Action::ReadTrace { title, .. } => {
             let n = read_states(ctx, title)?.len();
             let lines = vec![
@@ -277,6 +307,12 @@ pub fn execute(action: Action, ctx: &Context) -> Result<Done, String> {
             message.push(' ');
             message.push_str(&flush_revocations(&mut db, m.as_ref()));
             Ok(Done { message: message.trim().to_string(), result: Value::Null })
+        }
+        Action::AskTeacher { title, program, message } => {
+            let store = ctx.store.as_ref().ok_or("the coach's store is not available, so nothing can be sent")?;
+            let student = store.local_student().to_string();
+            let message = live::ask_blocking(store, &student, Ask { title, program, message, share_trace: true })?;
+            Ok(Done { message, result: Value::Null })
         }
         Action::ReadTrace { title, limit } => {
             let states = read_states(ctx, &title)?;
@@ -372,5 +408,46 @@ mod tests {
         assert!(prepare(&mut unknown, &ctx, "p").is_err_and(|e| e.contains("no study 'loops'")));
         let mut withdraw = Action::Withdraw { study: "loops".into() };
         assert!(prepare(&mut withdraw, &ctx, "p").is_err_and(|e| e.contains("no consent")));
+    }
+
+    #[test]
+    fn asking_the_teacher_with_the_saved_versions_says_so_and_sends_them_once_confirmed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _) = StoreHandle::open(dir.path()).expect("store");
+        let ctx = Context { data_dir: Some(dir.path().to_path_buf()), store: Some(store.clone()) };
+        let ask = Action::AskTeacher { title: "car".into(), program: "fd 3\n".into(), message: Some(" why? ".into()) };
+        assert!(prepare(&mut ask.clone(), &ctx, "p").is_err_and(|e| e.contains("not in a class")), "no teacher to ask");
+        let student = store.local_student().to_string();
+        store
+            .call_blocking(move |db| {
+                db.join_class(&Membership {
+                    hub_url: "http://127.0.0.1:7070".into(),
+                    class_id: 3,
+                    class_name: "7b".into(),
+                    display_name: "Ada".into(),
+                    device_token: "tok".into(),
+                    teacher_key: "key".into(),
+                    joined_at: "2026-12-07 12:00:00".into(),
+                    policy_json: None,
+                    policy_serial: 0,
+                    policy_since: None,
+                })?;
+                for n in 1..=2 {
+                    db.record_state(&student, "car", &format!("fd {n}\n"), &format!("2026-12-07 12:00:0{n}"), crate::store::Trigger::Run)?;
+                }
+                Ok(())
+            })
+            .expect("test setup");
+        let mut asked = ask.clone();
+        let words = prepare(&mut asked, &ctx, "The page at http://127.0.0.1:1").expect("words");
+        let text = words.lines.join("\n");
+        assert!(text.contains("http://127.0.0.1:1") && text.contains("2 saved versions") && text.contains("\"7b\""), "{text}");
+        assert_eq!(words.exact, Some(("Your message:".to_string(), "why?".to_string())));
+        assert!(store.call_blocking(|db| db.unsent_hands()).expect("hands").is_empty(), "nothing goes before the student confirms");
+        let done = execute(asked, &ctx).expect("queued");
+        assert!(done.message.contains("2 earlier versions"), "{}", done.message);
+        let hands = store.call_blocking(|db| db.unsent_hands()).expect("hands");
+        assert_eq!(hands.len(), 1);
+        assert!(hands[0].request_json.contains("fd 1") && hands[0].request_json.contains("fd 3"), "{}", hands[0].request_json);
     }
 }

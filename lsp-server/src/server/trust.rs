@@ -123,8 +123,9 @@ pub const WEBSOCKET_METHODS: &[&str] = &[
     "textDocument/didClose",
     "textDocument/codeAction",
     // `pencil.acceptFix` / `pencil.dismissHint` (bookkeeping), `pencil.reflect` (the
-    // student's words, kept locally) and `pencil.askTeacher` without `shareTrace`: a
-    // page may send the program it shows, never the stored trace (refused over WebSocket).
+    // student's words, kept locally) and `pencil.askTeacher`: a page may send the
+    // program it shows; with `shareTrace` the stored trace goes only after the student
+    // confirms in the coach's window, as for the methods below.
     "workspace/executeCommand",
     // File-naming settings in it are ignored (see `PATH_SETTINGS`).
     "workspace/didChangeConfiguration",

@@ -7,6 +7,8 @@ use crate::classroom::{hands::Ask, live, reflect};
 use crate::clock::now_timestamp;
 use crate::error::ServerError;
 use crate::protocol::{AskTeacherArgs, CommandMessage, ACCEPT_FIX_COMMAND, ASK_TEACHER_COMMAND, DISMISS_HINT_COMMAND, REFLECT_COMMAND};
+use super::guarded::guarded;
+use crate::server::actions::Action;
 use crate::server::trust::Peer;
 use crate::server::{services, PencilServer};
 use crate::session::title_of;
@@ -24,7 +26,7 @@ pub(in crate::server) async fn handle(server: &PencilServer, params: ExecuteComm
         ACCEPT_FIX_COMMAND => hint_outcome(server, &args, HintOutcome::Accepted).await,
         DISMISS_HINT_COMMAND => hint_outcome(server, &args, HintOutcome::Dismissed).await,
         REFLECT_COMMAND => reflection(server, &args).await,
-        ASK_TEACHER_COMMAND => ask_teacher(server, &args).await,
+        ASK_TEACHER_COMMAND => return ask_teacher(server, &args).await.map(Some),
         other => Err(ServerError::InvalidParams(format!("unknown command {other}"))),
     };
     Ok(Some(answer?))
@@ -95,22 +97,21 @@ async fn reflection(server: &PencilServer, args: &[Value]) -> std::result::Resul
     Ok(serde_json::to_value(CommandMessage { message: message.into() }).unwrap_or(Value::Null))
 }
 
-/// "Ask my teacher": the document's current text, and its title's states only when the student agreed.
-async fn ask_teacher(server: &PencilServer, args: &[Value]) -> std::result::Result<Value, ServerError> {
+/// "Ask my teacher": the document's current text, and its title's states only when the
+/// student agreed. From a page, the states go only after the student confirms in the
+/// coach's own window (`guarded`), as every read of the stored trace does.
+async fn ask_teacher(server: &PencilServer, args: &[Value]) -> Result<Value> {
     let a: AskTeacherArgs = args
         .first()
         .cloned()
         .and_then(|v| serde_json::from_value(v).ok())
         .ok_or_else(|| ServerError::InvalidParams("pencil.askTeacher takes [{uri, message?, shareTrace}]".into()))?;
-    // A page cannot yet ask the student before stored programs are read (`trust::NEEDS_STUDENT_CONFIRMATION`).
-    if a.share_trace && server.peer == Peer::WebSocket {
-        return Err(ServerError::Declined(
-            "from the web page only the program on screen can be sent; share your earlier versions from your editor".into(),
-        ));
-    }
     let uri = Uri::from(a.uri.as_str());
     let program = server.session().documents.text(&uri)?.text().to_string();
-    let Some(services) = services(server) else { return Err(ServerError::Unchecked("the server is not initialized".into())) };
+    if a.share_trace && server.peer == Peer::WebSocket {
+        return guarded(server, Action::AskTeacher { title: title_of(&uri), program, message: a.message }).await;
+    }
+    let Some(services) = services(server) else { return Err(ServerError::Unchecked("the server is not initialized".into()).into()) };
     let ask = Ask { title: title_of(&uri), program, message: a.message, share_trace: a.share_trace };
     let message = live::ask(services.store.as_ref(), &services.local_student(), ask).await.map_err(ServerError::Declined)?;
     Ok(serde_json::to_value(CommandMessage { message }).unwrap_or(Value::Null))
