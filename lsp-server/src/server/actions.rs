@@ -420,18 +420,7 @@ mod tests {
         let student = store.local_student().to_string();
         store
             .call_blocking(move |db| {
-                db.join_class(&Membership {
-                    hub_url: "http://127.0.0.1:7070".into(),
-                    class_id: 3,
-                    class_name: "7b".into(),
-                    display_name: "Ada".into(),
-                    device_token: "tok".into(),
-                    teacher_key: "key".into(),
-                    joined_at: "2026-12-07 12:00:00".into(),
-                    policy_json: None,
-                    policy_serial: 0,
-                    policy_since: None,
-                })?;
+                db.join_class(&Membership::example())?;
                 for n in 1..=2 {
                     db.record_state(&student, "car", &format!("fd {n}\n"), &format!("2026-12-07 12:00:0{n}"), crate::store::Trigger::Run)?;
                 }

@@ -29,6 +29,25 @@ pub struct Membership {
     pub policy_since: Option<String>,
 }
 
+#[cfg(test)]
+impl Membership {
+    /// Class "7b" on a hub at 127.0.0.1:7070 as "Ada", no policy yet: the tests' class.
+    pub(crate) fn example() -> Membership {
+        Membership {
+            hub_url: "http://127.0.0.1:7070".into(),
+            class_id: 3,
+            class_name: "7b".into(),
+            display_name: "Ada".into(),
+            device_token: "tok".into(),
+            teacher_key: "key".into(),
+            joined_at: "2026-12-06 12:00:00".into(),
+            policy_json: None,
+            policy_serial: 0,
+            policy_since: None,
+        }
+    }
+}
+
 /// One queued event: its id and its JSON (a `pencil_core::classroom::Event`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedEvent {
@@ -186,27 +205,12 @@ impl Database {
 mod tests {
     use super::*;
 
-    fn member() -> Membership {
-        Membership {
-            hub_url: "http://127.0.0.1:7070".into(),
-            class_id: 3,
-            class_name: "7b".into(),
-            display_name: "Ada".into(),
-            device_token: "tok".into(),
-            teacher_key: "key".into(),
-            joined_at: "2026-12-06 12:00:00".into(),
-            policy_json: None,
-            policy_serial: 0,
-            policy_since: None,
-        }
-    }
-
     #[test]
     fn outbox_keeps_order_drops_only_acknowledged_and_needs_a_class() {
         let dir = tempfile::tempdir().expect("test setup");
         let (mut db, _) = Database::open_in(dir.path()).expect("test setup");
         assert!(!db.queue_event("a", "{}", "t").expect("test setup"), "no class, nothing queued");
-        db.join_class(&member()).expect("test setup");
+        db.join_class(&Membership::example()).expect("test setup");
         for id in ["a", "b", "c"] {
             assert!(db.queue_event(id, &format!("{{\"id\":\"{id}\"}}"), "t").expect("test setup"));
         }
@@ -224,7 +228,7 @@ mod tests {
     fn policy_serial_never_goes_back_and_since_survives_a_refetch() {
         let dir = tempfile::tempdir().expect("test setup");
         let (mut db, _) = Database::open_in(dir.path()).expect("test setup");
-        db.join_class(&member()).expect("test setup");
+        db.join_class(&Membership::example()).expect("test setup");
         assert!(db.store_policy(3, 2, "p2", "t1").expect("test setup"));
         assert!(db.store_policy(3, 2, "p2", "t2").expect("test setup"));
         assert_eq!(db.membership().expect("test setup").expect("test setup").policy_since.as_deref(), Some("t1"));

@@ -172,27 +172,12 @@ impl Database {
 mod tests {
     use crate::store::{Database, Membership};
 
-    fn member() -> Membership {
-        Membership {
-            hub_url: "http://127.0.0.1:7070".into(),
-            class_id: 3,
-            class_name: "7b".into(),
-            display_name: "Ada".into(),
-            device_token: "tok".into(),
-            teacher_key: "key".into(),
-            joined_at: "2026-12-06 12:00:00".into(),
-            policy_json: None,
-            policy_serial: 0,
-            policy_since: None,
-        }
-    }
-
     #[test]
     fn a_hand_is_sent_once_and_each_reply_is_shown_once() {
         let dir = tempfile::tempdir().expect("test setup");
         let (mut db, _) = Database::open_in(dir.path()).expect("test setup");
         assert!(!db.queue_hand("h1", "car", None, "{}", "t0").expect("test setup"), "no class, nothing queued");
-        db.join_class(&member()).expect("test setup");
+        db.join_class(&Membership::example()).expect("test setup");
         assert!(db.queue_hand("h1", "car", Some("why?"), "{\"code\":1}", "t0").expect("test setup"));
         assert_eq!(db.unsent_hands().expect("test setup").len(), 1);
         assert!(!db.has_open_hand().expect("test setup"), "not sent yet: nothing to ask the hub");
