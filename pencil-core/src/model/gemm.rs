@@ -106,6 +106,20 @@ pub(crate) fn pool_threads() -> usize {
     candle_core::utils::get_num_threads().min(rayon::current_num_threads())
 }
 
+/// The element-wise sum of equal-length partial results, added in the order
+/// given: a product split among threads then depends on the thread count, not
+/// on timing. Empty when there are none.
+pub(crate) fn add_in_order(parts: impl IntoIterator<Item = Vec<f32>>) -> Vec<f32> {
+    let mut parts = parts.into_iter();
+    let mut sum = parts.next().unwrap_or_default();
+    for part in parts {
+        for (s, p) in sum.iter_mut().zip(part) {
+            *s += p;
+        }
+    }
+    sum
+}
+
 /// Rows per block below which [`matmul_split_rows`] leaves the splitting to `gemm`.
 const MIN_SPLIT_ROWS: usize = 256;
 

@@ -138,15 +138,8 @@ impl CustomOp2 for HeadCrossEntropy {
             let dh_parts: Vec<Option<&mut [f32]>> =
                 if self.need_dh { dh.chunks_mut(per * c).map(Some).collect() } else { (0..n.div_ceil(per)).map(|_| None).collect() };
             let parts = dh_parts.into_par_iter().enumerate().map(|(i, dh)| self.rows(h, w, i * per, per.min(n - i * per), dh, 1)).collect::<Result<Vec<_>>>()?;
-            let mut parts = parts.into_iter();
-            let (mut loss, mut dw) = parts.next().unwrap_or_default();
-            for (l, d) in parts {
-                loss += l;
-                for (a, b) in dw.iter_mut().zip(d) {
-                    *a += b;
-                }
-            }
-            (loss, dw)
+            let (losses, dws): (Vec<f64>, Vec<Vec<f32>>) = parts.into_iter().unzip();
+            (losses.into_iter().sum(), gemm::add_in_order(dws))
         };
         let device = candle_core::Device::Cpu;
         let dh = if self.need_dh { Some(Tensor::from_vec(dh, (n, c), &device)?) } else { None };

@@ -155,14 +155,7 @@ fn weight_grad(g: &[f32], x: &[f32], rows: usize, out: usize, inp: usize, thread
             Ok(dw)
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut blocks = partial.into_iter();
-    let mut dw = blocks.next().unwrap_or_default();
-    for block in blocks {
-        for (d, p) in dw.iter_mut().zip(block) {
-            *d += p;
-        }
-    }
-    Ok(dw)
+    Ok(gemm::add_in_order(partial))
 }
 
 #[cfg(test)]
