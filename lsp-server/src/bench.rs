@@ -171,6 +171,8 @@ struct Tally {
     searched: [usize; 2],
     searched_rule_fixed: [usize; 2],
     searched_model_fixed: [usize; 2],
+    /// Of those fixed by the model, how many only by a second attempt.
+    second_attempt_fixed: usize,
     searched_any_fixed: [usize; 2],
     samples: usize,
     /// Searches that could not sample, by reason (e.g. a program too long for the context).
@@ -333,6 +335,7 @@ pub fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<(), BenchError> {
                 let model_best = search.fixes.first();
                 tally.searched_rule_fixed[*kind] += usize::from(rule_fixed);
                 tally.searched_model_fixed[*kind] += usize::from(model_best.is_some());
+                tally.second_attempt_fixed += usize::from(model_best.is_some() && search.from_second_attempt);
                 tally.searched_any_fixed[*kind] += usize::from(rule_fixed || model_best.is_some());
                 // The model search starts when the editor asks for code actions, right after the run.
                 if let Some(m) = model_best {
@@ -505,6 +508,7 @@ fn report(out: &mut dyn Write, args: &BenchArgs, n: usize, tally: &mut Tally) ->
         for (problem, count) in &tally.search_problems {
             writeln!(out, "  {count} searches did not sample: {problem}")?;
         }
+        writeln!(out, "  fixed by the model only in a second attempt (from a failed sample that got past the mistake): {}", tally.second_attempt_fixed)?;
         for (label, k) in [("all", None), ("mid-trace", Some(0)), ("last", Some(1))] {
             let pick = |a: [usize; 2]| k.map_or(sum(a), |k| a[k]);
             let total = pick(tally.searched);

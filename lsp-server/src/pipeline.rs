@@ -5,7 +5,7 @@
 //! callers turn verdicts into LSP diagnostics (`diagnostics`).
 
 use crate::checker::Checker;
-use crate::coach::style_fix::{self, HintSize, StyleFix};
+use crate::coach::style_fix::{self, HintSize, SearchRound, StyleFix};
 use crate::coach::{Coach, ModelRequest, ModelStatus, StudentVector};
 use crate::fixes::{self, TraceIndex, VerifiedFix};
 use crate::store::{HintRecord, RunResultRow, StateRecord, StoreHandle, Trigger};
@@ -321,6 +321,8 @@ pub struct StyleSearch {
     pub check_ms: f64,
     /// Why the search could not run, if it could not.
     pub problem: Option<String>,
+    /// Whether the fixes came from a second attempt (`style_fix::second_attempt_base`).
+    pub from_second_attempt: bool,
 }
 
 /// "Fix in my style" for the newest state of `trace`: sample continuations with the
@@ -353,18 +355,26 @@ pub async fn find_style_fixes(
     // are whole next states.
     // The verdict is usually the run's, checked already.
     let error_line = checker.check(current.clone()).await.ok().and_then(|v| v.error).and_then(|e| e.line);
-    let trace = std::sync::Arc::new(trace);
+    // The rounds' samples edit the student's program; when none finds a fix, one
+    // more round continues from the failed attempt that got furthest past the
+    // mistake (`style_fix::second_attempt_base`), as a recovery trace goes on.
+    let mut rounds: std::collections::VecDeque<(SearchRound, std::sync::Arc<Trace>, String)> = {
+        let trace = std::sync::Arc::new(trace);
+        style_fix::search_rounds(&current, error_line).into_iter().map(|r| (r, std::sync::Arc::clone(&trace), current.clone())).collect()
+    };
+    let mut second_attempt = false;
     let mut seen = std::collections::HashSet::new();
     let mut running = Vec::new();
-    for round in style_fix::search_rounds(&current, error_line) {
-        let start = style_fix::kept_start(&current, round.kept);
+    let mut failed = Vec::new();
+    while let Some((round, trace, base)) = rounds.pop_front() {
+        let start = style_fix::kept_start(&base, round.kept);
         let seed = round.seed(params.seed);
         say(format!("sampling {} programs in your style", params.samples));
         let t = Instant::now();
-        let (engine, trace, prompt_start) = (std::sync::Arc::clone(&engine), std::sync::Arc::clone(&trace), start.clone());
+        let (engine, prompt_trace, prompt_start) = (std::sync::Arc::clone(&engine), std::sync::Arc::clone(&trace), start.clone());
         let sampled = tokio::task::spawn_blocking(move || {
             let sampling = crate::coach::engine::FIX_SAMPLING;
-            engine.sample_next_states_with(&trace, params.size.edit_size(), params.vector, params.samples, seed, sampling, &prompt_start)
+            engine.sample_next_states_with(&prompt_trace, params.size.edit_size(), params.vector, params.samples, seed, sampling, &prompt_start)
         })
         .await;
         search.sample_ms += t.elapsed().as_secs_f64() * 1e3;
@@ -383,7 +393,7 @@ pub async fn find_style_fixes(
             }
         };
         search.sampled += samples.len();
-        let states: Vec<Option<String>> = samples.iter().map(|s| style_fix::candidate(&current, &start, &s.text, s.stop)).collect();
+        let states: Vec<Option<String>> = samples.iter().map(|s| style_fix::candidate(&base, &start, &s.text, s.stop)).collect();
         search.cut_off += states.iter().filter(|s| s.is_none()).count();
         let candidates: Vec<String> = states
             .into_iter()
@@ -406,6 +416,9 @@ pub async fn find_style_fixes(
                 );
                 if v.status != Status::Error {
                     running.push(candidate);
+                } else if !second_attempt {
+                    let distance = fixes::program_distance(&current, &candidate);
+                    failed.push(style_fix::FailedAttempt { error_line: v.error.and_then(|e| e.line), distance, code: candidate });
                 }
             }
         }
@@ -413,7 +426,17 @@ pub async fn find_style_fixes(
         search.running = running.len();
         search.fixes = style_fix::rank(&current, &trace_index, running.iter().cloned(), MAX_FIXES);
         if !search.fixes.is_empty() {
+            search.from_second_attempt = second_attempt;
             break;
+        }
+        if rounds.is_empty() && !second_attempt {
+            second_attempt = true;
+            let next = style_fix::second_attempt_base(&current, error_line, &failed)
+                .and_then(|f| Some((f, style_fix::with_attempt(&trace, &f.code, params.size.edit_size())?)));
+            if let Some((attempt, trace)) = next {
+                let kept = style_fix::kept_lines(&attempt.code, attempt.error_line);
+                rounds.push_back((SearchRound { kept, attempt: 2 }, std::sync::Arc::new(trace), attempt.code.clone()));
+            }
         }
     }
     search

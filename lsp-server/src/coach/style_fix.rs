@@ -4,6 +4,8 @@
 //! says what a fix changes.
 
 use pencil_core::inference::{EditSize, StopReason};
+use pencil_core::trace::{format_timestamp, parse_timestamp};
+use pencil_core::{ProgramState, Trace};
 use crate::fixes::rank::{self, Score, TraceIndex};
 use pencil_core::metrics::bleu::quality_bleu;
 use serde::Deserialize;
@@ -149,12 +151,50 @@ impl SearchRound {
 /// (most of a student's next state copies the program above it, which this small
 /// model copies badly), then whole next states (the mistake may lie well above the
 /// line the error names, and the two find different fixes). With nothing kept,
-/// two rounds of whole states.
+/// two rounds of whole states. When none finds a fix, the search adds one round
+/// from a failed attempt that got past the mistake ([`second_attempt_base`]).
 pub fn search_rounds(current: &str, error_line: Option<u32>) -> Vec<SearchRound> {
     match kept_lines(current, error_line) {
         0 => vec![SearchRound { kept: 0, attempt: 0 }, SearchRound { kept: 0, attempt: 1 }],
         kept => vec![SearchRound { kept, attempt: 0 }, SearchRound { kept, attempt: 1 }, SearchRound { kept: 0, attempt: 0 }],
     }
+}
+
+/// A sampled program that failed in the sandbox: where, and how far from the student's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAttempt {
+    /// The whole sampled program.
+    pub code: String,
+    /// The (1-based) line of its error, when the runtime named one.
+    pub error_line: Option<u32>,
+    /// Levenshtein distance from the student's program.
+    pub distance: usize,
+}
+
+/// The failed attempt a second attempt continues from when no round found a fix,
+/// as the paper's recovery traces go on after a failing state (§4.5): one that got
+/// past the student's mistake (its error lies below the student's error line) and
+/// is still an edit of the student's program ([`keeps_the_program`]); the one that
+/// got furthest, then the closest. `None` when the student's error has no line or
+/// no attempt got past it.
+pub fn second_attempt_base<'a>(current: &str, error_line: Option<u32>, failed: &'a [FailedAttempt]) -> Option<&'a FailedAttempt> {
+    let line = error_line?;
+    failed
+        .iter()
+        .filter(|f| f.error_line.is_some_and(|l| l > line) && keeps_the_program(current, f.distance))
+        .max_by(|a, b| a.error_line.cmp(&b.error_line).then(b.distance.cmp(&a.distance)).then_with(|| b.code.cmp(&a.code)))
+}
+
+/// `trace` with `code` as a further state, `size` after its last one: the prompt of
+/// a second attempt reads the failed attempt as the student's newest state. `None`
+/// when the trace has no state or its last time does not parse.
+pub fn with_attempt(trace: &Trace, code: &str, size: EditSize) -> Option<Trace> {
+    let last = trace.programs.last()?;
+    let time = format_timestamp(parse_timestamp(&last.time)? + size.seconds());
+    let mut next = trace.clone();
+    next.programs.push(ProgramState { n: last.n.saturating_add(1), time, code: code.to_string() });
+    next.eos = false;
+    Some(next)
 }
 
 /// The text of the first `kept` lines of `current`, without the last newline: how
@@ -280,6 +320,44 @@ pub fn request_seed(student: &str, title: &str, code: &str) -> u64 {
 mod tests {
     use super::*;
     use crate::fixes::program_distance;
+
+    #[test]
+    fn a_second_attempt_continues_from_the_attempt_that_got_furthest_past_the_mistake() {
+        let current = "pen red\nfd 1O0\nrt 90\nfd 5O\nrt 90\n";
+        let attempt = |code: &str, line: Option<u32>| FailedAttempt { code: code.into(), error_line: line, distance: program_distance(current, code) };
+        let failed = [
+            attempt("pen red\nfd 100\nrt 90\nfd 5O\nrt 90\n", Some(4)),
+            attempt("pen red\nfd 1O0\nrt 90\nfd 5O\nrt 90\n ", Some(2)),
+            attempt("pen red\nfd 1\nrt 90\nfd 5O\nrt 90\n", Some(4)),
+            attempt("pen red\nfd 100\nrt 9\nfd 5O\nrt 90\n", Some(1)),
+        ];
+        // Past line 2, the furthest; of two at line 4, the closer to the student's program.
+        assert_eq!(second_attempt_base(current, Some(2), &failed).map(|f| f.code.as_str()), Some("pen red\nfd 100\nrt 90\nfd 5O\nrt 90\n"));
+        // Nothing got past line 4; an error without a line gives no direction.
+        assert_eq!(second_attempt_base(current, Some(4), &failed), None);
+        assert_eq!(second_attempt_base(current, None, &failed), None);
+        // A rewrite of most of the program is no base for an edit of it.
+        let rewrite = [attempt("speed 10\nhome()\nlabel 'hi there'\ndot blue, 30\nfd 1 + 'x'.y()\nwhat\n", Some(5))];
+        assert_eq!(second_attempt_base(current, Some(2), &rewrite), None);
+    }
+
+    #[test]
+    fn a_second_attempt_reads_the_failed_attempt_as_the_newest_state() {
+        let trace = Trace {
+            student: "s".into(),
+            title: "t".into(),
+            programs: vec![ProgramState { n: 3, time: "2020-01-01 23:59:59".into(), code: "fd 1O0\n".into() }],
+            eos: true,
+            provenance: Default::default(),
+        };
+        let next = with_attempt(&trace, "fd 10O\n", EditSize::Seconds(1)).expect("a parsable time");
+        assert_eq!(next.programs.len(), 2);
+        assert_eq!(next.programs[1], ProgramState { n: 4, time: "2020-01-02 00:00:00".into(), code: "fd 10O\n".into() });
+        assert!(!next.eos);
+        let mut bad = trace.clone();
+        bad.programs[0].time = "yesterday".into();
+        assert_eq!(with_attempt(&bad, "fd 1\n", EditSize::Seconds(1)), None);
+    }
 
     #[test]
     fn closest_running_candidate_comes_first_and_duplicates_go() {
