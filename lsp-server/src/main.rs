@@ -45,6 +45,8 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before any thread starts: adaptation's candle workers sleep soon when idle.
+    pencil_core::model::cpu_pool::limit_idle_spinning();
     let cli = Cli::parse();
     if let Some(Command::SandboxWorker) = cli.command {
         // Before anything else starts in this process: the worker sets its own limits.

@@ -7,6 +7,9 @@
 //! So the default is half the logical cores (one on a 2-core machine), and
 //! `--threads` or `CANDLE_NUM_THREADS` override it.
 //!
+//! candle's idle workers spin less than candle's default
+//! ([`pencil_core::model::cpu_pool`]): they held the cores the matrix products need.
+//!
 //! Training allocates and frees the same large buffers every step; glibc
 //! serves those with fresh `mmap`s whose pages fault in each time (15% of a
 //! step in a profile). Raising glibc's mmap and trim thresholds keeps them in
@@ -17,8 +20,9 @@
 //! `bench-train` run, at the same peak memory. (jemalloc, tried instead,
 //! faulted more: 13.7 M.)
 
-/// Sets candle's thread count; must run before the first tensor operation.
+/// Sets candle's thread count and its workers' spin limit; must run before the first tensor operation.
 pub fn configure_threads(threads: Option<usize>) {
+    pencil_core::model::cpu_pool::limit_idle_spinning();
     let n = match (threads, std::env::var("CANDLE_NUM_THREADS").ok()) {
         (Some(n), _) => n.max(1),
         (None, Some(_)) => return,

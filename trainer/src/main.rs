@@ -48,6 +48,8 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before any thread starts (`cpu::configure_threads` sets it too, for tests).
+    pencil_core::model::cpu_pool::limit_idle_spinning();
     match Cli::parse().command {
         Command::Metrics(args) => cmd::metrics::run(args),
         Command::Tokenizer(args) => cmd::tokenizer::run(args),

@@ -12,7 +12,7 @@
 //! nothing but a scalar scales them later) and only for inputs that need one:
 //! with the weights frozen (adaptation) no `dW`, without a graph to
 //! differentiate (evaluation) neither. With several threads, each takes a
-//! contiguous group of chunks with its own buffers.
+//! contiguous group of rows (an even share, in chunks) with its own buffers.
 
 use std::sync::Mutex;
 
@@ -25,6 +25,9 @@ use super::vector_math;
 
 /// Rows per chunk: a chunk's logits (`CHUNK_ROWS x vocab`) are 8 MiB for an 8k vocabulary.
 const CHUNK_ROWS: usize = 256;
+
+/// Fewest rows per thread's group: below, one group whose products use gemm's threads.
+const MIN_GROUP_ROWS: usize = 32;
 
 /// Mean negative log-likelihood of `targets` `[n]` under logits `h W^T`
 /// (`h` `[n, c]`, `w` `[vocab, c]`), over positions whose weight `[n]` is non-zero.
@@ -129,8 +132,10 @@ impl CustomOp2 for HeadCrossEntropy {
         // meets at a barrier after every depth block of every product (and
         // dh's is vocabulary-deep). The groups' dW are added in order, so the
         // result depends on the thread count, not on timing.
+        // Even groups, not whole chunks: adaptation's one trace of ~225 rows
+        // is less than a chunk and would otherwise run on gemm's threading.
         let threads = gemm::pool_threads();
-        let per = n.div_ceil(CHUNK_ROWS).div_ceil(threads.max(1)).max(1) * CHUNK_ROWS;
+        let per = if threads > 1 && n >= threads * MIN_GROUP_ROWS { n.div_ceil(threads) } else { n };
         let mut dh = if self.need_dh { vec![0f32; n * c] } else { Vec::new() };
         let (loss, dw) = if n <= per {
             self.rows(h, w, 0, n, self.need_dh.then_some(&mut dh[..]), threads)?
@@ -188,7 +193,7 @@ mod tests {
 
     #[test]
     fn chunk_groups_on_several_threads_match_one_thread() {
-        // Five chunks over three threads: groups of two, two and one, their dW added.
+        // Five chunks' rows over three threads: groups of 345, 345 and 343 rows, their dW added.
         let (n, c, v) = (4 * CHUNK_ROWS + 9, 8, 30);
         let (h, w) = (random(&[n, c], 6, 1.0), random(&[v, c], 7, 1.0));
         let targets = Tensor::from_vec((0..n as u32).map(|i| (i * 7) % v as u32).collect::<Vec<_>>(), n, &Device::Cpu).expect("targets");
@@ -204,6 +209,25 @@ mod tests {
         close(&three.0, &one.0, 1e-6, "loss");
         close(&three.1, &one.1, 1e-6, "dh");
         close(&three.2, &one.2, 1e-5, "dW");
+    }
+
+    #[test]
+    fn fewer_rows_than_a_chunk_split_between_threads_match_one_thread() {
+        // 100 rows (adaptation's one short trace): two groups of 50 on two threads.
+        let (n, c, v) = (100, 8, 30);
+        let (h, w) = (random(&[n, c], 8, 1.0), random(&[v, c], 9, 1.0));
+        let targets = Tensor::from_vec((0..n as u32).map(|i| (i * 11) % v as u32).collect::<Vec<_>>(), n, &Device::Cpu).expect("targets");
+        let weights = Tensor::from_vec((0..n).map(|i| if i < 20 { 0.0f32 } else { 1.0 }).collect::<Vec<_>>(), n, &Device::Cpu).expect("weights");
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let loss = pool.install(|| head_cross_entropy(h.as_tensor(), w.as_tensor(), &targets, &weights)).expect("loss");
+            let grads = loss.backward().expect("bwd");
+            (values(&loss), values(grads.get(h.as_tensor()).expect("dh")), values(grads.get(w.as_tensor()).expect("dW")))
+        };
+        let (one, two) = (run(1), run(2));
+        close(&two.0, &one.0, 1e-6, "loss");
+        close(&two.1, &one.1, 1e-6, "dh");
+        close(&two.2, &one.2, 1e-5, "dW");
     }
 
     #[test]

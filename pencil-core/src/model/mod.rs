@@ -5,6 +5,7 @@
 pub mod adamw;
 pub mod attention;
 pub mod config;
+pub mod cpu_pool;
 pub mod cross_entropy;
 pub mod fused;
 mod gemm;
