@@ -121,7 +121,7 @@ pub fn raised_message(r: &Raised) -> String {
     };
     format!(
         "Pencil coach: your hand is raised in class \"{}\": {trace} will reach your teacher as soon as the hub can be reached. \
-         The reply will appear here.",
+         The reply will appear where you write your program.",
         r.class_name
     )
 }
