@@ -7,8 +7,9 @@
 //! that is most of the machine. With a limit of 1,000 spins, at two threads on
 //! the project's 2-core CPU: training 37,200 against 29,900 tokens/s (`tiny`,
 //! means of 2 and 4 `bench-train` runs) and 2,660 against 2,540 (`small`);
-//! learning a student's vector from one trace 1.3-1.6 s against 2.0-2.6 s
-//! (`pencil-lsp bench --adapt`). On a student's machine the spinning is also
+//! learning a student's vector from one trace 1.63 against 1.81 s (medians of
+//! six `pencil-lsp bench --adapt` runs; 1.48 s with the head loss's even row
+//! split as well). On a student's machine the spinning is also
 //! CPU time taken from the editor for nothing.
 
 /// The variable candle reads, once, when its element-wise pool starts.

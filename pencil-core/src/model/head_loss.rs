@@ -127,13 +127,12 @@ impl CustomOp2 for HeadCrossEntropy {
         if c != c2 || v == 0 || self.targets.len() != n || self.weights.len() != n {
             candle_core::bail!("fused head loss: h [{n}, {c}], W [{v}, {c2}], {} targets, {} weights", self.targets.len(), self.weights.len());
         }
-        // Contiguous groups of chunks, one per thread, each with its own logits
-        // buffer and dW and single-threaded products: gemm's own threading
-        // meets at a barrier after every depth block of every product (and
-        // dh's is vocabulary-deep). The groups' dW are added in order, so the
-        // result depends on the thread count, not on timing.
-        // Even groups, not whole chunks: adaptation's one trace of ~225 rows
-        // is less than a chunk and would otherwise run on gemm's threading.
+        // Contiguous groups of rows, an even share per thread (even fewer rows
+        // than a chunk: adaptation's one trace of ~225), each with its own
+        // logits buffer and dW and single-threaded products: gemm's own
+        // threading meets at a barrier after every depth block of every product
+        // (and dh's is vocabulary-deep). The groups' dW are added in order, so
+        // the result depends on the thread count, not on timing.
         let threads = gemm::pool_threads();
         let per = if threads > 1 && n >= threads * MIN_GROUP_ROWS { n.div_ceil(threads) } else { n };
         let mut dh = if self.need_dh { vec![0f32; n * c] } else { Vec::new() };
@@ -191,13 +190,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn chunk_groups_on_several_threads_match_one_thread() {
-        // Five chunks' rows over three threads: groups of 345, 345 and 343 rows, their dW added.
-        let (n, c, v) = (4 * CHUNK_ROWS + 9, 8, 30);
-        let (h, w) = (random(&[n, c], 6, 1.0), random(&[v, c], 7, 1.0));
-        let targets = Tensor::from_vec((0..n as u32).map(|i| (i * 7) % v as u32).collect::<Vec<_>>(), n, &Device::Cpu).expect("targets");
-        let weights = Tensor::ones(n, DType::F32, &Device::Cpu).expect("weights");
+    /// The loss and both gradients of `n` random rows on `threads` threads match one
+    /// thread's; targets step by `target_step` through a 30-word vocabulary.
+    fn threads_match_one_thread(n: usize, seed: u64, target_step: u32, weights: Vec<f32>, threads: usize) {
+        let (c, v) = (8, 30);
+        let (h, w) = (random(&[n, c], seed, 1.0), random(&[v, c], seed + 1, 1.0));
+        let targets = Tensor::from_vec((0..n as u32).map(|i| (i * target_step) % v as u32).collect::<Vec<_>>(), n, &Device::Cpu).expect("targets");
+        let weights = Tensor::from_vec(weights, n, &Device::Cpu).expect("weights");
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
             let loss = pool.install(|| head_cross_entropy(h.as_tensor(), w.as_tensor(), &targets, &weights)).expect("loss");
@@ -205,29 +204,23 @@ mod tests {
             let g = |x: &candle_core::Var| values(grads.get(x.as_tensor()).expect("grad"));
             (values(&loss), g(&h), g(&w))
         };
-        let (one, three) = (run(1), run(3));
-        close(&three.0, &one.0, 1e-6, "loss");
-        close(&three.1, &one.1, 1e-6, "dh");
-        close(&three.2, &one.2, 1e-5, "dW");
+        let (one, many) = (run(1), run(threads));
+        close(&many.0, &one.0, 1e-6, "loss");
+        close(&many.1, &one.1, 1e-6, "dh");
+        close(&many.2, &one.2, 1e-5, "dW");
+    }
+
+    #[test]
+    fn chunk_groups_on_several_threads_match_one_thread() {
+        // Five chunks' rows over three threads: groups of 345, 345 and 343 rows, their dW added.
+        let n = 4 * CHUNK_ROWS + 9;
+        threads_match_one_thread(n, 6, 7, vec![1.0; n], 3);
     }
 
     #[test]
     fn fewer_rows_than_a_chunk_split_between_threads_match_one_thread() {
         // 100 rows (adaptation's one short trace): two groups of 50 on two threads.
-        let (n, c, v) = (100, 8, 30);
-        let (h, w) = (random(&[n, c], 8, 1.0), random(&[v, c], 9, 1.0));
-        let targets = Tensor::from_vec((0..n as u32).map(|i| (i * 11) % v as u32).collect::<Vec<_>>(), n, &Device::Cpu).expect("targets");
-        let weights = Tensor::from_vec((0..n).map(|i| if i < 20 { 0.0f32 } else { 1.0 }).collect::<Vec<_>>(), n, &Device::Cpu).expect("weights");
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-            let loss = pool.install(|| head_cross_entropy(h.as_tensor(), w.as_tensor(), &targets, &weights)).expect("loss");
-            let grads = loss.backward().expect("bwd");
-            (values(&loss), values(grads.get(h.as_tensor()).expect("dh")), values(grads.get(w.as_tensor()).expect("dW")))
-        };
-        let (one, two) = (run(1), run(2));
-        close(&two.0, &one.0, 1e-6, "loss");
-        close(&two.1, &one.1, 1e-6, "dh");
-        close(&two.2, &one.2, 1e-5, "dW");
+        threads_match_one_thread(100, 8, 11, (0..100).map(|i| if i < 20 { 0.0 } else { 1.0 }).collect(), 2);
     }
 
     #[test]
