@@ -44,7 +44,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = crate::session::DEFAULT_FIX_SAMPLES)]
     pub samples: usize,
     /// Write the error programs no rule-based fix reached to this JSONL file (error and code), to find the next rule worth writing
-    /// (with `--recovery`: the cases with no running fix or whose first fix does not move toward the target, with their half, kind, target and why).
+    /// (with `--recovery`: the cases with no running fix, whose first fix does not move toward the target, deletes a line or is not the student's next running state, with their half, kind, target, next state, latest earlier states and why).
     #[arg(long)]
     pub unfixed: Option<PathBuf>,
     /// Instead: print `--listen`'s refusal matrix (Host x Origin x token) and the latency its checks add to a handshake.

@@ -308,18 +308,22 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         let any_runs = outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs);
         let away = outcome.fixes.first().is_some_and(|f| program_distance(&f.fix.new_code, &case.target) >= program_distance(&case.code, &case.target));
         let deletes = outcome.fixes.first().is_some_and(|f| !deleted_lines(&case.code, &f.fix.new_code).is_empty());
-        if let Some(file) = unfixed.as_mut().filter(|_| !any_runs || away || deletes) {
+        let not_next = outcome.fixes.first().is_some_and(|f| f.fix.new_code.trim_end() != case.next.trim_end());
+        if let Some(file) = unfixed.as_mut().filter(|_| !any_runs || away || deletes || not_next) {
             let error = outcome.verdict.as_ref().and_then(|v| v.error.clone());
             let first = outcome.fixes.first().map(|f| f.fix.new_code.clone());
             let why = if !any_runs {
                 "no running fix"
             } else if away {
                 "first fix does not move toward the target"
-            } else {
+            } else if deletes {
                 "first fix deletes a line"
+            } else {
+                "first fix is not the student's next state that runs"
             };
+            let next_rank = outcome.fixes.iter().position(|f| f.fix.new_code.trim_end() == case.next.trim_end());
             let others: Vec<&str> = outcome.fixes.iter().skip(1).map(|f| f.fix.title.as_str()).collect();
-            let record = serde_json::json!({ "half": case.half.as_str(), "kind": case.kind, "why": why, "error": error, "code": case.code, "target": case.target, "next": case.next, "first_fix": first, "first_title": outcome.fixes.first().map(|f| f.fix.title.clone()), "other_fixes": others });
+            let record = serde_json::json!({ "half": case.half.as_str(), "kind": case.kind, "why": why, "error": error, "code": case.code, "target": case.target, "next": case.next, "first_fix": first, "first_title": outcome.fixes.first().map(|f| f.fix.title.clone()), "other_fixes": others, "history": case.history.iter().rev().take(3).collect::<Vec<_>>(), "next_rank": next_rank });
             writeln!(file, "{record}")?;
         }
         let Some(first) = outcome.fixes.first() else { continue };

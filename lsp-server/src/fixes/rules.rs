@@ -18,6 +18,10 @@ pub(super) fn rename_fixes(code: &str, error: &ProgramError, name: &str) -> Vec<
     if let Some(fix) = line.and_then(|l| join_color_words(code, at, l, name).or_else(|| join_command_words(code, at, l, name))) {
         return std::iter::once(fix).chain(rename_fixes_by_distance(code, error, name)).collect();
     }
+    // `pen neon blue`: a word the runtime does not know, before a color it does.
+    if let Some(fix) = line.and_then(|l| drop_color_adjective(code, at, l, name)) {
+        return std::iter::once(fix).chain(rename_fixes_by_distance(code, error, name)).collect();
+    }
     rename_fixes_by_distance(code, error, name)
 }
 
@@ -92,6 +96,29 @@ fn word_spans(line: &str) -> Vec<(usize, &str)> {
     out
 }
 
+/// `pen neon blue, 10` on line `at` (0-based), where `name` is `neon`: in the
+/// arguments of a command that takes a color, the unknown word describes the color
+/// that follows it; the color alone is what the runtime can draw.
+fn drop_color_adjective(code: &str, at: usize, line: &str, name: &str) -> Option<Fix> {
+    let words = word_spans(line);
+    if !words.first().is_some_and(|(_, w)| COLOR_COMMANDS.contains(w)) {
+        return None;
+    }
+    let k = words.iter().skip(1).position(|(_, w)| *w == name)? + 1;
+    let (pos, _) = words[k];
+    let (next_pos, color) = *words.get(k + 1)?;
+    let between = &line[pos + name.len()..next_pos];
+    if between.is_empty() || !between.bytes().all(|b| b == b' ') || !names::colors().contains(&color) {
+        return None;
+    }
+    let fixed_line = format!("{}{}", &line[..pos], &line[next_pos..]);
+    Some(Fix {
+        rule: Rule::NearestColor,
+        title: format!("Leave out `{name}` before the color `{color}` on line {}", at + 1),
+        new_code: with_line(code, at, fixed_line.trim_end_matches(['\r', '\n'])),
+    })
+}
+
 /// `dark green` on line `at` (0-based), where `name` is `dark`: the two words joined
 /// make a color the runtime knows (`darkgreen`).
 fn join_color_words(code: &str, at: usize, line: &str, name: &str) -> Option<Fix> {
@@ -122,11 +149,23 @@ fn join_color_words(code: &str, at: usize, line: &str, name: &str) -> Option<Fix
 /// Fixes for an unknown `name` from names close to it, likeliest first.
 fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
     let mut colors = nearest(name, names::colors(), 2);
-    if colors.is_empty() {
-        // A made-up compound like `babyblue` is far from every name but contains one.
-        colors = compound_colors(name, names::colors(), 2).into_iter().map(|c| (c, 0)).collect();
+    // A made-up compound like `babyblue` is far from every name but contains one. A
+    // near color that drops that part (`darkbrown` -> `darkgreen`) is a different
+    // color from the one the student named: then the compound's colors replace them.
+    let compound = compound_colors(name, names::colors(), 2);
+    if compound.first().is_some_and(|part| colors.iter().all(|(c, _)| !c.to_lowercase().contains(part))) {
+        colors = compound.into_iter().map(|c| (c, 0)).collect();
     }
-    let commands = nearest(name, names::turtle_functions(), 2);
+    if let Some(color) = no_color_word(name) {
+        colors.insert(0, (color, 0));
+    }
+    // The argument of a command that takes a color (`pen clear`) is never a command.
+    let in_color_argument = error
+        .line
+        .and_then(|l| code.lines().nth(l.saturating_sub(1) as usize))
+        .and_then(first_word)
+        .is_some_and(|w| w != name && COLOR_COMMANDS.contains(&w));
+    let commands = if in_color_argument { Vec::new() } else { nearest(name, names::turtle_functions(), 2) };
     let colors_and_commands_empty = colors.is_empty() && commands.is_empty();
     let color_fixes = colors.into_iter().map(|(c, d)| {
         (d, Fix { rule: Rule::NearestColor, title: format!("Change `{name}` to the color `{c}`"), new_code: replace_word(code, name, c) })
@@ -175,6 +214,14 @@ fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec
         .collect();
     all.sort_by_key(|(d, unlikely, _)| (*unlikely, *d));
     all.into_iter().map(|(_, _, f)| f).filter(|f| f.new_code != code).collect()
+}
+
+/// Turtle commands whose arguments are colors and numbers.
+const COLOR_COMMANDS: [&str; 4] = ["pen", "fill", "dot", "box"];
+
+/// The color a student means by a word for no color at all (`pen clear`).
+fn no_color_word(name: &str) -> Option<&'static str> {
+    matches!(name.to_lowercase().as_str(), "clear" | "invisible" | "seethrough").then_some("transparent")
 }
 
 /// Names `pool` has that start with `name` (at least two letters typed), shortest
@@ -414,6 +461,37 @@ mod tests {
         // A near real color wins over the compound fallback.
         let fixes = candidates("pen babyblue\n", &err("ReferenceError", "babyblue is not defined", Some(1)));
         assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("pen darkblue\n"));
+    }
+
+    #[test]
+    fn a_near_color_that_drops_the_compounds_own_color_is_not_offered() {
+        let fixes = candidates("dot 150, darkbrown\n", &err("ReferenceError", "darkbrown is not defined", Some(1)));
+        let codes: Vec<&str> = fixes.iter().map(|f| f.new_code.as_str()).collect();
+        assert_eq!(codes.first(), Some(&"dot 150, brown\n"), "{codes:?}");
+        assert!(!codes.contains(&"dot 150, darkgreen\n"), "{codes:?}");
+    }
+
+    #[test]
+    fn a_word_the_runtime_does_not_know_before_a_color_is_left_out() {
+        let fixes = candidates("pen neon blue, 10\nfd 50\n", &err("ReferenceError", "neon is not defined", Some(1)));
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("pen blue, 10\nfd 50\n"));
+        // Two words that make one color are joined instead.
+        let fixes = candidates("fill light green\n", &err("ReferenceError", "light is not defined", Some(1)));
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("fill lightgreen\n"));
+        // Not in the arguments of other commands.
+        let fixes = candidates("write neon blue\n", &err("ReferenceError", "neon is not defined", Some(1)));
+        assert!(fixes.iter().all(|f| f.new_code != "write blue\n"));
+    }
+
+    #[test]
+    fn a_color_argument_gets_colors_not_commands() {
+        let fixes = candidates("pen clear\nfd 50\n", &err("ReferenceError", "clear is not defined", Some(1)));
+        let codes: Vec<&str> = fixes.iter().map(|f| f.new_code.as_str()).collect();
+        assert_eq!(codes.first(), Some(&"pen transparent\nfd 50\n"), "{codes:?}");
+        assert!(fixes.iter().all(|f| f.rule != Rule::NearestCommand), "{codes:?}");
+        // Elsewhere a command is still offered.
+        let fixes = candidates("drawon s\n", &err("ReferenceError", "s is not defined", Some(1)));
+        assert!(fixes.iter().any(|f| f.rule == Rule::NearestCommand));
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
             // line (from there upwards) with an odd count of that quote.
             let quote = missing.to_string();
             let open = (0..=at).rev().find(|&i| !lines[i].matches(quote.as_str()).count().is_multiple_of(2)).unwrap_or(at);
+            out.extend(match_closing_quote(&lines, open, missing));
             out.extend(close_string(&lines, open, &quote));
         }
     }
@@ -427,6 +428,32 @@ fn close_string(lines: &[&str], at: usize, quote: &str) -> Option<Fix> {
     })
 }
 
+/// `readnum "How many?', defer x`: a text opened with one quote and closed with the
+/// other. The other quote, where a text ends (before a `,`, a `)` or the end of the
+/// line), becomes the opening one.
+fn match_closing_quote(lines: &[&str], at: usize, quote: char) -> Option<Fix> {
+    let other = if quote == '"' { '\'' } else { '"' };
+    let line = lines[at];
+    if line.contains('#') || line.matches(quote).count().is_multiple_of(2) || line.matches(other).count().is_multiple_of(2) {
+        return None;
+    }
+    let open = line.find(quote)?;
+    let close = line[open + 1..]
+        .match_indices(other)
+        .map(|(k, _)| open + 1 + k)
+        .filter(|&k| {
+            let after = line[k + 1..].trim_start_matches(' ');
+            after.is_empty() || after.starts_with([',', ')', '\r', '\n'])
+        })
+        .last()?;
+    let new = format!("{}{quote}{}", &line[..close], &line[close + 1..]);
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("End the text on line {} with {quote}, the quote it starts with", at + 1),
+        new_code: rebuild(lines, &[(at, new)]),
+    })
+}
+
 /// The first line with an odd count of `'` (or `"`) outside comments: a quote put
 /// back before the `,`, `)` or `}` that follows an opening quote, for each opening
 /// quote (at most three).
@@ -642,6 +669,17 @@ mod tests {
         assert!(fixes("write \"the end\nfd 1\n", "missing \", starting", 1, Some(7)).contains(&"write \"the end\"\nfd 1\n".to_string()));
         // Reported where the input ends: the string opened on the last line with an odd quote count.
         assert!(fixes("pen red\nwrite \"hello\nfd 100\n", "missing \", starting", 6, Some(25)).contains(&"pen red\nwrite \"hello\"\nfd 100\n".to_string()));
+    }
+
+    #[test]
+    fn a_text_closed_with_the_other_quote_gets_its_own() {
+        let got = fixes("await readnum \"How many?', defer x\nfd x\n", "missing \", starting", 1, None);
+        assert_eq!(got.first().map(String::as_str), Some("await readnum \"How many?\", defer x\nfd x\n"), "{got:?}");
+        let got = fixes("write 'hi\"\n", "missing ', starting", 1, None);
+        assert_eq!(got.first().map(String::as_str), Some("write 'hi'\n"), "{got:?}");
+        // An apostrophe inside the text is not where it ends.
+        let got = fixes("write \"it's\n", "missing \", starting", 1, None);
+        assert_eq!(got, ["write \"it's\"\n"]);
     }
 
     #[test]

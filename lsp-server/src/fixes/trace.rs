@@ -66,10 +66,22 @@ fn restore_changed(lines: &[&str], last: &str, at: usize) -> Vec<Fix> {
         .collect()
 }
 
-/// Whether `now` is `before` edited rather than rewritten: at most half of it changed.
+/// Whether `now` is `before` edited rather than rewritten: at most half of it
+/// changed, and not only by typing on in its last word.
 fn is_edit_of(before: &str, now: &str) -> bool {
     let (before, now) = (before.trim(), now.trim());
-    levenshtein(before, now) * 2 <= before.chars().count().max(now.chars().count())
+    levenshtein(before, now) * 2 <= before.chars().count().max(now.chars().count()) && !typed_on(before, now)
+}
+
+/// Whether `now` is `before` with more letters or digits typed onto its last word
+/// (`fd 1` -> `fd 1oo`): the earlier line is a word the student had not finished,
+/// and putting it back would undo their typing, not their mistake.
+fn typed_on(before: &str, now: &str) -> bool {
+    let word_char = |c: char| c.is_alphanumeric() || c == '_';
+    now.len() > before.len()
+        && now.starts_with(before)
+        && before.chars().next_back().is_some_and(word_char)
+        && now[before.len()..].chars().next().is_some_and(word_char)
 }
 
 /// The error line, replaced by the closest line the student wrote in an earlier
@@ -84,7 +96,7 @@ fn closest_earlier_line(lines: &[&str], at: usize, earlier: &[String]) -> Option
     let mut best: Option<(usize, &str)> = None;
     for state in earlier.iter().rev() {
         for candidate in state.lines().map(str::trim) {
-            if candidate == text || candidate.is_empty() || candidate.len().abs_diff(text.len()) > budget {
+            if candidate == text || candidate.is_empty() || candidate.len().abs_diff(text.len()) > budget || typed_on(candidate, text) {
                 continue;
             }
             let d = levenshtein(text, candidate);
@@ -122,6 +134,15 @@ mod tests {
         check("pen red\nfd 100\nfowrard 5\n", 3, &["pen red\nfd 100\n"], &[]);
         // A line rewritten, not edited, stays the student's.
         check("pen red\nfill, blue\n", 2, &["pen red\nht()\n"], &[]);
+    }
+
+    #[test]
+    fn a_word_still_being_typed_is_not_undone() {
+        // `fd 1` ran while the student was typing `100`: putting it back undoes the typing.
+        check("pen red\nfd 1oo\n", 2, &["pen red\nfd 1\n"], &[]);
+        // A stray bracket after a finished line is not typing on: the line goes back.
+        check("pen red\nfd 100)\n", 2, &["pen red\nfd 100\n"], &["pen red\nfd 100\n", "pen red\nfd 100\n"]);
+        assert!(typed_on("fd 1", "fd 1oo") && !typed_on("fd 100", "fd 100)") && !typed_on("fd 1", "fd 1 "));
     }
 
     #[test]
