@@ -93,6 +93,12 @@ pub fn typo_distance(a: &str, b: &str) -> usize {
 /// Names in `candidates` close to `name` (case-insensitive distance within a budget
 /// that grows with the name's length), closest first, at most `limit`.
 pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a str, usize)> {
+    nearest_preferring(name, candidates, limit, &[])
+}
+
+/// [`nearest`], where among names equally close the earlier in `preferred` wins
+/// (`en` -> `pen` before `ln`, `et` -> `rt` before `ht`).
+pub fn nearest_preferring<'a>(name: &str, candidates: &[&'a str], limit: usize, preferred: &[&str]) -> Vec<(&'a str, usize)> {
     let lower = name.to_lowercase();
     let budget = match name.chars().count() {
         0..=2 => 1,
@@ -107,7 +113,8 @@ pub fn nearest<'a>(name: &str, candidates: &[&'a str], limit: usize) -> Vec<(&'a
         .filter(|&(_, d)| d <= budget)
         .collect();
     // A name cut short (`f`, `mov`) is most likely the start of the command it became.
-    found.sort_by_key(|&(c, d)| (d, !c.to_lowercase().starts_with(&lower), c.len().abs_diff(name.len()), c));
+    let rank = |c: &str| preferred.iter().position(|p| *p == c).unwrap_or(preferred.len());
+    found.sort_by_key(|&(c, d)| (d, !c.to_lowercase().starts_with(&lower), rank(c), c.len().abs_diff(name.len()), c));
     found.truncate(limit);
     found
 }
@@ -188,6 +195,8 @@ mod tests {
         assert_eq!(nearest("f", &commands, 3), vec![("fd", 1)]);
         // Two letters swapped are one slip.
         assert_eq!(nearest("tr", &["rt", "lt", "fd"], 1), vec![("rt", 1)]);
+        assert_eq!(nearest_preferring("en", &["ln", "pen"], 1, &["fd", "pen"]), vec![("pen", 1)]);
+        assert_eq!(nearest_preferring("et", &["ht", "rt", "lt"], 2, &["rt", "lt"]), vec![("rt", 1), ("lt", 1)]);
         assert_eq!(typo_distance("fowrard", "forward"), 1);
         assert_eq!(typo_distance("kitten", "sitting"), 3);
     }

@@ -2,7 +2,7 @@
 //! command, global in the right case or name the program defines (or completes one
 //! cut short); commas go between arguments; `x -1` becomes `x - 1`.
 
-use super::distance::{compound_colors, is_foreign_block_end, nearest};
+use super::distance::{compound_colors, is_foreign_block_end, nearest, nearest_preferring};
 use super::{Fix, Rule};
 use pencil_sandbox::{names, ProgramError};
 
@@ -165,7 +165,7 @@ fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec
         .and_then(|l| code.lines().nth(l.saturating_sub(1) as usize))
         .and_then(first_word)
         .is_some_and(|w| w != name && COLOR_COMMANDS.contains(&w));
-    let commands = if in_color_argument { Vec::new() } else { nearest(name, names::turtle_functions(), 2) };
+    let commands = if in_color_argument { Vec::new() } else { nearest_preferring(name, names::turtle_functions(), 2, &COMMON_COMMANDS) };
     let colors_and_commands_empty = colors.is_empty() && commands.is_empty();
     let color_fixes = colors.into_iter().map(|(c, d)| {
         (d, Fix { rule: Rule::NearestColor, title: format!("Change `{name}` to the color `{c}`"), new_code: replace_word(code, name, c) })
@@ -215,6 +215,14 @@ fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec
     all.sort_by_key(|(d, unlikely, _)| (*unlikely, *d));
     all.into_iter().map(|(_, _, f)| f).filter(|f| f.new_code != code).collect()
 }
+
+/// The turtle commands that start most lines of the programs the real runtime ran
+/// (`shared/data/oracle`), commonest first: a slip is likelier in these than in a
+/// rare command equally close (`et 10` is `rt 10`, not `ht 10`).
+const COMMON_COMMANDS: [&str; 24] = [
+    "fd", "rt", "lt", "pen", "jumpto", "dot", "speed", "bk", "moveto", "fill", "pu", "write", "tick", "jump", "box", "turnto", "keydown",
+    "pd", "ht", "button", "forever", "type", "st", "label",
+];
 
 /// Turtle commands whose arguments are colors and numbers.
 const COLOR_COMMANDS: [&str; 4] = ["pen", "fill", "dot", "box"];
@@ -481,6 +489,15 @@ mod tests {
         // Not in the arguments of other commands.
         let fixes = candidates("write neon blue\n", &err("ReferenceError", "neon is not defined", Some(1)));
         assert!(fixes.iter().all(|f| f.new_code != "write blue\n"));
+    }
+
+    #[test]
+    fn a_slip_in_a_short_command_becomes_the_common_command() {
+        for (code, name, fixed) in [("en purple\n", "en", "pen purple\n"), ("et 10\n", "et", "rt 10\n")] {
+            let fixes = candidates(code, &err("ReferenceError", &format!("{name} is not defined"), Some(1)));
+            assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some(fixed), "{code:?}");
+        }
+        assert!(COMMON_COMMANDS.iter().all(|c| names::turtle_functions().contains(c)));
     }
 
     #[test]

@@ -66,10 +66,12 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
             out.extend(close_string(&lines, at, token));
         }
         if let Some(column) = error.column {
-            out.extend(remove_at(&lines, at, column, token));
+            // Where a `(` plainly went (`pu)`, `random100)`), that comes before
+            // removing the `)`, an edit as small.
             if token == ")" && message.starts_with("unmatched") {
                 out.extend(open_paren(&lines, at, column));
             }
+            out.extend(remove_at(&lines, at, column, token));
         }
     }
     out
@@ -441,11 +443,10 @@ fn match_closing_quote(lines: &[&str], at: usize, quote: char) -> Option<Fix> {
     let close = line[open + 1..]
         .match_indices(other)
         .map(|(k, _)| open + 1 + k)
-        .filter(|&k| {
+        .rfind(|&k| {
             let after = line[k + 1..].trim_start_matches(' ');
             after.is_empty() || after.starts_with([',', ')', '\r', '\n'])
-        })
-        .last()?;
+        })?;
     let new = format!("{}{quote}{}", &line[..close], &line[close + 1..]);
     Some(Fix {
         rule: Rule::Syntax,
@@ -542,8 +543,10 @@ fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
     }
     // A parameter list (`f = x, y) ->`) opens right after the `=`.
     let parameters = line[close + 1..].trim_start().starts_with("->").then(|| before.find('=').map(|e| e + 1 + (before[e + 1..].len() - before[e + 1..].trim_start().len()))).flatten();
+    // A line that is one name and a `)` (`pu)`) calls it with nothing.
+    let call = line[close + 1..].trim().is_empty() && is_plain_name(before.trim()) && before.ends_with(|c: char| !c.is_whitespace());
     // Nothing else says where a `(` went (`fd 100)` is likelier an extra `)`).
-    let at_byte = parameters.or(insert_at)?;
+    let at_byte = parameters.or(insert_at).or(call.then_some(close))?;
     let new = format!("{}({}", &line[..at_byte], &line[at_byte..]);
     Some(Fix {
         rule: Rule::Syntax,
@@ -553,6 +556,10 @@ fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
 }
 
 /// Removes a one-character token at the error's (1-based, UTF-16) column.
+fn is_plain_name(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '$') && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
 fn remove_at(lines: &[&str], at: usize, column: u32, token: &str) -> Option<Fix> {
     let line = lines[at];
     let mut units = 0u32;
@@ -562,6 +569,10 @@ fn remove_at(lines: &[&str], at: usize, column: u32, token: &str) -> Option<Fix>
         here
     })?;
     if token.chars().count() != 1 || !token.starts_with(ch) || ch.is_alphanumeric() {
+        return None;
+    }
+    // `- >`: the `>` of a broken arrow, which `slips.rs` mends; removing it leaves `-`.
+    if ch == '>' && line[..offset].trim_end().ends_with('-') {
         return None;
     }
     let new = format!("{}{}", &line[..offset], &line[offset + ch.len_utf8()..]);
@@ -657,7 +668,7 @@ mod tests {
             vec!["a = [[1,2],]\n  [3,4]\nfd 1\n", "a = [[1,2],\n  [3,4]\nfd 1]\n"]
         );
         assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd 100\nrt 90\n"]);
-        assert_eq!(fixes("fd random100)\n", "unmatched )", 1, Some(13)), vec!["fd random100\n", "fd random(100)\n"]);
+        assert_eq!(fixes("fd random100)\n", "unmatched )", 1, Some(13)), vec!["fd random(100)\n", "fd random100\n"]);
         assert!(fixes("sq = x, y) ->\n  fd x\n", "unmatched )", 1, Some(10)).contains(&"sq = (x, y) ->\n  fd x\n".to_string()));
         assert!(fixes("pen(brown, 20;\nfd(1);\n", "missing )", 5, None).contains(&"pen(brown, 20);\nfd(1);\n".to_string()));
         assert!(fixes("sq = (x, y ->\n  fd x\n", "missing )", 4, None).contains(&"sq = (x, y) ->\n  fd x\n".to_string()));
@@ -669,6 +680,17 @@ mod tests {
         assert!(fixes("write \"the end\nfd 1\n", "missing \", starting", 1, Some(7)).contains(&"write \"the end\"\nfd 1\n".to_string()));
         // Reported where the input ends: the string opened on the last line with an odd quote count.
         assert!(fixes("pen red\nwrite \"hello\nfd 100\n", "missing \", starting", 6, Some(25)).contains(&"pen red\nwrite \"hello\"\nfd 100\n".to_string()));
+    }
+
+    #[test]
+    fn a_name_with_only_its_closing_paren_is_called() {
+        let got = fixes("pen red\npu)\nfd 10\n", "unmatched )", 2, Some(3));
+        assert_eq!(got.first().map(String::as_str), Some("pen red\npu()\nfd 10\n"), "{got:?}");
+        // `fd 100)`: the `)` is extra.
+        let got = fixes("fd 100)\n", "unmatched )", 1, Some(7));
+        assert_eq!(got, ["fd 100\n"]);
+        // The `>` of a broken arrow is not removed.
+        assert!(fixes("tick 100, - >\n  fd 1\n", "unexpected >", 1, Some(13)).iter().all(|c| !c.starts_with("tick 100, - \n")));
     }
 
     #[test]
