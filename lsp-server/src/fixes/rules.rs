@@ -159,12 +159,10 @@ fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec
     if let Some(color) = no_color_word(name) {
         colors.insert(0, (color, 0));
     }
+    // The statement's first word: where the name stands decides which fixes are likelier.
+    let statement = error.line.and_then(|l| code.lines().nth(l.saturating_sub(1) as usize)).and_then(first_word);
     // The argument of a command that takes a color (`pen clear`) is never a command.
-    let in_color_argument = error
-        .line
-        .and_then(|l| code.lines().nth(l.saturating_sub(1) as usize))
-        .and_then(first_word)
-        .is_some_and(|w| w != name && COLOR_COMMANDS.contains(&w));
+    let in_color_argument = statement.is_some_and(|w| w != name && COLOR_COMMANDS.contains(&w));
     let commands = if in_color_argument { Vec::new() } else { nearest_preferring(name, names::turtle_functions(), 2, &COMMON_COMMANDS) };
     let colors_and_commands_empty = colors.is_empty() && commands.is_empty();
     let color_fixes = colors.into_iter().map(|(c, d)| {
@@ -175,10 +173,7 @@ fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec
     });
     // Where the name stands decides which list is likelier: a statement starts with a
     // command (`fowrard 100`); an argument is usually a color (`pen babyblue`).
-    let in_command_position = error
-        .line
-        .and_then(|l| code.lines().nth(l.saturating_sub(1) as usize))
-        .is_some_and(|line| first_word(line) == Some(name));
+    let in_command_position = statement == Some(name);
     // Globals written in another case (`infinity`, `math`) are exact once lowercased.
     let lower = name.to_lowercase();
     let case_fixes = names::browser_globals()
