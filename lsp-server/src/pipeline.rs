@@ -6,6 +6,7 @@
 
 use crate::checker::Checker;
 use crate::coach::style_fix::{self, HintSize, SearchRound, StyleFix};
+use crate::coach::engine::ModelEngine;
 use crate::coach::{Coach, ModelRequest, ModelStatus, StudentVector};
 use crate::fixes::{self, TraceIndex, VerifiedFix};
 use crate::store::{HintRecord, RunResultRow, StateRecord, StoreHandle, Trigger};
@@ -13,6 +14,7 @@ use pencil_core::inference::ProbeOutput;
 use pencil_core::{ProgramState, Trace};
 use pencil_sandbox::{Status, Verdict};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How many verified quick fixes a run offers at most.
@@ -129,6 +131,8 @@ pub struct RunOutcome {
     pub problems: Vec<String>,
     /// Verified quick fixes, best first.
     pub fixes: Vec<VerifiedFix>,
+    /// The program the rules alone put first, when the model put another first.
+    pub rules_first: Option<String>,
     /// Phase timings.
     pub timings: Timings,
 }
@@ -180,13 +184,15 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
     let run_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let fixes_started = Instant::now();
-    let mut fixes = match (&verdict, &services.checker) {
+    let found = match (&verdict, &services.checker) {
         (Some(v), Some(checker)) if input.quick_fixes && v.status == Status::Error => {
-            let earlier = earlier_states(services, &input.student, &input.title, &input.code).await;
-            find_fixes(checker, &input.code, &earlier, v).await
+            let trace = trace_so_far(services, &input.student, &input.title, &input.code, &input.time).await;
+            let model = services.coach.engine().map(|engine| (engine, trace.clone()));
+            find_fixes(checker, &input.code, &earlier_of(&trace), v, model).await
         }
-        _ => Vec::new(),
+        _ => FoundFixes::default(),
     };
+    let FoundFixes { mut fixes, rules_first } = found;
     if let (Some(store), Some(state)) = (&services.store, state) {
         for fix in &mut fixes {
             let hint = HintRecord {
@@ -204,38 +210,60 @@ pub async fn run(services: &Services, input: RunInput) -> RunOutcome {
         }
     }
     let fixes_ms = fixes_started.elapsed().as_secs_f64() * 1e3;
-    RunOutcome { state, verdict, problems, fixes, timings: Timings { run_ms, record_ms, check_ms, fixes_ms } }
+    RunOutcome { state, verdict, problems, fixes, rules_first, timings: Timings { run_ms, record_ms, check_ms, fixes_ms } }
+}
+
+/// Verified quick fixes, best first, and what the model changed in their order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FoundFixes {
+    /// At most [`MAX_FIXES`], best first.
+    pub fixes: Vec<VerifiedFix>,
+    /// The program the rules alone put first, when the model put another first.
+    pub rules_first: Option<String>,
 }
 
 /// Candidate fixes for a failing verdict, verified in the sandbox off the executor
-/// and ranked against `code` and the title's `earlier` states (oldest first).
-pub async fn find_fixes(checker: &Checker, code: &str, earlier: &[String], verdict: &Verdict) -> Vec<VerifiedFix> {
-    let Some(error) = verdict.error.clone() else { return Vec::new() };
+/// and ranked against `code` and the title's `earlier` states (oldest first). With
+/// `model` (the engine and the title's trace, ending with `code`), the model orders
+/// the best fixes the rules cannot tell apart ([`fixes::rank_by_model`]).
+pub async fn find_fixes(
+    checker: &Checker,
+    code: &str,
+    earlier: &[String],
+    verdict: &Verdict,
+    model: Option<(Arc<ModelEngine>, Trace)>,
+) -> FoundFixes {
+    let Some(error) = verdict.error.clone() else { return FoundFixes::default() };
     let candidates = fixes::candidates(code, &error, earlier);
     if candidates.is_empty() {
-        return Vec::new();
+        return FoundFixes::default();
     }
     let checker = checker.clone();
     let code = code.to_string();
     let earlier = earlier.to_vec();
     tokio::task::spawn_blocking(move || {
-        fixes::verify(&code, &earlier, &error, candidates, MAX_FIXES, |c| checker.check_blocking(c))
+        let pool = if model.is_some() { MAX_FIXES.max(fixes::MODEL_RANKED) } else { MAX_FIXES };
+        let mut fixes = fixes::verify(&code, &earlier, &error, candidates, pool, |c| checker.check_blocking(c));
+        let first = fixes.first().map(|f| f.fix.new_code.clone());
+        let changed = match &model {
+            Some((engine, trace)) => fixes::rank_by_model(&mut fixes, |programs| {
+                engine.next_state_log_probs(trace, programs).inspect_err(|e| tracing::debug!("fixes not ranked by the model: {e}")).ok()
+            }),
+            None => false,
+        };
+        fixes.truncate(MAX_FIXES);
+        FoundFixes { fixes, rules_first: if changed { first } else { None } }
     })
     .await
     .unwrap_or_default()
 }
 
-/// The title's recorded states before `code` (oldest first, the newest
+/// The title's states before the newest (oldest first, the newest
 /// [`fixes::rank::TRACE_STATES`]), for ranking fixes by where the student was going.
-async fn earlier_states(services: &Services, student: &str, title: &str, code: &str) -> Vec<String> {
-    let Some(store) = &services.store else { return Vec::new() };
-    let (s, t) = (student.to_string(), title.to_string());
-    let mut states: Vec<String> = store.call(move |db| db.states(&s, &t)).await.unwrap_or_default().into_iter().map(|s| s.code).collect();
-    if states.last().is_some_and(|last| last == code) {
-        states.pop();
-    }
-    let start = states.len().saturating_sub(fixes::rank::TRACE_STATES);
-    states.split_off(start)
+fn earlier_of(trace: &Trace) -> Vec<String> {
+    let before = trace.programs.len().saturating_sub(1);
+    let start = before.saturating_sub(fixes::rank::TRACE_STATES);
+    trace.programs[start..before].iter().map(|p| p.code.clone()).collect()
 }
 
 /// A title's trace as recorded for `student`, ending with `code`: the store's

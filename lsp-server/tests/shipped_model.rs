@@ -27,6 +27,15 @@ fn trace(programs: &[&str]) -> Trace {
     }
 }
 
+/// The sandbox contained as in the server, with pencil-lsp itself as the worker process.
+fn contained_checker() -> Checker {
+    let worker = pencil_sandbox::Isolation::Process(pencil_sandbox::WorkerCommand {
+        program: env!("CARGO_BIN_EXE_pencil-lsp").into(),
+        args: vec![pencil_lsp::checker::WORKER_SUBCOMMAND.into()],
+    });
+    Checker::start(pencil_sandbox::SandboxConfig { isolation: worker, ..student_sandbox_config() }).expect("sandbox")
+}
+
 #[test]
 fn the_shipped_model_loads_reads_risk_and_samples_fixes_that_run() {
     let repo_copy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/default");
@@ -36,16 +45,7 @@ fn the_shipped_model_loads_reads_risk_and_samples_fixes_that_run() {
 
     let coach = Coach::open(&found);
     assert_eq!(coach.status(), ModelStatus::Ready { dir: found.clone(), probe: true }, "{:?}", coach.missing_message());
-    let worker = pencil_sandbox::Isolation::Process(pencil_sandbox::WorkerCommand {
-        program: env!("CARGO_BIN_EXE_pencil-lsp").into(),
-        args: vec![pencil_lsp::checker::WORKER_SUBCOMMAND.into()],
-    });
-    let services = Services {
-        store: None,
-        // Contained as in the server, with pencil-lsp itself as the worker process.
-        checker: Some(Checker::start(pencil_sandbox::SandboxConfig { isolation: worker, ..student_sandbox_config() }).expect("sandbox")),
-        coach: coach.clone(),
-    };
+    let services = Services { store: None, checker: Some(contained_checker()), coach: coach.clone() };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async {
         let failing = trace(&["pen red\nfd 100\n", "pen red\nfd 100\nrt 90\nfdd 50\n"]);
@@ -70,4 +70,33 @@ fn the_shipped_model_loads_reads_risk_and_samples_fixes_that_run() {
         let verdict = services.checker.as_ref().expect("checker").check(fix.new_code.clone()).await.expect("checked");
         assert_ne!(verdict.status, pencil_sandbox::Status::Error, "{}", fix.new_code);
     });
+}
+
+/// A loop's body cut in half (its middle line dedented) gets two one-line fixes the
+/// rules cannot tell apart: line the rest up with it, or put it back into the
+/// block. The shipped model reads both as the student's next state and puts the
+/// loop back together first.
+#[test]
+fn the_shipped_model_chooses_among_quick_fixes_the_rules_cannot_tell_apart() {
+    let found = shipped_default(&std::env::current_exe().expect("test executable")).expect("models/default");
+    let services = Services { store: None, checker: Some(contained_checker()), coach: Coach::open(&found) };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let whole = "pen blue\nfor [1..5]\n  fd 100\n  rt 72\n  dot red, 10\n";
+    let cut = "pen blue\nfor [1..5]\n  fd 100\nrt 72\n  dot red, 10\n";
+    let outcome = runtime.block_on(pipeline::run(
+        &services,
+        pipeline::RunInput {
+            student: "local".into(),
+            title: "star".into(),
+            code: cut.into(),
+            time: "2024-03-01 10:00:00".into(),
+            trigger: pencil_lsp::store::Trigger::Run,
+            quick_fixes: true,
+        },
+    ));
+    let programs: Vec<&str> = outcome.fixes.iter().map(|f| f.fix.new_code.as_str()).collect();
+    assert_eq!(programs.first().copied(), Some(whole), "{programs:#?}");
+    assert!(programs.len() >= 2, "both fixes are offered: {programs:#?}");
+    // By edit size alone, lining the rest up came first: the model changed the order.
+    assert_eq!(outcome.rules_first.as_deref(), Some("pen blue\nfor [1..5]\n  fd 100\nrt 72\ndot red, 10\n"), "{programs:#?}");
 }

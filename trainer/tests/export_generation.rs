@@ -5,7 +5,7 @@ mod export_support;
 
 use export_support::{random_weights, scripted_weights, tiny_config, tiny_tokenizer};
 use pencil_core::inference::{
-    next_state_header, EditSize, GenerationRequest, Generator, OnnxModel, SamplingParams, SessionOptions, StopReason,
+    continuation_log_probs, next_state_header, EditSize, GenerationRequest, Generator, OnnxModel, SamplingParams, SessionOptions, StopReason,
 };
 use pencil_core::model::TraceTokenizer;
 use pencil_trainer::export::write_onnx;
@@ -137,4 +137,44 @@ fn next_state_prompt_matches_the_training_text_and_keeps_the_tail() {
     assert_eq!(short, ids[ids.len() - 10..]);
     let empty = Trace { programs: Vec::new(), ..trace };
     assert!(next_state_prompt(&tok, &empty, 16, EditSize::Small, 100).is_err());
+}
+
+/// The log-probability of a token sequence computed the plain way: the whole
+/// sequence in one forward from an empty cache (position k predicts token k).
+fn plain_log_prob(model: &mut OnnxModel, ids: &[u32], soft: &[f32], from: usize) -> f64 {
+    let vocab = model.dims().vocab_size;
+    let fed: Vec<i64> = ids[..ids.len() - 1].iter().map(|&t| i64::from(t)).collect();
+    let out = model.forward(&fed, soft, &model.empty_cache(1).expect("cache")).expect("forward");
+    (from..ids.len())
+        .map(|k| {
+            let logits = &out.logits[k * vocab..(k + 1) * vocab];
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let lse = f64::from(max) + logits.iter().map(|&x| f64::from(x - max).exp()).sum::<f64>().ln();
+            f64::from(logits[ids[k] as usize]) - lse
+        })
+        .sum()
+}
+
+#[test]
+fn continuation_log_probs_match_each_text_read_whole() {
+    let (mut g, _dir) = generator(|cfg| random_weights(cfg, 11));
+    let p = prompt(g.tokenizer());
+    let soft = vec![0.1f32; g.model().dims().n_embd];
+    let texts = ["pen red\nfd 100\n", "pen red\nfd 10\n", "pen blue\nrt 90\nfd 50\n", "pen red\n"];
+    let sequences: Vec<Vec<u32>> =
+        texts.iter().map(|t| p.iter().copied().chain(g.tokenizer().encode(t).expect("encode")).collect()).collect();
+    let n_positions = g.n_positions();
+    let scores = continuation_log_probs(g.model(), n_positions, &sequences, &soft).expect("scores");
+    let shared = sequences.iter().map(|s| s.iter().zip(&sequences[0]).take_while(|(a, b)| a == b).count()).min().expect("texts");
+    assert!(shared >= p.len() && shared < sequences[3].len(), "{shared}");
+    for (s, score) in sequences.iter().zip(&scores) {
+        let plain = plain_log_prob(g.model(), s, &soft, shared);
+        assert!((plain - score).abs() < 1e-3, "{plain} vs {score}");
+        assert!(*score < 0.0);
+    }
+    // One text alone: its beginning is all shared, so nothing is left to score.
+    assert_eq!(continuation_log_probs(g.model(), n_positions, &sequences[..1], &soft).expect("one"), vec![0.0]);
+    // A text longer than the context is refused, not cut.
+    let long: Vec<u32> = std::iter::repeat_n(sequences[0][0], n_positions).collect();
+    assert!(continuation_log_probs(g.model(), n_positions, &[long], &soft).is_err());
 }

@@ -117,6 +117,12 @@ struct Row {
     deletes: usize,
     lines: Vec<usize>,
     first_ms: Vec<f64>,
+    /// Cases where the model put another fix first than the rules alone would.
+    model_changed: usize,
+    /// The same counts for the rules' own first fix (the model's ranking undone).
+    rules_exact: usize,
+    rules_toward: usize,
+    rules_exact_next: usize,
 }
 
 impl Row {
@@ -131,6 +137,10 @@ impl Row {
         self.deletes += other.deletes;
         self.lines.extend(&other.lines);
         self.first_ms.extend(&other.first_ms);
+        self.model_changed += other.model_changed;
+        self.rules_exact += other.rules_exact;
+        self.rules_toward += other.rules_toward;
+        self.rules_exact_next += other.rules_exact_next;
     }
 }
 
@@ -276,13 +286,27 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
 
     let dir = tempfile::tempdir()?;
     let (store, _) = StoreHandle::open(dir.path())?;
-    // The quick fixes of a run are rule-based; the model's come on request, seconds later.
-    let coach = Coach::unavailable("the recovery bench measures the quick fixes of a run");
+    // The quick fixes of a run are rule-based; with a model, it orders the ones the
+    // rules cannot tell apart (the model's own "Fix in my style" comes on request).
+    let coach = match &args.model {
+        Some(dir) => {
+            let coach = Coach::open(dir);
+            if let Some(problem) = coach.missing_message() {
+                return Err(BenchError::Model(problem));
+            }
+            writeln!(out, "  model: {} orders the fixes the rules cannot tell apart", dir.display())?;
+            coach
+        }
+        None => {
+            writeln!(out, "  model: none (rules and trace only; --model DIR adds the model's ranking)")?;
+            Coach::unavailable("the recovery bench was given no model")
+        }
+    };
     let services = Services { store: Some(store), checker: Some(checker), coach };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     // Warm the store and the sandbox so the first case is not an outlier of start-up.
     for case in cases.iter().take(3) {
-        runtime.block_on(pipeline::run(&services, input("warmup", &case.title, &case.code)));
+        runtime.block_on(pipeline::run(&services, input("warmup", &case.title, &case.code, 0)));
     }
     let bar = ProgressBar::new(cases.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
@@ -297,11 +321,11 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         if let Some(store) = &services.store {
             for (n, code) in case.history.iter().enumerate() {
                 let (s, t, c) = (case.student.clone(), case.title.clone(), code.clone());
-                let time = format!("2020-01-01 00:{:02}:{:02}", (n / 60) % 60, n % 60);
+                let time = replay_time(n);
                 let _ = runtime.block_on(store.call(move |db| db.record_state(&s, &t, &c, &time, Trigger::Replay)));
             }
         }
-        let outcome = runtime.block_on(pipeline::run(&services, input(&case.student, &case.title, &case.code)));
+        let outcome = runtime.block_on(pipeline::run(&services, input(&case.student, &case.title, &case.code, case.history.len())));
         let source = u8::from(!case.kind.starts_with("corpus"));
         let row = rows.entry((case.half, source, case.kind.clone())).or_default();
         row.n += 1;
@@ -335,18 +359,29 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         row.toward_next += usize::from(program_distance(&first.fix.new_code, &case.next) < program_distance(&case.code, &case.next));
         row.deletes += usize::from(!deleted_lines(&case.code, &first.fix.new_code).is_empty());
         row.lines.push(lines_touched(&case.code, &first.fix.new_code));
+        let rules_first = outcome.rules_first.as_deref().unwrap_or(&first.fix.new_code);
+        row.model_changed += usize::from(outcome.rules_first.is_some());
+        row.rules_exact += usize::from(rules_first.trim_end() == case.target.trim_end());
+        row.rules_toward += usize::from(program_distance(rules_first, &case.target) < program_distance(&case.code, &case.target));
+        row.rules_exact_next += usize::from(rules_first.trim_end() == case.next.trim_end());
         row.first_ms.push(outcome.timings.run_ms + outcome.timings.fixes_ms);
     }
     bar.finish_and_clear();
     report(out, &rows)
 }
 
-fn input(student: &str, title: &str, code: &str) -> RunInput {
+/// The replayed `n`-th state's time (from 0): a second after the one before, as
+/// a student fixing slips runs again, so the model reads a plausible trace.
+fn replay_time(n: usize) -> String {
+    format!("2020-01-01 {:02}:{:02}:{:02}", (n / 3600) % 24, (n / 60) % 60, n % 60)
+}
+
+fn input(student: &str, title: &str, code: &str, n: usize) -> RunInput {
     RunInput {
         student: student.to_string(),
         title: title.to_string(),
         code: code.to_string(),
-        time: crate::clock::now_timestamp(),
+        time: replay_time(n),
         trigger: Trigger::Replay,
         quick_fixes: true,
     }
@@ -395,7 +430,19 @@ fn line(out: &mut dyn Write, label: &str, row: &Row) -> std::io::Result<()> {
         pct(row.deletes),
         percentile(&ms, 50.0),
         percentile(&ms, 90.0),
-    )
+    )?;
+    if row.model_changed > 0 {
+        writeln!(
+            out,
+            "    {:<28} the model changed the first fix in {} | by the rules alone: exact {:>5.1}% | toward {:>5.1}% | next state exact {:>5.1}%",
+            "",
+            row.model_changed,
+            pct(row.rules_exact),
+            pct(row.rules_toward),
+            pct(row.rules_exact_next),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

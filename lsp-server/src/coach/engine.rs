@@ -4,14 +4,16 @@
 
 use pencil_core::inference::manifest::MODEL_FILE;
 use pencil_core::inference::{
-    next_state_prompt_from, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, Manifest, ModelDir,
+    continuation_log_probs, next_state_header, next_state_prompt_from, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, Manifest, ModelDir,
     PrefixMemos, ProbeOutput, Sample, SamplingParams, SessionOptions,
 };
 use pencil_core::model::TraceTokenizer;
+use pencil_core::text_format::write_program;
 use pencil_core::Trace;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Mutex, MutexGuard, RwLock, TryLockError};
+use std::time::{Duration, Instant};
 
 /// Whose style the sampled fixes imitate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -28,6 +30,10 @@ pub enum StudentVector {
 
 /// Nucleus sampling for fixes: the paper's p = 0.9, slightly cooled.
 pub const FIX_SAMPLING: SamplingParams = SamplingParams { temperature: 0.9, top_p: 0.9 };
+
+/// Longest a quick fix waits for the model to rank it (a risk reading takes tens
+/// of milliseconds; sampling takes seconds, and then the rules' order stands).
+const MODEL_WAIT_FOR_RANKING: Duration = Duration::from_millis(250);
 
 /// Trace prefixes whose model state is kept for the next risk: a few titles' worth.
 const REMEMBERED_PREFIXES: usize = 4;
@@ -104,6 +110,20 @@ impl ModelEngine {
     fn lock(&self) -> MutexGuard<'_, Loaded> {
         // A panic in an earlier request leaves the model itself intact.
         self.model.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The model when it is free within `wait`: a quick fix must not wait for
+    /// seconds of "Fix in my style" sampling to finish.
+    fn lock_within(&self, wait: Duration) -> Option<MutexGuard<'_, Loaded>> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.model.try_lock() {
+                Ok(guard) => return Some(guard),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Err(TryLockError::WouldBlock) => return None,
+            }
+        }
     }
 
     /// The soft token of `vector`: for `Mine` the learned vector's when there is one.
@@ -240,6 +260,42 @@ impl ModelEngine {
             seed,
         };
         guard.dir.generator.generate(&request)
+    }
+
+    /// How likely the student (their own vector) is to write each of
+    /// `candidates` as the state after `trace`'s last one, a quick edit later:
+    /// the model's log-probability of each whole next state, ending where the
+    /// following state's header begins. Comparable across the candidates only.
+    /// Blocking; one forward of the trace and one batch of the candidates.
+    pub fn next_state_log_probs(&self, trace: &Trace, candidates: &[String]) -> Result<Vec<f64>, InferenceError> {
+        let last = trace.programs.last().ok_or_else(|| InferenceError::Request("the trace has no program state yet".into()))?;
+        let n = last.n.saturating_add(1);
+        let header = next_state_header(n, &last.time, EditSize::Small)
+            .ok_or_else(|| InferenceError::Request(format!("timestamp {:?} is not YYYY-MM-DD HH:MM:SS", last.time)))?;
+        let body: String = trace.programs.iter().map(write_program).collect::<String>() + &header;
+        let soft = self.soft(StudentVector::Mine);
+        let mut guard = self
+            .lock_within(MODEL_WAIT_FOR_RANKING)
+            .ok_or_else(|| InferenceError::Request("the model is busy (sampling); the rules' order stands".into()))?;
+        let tok = guard.dir.generator.tokenizer();
+        let title = tok.title_region(&trace.title, self.title_tokens, false)?;
+        let mut sequences = Vec::with_capacity(candidates.len());
+        for code in candidates {
+            let mut ids = title.clone();
+            ids.extend(tok.encode(&format!("{body}{code}CODE {} (", n.saturating_add(1)))?);
+            sequences.push(ids);
+        }
+        // Too long for the context: every text loses the same oldest tokens
+        // (as a prompt keeps its newest), so they still begin alike.
+        let window = self.n_positions.saturating_sub(1);
+        let longest = sequences.iter().map(Vec::len).max().unwrap_or(0);
+        if longest > window {
+            for ids in &mut sequences {
+                let cut = (longest - window).min(ids.len());
+                ids.drain(..cut);
+            }
+        }
+        continuation_log_probs(guard.dir.generator.model(), self.n_positions, &sequences, &soft)
     }
 }
 

@@ -22,7 +22,7 @@ mod syntax;
 mod trace;
 
 pub use distance::{compound_colors, deleted_lines, levenshtein, nearest, program_distance};
-pub use rank::{Score, TraceIndex};
+pub use rank::{Score, TraceIndex, MODEL_RANKED};
 pub use syntax::syntax_fixes;
 
 use crate::diagnostics::undefined_name;
@@ -216,6 +216,27 @@ pub fn verify<E>(
     kept
 }
 
+/// Lets the model choose among the best fixes (sorted by [`rank::order`]) that the
+/// rules and the trace cannot tell apart ([`rank::tied_with_first`]): `log_probs`
+/// gets their programs and gives the model's log-probability of each as the
+/// student's next state, or `None` (no model, or it failed), which leaves the order
+/// as it was. Returns whether the first fix changed.
+pub fn rank_by_model(fixes: &mut [VerifiedFix], log_probs: impl FnOnce(&[String]) -> Option<Vec<f64>>) -> bool {
+    let tied = rank::tied_with_first(fixes.iter().map(|f| &f.score));
+    if tied < 2 {
+        return false;
+    }
+    let programs: Vec<String> = fixes[..tied].iter().map(|f| f.fix.new_code.clone()).collect();
+    let Some(places) = log_probs(&programs).filter(|lp| lp.len() == tied).and_then(|lp| rank::places_by_likelihood(&lp)) else {
+        return false;
+    };
+    for (fix, place) in fixes.iter_mut().zip(places) {
+        fix.score.model_rank = Some(place);
+    }
+    fixes.sort_by(|a, b| rank::order(&a.score, &b.score));
+    fixes.first().is_some_and(|f| f.fix.new_code != programs[0])
+}
+
 /// "Close the string on line 27", "Close the string on line 38" -> "Close the string
 /// on line 27, then close the string on line 38".
 fn chained_title(first: &str, second: &str) -> String {
@@ -266,6 +287,62 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), n);
         assert!(!codes.contains(&code));
+    }
+
+    fn verified(code: &str, candidates: &[(&str, bool)]) -> Vec<VerifiedFix> {
+        let trace = TraceIndex::default();
+        let mut fixes: Vec<VerifiedFix> = candidates
+            .iter()
+            .map(|(c, runs)| VerifiedFix {
+                fix: Fix { rule: Rule::Syntax, title: String::new(), new_code: c.to_string() },
+                outcome: if *runs { Outcome::Runs } else { Outcome::Progress },
+                score: Score::new(code, &trace, c, *runs),
+                hint_id: None,
+            })
+            .collect();
+        fixes.sort_by(|a, b| rank::order(&a.score, &b.score));
+        fixes
+    }
+
+    fn programs(fixes: &[VerifiedFix]) -> Vec<&str> {
+        fixes.iter().map(|f| f.fix.new_code.as_str()).collect()
+    }
+
+    #[test]
+    fn the_model_chooses_among_fixes_the_rules_cannot_tell_apart() {
+        let code = "pen red\nfd 1O0\n";
+        // Both edits are one character; only the one that only gets past the error is not tied.
+        let mut fixes = verified(code, &[("pen red\nfd 10\n", true), ("pen red\nfd 100\n", true), ("pen red\nfd 1O0)\n", false)]);
+        assert_eq!(programs(&fixes)[0], "pen red\nfd 10\n", "by edit size alone, the shorter");
+        let mut asked = Vec::new();
+        let changed = rank_by_model(&mut fixes, |p| {
+            asked = p.to_vec();
+            Some(p.iter().map(|c| if c.contains("100") { -2.0 } else { -5.0 }).collect())
+        });
+        assert!(changed);
+        assert_eq!(asked.len(), 2, "the fix that does not run is not tied with the first: {asked:?}");
+        assert_eq!(programs(&fixes), ["pen red\nfd 100\n", "pen red\nfd 10\n", "pen red\nfd 1O0)\n"]);
+        // The same order comes back when sorted again (the model's place is in the score).
+        let again = fixes.clone();
+        fixes.sort_by(|a, b| rank::order(&a.score, &b.score));
+        assert_eq!(fixes, again);
+    }
+
+    #[test]
+    fn without_a_tie_or_an_answer_the_rules_order_stands() {
+        let code = "pen red\nfd 1O0\n";
+        // The first runs and the other does not: nothing for the model to decide.
+        let mut fixes = verified(code, &[("pen red\nfd 100\n", true), ("pen red\nfd 1O0)\n", false)]);
+        assert!(!rank_by_model(&mut fixes, |_| panic!("the model is not asked without a tie")));
+        let mut tied = verified(code, &[("pen red\nfd 10\n", true), ("pen red\nfd 100\n", true)]);
+        let before = tied.clone();
+        assert!(!rank_by_model(&mut tied, |_| None), "no model");
+        assert!(!rank_by_model(&mut tied, |_| Some(vec![f64::NAN, -1.0])), "a value that is not finite");
+        assert!(!rank_by_model(&mut tied, |_| Some(vec![-1.0])), "too few values");
+        assert_eq!(tied, before);
+        // Equal likelihoods keep the smaller edit first.
+        assert!(!rank_by_model(&mut tied, |_| Some(vec![-3.0, -3.0])));
+        assert_eq!(programs(&tied)[0], "pen red\nfd 10\n");
     }
 
     #[test]

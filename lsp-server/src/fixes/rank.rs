@@ -7,7 +7,9 @@
 //! keep every line the student wrote before fixes that delete one (and those are
 //! not offered at all when a fix that keeps the lines runs); a program the student
 //! already had, then fixes whose new lines and words the student wrote in earlier
-//! states; then the smallest change.
+//! states; then, among the fixes those cannot tell apart, the one the model finds
+//! likeliest for this student to write next ([`rank_by_model`], when a model is
+//! loaded); then the smallest change.
 
 use super::distance::{deleted_lines, program_distance};
 use similar::{ChangeTag, TextDiff};
@@ -69,6 +71,10 @@ pub struct Score {
     /// New lines of the candidate that the student wrote in earlier states (each
     /// counts 3) plus new words the student used before.
     pub from_trace: usize,
+    /// Place among the fixes tied with it on everything above, by the model's
+    /// likelihood that the student writes it next (0: likeliest); `None` when
+    /// the model did not read it.
+    pub model_rank: Option<u32>,
 }
 
 impl Score {
@@ -100,7 +106,7 @@ impl Score {
                 from_trace += words(trimmed).filter(|w| !removed_words.contains(w) && trace.words.contains(*w)).count();
             }
         }
-        Score { runs, distance, deleted, earlier_state, from_trace }
+        Score { runs, distance, deleted, earlier_state, from_trace, model_rank: None }
     }
 
     /// Whether the candidate deletes a line the student wrote.
@@ -111,8 +117,41 @@ impl Score {
 
 /// Best first: see the module docs.
 pub fn order(a: &Score, b: &Score) -> Ordering {
-    let key = |s: &Score| (Reverse(s.runs), s.deletes(), Reverse(s.earlier_state), Reverse(s.from_trace), s.distance);
+    let key = |s: &Score| (rule_key(s), s.model_rank.unwrap_or(u32::MAX), s.distance);
     key(a).cmp(&key(b))
+}
+
+/// What the rules and the trace say of a fix, before the model and edit size.
+fn rule_key(s: &Score) -> (Reverse<bool>, bool, Reverse<bool>, Reverse<usize>) {
+    (Reverse(s.runs), s.deletes(), Reverse(s.earlier_state), Reverse(s.from_trace))
+}
+
+/// Most fixes the model reads in one ranking: one batch, a fraction of a second.
+pub const MODEL_RANKED: usize = 6;
+
+/// How many of the leading `scores` (sorted by [`order`]) the rules and the trace
+/// cannot tell apart from the first: tied with it on everything but the model and
+/// edit size. At most [`MODEL_RANKED`].
+pub fn tied_with_first<'a>(scores: impl IntoIterator<Item = &'a Score>) -> usize {
+    let mut scores = scores.into_iter().take(MODEL_RANKED);
+    let Some(first) = scores.next().map(rule_key) else { return 0 };
+    1 + scores.take_while(|s| rule_key(s) == first).count()
+}
+
+/// Each candidate's place by the model's log-probability (0: likeliest); equal
+/// likelihoods keep the given order (the smaller edit first). `None` for all
+/// when a value is not finite.
+pub fn places_by_likelihood(log_probs: &[f64]) -> Option<Vec<u32>> {
+    if log_probs.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let mut by_likelihood: Vec<usize> = (0..log_probs.len()).collect();
+    by_likelihood.sort_by(|&a, &b| log_probs[b].total_cmp(&log_probs[a]));
+    let mut places = vec![0u32; log_probs.len()];
+    for (place, &i) in by_likelihood.iter().enumerate() {
+        places[i] = u32::try_from(place).unwrap_or(u32::MAX);
+    }
+    Some(places)
 }
 
 /// Drops the candidates that delete a line the student wrote when another candidate

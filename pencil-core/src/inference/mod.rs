@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod generate;
+pub mod likelihood;
 pub mod manifest;
 pub mod model_dir;
 pub mod probe;
@@ -20,6 +21,7 @@ pub use error::InferenceError;
 pub use manifest::Manifest;
 pub use model_dir::{ModelDir, StudentVectors};
 pub use generate::{GenerationRequest, Generator, Sample, StopReason};
+pub use likelihood::continuation_log_probs;
 pub use probe::{pooled_features, prefix_before_last, prefix_prompt, window_start, PrefixMemos, Probe, ProbeOutput, HINT_RATE, PROBE_FILE};
 pub use prompt::{next_state_prompt, next_state_prompt_from};
 pub use sampling::SamplingParams;
