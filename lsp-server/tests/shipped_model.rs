@@ -100,3 +100,47 @@ fn the_shipped_model_chooses_among_quick_fixes_the_rules_cannot_tell_apart() {
     // By edit size alone, lining the rest up came first: the model changed the order.
     assert_eq!(outcome.rules_first.as_deref(), Some("pen blue\nfor [1..5]\n  fd 100\nrt 72\ndot red, 10\n"), "{programs:#?}");
 }
+
+/// A student who ran a title hundreds of times: ranking tokenizes only the newest
+/// states, and still scores as the whole trace, cut to the model's window, scores.
+#[test]
+fn ranking_a_long_trace_reads_only_what_reaches_the_window() {
+    use pencil_core::inference::{continuation_log_probs, next_state_header, EditSize, ModelDir, SessionOptions};
+    let found = shipped_default(&std::env::current_exe().expect("test executable")).expect("models/default");
+    let coach = Coach::open(&found);
+    let engine = coach.engine().expect("engine");
+    let programs: Vec<ProgramState> = (0..400u32)
+        .map(|i| ProgramState {
+            n: i + 1,
+            time: format!("2024-03-01 10:{:02}:{:02}", (i / 60) % 60, i % 60),
+            code: format!("pen red\nfor [1..{}]\n  fd {}\n  rt 90\ndot blue, {}\n", i % 7 + 2, 10 + i, i % 50),
+        })
+        .collect();
+    let long = Trace { student: "local".into(), title: "square".into(), programs, eos: false, provenance: Default::default() };
+    let candidates = ["pen red\nfor [1..5]\n  fd 409\n  rt 90\ndot blue, 49\n".to_string(), "pen red\nfor [1..5]\n  fd 40\n  rt 90\ndot blue, 49\n".to_string()];
+    let ranked = engine.next_state_log_probs(&long, &candidates).expect("long trace scored");
+
+    // The reference: every state written out and tokenized, then cut to the window.
+    let mut model = ModelDir::open(&found, &SessionOptions::default()).expect("model");
+    let cfg = model.manifest.config.clone();
+    let n_positions = model.generator.n_positions();
+    let soft = model.students.soft_token(&model.students.row_vector(0).expect("row 0")).expect("soft token");
+    let header = next_state_header(401, "2024-03-01 10:06:39", EditSize::Small).expect("header");
+    let body: String = long.programs.iter().map(pencil_core::text_format::write_program).collect();
+    let sequences: Vec<Vec<u32>> = candidates
+        .iter()
+        .map(|c| {
+            let tok = model.generator.tokenizer();
+            let mut ids = tok.title_region("square", cfg.title_tokens, false).expect("title");
+            ids.extend(tok.encode(&format!("{body}{header}{c}CODE 402 (")).expect("encode"));
+            ids
+        })
+        .collect();
+    let longest = sequences.iter().map(Vec::len).max().expect("two");
+    assert!(longest > 4 * n_positions, "the trace is far longer than the window ({longest} tokens)");
+    let cut: Vec<Vec<u32>> = sequences.iter().map(|s| s[longest - (n_positions - 1)..].to_vec()).collect();
+    let whole = continuation_log_probs(model.generator.model(), n_positions, &cut, &soft).expect("reference scored");
+    for (x, y) in ranked.iter().zip(&whole) {
+        assert!((x - y).abs() < 1e-3, "{ranked:?} vs {whole:?}");
+    }
+}

@@ -35,6 +35,10 @@ pub const FIX_SAMPLING: SamplingParams = SamplingParams { temperature: 0.9, top_
 /// of milliseconds; sampling takes seconds, and then the rules' order stands).
 const MODEL_WAIT_FOR_RANKING: Duration = Duration::from_millis(250);
 
+/// Bytes of the newest states read per position of the context when the model
+/// ranks quick fixes (see [`ModelEngine::next_state_log_probs`]).
+const BYTES_PER_TOKEN_READ: usize = 8;
+
 /// Trace prefixes whose model state is kept for the next risk: a few titles' worth.
 const REMEMBERED_PREFIXES: usize = 4;
 
@@ -272,7 +276,18 @@ impl ModelEngine {
         let n = last.n.saturating_add(1);
         let header = next_state_header(n, &last.time, EditSize::Small)
             .ok_or_else(|| InferenceError::Request(format!("timestamp {:?} is not YYYY-MM-DD HH:MM:SS", last.time)))?;
-        let body: String = trace.programs.iter().map(write_program).collect::<String>() + &header;
+        // Only the newest states can reach the window: a token covers at least a
+        // byte, and code averages several, so this many bytes fill it; a long
+        // trace is not tokenized whole for every candidate.
+        let room = self.n_positions.saturating_mul(BYTES_PER_TOKEN_READ);
+        let mut used = 0usize;
+        let newest = trace.programs.iter().rev().take_while(|p| {
+            let fits = used < room;
+            used = used.saturating_add(p.code.len() + 32);
+            fits
+        });
+        let start = trace.programs.len() - newest.count();
+        let body: String = trace.programs[start..].iter().map(write_program).collect::<String>() + &header;
         let soft = self.soft(StudentVector::Mine);
         let mut guard = self
             .lock_within(MODEL_WAIT_FOR_RANKING)
