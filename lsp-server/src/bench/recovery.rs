@@ -199,7 +199,7 @@ fn corpus_cases(args: &BenchArgs, corpus: &Corpus, split: &Split, checker: &Chec
             continue;
         }
         let failing: Vec<usize> = (0..trace.programs.len() - 1)
-            .filter(|&k| trace.programs[k].code.trim_end() != target.trim_end() && fails(checker, &trace.programs[k].code))
+            .filter(|&k| !same_program(&trace.programs[k].code, target) && fails(checker, &trace.programs[k].code))
             .collect();
         let Some(k) = rng.pick(&failing) else { continue };
         let code = trace.programs[k].code.clone();
@@ -330,9 +330,9 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         let row = rows.entry((case.half, source, case.kind.clone())).or_default();
         row.n += 1;
         let any_runs = outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs);
-        let away = outcome.fixes.first().is_some_and(|f| program_distance(&f.fix.new_code, &case.target) >= program_distance(&case.code, &case.target));
+        let away = outcome.fixes.first().is_some_and(|f| !case.toward(&f.fix.new_code, &case.target));
         let deletes = outcome.fixes.first().is_some_and(|f| !deleted_lines(&case.code, &f.fix.new_code).is_empty());
-        let not_next = outcome.fixes.first().is_some_and(|f| f.fix.new_code.trim_end() != case.next.trim_end());
+        let not_next = outcome.fixes.first().is_some_and(|f| !same_program(&f.fix.new_code, &case.next));
         if let Some(file) = unfixed.as_mut().filter(|_| !any_runs || away || deletes || not_next) {
             let error = outcome.verdict.as_ref().and_then(|v| v.error.clone());
             let first = outcome.fixes.first().map(|f| f.fix.new_code.clone());
@@ -345,7 +345,7 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
             } else {
                 "first fix is not the student's next state that runs"
             };
-            let next_rank = outcome.fixes.iter().position(|f| f.fix.new_code.trim_end() == case.next.trim_end());
+            let next_rank = outcome.fixes.iter().position(|f| same_program(&f.fix.new_code, &case.next));
             let others: Vec<&str> = outcome.fixes.iter().skip(1).map(|f| f.fix.title.as_str()).collect();
             let record = serde_json::json!({ "half": case.half.as_str(), "kind": case.kind, "why": why, "error": error, "code": case.code, "target": case.target, "next": case.next, "first_fix": first, "first_title": outcome.fixes.first().map(|f| f.fix.title.clone()), "other_fixes": others, "history": case.history.iter().rev().take(3).collect::<Vec<_>>(), "next_rank": next_rank });
             writeln!(file, "{record}")?;
@@ -353,21 +353,33 @@ pub fn bench_recovery(args: &BenchArgs, out: &mut dyn Write) -> Result<(), Bench
         let Some(first) = outcome.fixes.first() else { continue };
         row.offered += 1;
         row.runs += usize::from(outcome.fixes.iter().any(|f| f.outcome == Outcome::Runs));
-        row.exact += usize::from(first.fix.new_code.trim_end() == case.target.trim_end());
-        row.toward += usize::from(program_distance(&first.fix.new_code, &case.target) < program_distance(&case.code, &case.target));
-        row.exact_next += usize::from(first.fix.new_code.trim_end() == case.next.trim_end());
-        row.toward_next += usize::from(program_distance(&first.fix.new_code, &case.next) < program_distance(&case.code, &case.next));
+        row.exact += usize::from(same_program(&first.fix.new_code, &case.target));
+        row.toward += usize::from(case.toward(&first.fix.new_code, &case.target));
+        row.exact_next += usize::from(same_program(&first.fix.new_code, &case.next));
+        row.toward_next += usize::from(case.toward(&first.fix.new_code, &case.next));
         row.deletes += usize::from(!deleted_lines(&case.code, &first.fix.new_code).is_empty());
         row.lines.push(lines_touched(&case.code, &first.fix.new_code));
         let rules_first = outcome.rules_first.as_deref().unwrap_or(&first.fix.new_code);
         row.model_changed += usize::from(outcome.rules_first.is_some());
-        row.rules_exact += usize::from(rules_first.trim_end() == case.target.trim_end());
-        row.rules_toward += usize::from(program_distance(rules_first, &case.target) < program_distance(&case.code, &case.target));
-        row.rules_exact_next += usize::from(rules_first.trim_end() == case.next.trim_end());
+        row.rules_exact += usize::from(same_program(rules_first, &case.target));
+        row.rules_toward += usize::from(case.toward(rules_first, &case.target));
+        row.rules_exact_next += usize::from(same_program(rules_first, &case.next));
         row.first_ms.push(outcome.timings.run_ms + outcome.timings.fixes_ms);
     }
     bar.finish_and_clear();
     report(out, &rows)
+}
+
+/// Two programs the same but for trailing whitespace.
+fn same_program(a: &str, b: &str) -> bool {
+    a.trim_end() == b.trim_end()
+}
+
+impl Case {
+    /// Whether `fixed` is closer to `target` than the case's failing program (edit distance).
+    fn toward(&self, fixed: &str, target: &str) -> bool {
+        program_distance(fixed, target) < program_distance(&self.code, target)
+    }
 }
 
 /// The replayed `n`-th state's time (from 0): a second after the one before, as

@@ -4,11 +4,10 @@
 
 use pencil_core::inference::manifest::MODEL_FILE;
 use pencil_core::inference::{
-    continuation_log_probs, next_state_header, next_state_prompt_from, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, Manifest, ModelDir,
+    continuation_log_probs, next_state_prompt_from, prefix_before_last, prefix_prompt, EditSize, GenerationRequest, InferenceError, Manifest, ModelDir,
     PrefixMemos, ProbeOutput, Sample, SamplingParams, SessionOptions,
 };
 use pencil_core::model::TraceTokenizer;
-use pencil_core::text_format::write_program;
 use pencil_core::Trace;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -272,13 +271,10 @@ impl ModelEngine {
     /// following state's header begins. Comparable across the candidates only.
     /// Blocking; one forward of the trace and one batch of the candidates.
     pub fn next_state_log_probs(&self, trace: &Trace, candidates: &[String]) -> Result<Vec<f64>, InferenceError> {
-        let last = trace.programs.last().ok_or_else(|| InferenceError::Request("the trace has no program state yet".into()))?;
-        let n = last.n.saturating_add(1);
-        let header = next_state_header(n, &last.time, EditSize::Small)
-            .ok_or_else(|| InferenceError::Request(format!("timestamp {:?} is not YYYY-MM-DD HH:MM:SS", last.time)))?;
+        let next = trace.programs.last().map_or(1, |p| p.n.saturating_add(1));
         // Only the newest states can reach the window: a token covers at least a
-        // byte, and code averages several, so this many bytes fill it; a long
-        // trace is not tokenized whole for every candidate.
+        // byte, and code averages several, so this many bytes (a header is about
+        // 32) fill it; a long trace is not tokenized whole for every candidate.
         let room = self.n_positions.saturating_mul(BYTES_PER_TOKEN_READ);
         let mut used = 0usize;
         let newest = trace.programs.iter().rev().take_while(|p| {
@@ -287,18 +283,18 @@ impl ModelEngine {
             fits
         });
         let start = trace.programs.len() - newest.count();
-        let body: String = trace.programs[start..].iter().map(write_program).collect::<String>() + &header;
+        let newest = Trace { programs: trace.programs[start..].to_vec(), ..trace.clone() };
         let soft = self.soft(StudentVector::Mine);
         let mut guard = self
             .lock_within(MODEL_WAIT_FOR_RANKING)
             .ok_or_else(|| InferenceError::Request("the model is busy (sampling); the rules' order stands".into()))?;
         let tok = guard.dir.generator.tokenizer();
-        let title = tok.title_region(&trace.title, self.title_tokens, false)?;
+        // Each candidate is the next state, written as a prompt's start up to the
+        // following header; nothing is cut here, so all of them begin alike.
         let mut sequences = Vec::with_capacity(candidates.len());
         for code in candidates {
-            let mut ids = title.clone();
-            ids.extend(tok.encode(&format!("{body}{code}CODE {} (", n.saturating_add(1)))?);
-            sequences.push(ids);
+            let state = format!("{code}CODE {} (", next.saturating_add(1));
+            sequences.push(next_state_prompt_from(tok, &newest, self.title_tokens, EditSize::Small, usize::MAX, &state)?);
         }
         // Too long for the context: every text loses the same oldest tokens
         // (as a prompt keeps its newest), so they still begin alike.

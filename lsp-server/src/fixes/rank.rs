@@ -8,7 +8,7 @@
 //! not offered at all when a fix that keeps the lines runs); a program the student
 //! already had, then fixes whose new lines and words the student wrote in earlier
 //! states; then, among the fixes those cannot tell apart, the one the model finds
-//! likeliest for this student to write next ([`rank_by_model`], when a model is
+//! likeliest for this student to write next ([`super::rank_by_model`], when a model is
 //! loaded); then the smallest change.
 
 use super::distance::{deleted_lines, program_distance};
