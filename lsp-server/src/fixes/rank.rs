@@ -6,8 +6,9 @@
 //! The order: fixes that run before fixes that only get past this error; fixes that
 //! keep every line the student wrote before fixes that delete one (and those are
 //! not offered at all when a fix that keeps the lines runs); a program the student
-//! already had, then fixes whose new lines and words the student wrote in earlier
-//! states; then, among the fixes those cannot tell apart, the one the model finds
+//! already had; a fix that changes only letter case (the student typed every
+//! letter, `RT 90` -> `rt 90`); then fixes whose new lines and words the student
+//! wrote in earlier states; then, among the fixes those cannot tell apart, the one the model finds
 //! likeliest for this student to write next ([`super::rank_by_model`], when a model is
 //! loaded); then the smallest change.
 
@@ -68,6 +69,8 @@ pub struct Score {
     pub deleted: Vec<usize>,
     /// The candidate is a program the student already had in this title.
     pub earlier_state: bool,
+    /// The candidate differs from the student's program only in letter case.
+    pub case_only: bool,
     /// New lines of the candidate that the student wrote in earlier states (each
     /// counts 3) plus new words the student used before.
     pub from_trace: usize,
@@ -83,6 +86,7 @@ impl Score {
         let distance = program_distance(current, candidate);
         let deleted = deleted_lines(current, candidate);
         let earlier_state = trace.states.contains(candidate.trim_end());
+        let case_only = distance > 0 && current.len() == candidate.len() && current.to_lowercase() == candidate.to_lowercase();
         let mut from_trace = 0;
         if !trace.is_empty() {
             let diff = TextDiff::from_lines(current, candidate);
@@ -106,7 +110,7 @@ impl Score {
                 from_trace += words(trimmed).filter(|w| !removed_words.contains(w) && trace.words.contains(*w)).count();
             }
         }
-        Score { runs, distance, deleted, earlier_state, from_trace, model_rank: None }
+        Score { runs, distance, deleted, earlier_state, case_only, from_trace, model_rank: None }
     }
 
     /// Whether the candidate deletes a line the student wrote.
@@ -122,8 +126,8 @@ pub fn order(a: &Score, b: &Score) -> Ordering {
 }
 
 /// What the rules and the trace say of a fix, before the model and edit size.
-fn rule_key(s: &Score) -> (Reverse<bool>, bool, Reverse<bool>, Reverse<usize>) {
-    (Reverse(s.runs), s.deletes(), Reverse(s.earlier_state), Reverse(s.from_trace))
+fn rule_key(s: &Score) -> (Reverse<bool>, bool, Reverse<bool>, Reverse<bool>, Reverse<usize>) {
+    (Reverse(s.runs), s.deletes(), Reverse(s.earlier_state), Reverse(s.case_only), Reverse(s.from_trace))
 }
 
 /// Most fixes the model reads in one ranking: one batch, a fraction of a second.
@@ -229,5 +233,19 @@ mod tests {
         assert_eq!(label_deletions("Fix in my style: change lines 2–3", &deleting), "Fix in my style: change lines 2–3 (deletes line 2, which you wrote)");
         assert_eq!(label_deletions("Leave out the unfinished last line 2", &deleting), "Leave out the unfinished last line 2");
         assert_eq!(label_deletions("Add a comma", &progress), "Add a comma");
+    }
+
+    #[test]
+    fn a_fix_that_changes_only_letter_case_comes_before_the_model_and_edit_size() {
+        let current = "pen red\nRT 90\n";
+        let trace = TraceIndex::default();
+        let case = Score::new(current, &trace, "pen red\nrt 90\n", true);
+        let mut other = Score::new(current, &trace, "pen red\nlt 90\n", true);
+        assert!(case.case_only && !other.case_only && case.distance == other.distance);
+        // Even when the model would put the other first.
+        other.model_rank = Some(0);
+        assert_eq!(order(&case, &other), Ordering::Less);
+        assert_eq!(tied_with_first([&case, &other]), 1, "the model is not asked to choose");
+        assert!(!Score::new(current, &trace, current, true).case_only, "no change is not a case change");
     }
 }

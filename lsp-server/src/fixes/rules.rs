@@ -335,9 +335,10 @@ pub(super) fn missing_comma_fix(code: &str, error: &ProgramError) -> Option<Fix>
         Some(l) => vec![l.saturating_sub(1) as usize],
         None => (0..lines.len()).collect(),
     };
+    let names = value_names(code);
     for idx in target {
         let Some(line) = lines.get(idx) else { continue };
-        if let Some(fixed) = comma_line(line) {
+        if let Some(fixed) = comma_line(line, &names) {
             let mut new_code: String = lines[..idx].concat();
             new_code.push_str(&fixed);
             new_code.push_str(&lines[idx + 1..].concat());
@@ -352,9 +353,38 @@ pub(super) fn missing_comma_fix(code: &str, error: &ProgramError) -> Option<Fix>
     None
 }
 
-/// Inserts `,` between consecutive argument atoms (numbers, strings, color names) that
-/// follow a command and are separated only by spaces. None if there are none.
-fn comma_line(line: &str) -> Option<String> {
+/// Names the program gives values to, which may stand as arguments: assigned
+/// names (`n = 5`, `stick = -> ...`), loop variables (`for x in`, `for x, i of`)
+/// and function parameters (`(x, shape) ->`).
+fn value_names(code: &str) -> Vec<String> {
+    let mut names = defined_names(code);
+    let is_name = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$') && !w.starts_with(|c: char| c.is_ascii_digit());
+    let mut add = |w: &str| {
+        let w = w.trim().trim_start_matches('@');
+        if is_name(w) && !names.iter().any(|n| n == w) {
+            names.push(w.to_string());
+        }
+    };
+    for line in code.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("for ") {
+            let head = rest.split([' ', '\t']).filter(|w| !w.is_empty()).take_while(|w| !matches!(*w, "in" | "of" | "from")).collect::<Vec<_>>().join(" ");
+            head.split(',').for_each(&mut add);
+        }
+        for (arrow, _) in line.match_indices("->").chain(line.match_indices("=>")) {
+            let before = line[..arrow].trim_end();
+            if let Some(params) = before.strip_suffix(')').and_then(|b| b.rfind('(').map(|open| &b[open + 1..])) {
+                params.split(',').map(|p| p.split('=').next().unwrap_or(p)).for_each(&mut add);
+            }
+        }
+    }
+    names
+}
+
+/// Inserts `,` between consecutive argument atoms (numbers, strings, color names,
+/// the program's own `names`) that follow a command and are separated only by
+/// spaces. None if there are none.
+fn comma_line(line: &str, names: &[String]) -> Option<String> {
     let command = first_word(line)?;
     let indent = line.len() - line.trim_start().len();
     let args_start = indent + command.len();
@@ -368,7 +398,7 @@ fn comma_line(line: &str) -> Option<String> {
     loop {
         let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
         let (space, after) = rest.split_at(spaces);
-        let Some(len) = atom_len(after) else {
+        let Some(len) = atom_len(after, names) else {
             out.push_str(rest);
             break;
         };
@@ -395,8 +425,8 @@ fn comma_line(line: &str) -> Option<String> {
 }
 
 /// Length of a plain argument at the start of `s`: a number (optionally negative), a
-/// quoted string without escapes, or a color name.
-fn atom_len(s: &str) -> Option<usize> {
+/// quoted string without escapes, a color name or one of `names`.
+fn atom_len(s: &str, names: &[String]) -> Option<usize> {
     let b = s.as_bytes();
     let first = *b.first()?;
     if first.is_ascii_digit() || (first == b'-' && b.get(1).is_some_and(u8::is_ascii_digit)) {
@@ -409,7 +439,7 @@ fn atom_len(s: &str) -> Option<usize> {
         return (!s[1..close - 1].contains('\\')).then_some(close);
     }
     let word = first_word(s)?;
-    (s.starts_with(word) && names::colors().contains(&word)).then_some(word.len())
+    (s.starts_with(word) && (names::colors().contains(&word) || names.iter().any(|n| n == word))).then_some(word.len())
 }
 
 #[cfg(test)]
@@ -437,8 +467,20 @@ mod tests {
             ("moveto -50 -50\n", Some("moveto -50, -50\n")),
             ("x = 5\n", None),
         ] {
-            assert_eq!(comma_line(line).as_deref(), expected, "{line:?}");
+            assert_eq!(comma_line(line, &[]).as_deref(), expected, "{line:?}");
         }
+    }
+
+    #[test]
+    fn a_comma_goes_before_a_name_the_program_gives_a_value() {
+        let code = "speed 5\nfor x in [50..1] by -1\n  rt 30 x\n";
+        let fixes = candidates(code, &err("SyntaxError", "unexpected x", Some(3)));
+        assert!(fixes.iter().any(|f| f.rule == Rule::MissingComma && f.new_code == "speed 5\nfor x in [50..1] by -1\n  rt 30, x\n"), "{fixes:?}");
+        assert_eq!(value_names("n = 4\nstar = (size, k = 5) -> fd size\nfor i, j of a\n  fd 1\n"), ["n", "star", "size", "k", "i", "j"]);
+        let names = value_names("stick = -> fd 30\n");
+        assert_eq!(comma_line("starburst 3 stick\n", &names).as_deref(), Some("starburst 3, stick\n"));
+        // A command is not a name the program defined: no comma before it.
+        assert_eq!(comma_line("fd 100 rt 90\n", &names), None);
     }
 
     #[test]

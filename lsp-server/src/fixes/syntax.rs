@@ -36,7 +36,7 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     if message.starts_with("unexpected '") || message.starts_with("unexpected \"") {
         out.extend(space_before_string(&lines, at));
     }
-    if message.contains("unexpected newline") {
+    if message.contains("unexpected newline") || is_unexpected_opener(message, lines[at]) {
         out.extend(indent_body(&lines, at));
     }
     if message.contains("unexpected newline") || message.contains("unexpected indentation") || message.contains("missing ]") {
@@ -51,6 +51,13 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
             let open = (0..=at).rev().find(|&i| !lines[i].matches(quote.as_str()).count().is_multiple_of(2)).unwrap_or(at);
             out.extend(match_closing_quote(&lines, open, missing));
             out.extend(close_string(&lines, open, &quote));
+        }
+    }
+    if message.contains("unmatched OUTDENT") {
+        // A bracket left open at the end of a line inside a block: the compiler
+        // only notices at the next dedent, lines below.
+        for missing in [')', ']', '}'] {
+            out.extend(close_unclosed(&lines, at, missing).into_iter().flatten());
         }
     }
     if message.starts_with("unexpected") {
@@ -75,6 +82,15 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
         }
     }
     out
+}
+
+/// Whether `message` is the compiler's complaint about the block opener that
+/// starts `line` (`unexpected if` at `if seconds is 0` when the line below fell
+/// out of its block).
+fn is_unexpected_opener(message: &str, line: &str) -> bool {
+    const OPENERS: [&str; 9] = ["if", "unless", "else", "for", "while", "until", "loop", "switch", "try"];
+    let Some(word) = message.strip_prefix("unexpected ").map(str::trim) else { return false };
+    OPENERS.contains(&word) && line.trim_start().split([' ', '\t']).next() == Some(word)
 }
 
 fn indent_of(line: &str) -> &str {
@@ -324,11 +340,14 @@ fn indent_body(lines: &[&str], at: usize) -> Vec<Fix> {
     }
     let step = if own.contains('\t') { "\t" } else { "  " };
     let indent = |j: usize| (j, format!("{step}{}", lines[j]));
-    let mut fixes = vec![Fix {
-        rule: Rule::Syntax,
-        title: format!("Indent line {} so it belongs to line {}", next + 1, at + 1),
-        new_code: rebuild(lines, &[indent(next)]),
-    }];
+    // The line under the opener takes the body's indentation where the lines
+    // after it show one (`if x` / `write a` fallen out / `    tick null`).
+    let body = (next + 1..lines.len()).find(|&j| !lines[j].trim().is_empty()).map(|j| indent_of(lines[j])).filter(|i| i.len() > own.len());
+    let first = match body {
+        Some(body) => (next, format!("{body}{}", lines[next].trim_start())),
+        None => indent(next),
+    };
+    let mut fixes = vec![Fix { rule: Rule::Syntax, title: format!("Indent line {} so it belongs to line {}", next + 1, at + 1), new_code: rebuild(lines, &[first]) }];
     let run: Vec<(usize, String)> = (next..lines.len())
         .take_while(|&j| !lines[j].trim().is_empty() && indent_of(lines[j]) == own)
         .map(indent)
@@ -621,6 +640,20 @@ mod tests {
             vec!["for i in [1..4]\n  fd 10\n  rt 90\n  fd 5\n"]
         );
         assert_eq!(fixes("pen red\nfd 100\n\tfd 3\n", "unexpected indentation", 3, None), vec!["pen red\nfd 100\nfd 3\n"]);
+    }
+
+    #[test]
+    fn a_line_fallen_out_of_its_block_goes_back_to_the_blocks_indentation() {
+        let code = "tick ->\n  if seconds is 0\nwrite \"Times Up!\"\n    tick null\n  else\n    write seconds\n";
+        assert!(fixes(code, "unexpected if", 2, Some(3)).contains(&"tick ->\n  if seconds is 0\n    write \"Times Up!\"\n    tick null\n  else\n    write seconds\n".to_string()));
+        // Only the opener the message names.
+        assert!(fixes("x = 1\nif x\nfd 1\n", "unexpected if", 1, None).is_empty());
+    }
+
+    #[test]
+    fn a_bracket_left_open_in_a_block_is_closed_where_it_opened() {
+        let code = "f = (x) ->\n  for z in [1..x]\n    shape(\n    rt 360 / x\nfd 1\n";
+        assert!(fixes(code, "unmatched OUTDENT", 4, Some(15)).contains(&"f = (x) ->\n  for z in [1..x]\n    shape()\n    rt 360 / x\nfd 1\n".to_string()));
     }
 
     #[test]
