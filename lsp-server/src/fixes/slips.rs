@@ -8,7 +8,7 @@
 use super::rebuild;
 use super::distance::is_foreign_block_end;
 use super::{Fix, Rule};
-use pencil_sandbox::ProgramError;
+use pencil_sandbox::{names, ProgramError};
 
 /// Candidate fixes for `error` in `code` from the program's text.
 pub fn slip_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
@@ -198,10 +198,15 @@ fn broken_arrow(lines: &[&str]) -> Vec<Fix> {
     for (i, line) in lines.iter().enumerate() {
         let code = code_only(line);
         let body = code.trim_end();
-        // A broken arrow as a call's last argument (`tick 100, -->`, `f 3, - > fd 1`).
-        for broken in ["- >", "-->", "- ->", "->>"] {
+        // A broken arrow as a call's last argument (`tick 100, -->`, `f 3, - > fd 1`,
+        // `forever 100, >`, `f 3, - fd 1`).
+        for broken in ["- >", "-->", "- ->", "->>", ">", "-"] {
             let Some(pos) = body.find(broken) else { continue };
             if !body[..pos].trim_end().ends_with(',') {
+                continue;
+            }
+            // A lone `-` is an arrow only before a command or at the end (`, -5` is a number).
+            if broken == "-" && !arrow_may_follow(&body[pos + 1..]) {
                 continue;
             }
             let fixed = format!("{}->{}", &line[..pos], &line[pos + broken.len()..]);
@@ -221,8 +226,9 @@ fn broken_arrow(lines: &[&str]) -> Vec<Fix> {
         for broken in ["- >", "-->", "- ->", "->>", "=>>", "->-", "-"] {
             let Some(pos) = after_eq.find(broken) else { continue };
             let before = after_eq[..pos].trim();
-            // A lone `-` is an arrow only at the end of the line (`x = -5` is a number).
-            if broken == "-" && !after_eq[pos + 1..].trim().is_empty() {
+            // A lone `-` is an arrow only at the end of the line or before a turtle
+            // command (`x = -5` is a number, `x = - y` a negation).
+            if broken == "-" && !arrow_may_follow(&after_eq[pos + 1..]) {
                 continue;
             }
             // Only where an arrow can stand: right after `=` or after a parameter list.
@@ -253,6 +259,18 @@ fn broken_arrow(lines: &[&str]) -> Vec<Fix> {
     }
     out.truncate(2);
     out
+}
+
+/// Whether what follows a lone `-` reads as a function's body rather than a
+/// number to negate: nothing, or a space and a turtle command (`- fd 30`).
+fn arrow_may_follow(rest: &str) -> bool {
+    let rest = rest.trim_end();
+    if rest.is_empty() {
+        return true;
+    }
+    let Some(body) = rest.strip_prefix([' ', '\t']) else { return false };
+    let word: String = body.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    names::turtle_functions().contains(&word.as_str())
 }
 
 fn foreign_block_end(lines: &[&str]) -> Option<Fix> {
@@ -370,7 +388,11 @@ mod tests {
         check("sq = -\n  fd 1\n", "x", 1, &["sq = ->\n  fd 1\n"]);
         check("tick 100, -->\n  fd 1\n", "x", 1, &["tick 100, ->\n  fd 1\n"]);
         check("star 10, - > fd 30; bk 30\n", "x", 1, &["star 10, -> fd 30; bk 30\n"]);
+        check("stick = - fd 30; bk 30\n", "x", 1, &["stick = -> fd 30; bk 30\n"]);
+        check("forever 100, >\n  fd 1\n", "unexpected >", 1, &["forever 100, ->\n  fd 1\n"]);
+        check("star 10, - fd 30\n", "x", 1, &["star 10, -> fd 30\n"]);
         // Subtraction and comparisons are not arrows.
+        check("x = - y\nmoveto 10, -5\nmoveto 10, - 5\n", "x", 1, &[]);
         check("x = y - 1\nif x >= 2\n  fd 1\n", "x", 1, &[]);
         check("x = 5 > 3\n", "x", 1, &[]);
         check("x = -5\nfd x\n", "x", 1, &[]);
