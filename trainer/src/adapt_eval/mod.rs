@@ -14,8 +14,9 @@
 //! Loss differences against k = 0 are paired per student.
 //!
 //! The number of steps is chosen here, not assumed: every fit runs to the
-//! largest candidate and is scored at each candidate; the candidate with the
-//! lowest mean test loss on the *tuning* half of the students (a seeded half)
+//! largest candidate and is scored at each candidate; on the *tuning* half of
+//! the students (a seeded half) the fewest steps whose mean test loss is
+//! within one standard error of the lowest candidate's (paired per student)
 //! is chosen, and every figure is reported on the other half. `--record`
 //! writes the choice into the manifest's `adaptation` object, where the
 //! server reads it.
@@ -121,8 +122,11 @@ pub struct EvalAdaptReport {
     pub learning_rate: f64,
     /// Tokens of an adaptation trace kept (the server's cap).
     pub max_tokens_per_trace: usize,
-    /// Mean tuning-half test loss per step candidate (k > 0 pooled), in candidate order.
+    /// Mean tuning-half test loss per step candidate (k > 0 pooled per student, then over students), in candidate order.
     pub tuning_curve: Vec<(usize, f64)>,
+    /// Per step candidate: its loss minus the lowest candidate's, paired per tuning student, mean ± standard error.
+    #[serde(default)]
+    pub tuning_gap: Vec<(usize, MeanSe)>,
     /// The chosen step count.
     pub chosen_steps: usize,
     /// Per k, on the report half at the chosen steps.
@@ -229,29 +233,26 @@ pub fn run_eval_adapt(opts: &EvalAdaptOptions, scrubber: &Scrubber, progress: &P
         scored.push(per_student);
     }
 
-    // The step count: lowest mean tuning-half test loss, every k > 0 pooled.
+    // The step count: the fewest steps whose tuning-half test loss is within
+    // one standard error of the lowest (every k > 0 pooled per student).
     let mut candidates: Vec<usize> = opts.step_candidates.clone();
     candidates.sort_unstable();
     candidates.dedup();
-    let tuning_curve: Vec<(usize, f64)> = candidates
-        .iter()
-        .enumerate()
-        .map(|(ci, &steps)| {
-            let values: Vec<f64> = scored
-                .iter()
-                .flat_map(|per| per.iter().zip(&students).filter(|(_, st)| st.tuning))
-                .flat_map(|(sc, _)| sc.loss.iter().filter(|(&k, _)| k > 0).filter_map(move |(_, l)| l.get(ci)))
-                .map(|&l| f64::from(l))
-                .collect();
-            (steps, values.iter().sum::<f64>() / values.len().max(1) as f64)
+    // Per tuning student (the unit the seeds and k repeat), mean loss at each candidate.
+    let per_student: Vec<Vec<f64>> = (0..students.len())
+        .filter(|&i| students[i].tuning)
+        .filter_map(|i| {
+            let at = |ci: usize| -> Vec<f64> {
+                scored.iter().flat_map(|per| per[i].loss.iter().filter(|(&k, _)| k > 0).filter_map(move |(_, l)| l.get(ci))).map(|&l| f64::from(l)).collect()
+            };
+            let columns: Vec<Vec<f64>> = (0..candidates.len()).map(at).collect();
+            let n = columns.first().map_or(0, Vec::len);
+            (n > 0 && columns.iter().all(|c| c.len() == n)).then(|| columns.iter().map(|c| c.iter().sum::<f64>() / n as f64).collect())
         })
         .collect();
-    let (chosen_index, chosen_steps) = tuning_curve
-        .iter()
-        .enumerate()
-        .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
-        .map(|(i, (steps, _))| (i, *steps))
-        .context("no step candidate was scored")?;
+    let choice = choose_steps(&candidates, &per_student).context("no step candidate was scored on the tuning half")?;
+    let (chosen_index, chosen_steps) = (choice.index, candidates[choice.index]);
+    let tuning_curve: Vec<(usize, f64)> = candidates.iter().copied().zip(choice.curve.iter().copied()).collect();
 
     // Samples with the chosen vectors, report half only.
     let report: Vec<usize> = (0..students.len()).filter(|&i| !students[i].tuning).collect();
@@ -381,12 +382,42 @@ pub fn run_eval_adapt(opts: &EvalAdaptOptions, scrubber: &Scrubber, progress: &P
         learning_rate,
         max_tokens_per_trace: fit_options.max_tokens_per_trace,
         tuning_curve,
+        tuning_gap: candidates.iter().copied().zip(choice.gap).collect(),
         chosen_steps,
         rows,
         fit_seconds: fit_time.into_iter().map(|(k, (sum, n))| (k, sum / n.max(1) as f64)).collect(),
         seconds: started.elapsed().as_secs_f64(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
     })
+}
+
+/// The step count chosen on the tuning half, and what it was chosen from.
+#[derive(Debug, Clone, PartialEq)]
+struct StepChoice {
+    /// Index of the chosen candidate.
+    index: usize,
+    /// Mean loss per candidate over the students.
+    curve: Vec<f64>,
+    /// Per candidate: loss minus the lowest candidate's, paired per student.
+    gap: Vec<MeanSe>,
+}
+
+/// The fewest steps whose mean loss is within one standard error (of the
+/// paired per-student difference) of the lowest: the one-standard-error rule.
+/// More steps that the tuning students cannot tell apart from fewer cost every
+/// student's machine CPU time for nothing. `per_student[s][c]` is student
+/// `s`'s mean test loss at `candidates[c]` (ascending); None without students.
+fn choose_steps(candidates: &[usize], per_student: &[Vec<f64>]) -> Option<StepChoice> {
+    if candidates.is_empty() || per_student.is_empty() || per_student.iter().any(|row| row.len() != candidates.len()) {
+        return None;
+    }
+    let n = per_student.len() as f64;
+    let curve: Vec<f64> = (0..candidates.len()).map(|c| per_student.iter().map(|row| row[c]).sum::<f64>() / n).collect();
+    let best = (0..curve.len()).min_by(|&a, &b| curve[a].total_cmp(&curve[b]))?;
+    let gap: Vec<MeanSe> = (0..candidates.len()).map(|c| MeanSe::of(&per_student.iter().map(|row| row[c] - row[best]).collect::<Vec<_>>())).collect();
+    // With one student there is no standard error: the lowest stands.
+    let index = (0..=best).find(|&c| per_student.len() > 1 && gap[c].mean <= gap[c].se).unwrap_or(best);
+    Some(StepChoice { index, curve, gap })
 }
 
 /// Students outside the model's table (its `students.json`: from `dataset`,
@@ -500,7 +531,8 @@ pub fn markdown(r: &EvalAdaptReport) -> String {
     let mut s = format!(
         "# Adapting to a new student (paper Figure 6)\n\nModel `{}`; data {}; {} students outside the model's table with two or more traces \
          ({} tune the step count, {} report); {} seed(s) of trace order; Adam lr {}, adaptation traces cut to {} tokens, \
-         fixed steps. Tuning-half mean test loss by steps: {}; chosen: **{} steps**. {:.0} s.\n\n",
+         fixed steps. Tuning-half mean test loss by steps (minus the lowest, paired per student): {}; chosen (the fewest steps within \
+         one standard error of the lowest): **{} steps**. {:.0} s.\n\n",
         r.model,
         r.data.join(", "),
         r.students,
@@ -509,7 +541,14 @@ pub fn markdown(r: &EvalAdaptReport) -> String {
         r.seeds,
         r.learning_rate,
         r.max_tokens_per_trace,
-        r.tuning_curve.iter().map(|(s, l)| format!("{s}: {l:.4}")).collect::<Vec<_>>().join(", "),
+        r.tuning_curve
+            .iter()
+            .map(|(s, l)| match r.tuning_gap.iter().find(|(g, _)| g == s) {
+                Some((_, gap)) => format!("{s}: {l:.4} ({:+.4} ± {:.4})", gap.mean, gap.se),
+                None => format!("{s}: {l:.4}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         r.chosen_steps,
         r.seconds
     );
@@ -546,8 +585,9 @@ pub fn record(model: &Path, r: &EvalAdaptReport) -> anyhow::Result<()> {
     manifest.adaptation = Some(serde_json::json!({
         "steps": r.chosen_steps,
         "learning_rate": r.learning_rate,
-        "chosen_by": "pencil-trainer eval-adapt: lowest mean test loss of the tuning half of held-out students",
+        "chosen_by": "pencil-trainer eval-adapt: the fewest steps whose mean test loss on the tuning half of held-out students is within one standard error (paired per student) of the lowest",
         "tuning_curve": r.tuning_curve,
+        "tuning_gap": r.tuning_gap,
         "rows": r.rows,
         "students": r.students,
         "seeds": r.seeds,
@@ -588,5 +628,27 @@ mod tests {
         assert_eq!(sorted, (0..8).map(|i| format!("t{i}")).collect::<Vec<_>>());
         assert_ne!(a, b, "two seeds, two orders");
         assert_eq!(a, seeded_order(&traces, 1, "s").iter().map(|t| t.title.as_str()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_fewest_steps_within_one_standard_error_of_the_lowest_are_chosen() {
+        let candidates = [5, 10, 20];
+        // Every student a little better at 20, by less than the spread between them: 5 steps.
+        let close = [vec![1.00, 0.99, 0.98], vec![1.02, 1.03, 1.01], vec![0.90, 0.91, 0.91], vec![1.10, 1.09, 1.10]];
+        let choice = choose_steps(&candidates, &close).expect("a choice");
+        assert_eq!(choice.index, 0);
+        assert!((choice.curve[2] - 1.0).abs() < 1e-9, "20 steps are the lowest");
+        assert_eq!(choice.gap[2].mean, 0.0);
+        assert!((choice.gap[0].mean - 0.005).abs() < 1e-9 && choice.gap[0].mean <= choice.gap[0].se);
+        // Every student clearly better with more steps: the lowest stands.
+        let far = [vec![1.10, 1.05, 1.00], vec![1.21, 1.15, 1.10], vec![0.99, 0.95, 0.90]];
+        assert_eq!(choose_steps(&candidates, &far).expect("a choice").index, 2);
+        // The lowest at 10 and 20 close to it: never more steps than the lowest.
+        let dip = [vec![1.2, 1.0, 1.001], vec![1.3, 1.1, 1.102], vec![1.25, 1.05, 1.049]];
+        assert_eq!(choose_steps(&candidates, &dip).expect("a choice").index, 1);
+        // One student has no standard error: the lowest.
+        assert_eq!(choose_steps(&candidates, &[vec![1.0, 0.99, 0.98]]).expect("a choice").index, 2);
+        assert_eq!(choose_steps(&candidates, &[]), None);
+        assert_eq!(choose_steps(&candidates, &[vec![1.0]]), None, "a row short of the candidates");
     }
 }
