@@ -8,8 +8,8 @@
 //! own trace (a broken line as the student had it before).
 //!
 //! The rule modules (`rules.rs`, `syntax.rs`, `structure.rs`, `slips.rs`,
-//! `trace.rs`) only read [`Fix`] and
-//! [`Rule`] from here and never each other; [`candidates`] gathers them, and
+//! `trace.rs`) read only [`Fix`], [`Rule`] and the shared text helpers
+//! (`rebuild`, `parameter_list`) from here, and never each other; [`candidates`] gathers them, and
 //! [`rank`] orders verified fixes, rule-based or sampled by the model, by one score
 //! computed once per candidate.
 
@@ -90,6 +90,14 @@ fn rebuild(lines: &[&str], replaced: &[(usize, String)]) -> String {
         }
     }
     out
+}
+
+/// The names in the parameter list that ends `head`, the text before a
+/// function's arrow (`f = (x, @shape)` -> `x`, `shape`); None without one.
+fn parameter_list(head: &str) -> Option<Vec<&str>> {
+    let inside = head.trim_end().strip_suffix(')')?;
+    let open = inside.rfind('(')?;
+    Some(inside[open + 1..].split(',').map(|p| p.trim().trim_start_matches('@')).filter(|p| !p.is_empty()).collect())
 }
 
 /// Candidate fixes for `error` in `code`, most likely first (unverified); `earlier`

@@ -3,7 +3,7 @@
 //! cut short); commas go between arguments; `x -1` becomes `x - 1`.
 
 use super::distance::{compound_colors, is_foreign_block_end, nearest, nearest_preferring};
-use super::{Fix, Rule};
+use super::{parameter_list, Fix, Rule};
 use pencil_sandbox::{names, ProgramError};
 
 /// Fixes for an unknown `name`, likeliest first.
@@ -372,9 +372,8 @@ fn value_names(code: &str) -> Vec<String> {
             head.split(',').for_each(&mut add);
         }
         for (arrow, _) in line.match_indices("->").chain(line.match_indices("=>")) {
-            let before = line[..arrow].trim_end();
-            if let Some(params) = before.strip_suffix(')').and_then(|b| b.rfind('(').map(|open| &b[open + 1..])) {
-                params.split(',').map(|p| p.split('=').next().unwrap_or(p)).for_each(&mut add);
+            if let Some(params) = parameter_list(&line[..arrow]) {
+                params.into_iter().map(|p| p.split('=').next().unwrap_or(p)).for_each(&mut add);
             }
         }
     }

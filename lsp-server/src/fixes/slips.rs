@@ -7,7 +7,7 @@
 
 use super::rebuild;
 use super::distance::is_foreign_block_end;
-use super::{Fix, Rule};
+use super::{parameter_list, Fix, Rule};
 use pencil_sandbox::{names, ProgramError};
 
 /// Candidate fixes for `error` in `code` from the program's text.
@@ -70,10 +70,8 @@ fn await_before_defer(lines: &[&str]) -> Option<Fix> {
 /// The parameters of a function whose header (`(ir, optical) ->`) ends `line`.
 fn header_parameters(line: &str) -> Option<Vec<String>> {
     let code = code_only(line);
-    let head = code.trim_end().strip_suffix("->").or_else(|| code.trim_end().strip_suffix("=>"))?.trim_end();
-    let inside = head.strip_suffix(')')?;
-    let open = inside.rfind('(')?;
-    Some(inside[open + 1..].split(',').map(|p| p.trim().trim_start_matches('@').to_string()).filter(|p| !p.is_empty()).collect())
+    let head = code.trim_end().strip_suffix("->").or_else(|| code.trim_end().strip_suffix("=>"))?;
+    Some(parameter_list(head)?.into_iter().map(str::to_string).collect())
 }
 
 /// `red: ir * .7` moved out of `(ir, optical) ->`'s body, where `ir` means something:
