@@ -283,7 +283,14 @@ impl ModelEngine {
             fits
         });
         let start = trace.programs.len() - newest.count();
-        let newest = Trace { programs: trace.programs[start..].to_vec(), ..trace.clone() };
+        // Built field by field: `..trace.clone()` would copy every state first.
+        let newest = Trace {
+            student: trace.student.clone(),
+            title: trace.title.clone(),
+            programs: trace.programs[start..].to_vec(),
+            eos: trace.eos,
+            provenance: trace.provenance.clone(),
+        };
         let soft = self.soft(StudentVector::Mine);
         let mut guard = self
             .lock_within(MODEL_WAIT_FOR_RANKING)
