@@ -23,11 +23,24 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 /// needs an edit): a fix that changes one line of a long program costs the length of
 /// the program once, not its square.
 pub fn program_distance(a: &str, b: &str) -> usize {
+    let (a, b) = differing_middle(a, b);
+    levenshtein(a, b)
+}
+
+/// [`program_distance`] where swapping two adjacent characters costs 1, as in
+/// [`typo_distance`]: how far a fix is from what the student typed (`df 100`
+/// is one slip from `fd 100`, as from `pf 100`).
+pub fn program_typo_distance(a: &str, b: &str) -> usize {
+    let (a, b) = differing_middle(a, b);
+    typo_distance(a, b)
+}
+
+/// `a` and `b` without their common prefix and suffix.
+fn differing_middle<'a, 'b>(a: &'a str, b: &'b str) -> (&'a str, &'b str) {
     let prefix: usize = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
     let (a, b) = (&a[prefix..], &b[prefix..]);
     let suffix: usize = a.chars().rev().zip(b.chars().rev()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
-    let (a, b) = (&a[..a.len() - suffix.min(a.len())], &b[..b.len() - suffix.min(b.len())]);
-    levenshtein(a, b)
+    (&a[..a.len() - suffix.min(a.len())], &b[..b.len() - suffix.min(b.len())])
 }
 
 /// Non-blank lines of `before` that `after` drops without writing anything in their
@@ -47,12 +60,25 @@ pub fn deleted_lines(before: &str, after: &str) -> Vec<usize> {
         // Lines replaced one for one are changes; what is left over was removed.
         dropped.extend(removed.into_iter().skip(added));
     }
-    // A line moved elsewhere (a definition put before its use) is kept; a line that
-    // only closes a block the way another language does holds nothing of the student's.
-    let kept: std::collections::HashSet<&str> = after.lines().map(str::trim).collect();
+    // A line moved elsewhere (a definition put before its use) is kept: `after` has
+    // as many copies of it as `before` (repeated lines, as in `fd 50` / `rt 90`
+    // drawn four times, count one by one). A line that only closes a block the way
+    // another language does holds nothing of the student's.
+    let (had, has) = (line_copies(before), line_copies(after));
     let lines: Vec<&str> = before.lines().collect();
-    dropped.retain(|&i| lines.get(i).is_some_and(|l| !kept.contains(l.trim()) && !is_foreign_block_end(l)));
+    dropped.retain(|&i| {
+        lines.get(i).is_some_and(|l| has.get(l.trim()).copied().unwrap_or(0) < had.get(l.trim()).copied().unwrap_or(0) && !is_foreign_block_end(l))
+    });
     dropped
+}
+
+/// How many times each line (trimmed) stands in `text`.
+fn line_copies(text: &str) -> std::collections::HashMap<&str, usize> {
+    let mut n = std::collections::HashMap::new();
+    for l in text.lines() {
+        *n.entry(l.trim()).or_default() += 1;
+    }
+    n
 }
 
 /// Lines that close a block the way Ruby, Lua, Basic, a shell or JavaScript do;
@@ -70,24 +96,24 @@ pub fn is_foreign_block_end(line: &str) -> bool {
 /// string alignment): `tr` is one slip from `rt`.
 pub fn typo_distance(a: &str, b: &str) -> usize {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
+    // Three rows of the table (i - 2, i - 1, i): a program's changed middle can be long.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0usize; b.len() + 1];
     for i in 1..=a.len() {
+        cur[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut best = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
+                best = best.min(before[j - 2] + 1);
             }
-            d[i][j] = best;
+            cur[j] = best;
         }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
     }
-    d[a.len()][b.len()]
+    prev[b.len()]
 }
 
 /// Names in `candidates` close to `name` (case-insensitive distance within a budget
@@ -112,11 +138,32 @@ pub fn nearest_preferring<'a>(name: &str, candidates: &[&'a str], limit: usize, 
         .map(|&c| (c, typo_distance(&lower, &c.to_lowercase())))
         .filter(|&(_, d)| d <= budget)
         .collect();
-    // A name cut short (`f`, `mov`) is most likely the start of the command it became.
+    // A name cut short (`f`, `mov`) is most likely the start of the command it became;
+    // a letter swapped for the key beside it (`kt` -> `lt`, not `rt`) is a slip of the finger.
     let rank = |c: &str| preferred.iter().position(|p| *p == c).unwrap_or(preferred.len());
-    found.sort_by_key(|&(c, d)| (d, !c.to_lowercase().starts_with(&lower), rank(c), c.len().abs_diff(name.len()), c));
+    found.sort_by_key(|&(c, d)| (d, !c.to_lowercase().starts_with(&lower), !neighbour_key_slip(&lower, &c.to_lowercase()), rank(c), c.len().abs_diff(name.len()), c));
     found.truncate(limit);
     found
+}
+
+/// Whether `typed` is `meant` with one letter replaced by a key next to it on a
+/// QWERTY keyboard (`kt` for `lt`, `fs` for `fd`).
+fn neighbour_key_slip(typed: &str, meant: &str) -> bool {
+    const ROWS: [&str; 3] = ["qwertyuiop", "asdfghjkl", "zxcvbnm"];
+    let place = |c: char| ROWS.iter().enumerate().find_map(|(r, row)| row.find(c).map(|k| (r as i32, k as i32)));
+    let (t, m): (Vec<char>, Vec<char>) = (typed.chars().collect(), meant.chars().collect());
+    if t.len() != m.len() {
+        return false;
+    }
+    let mut differing = t.iter().zip(&m).filter(|(a, b)| a != b);
+    match (differing.next(), differing.next()) {
+        (Some((&a, &b)), None) => match (place(a), place(b)) {
+            // Same row, one key apart; or the row above or below, where the keys overlap.
+            (Some((ra, ka)), Some((rb, kb))) => (ra == rb && (ka - kb).abs() == 1) || ((ra - rb).abs() == 1 && (0..=1).contains(&(ka - kb + i32::from(ra > rb)))),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Real colors for a made-up compound color (`babyblue` -> `blue`, `lightblue`): the
@@ -169,6 +216,8 @@ mod tests {
         assert!(deleted_lines("fd 1)\nrt 90\n", "fd 1\nrt 90\n").is_empty());
         // Moved, not deleted.
         assert!(deleted_lines("f()\nf = -> fd 1\n", "f = -> fd 1\nf()\n").is_empty());
+        // A copy of a line written twice is still deleted.
+        assert_eq!(deleted_lines("fd 50\nrt 90\nfd 50\n  rt 90\n", "fd 50\nrt 90\nfd 50\n"), vec![3]);
         // Blank lines do not count.
         assert!(deleted_lines("fd 1\n\nrt 90\n", "fd 1\nrt 90\n").is_empty());
         assert_eq!(deleted_lines("a\nb\nc\n", "a\nx\n"), vec![2]);
@@ -197,7 +246,15 @@ mod tests {
         assert_eq!(nearest("tr", &["rt", "lt", "fd"], 1), vec![("rt", 1)]);
         assert_eq!(nearest_preferring("en", &["ln", "pen"], 1, &["fd", "pen"]), vec![("pen", 1)]);
         assert_eq!(nearest_preferring("et", &["ht", "rt", "lt"], 2, &["rt", "lt"]), vec![("rt", 1), ("lt", 1)]);
+        // A key beside the meant one beats a commoner command as far away.
+        assert_eq!(nearest_preferring("kt", &["rt", "lt"], 2, &["rt", "lt"]), vec![("lt", 1), ("rt", 1)]);
+        assert!(neighbour_key_slip("fs", "fd") && neighbour_key_slip("xot", "dot") && neighbour_key_slip("oen", "pen"));
+        assert!(!neighbour_key_slip("pf", "fd") && !neighbour_key_slip("kt", "rt") && !neighbour_key_slip("zot", "dot") && !neighbour_key_slip("fd", "fd"));
         assert_eq!(typo_distance("fowrard", "forward"), 1);
         assert_eq!(typo_distance("kitten", "sitting"), 3);
+        assert_eq!(typo_distance("abcd", "badc"), 2);
+        assert_eq!(typo_distance("", "fd"), 2);
+        assert_eq!(program_typo_distance("pen red\ndf 100\n", "pen red\nfd 100\n"), 1);
+        assert_eq!(program_distance("pen red\ndf 100\n", "pen red\nfd 100\n"), 2);
     }
 }

@@ -92,6 +92,50 @@ fn rebuild(lines: &[&str], replaced: &[(usize, String)]) -> String {
     out
 }
 
+/// The code part of a line (before a `#` comment), with strings blanked out so that
+/// a pattern never matches inside one; byte offsets are kept.
+fn code_only(line: &str) -> String {
+    split_comment(line).0
+}
+
+/// Byte offset of the `#` that starts `line`'s comment (outside strings).
+fn comment_start(line: &str) -> Option<usize> {
+    split_comment(line).1
+}
+
+/// [`code_only`] and [`comment_start`] in one pass.
+fn split_comment(line: &str) -> (String, Option<usize>) {
+    let mut out = String::with_capacity(line.len());
+    let mut quote: Option<char> = None;
+    let mut comment = None;
+    for (i, c) in line.char_indices() {
+        let keep = match quote {
+            _ if comment.is_some() => false,
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                false
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                false
+            }
+            None if c == '#' => {
+                comment = Some(i);
+                false
+            }
+            None => true,
+        };
+        if keep {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    (out, comment)
+}
+
 /// The names in the parameter list that ends `head`, the text before a
 /// function's arrow (`f = (x, @shape)` -> `x`, `shape`); None without one.
 fn parameter_list(head: &str) -> Option<Vec<&str>> {

@@ -12,7 +12,7 @@
 //! likeliest for this student to write next ([`super::rank_by_model`], when a model is
 //! loaded); then the smallest change.
 
-use super::distance::{deleted_lines, program_distance};
+use super::distance::{deleted_lines, program_typo_distance};
 use similar::{ChangeTag, TextDiff};
 use std::cmp::{Ordering, Reverse};
 use std::collections::HashSet;
@@ -63,7 +63,8 @@ fn words(line: &str) -> impl Iterator<Item = &str> {
 pub struct Score {
     /// The candidate runs (rather than only getting past this error).
     pub runs: bool,
-    /// Levenshtein distance from the student's program ([`program_distance`]).
+    /// Edit distance from the student's program, a swap of two adjacent
+    /// characters counting one edit ([`program_typo_distance`]).
     pub distance: usize,
     /// 0-based lines of the student's program the candidate drops without a replacement.
     pub deleted: Vec<usize>,
@@ -83,7 +84,7 @@ pub struct Score {
 impl Score {
     /// Scores `candidate` against `current` and the student's earlier states.
     pub fn new(current: &str, trace: &TraceIndex, candidate: &str, runs: bool) -> Score {
-        let distance = program_distance(current, candidate);
+        let distance = program_typo_distance(current, candidate);
         let deleted = deleted_lines(current, candidate);
         let earlier_state = trace.states.contains(candidate.trim_end());
         let case_only = distance > 0 && current.len() == candidate.len() && current.to_lowercase() == candidate.to_lowercase();

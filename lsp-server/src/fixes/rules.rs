@@ -338,17 +338,17 @@ pub(super) fn missing_comma_fix(code: &str, error: &ProgramError) -> Option<Fix>
     let names = value_names(code);
     for idx in target {
         let Some(line) = lines.get(idx) else { continue };
-        if let Some(fixed) = comma_line(line, &names) {
-            let mut new_code: String = lines[..idx].concat();
-            new_code.push_str(&fixed);
-            new_code.push_str(&lines[idx + 1..].concat());
-            let command = first_word(line).unwrap_or("the command");
-            return Some(Fix {
-                rule: Rule::MissingComma,
-                title: format!("Add the missing comma between the arguments of `{command}` on line {}", idx + 1),
-                new_code,
-            });
-        }
+        let (fixed, between) = match comma_line(line, &names) {
+            Some(fixed) => (fixed, format!("the arguments of `{}`", first_word(line).unwrap_or("the command"))),
+            None => match comma_list(line, &names) {
+                Some(fixed) => (fixed, "the items of the list".to_string()),
+                None => continue,
+            },
+        };
+        let mut new_code: String = lines[..idx].concat();
+        new_code.push_str(&fixed);
+        new_code.push_str(&lines[idx + 1..].concat());
+        return Some(Fix { rule: Rule::MissingComma, title: format!("Add the missing comma between {between} on line {}", idx + 1), new_code });
     }
     None
 }
@@ -390,8 +390,35 @@ fn comma_line(line: &str, names: &[String]) -> Option<String> {
     if !line[args_start..].starts_with([' ', '\t']) {
         return None;
     }
-    let mut out = line[..args_start].to_string();
-    let mut rest = &line[args_start..];
+    let (args, changed) = commas_between_atoms(&line[args_start..], names);
+    changed.then(|| format!("{}{args}", &line[..args_start]))
+}
+
+/// `for c in [red gold, blue]` -> `[red, gold, blue]`: commas between adjacent
+/// atoms inside a one-line list (CoffeeScript reads `red gold` as a call of
+/// `red`). None if no list on the line lacks one.
+fn comma_list(line: &str, names: &[String]) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = line;
+    let mut changed = false;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']').map(|c| open + c) else { break };
+        let (items, here) = commas_between_atoms(&rest[open + 1..close], names);
+        out.push_str(&rest[..=open]);
+        out.push_str(&items);
+        changed |= here;
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// `rest` with `,` inserted between consecutive atoms ([`atom_len`]) separated
+/// only by spaces, from its start up to the first thing that is not an atom or
+/// a comma; and whether any was inserted.
+fn commas_between_atoms(rest: &str, names: &[String]) -> (String, bool) {
+    let mut out = String::new();
+    let mut rest = rest;
     let mut prev_atom = false;
     let mut changed = false;
     loop {
@@ -420,7 +447,7 @@ fn comma_line(line: &str, names: &[String]) -> Option<String> {
             prev_atom = false;
         }
     }
-    changed.then_some(out)
+    (out, changed)
 }
 
 /// Length of a plain argument at the start of `s`: a number (optionally negative), a
@@ -480,6 +507,18 @@ mod tests {
         assert_eq!(comma_line("starburst 3 stick\n", &names).as_deref(), Some("starburst 3, stick\n"));
         // A command is not a name the program defined: no comma before it.
         assert_eq!(comma_line("fd 100 rt 90\n", &names), None);
+    }
+
+    #[test]
+    fn a_comma_goes_between_the_items_of_a_list() {
+        let code = "for color in [red, gold green, blue]\n  pen color\n";
+        let fixes = candidates(code, &err("TypeError", "gold is not a function", Some(1)));
+        assert!(fixes.iter().any(|f| f.rule == Rule::MissingComma && f.new_code == "for color in [red, gold, green, blue]\n  pen color\n"), "{fixes:?}");
+        assert_eq!(comma_list("x = [1 2] + [3, 'a' 'b']\n", &[]).as_deref(), Some("x = [1, 2] + [3, 'a', 'b']\n"));
+        // Lists already separated, ranges and indexing stay.
+        assert_eq!(comma_list("for c in [red, blue]\n", &[]), None);
+        assert_eq!(comma_list("for i in [1..4]\n", &[]), None);
+        assert_eq!(comma_list("fd a[0] b[1]\n", &[]), None);
     }
 
     #[test]

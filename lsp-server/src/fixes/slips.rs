@@ -7,7 +7,7 @@
 
 use super::rebuild;
 use super::distance::is_foreign_block_end;
-use super::{parameter_list, Fix, Rule};
+use super::{code_only, parameter_list, Fix, Rule};
 use pencil_sandbox::{names, ProgramError};
 
 /// Candidate fixes for `error` in `code` from the program's text.
@@ -105,40 +105,6 @@ fn indent_len(line: &str) -> usize {
     line.len() - line.trim_start_matches([' ', '\t']).len()
 }
 
-/// The code part of a line (before a `#` comment), with strings blanked out so that
-/// a pattern never matches inside one; byte offsets are kept.
-fn code_only(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut quote: Option<char> = None;
-    let mut comment = false;
-    for c in line.chars() {
-        let keep = match quote {
-            _ if comment => false,
-            Some(q) => {
-                if c == q {
-                    quote = None;
-                }
-                false
-            }
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                false
-            }
-            None if c == '#' => {
-                comment = true;
-                false
-            }
-            None => true,
-        };
-        if keep {
-            out.push(c);
-        } else {
-            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
-        }
-    }
-    out
-}
-
 /// `fd 1O0`, `rt O`, `moveto 5o, 2O0`: a number with a letter O in it. Every such
 /// token in the program gets its Os turned into zeros.
 fn letter_o_for_zero(lines: &[&str]) -> Option<Fix> {
@@ -197,10 +163,15 @@ fn broken_arrow(lines: &[&str]) -> Vec<Fix> {
         let code = code_only(line);
         let body = code.trim_end();
         // A broken arrow as a call's last argument (`tick 100, -->`, `f 3, - > fd 1`,
-        // `forever 100, >`, `f 3, - fd 1`).
+        // `forever 100, >`, `f 3, - fd 1`) or its only one (`tick -->`).
         for broken in ["- >", "-->", "- ->", "->>", ">", "-"] {
             let Some(pos) = body.find(broken) else { continue };
-            if !body[..pos].trim_end().ends_with(',') {
+            let head = body[..pos].trim_end();
+            let lone = broken == ">" || broken == "-";
+            // After a bare command, `>` or `-` alone could be a comparison or a
+            // subtraction; an arrow only when a block follows (`tick >` + body).
+            let after_command = is_bare_command(head) && (!lone || (body[pos + broken.len()..].trim().is_empty() && block_follows(lines, i)));
+            if !head.ends_with(',') && !after_command {
                 continue;
             }
             // A lone `-` is an arrow only before a command or at the end (`, -5` is a number).
@@ -257,6 +228,23 @@ fn broken_arrow(lines: &[&str]) -> Vec<Fix> {
     }
     out.truncate(2);
     out
+}
+
+/// Whether `head` is only a command's name (`tick`, `t.click`): what a
+/// function argument can follow without a comma.
+fn is_bare_command(head: &str) -> bool {
+    const KEYWORDS: [&str; 14] = ["if", "unless", "else", "for", "while", "until", "loop", "switch", "when", "return", "and", "or", "not", "then"];
+    let head = head.trim_start();
+    head.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && head.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))
+        && !head.ends_with('.')
+        && !KEYWORDS.contains(&head)
+}
+
+/// Whether the next non-blank line after `i` is indented deeper than line `i`.
+fn block_follows(lines: &[&str], i: usize) -> bool {
+    let own = indent_len(lines[i]);
+    lines[i + 1..].iter().find(|l| !l.trim().is_empty()).is_some_and(|next| indent_len(next) > own)
 }
 
 /// Whether what follows a lone `-` reads as a function's body rather than a
@@ -389,11 +377,19 @@ mod tests {
         check("stick = - fd 30; bk 30\n", "x", 1, &["stick = -> fd 30; bk 30\n"]);
         check("forever 100, >\n  fd 1\n", "unexpected >", 1, &["forever 100, ->\n  fd 1\n"]);
         check("star 10, - fd 30\n", "x", 1, &["star 10, -> fd 30\n"]);
+        // The arrow as a command's only argument.
+        check("s = 5\ntick -->\n  fd 1\n", "unexpected >", 2, &["s = 5\ntick ->\n  fd 1\n"]);
+        check("tick - > \n  fd 1\n", "x", 1, &["tick -> \n  fd 1\n"]);
+        check("tick >\n  fd 1\n", "x", 1, &["tick ->\n  fd 1\n"]);
+        check("t.click - >\n  fd 1\n", "x", 1, &["t.click ->\n  fd 1\n"]);
         // Subtraction and comparisons are not arrows.
         check("x = - y\nmoveto 10, -5\nmoveto 10, - 5\n", "x", 1, &[]);
         check("x = y - 1\nif x >= 2\n  fd 1\n", "x", 1, &[]);
         check("x = 5 > 3\n", "x", 1, &[]);
         check("x = -5\nfd x\n", "x", 1, &[]);
+        // After a bare name, a lone `>` or `-` with no block below is a comparison or a subtraction.
+        check("tick >\nfd 1\n", "x", 1, &[]);
+        check("tick -\nfd 1\n", "x", 1, &[]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! fixed program; the sandbox decides whether it helps.
 
 use super::rebuild;
-use super::{Fix, Rule};
+use super::{comment_start, Fix, Rule};
 use pencil_sandbox::ProgramError;
 
 /// Candidate fixes for a `SyntaxError`.
@@ -36,7 +36,10 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     if message.starts_with("unexpected '") || message.starts_with("unexpected \"") {
         out.extend(space_before_string(&lines, at));
     }
-    if message.contains("unexpected newline") || is_unexpected_opener(message, lines[at]) {
+    // A block whose first line fell out of it: the compiler stops at the opener
+    // (`for sides in [3..6]` / `pen path` / `    for [1..sides]`).
+    let opener_left_empty = message.contains("unexpected indentation") && opens_block(lines[at]);
+    if message.contains("unexpected newline") || is_unexpected_opener(message, lines[at]) || opener_left_empty {
         out.extend(indent_body(&lines, at));
     }
     if message.contains("unexpected newline") || message.contains("unexpected indentation") || message.contains("missing ]") {
@@ -88,9 +91,19 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
 /// starts `line` (`unexpected if` at `if seconds is 0` when the line below fell
 /// out of its block).
 fn is_unexpected_opener(message: &str, line: &str) -> bool {
-    const OPENERS: [&str; 9] = ["if", "unless", "else", "for", "while", "until", "loop", "switch", "try"];
     let Some(word) = message.strip_prefix("unexpected ").map(str::trim) else { return false };
-    OPENERS.contains(&word) && line.trim_start().split([' ', '\t']).next() == Some(word)
+    BLOCK_OPENERS.contains(&word) && line.trim_start().split([' ', '\t']).next() == Some(word)
+}
+
+/// Keywords that start a block.
+const BLOCK_OPENERS: [&str; 9] = ["if", "unless", "else", "for", "while", "until", "loop", "switch", "try"];
+
+/// Whether `line` opens a block: it starts with a block keyword (and has no
+/// `then`) or ends with a function arrow.
+fn opens_block(line: &str) -> bool {
+    let code = line[..comment_start(line).unwrap_or(line.len())].trim();
+    let first = code.split([' ', '\t']).next().unwrap_or("");
+    (BLOCK_OPENERS.contains(&first) && !code.contains(" then ")) || code.ends_with("->") || code.ends_with("=>")
 }
 
 fn indent_of(line: &str) -> &str {
@@ -100,7 +113,12 @@ fn indent_of(line: &str) -> &str {
 /// Moves the over-indented line (and the block under it) back to the indentation of
 /// the previous non-blank line.
 fn realign(lines: &[&str], at: usize) -> Option<Fix> {
-    let target = lines[..at].iter().rev().find(|l| !l.trim().is_empty()).map_or("", |l| indent_of(l));
+    let previous = lines[..at].iter().rev().find(|l| !l.trim().is_empty());
+    // A block's first line is meant to be deeper than its opener.
+    if previous.is_some_and(|l| opens_block(l)) {
+        return None;
+    }
+    let target = previous.map_or("", |l| indent_of(l));
     let own = indent_of(lines[at]);
     if own.len() <= target.len() && !own.contains('\t') {
         return None;
@@ -168,6 +186,11 @@ fn drop_dangling_end(lines: &[&str], at: usize) -> Option<Fix> {
         .iter()
         .find(|op| body.ends_with(*op) && !body.ends_with("->") && !body.ends_with("=>"))?;
     let before = &body[..body.len() - dangling.len()];
+    // `pu(` is a call left open: closing it (`close_unclosed`) calls `pu`;
+    // removing the `(` leaves a name that does nothing.
+    if *dangling == "(" && before.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$') {
+        return None;
+    }
     // `and`/`or` only as whole words (`color` does not end in the operator `or`).
     let whole_word = !dangling.chars().all(char::is_alphabetic) || before.ends_with([' ', '\t']);
     let kept = before.trim_end();
@@ -299,8 +322,12 @@ fn close_unclosed(lines: &[&str], at: usize, missing: char) -> Option<Vec<Fix>> 
     })?;
     let close_at = |j: usize| {
         let line = lines[j];
-        // Before a statement's closing `;` (`pen(brown, 20;`), else at the end.
-        let body = line.trim_end_matches(['\r', '\n']);
+        // Before a statement's closing `;` (`pen(brown, 20;`) or a comment
+        // (`ht( # hide`), else at the end.
+        let body = match comment_start(line) {
+            Some(hash) => line[..hash].trim_end(),
+            None => line.trim_end_matches(['\r', '\n']),
+        };
         let body = body.strip_suffix(';').unwrap_or(body);
         rebuild(lines, &[(j, format!("{body}{missing}{}", &line[body.len()..]))])
     };
@@ -479,19 +506,21 @@ fn match_closing_quote(lines: &[&str], at: usize, quote: char) -> Option<Fix> {
 /// quote (at most three).
 fn close_string_before_separator(lines: &[&str]) -> Vec<Fix> {
     let mut out = Vec::new();
-    for quote in ['\'', '"'] {
-        let Some(i) = lines.iter().position(|l| {
+    // Every line with an odd count of the quote: a text that spans lines on
+    // purpose (`write 'a` ... `b'`) opens on one too.
+    let odd = |quote: char| {
+        lines.iter().enumerate().filter(move |(_, l)| {
             let code = l.split('#').next().unwrap_or("");
             !code.contains("#{") && code.matches(quote).count() % 2 == 1
-        }) else {
-            continue;
-        };
+        })
+    };
+    for (i, quote) in odd('\'').map(|(i, _)| (i, '\'')).chain(odd('"').map(|(i, _)| (i, '"'))) {
         let line = lines[i];
         let quotes: Vec<usize> = line.match_indices(quote).map(|(k, _)| k).collect();
         for &q in &quotes {
             let rest = &line[q + 1..];
             let next_quote = rest.find(quote).unwrap_or(rest.len());
-            let Some(sep) = rest[..next_quote].find([',', ')', '}']) else { continue };
+            let Some(sep) = separator_after_text(&rest[..next_quote]) else { continue };
             // The text ends where the separator is, less the spaces before it.
             let end = q + 1 + rest[..sep].trim_end().len();
             if end == q + 1 {
@@ -509,6 +538,14 @@ fn close_string_before_separator(lines: &[&str]) -> Vec<Fix> {
         }
     }
     out
+}
+
+/// Where code plainly resumes in `text`, the rest of a line after a quote that
+/// was never closed: a `,`, `)` or `}`, a ` then ` (`if pressed "left then lt 1`)
+/// or a ` + ` (also at the end: `"http://a +`).
+fn separator_after_text(text: &str) -> Option<usize> {
+    let trailing_plus = text.trim_end().strip_suffix(" +").map(str::len);
+    [text.find([',', ')', '}']), text.find(" then "), text.find(" + "), trailing_plus].into_iter().flatten().min()
 }
 
 /// `write 'that's it'`: the apostrophe ends the text early. Quote the text with `"`.
@@ -547,9 +584,12 @@ fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
                 let token = &before[s..i];
+                // A command run into its argument: a number (`random100`) or a
+                // name the runtime knows (`insidewindow`).
+                let argument = |rest: &str| rest.starts_with(|c: char| c.is_ascii_digit()) || is_known_value(rest);
                 if let Some(name) = pencil_sandbox::names::turtle_functions()
                     .iter()
-                    .filter(|n| n.len() >= 2 && token.len() > n.len() && token.starts_with(**n) && token[n.len()..].starts_with(|c: char| c.is_ascii_digit()))
+                    .filter(|n| n.len() >= 2 && token.len() > n.len() && token.starts_with(**n) && argument(&token[n.len()..]))
                     .max_by_key(|n| n.len())
                 {
                     insert_at = Some(s + name.len());
@@ -562,8 +602,9 @@ fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
     }
     // A parameter list (`f = x, y) ->`) opens right after the `=`.
     let parameters = line[close + 1..].trim_start().starts_with("->").then(|| before.find('=').map(|e| e + 1 + (before[e + 1..].len() - before[e + 1..].trim_start().len()))).flatten();
-    // A line that is one name and a `)` (`pu)`) calls it with nothing.
-    let call = line[close + 1..].trim().is_empty() && is_plain_name(before.trim()) && before.ends_with(|c: char| !c.is_whitespace());
+    // A statement that is one name and a `)` (`pu)`, `fd 30; dot)`) calls it with nothing.
+    let statement = before.rsplit(';').next().unwrap_or(before);
+    let call = line[close + 1..].trim().is_empty() && is_plain_name(statement.trim()) && before.ends_with(|c: char| !c.is_whitespace());
     // Nothing else says where a `(` went (`fd 100)` is likelier an extra `)`).
     let at_byte = parameters.or(insert_at).or(call.then_some(close))?;
     let new = format!("{}({}", &line[..at_byte], &line[at_byte..]);
@@ -574,11 +615,19 @@ fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
     })
 }
 
-/// Removes a one-character token at the error's (1-based, UTF-16) column.
+/// Whether `name` is a value the runtime defines: a color, a browser global or
+/// a turtle object (`window`, `red`, `turtle`).
+fn is_known_value(name: &str) -> bool {
+    use pencil_sandbox::names;
+    names::colors().contains(&name) || names::browser_globals().contains(&name) || names::turtle_objects().contains(&name)
+}
+
+/// Whether `text` is one identifier.
 fn is_plain_name(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '$') && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
+/// Removes a one-character token at the error's (1-based, UTF-16) column.
 fn remove_at(lines: &[&str], at: usize, column: u32, token: &str) -> Option<Fix> {
     let line = lines[at];
     let mut units = 0u32;
@@ -590,16 +639,19 @@ fn remove_at(lines: &[&str], at: usize, column: u32, token: &str) -> Option<Fix>
     if token.chars().count() != 1 || !token.starts_with(ch) || ch.is_alphanumeric() {
         return None;
     }
-    // `- >`: the `>` of a broken arrow, which `slips.rs` mends; removing it leaves `-`.
-    if ch == '>' && line[..offset].trim_end().ends_with('-') {
+    // `- >` and `forever 1, >`: the `>` of a broken arrow, which `slips.rs` mends;
+    // removing it leaves a `-` or a dangling comma.
+    if ch == '>' && line[..offset].trim_end().ends_with(['-', ',']) {
         return None;
     }
     let new = format!("{}{}", &line[..offset], &line[offset + ch.len_utf8()..]);
-    Some(Fix {
-        rule: Rule::Syntax,
-        title: format!("Remove the extra `{ch}` on line {}", at + 1),
-        new_code: rebuild(lines, &[(at, new)]),
-    })
+    // A line that held only the token (a `}` closing a block) goes with it.
+    let new_code = if new.trim().is_empty() {
+        lines.iter().enumerate().filter(|&(i, _)| i != at).map(|(_, l)| *l).collect()
+    } else {
+        rebuild(lines, &[(at, new)])
+    };
+    Some(Fix { rule: Rule::Syntax, title: format!("Remove the extra `{ch}` on line {}", at + 1), new_code })
 }
 
 #[cfg(test)]
@@ -644,6 +696,13 @@ mod tests {
 
     #[test]
     fn a_line_fallen_out_of_its_block_goes_back_to_the_blocks_indentation() {
+        // The block's first line, reported at the opener it left empty.
+        let code = "for c in [red, blue]\n  for s in [3..6]\npen path\n    for [1..s]\n      fd 10\n";
+        assert_eq!(
+            fixes(code, "unexpected indentation", 2, None).first().map(String::as_str),
+            Some("for c in [red, blue]\n  for s in [3..6]\n    pen path\n    for [1..s]\n      fd 10\n")
+        );
+        assert!(opens_block("tick 60, -> # go") && opens_block("if x") && !opens_block("if x then fd 1") && !opens_block("fd 10"));
         let code = "tick ->\n  if seconds is 0\nwrite \"Times Up!\"\n    tick null\n  else\n    write seconds\n";
         assert!(fixes(code, "unexpected if", 2, Some(3)).contains(&"tick ->\n  if seconds is 0\n    write \"Times Up!\"\n    tick null\n  else\n    write seconds\n".to_string()));
         // Only the opener the message names.
@@ -701,13 +760,20 @@ mod tests {
             vec!["a = [[1,2],]\n  [3,4]\nfd 1\n", "a = [[1,2],\n  [3,4]\nfd 1]\n"]
         );
         assert_eq!(fixes("fd 100)\nrt 90\n", "unmatched )", 1, Some(7)), vec!["fd 100\nrt 90\n"]);
+        assert_eq!(fixes("if x\n  fd 1\n  }\nrt 9\n", "unmatched }", 3, Some(3)), vec!["if x\n  fd 1\nrt 9\n"]);
         assert_eq!(fixes("fd random100)\n", "unmatched )", 1, Some(13)), vec!["fd random(100)\n", "fd random100\n"]);
         assert!(fixes("sq = x, y) ->\n  fd x\n", "unmatched )", 1, Some(10)).contains(&"sq = (x, y) ->\n  fd x\n".to_string()));
         assert!(fixes("pen(brown, 20;\nfd(1);\n", "missing )", 5, None).contains(&"pen(brown, 20);\nfd(1);\n".to_string()));
         assert!(fixes("sq = (x, y ->\n  fd x\n", "missing )", 4, None).contains(&"sq = (x, y) ->\n  fd x\n".to_string()));
+        // A call left open is closed, before a comment; its `(` is not removed.
+        assert_eq!(fixes("fd 10\nht( # hide\n", "missing )", 2, None), vec!["fd 10\nht() # hide\n"]);
+        assert_eq!(fixes("fd 10\npu(\n", "missing )", 2, None), vec!["fd 10\npu()\n"]);
+        assert!(fixes("fd 10 +\n", "unexpected end of input", 1, None).contains(&"fd 10\n".to_string()));
         // A string left open mid-line is closed before the separator after it.
         assert!(fixes("keydown '6, ->\n  pen brown\nfd 'x'\n", "unexpected 7", 3, None).contains(&"keydown '6', ->\n  pen brown\nfd 'x'\n".to_string()));
         assert!(fixes("a = {ob: 'top', ib: 'left}\n", "unmatched OUTDENT", 1, None).contains(&"a = {ob: 'top', ib: 'left'}\n".to_string()));
+        assert!(fixes("if pressed \"left then lt 1\n", "missing \", starting", 1, None).contains(&"if pressed \"left\" then lt 1\n".to_string()));
+        assert!(fixes("url =\n  \"http://a/b +\n  \"c.png\"\n", "missing \", starting", 2, None).contains(&"url =\n  \"http://a/b\" +\n  \"c.png\"\n".to_string()));
         assert_eq!(fixes("label 'hi\nfd 10\n", "unexpected '", 1, Some(7)), vec!["label 'hi'\nfd 10\n", "label hi\nfd 10\n"]);
         assert!(fixes("fd 10\n", "unexpected if", 1, Some(1)).is_empty());
         assert!(fixes("write \"the end\nfd 1\n", "missing \", starting", 1, Some(7)).contains(&"write \"the end\"\nfd 1\n".to_string()));
@@ -722,6 +788,11 @@ mod tests {
         // `fd 100)`: the `)` is extra.
         let got = fixes("fd 100)\n", "unmatched )", 1, Some(7));
         assert_eq!(got, ["fd 100\n"]);
+        let got = fixes("fd 30; dot)\n", "unmatched )", 1, Some(11));
+        assert_eq!(got.first().map(String::as_str), Some("fd 30; dot()\n"), "{got:?}");
+        // A command run into a name the runtime knows.
+        let got = fixes("if insidewindow)\n  fd 1\n", "unmatched )", 1, Some(16));
+        assert_eq!(got.first().map(String::as_str), Some("if inside(window)\n  fd 1\n"), "{got:?}");
         // The `>` of a broken arrow is not removed.
         assert!(fixes("tick 100, - >\n  fd 1\n", "unexpected >", 1, Some(13)).iter().all(|c| !c.starts_with("tick 100, - \n")));
     }
