@@ -48,6 +48,7 @@ fn differing_middle<'a, 'b>(a: &'a str, b: &'b str) -> (&'a str, &'b str) {
 pub fn deleted_lines(before: &str, after: &str) -> Vec<usize> {
     let diff = TextDiff::from_lines(before, after);
     let mut dropped = Vec::new();
+    let mut surplus = 0isize;
     for op in diff.ops() {
         let (mut removed, mut added) = (Vec::new(), 0usize);
         for change in diff.iter_changes(op) {
@@ -57,9 +58,14 @@ pub fn deleted_lines(before: &str, after: &str) -> Vec<usize> {
                 _ => {}
             }
         }
+        surplus += removed.len() as isize - added as isize;
         // Lines replaced one for one are changes; what is left over was removed.
         dropped.extend(removed.into_iter().skip(added));
     }
+    // The diff may align a changed line with an equal neighbour and report a
+    // delete here and an insert there (`rt 12O` between two `rt 120`): only as
+    // many lines as the program lost are deleted.
+    dropped.truncate(usize::try_from(surplus).unwrap_or(0));
     // A line moved elsewhere (a definition put before its use) is kept: `after` has
     // as many copies of it as `before` (repeated lines, as in `fd 50` / `rt 90`
     // drawn four times, count one by one). A line that only closes a block the way
@@ -218,6 +224,8 @@ mod tests {
         assert!(deleted_lines("f()\nf = -> fd 1\n", "f = -> fd 1\nf()\n").is_empty());
         // A copy of a line written twice is still deleted.
         assert_eq!(deleted_lines("fd 50\nrt 90\nfd 50\n  rt 90\n", "fd 50\nrt 90\nfd 50\n"), vec![3]);
+        // A line changed into a copy of its neighbour is not deleted, however the diff aligns it.
+        assert!(deleted_lines("fd 10; rt 120\nfd 80; rt 12O\nfd 80; rt 120\nfd 1\n", "fd 10; rt 120\nfd 80; rt 120\nfd 80; rt 120\nfd 1\n").is_empty());
         // Blank lines do not count.
         assert!(deleted_lines("fd 1\n\nrt 90\n", "fd 1\nrt 90\n").is_empty());
         assert_eq!(deleted_lines("a\nb\nc\n", "a\nx\n"), vec![2]);

@@ -148,7 +148,7 @@ fn join_color_words(code: &str, at: usize, line: &str, name: &str) -> Option<Fix
 
 /// Fixes for an unknown `name` from names close to it, likeliest first.
 fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec<Fix> {
-    let mut colors = nearest(name, names::colors(), 2);
+    let mut colors = nearest_preferring(name, names::colors(), 2, &COMMON_COLORS);
     // A made-up compound like `babyblue` is far from every name but contains one. A
     // near color that drops that part (`darkbrown` -> `darkgreen`) is a different
     // color from the one the student named: then the compound's colors replace them.
@@ -163,7 +163,14 @@ fn rename_fixes_by_distance(code: &str, error: &ProgramError, name: &str) -> Vec
     let statement = error.line.and_then(|l| code.lines().nth(l.saturating_sub(1) as usize)).and_then(first_word);
     // The argument of a command that takes a color (`pen clear`) is never a command.
     let in_color_argument = statement.is_some_and(|w| w != name && COLOR_COMMANDS.contains(&w));
-    let commands = if in_color_argument { Vec::new() } else { nearest_preferring(name, names::turtle_functions(), 2, &COMMON_COMMANDS) };
+    let mut commands = if in_color_argument { Vec::new() } else { nearest_preferring(name, names::turtle_functions(), 6, &COMMON_COMMANDS) };
+    // `ot saddlebrown, 100`: a command given a color is one that takes a color
+    // (`dot`), whatever else is as close (`lt`).
+    let line = error.line.and_then(|l| code.lines().nth(l.saturating_sub(1) as usize));
+    if statement == Some(name) && line.is_some_and(|l| first_argument_is_color(l, name)) {
+        commands.sort_by_key(|(c, d)| (*d, !COLOR_COMMANDS.contains(c)));
+    }
+    commands.truncate(2);
     let colors_and_commands_empty = colors.is_empty() && commands.is_empty();
     let color_fixes = colors.into_iter().map(|(c, d)| {
         (d, Fix { rule: Rule::NearestColor, title: format!("Change `{name}` to the color `{c}`"), new_code: replace_word(code, name, c) })
@@ -218,6 +225,19 @@ const COMMON_COMMANDS: [&str; 24] = [
     "fd", "rt", "lt", "pen", "jumpto", "dot", "speed", "bk", "moveto", "fill", "pu", "write", "tick", "jump", "box", "turnto", "keydown",
     "pd", "ht", "button", "forever", "type", "st", "label",
 ];
+
+/// The colors the programs the real runtime ran (`shared/data/oracle`) name
+/// most after `pen`, `dot`, `fill`, `box` and `wear`, commonest first: `gren` is
+/// `green`, not `grey`.
+const COMMON_COLORS: [&str; 16] =
+    ["black", "red", "green", "blue", "yellow", "purple", "white", "orange", "brown", "gold", "skyblue", "saddlebrown", "pink", "lightgray", "blueviolet", "deeppink"];
+
+/// Whether the first argument after `command` on `line` is a color name.
+fn first_argument_is_color(line: &str, command: &str) -> bool {
+    let Some(at) = line.find(command) else { return false };
+    let rest = line[at + command.len()..].trim_start_matches([' ', '\t', '(']);
+    first_word(rest).is_some_and(|w| names::colors().contains(&w))
+}
 
 /// Turtle commands whose arguments are colors and numbers.
 const COLOR_COMMANDS: [&str; 4] = ["pen", "fill", "dot", "box"];
@@ -338,12 +358,17 @@ pub(super) fn missing_comma_fix(code: &str, error: &ProgramError) -> Option<Fix>
     let names = value_names(code);
     for idx in target {
         let Some(line) = lines.get(idx) else { continue };
-        let (fixed, between) = match comma_line(line, &names) {
-            Some(fixed) => (fixed, format!("the arguments of `{}`", first_word(line).unwrap_or("the command"))),
-            None => match comma_list(line, &names) {
-                Some(fixed) => (fixed, "the items of the list".to_string()),
-                None => continue,
-            },
+        let command = || format!("the arguments of `{}`", first_word(line).unwrap_or("the command"));
+        let (fixed, between) = if let Some(fixed) = comma_line(line, &names) {
+            (fixed, command())
+        } else if let Some(fixed) = comma_before_arrow(line) {
+            (fixed, command())
+        } else if let Some(fixed) = comma_list(line, &names) {
+            (fixed, "the items of the list".to_string())
+        } else if let Some(fixed) = comma_parameters(line) {
+            (fixed, "the function's parameters".to_string())
+        } else {
+            continue;
         };
         let mut new_code: String = lines[..idx].concat();
         new_code.push_str(&fixed);
@@ -384,6 +409,67 @@ fn value_names(code: &str) -> Vec<String> {
 /// the program's own `names`) that follow a command and are separated only by
 /// spaces. None if there are none.
 fn comma_line(line: &str, names: &[String]) -> Option<String> {
+    // Each statement of `fd 40; dot gold 30` on its own.
+    let mut out = String::new();
+    let mut changed = false;
+    for (k, statement) in line.split(';').enumerate() {
+        if k > 0 {
+            out.push(';');
+        }
+        match comma_statement(statement, names) {
+            Some(fixed) => {
+                out.push_str(&fixed);
+                changed = true;
+            }
+            None => out.push_str(statement),
+        }
+    }
+    // A `;` inside a string splits nothing: then only the whole line counts.
+    if line.matches(['\'', '"']).count() > 0 && super::code_only(line).matches(';').count() != line.matches(';').count() {
+        return comma_statement(line, names);
+    }
+    changed.then_some(out)
+}
+
+/// `tick 100 ->` -> `tick 100, ->`: a function passed after other arguments
+/// needs its comma like any argument.
+fn comma_before_arrow(line: &str) -> Option<String> {
+    let code = super::code_only(line);
+    let arrow = code.find("->").or_else(|| code.find("=>"))?;
+    // Strings are blanked in `code` (offsets kept): text is read from `line`.
+    let before = line[..arrow].trim_end();
+    let command = first_word(before)?;
+    let indent = before.len() - before.trim_start().len();
+    let args = &before[indent + command.len()..];
+    let atom_end = before.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '\'' || c == '"');
+    if args.trim().is_empty() || code[..before.len()].contains('=') || !args.starts_with(' ') || !atom_end {
+        return None;
+    }
+    Some(format!("{before},{}", &line[before.len()..]))
+}
+
+/// `f = (x y, side) ->` -> `(x, y, side)`: commas between the names of a
+/// function's parameter list.
+fn comma_parameters(line: &str) -> Option<String> {
+    let code = super::code_only(line);
+    let arrow = code.find("->").or_else(|| code.find("=>"))?;
+    let close = code[..arrow].trim_end().strip_suffix(')')?.len();
+    let open = code[..close].rfind('(')?;
+    let inner = &line[open + 1..close];
+    let is_name = |w: &str| {
+        let w = w.trim_start_matches('@');
+        w.starts_with(|c: char| c.is_alphabetic() || c == '_' || c == '$') && w.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    };
+    let words: Vec<&str> = inner.split([',', ' ', '\t']).filter(|w| !w.is_empty()).collect();
+    let parts = inner.split(',').count();
+    if words.len() <= parts || !words.iter().all(|w| is_name(w)) {
+        return None;
+    }
+    Some(format!("{}{}{}", &line[..=open], words.join(", "), &line[close..]))
+}
+
+/// [`comma_line`] for one statement.
+fn comma_statement(line: &str, names: &[String]) -> Option<String> {
     let command = first_word(line)?;
     let indent = line.len() - line.trim_start().len();
     let args_start = indent + command.len();
@@ -510,6 +596,19 @@ mod tests {
     }
 
     #[test]
+    fn a_comma_goes_before_a_passed_function_between_parameters_and_in_each_statement() {
+        assert_eq!(comma_before_arrow("tick 100 ->\n").as_deref(), Some("tick 100, ->\n"));
+        assert_eq!(comma_before_arrow("  keydown '1' -> fd 1\n").as_deref(), Some("  keydown '1', -> fd 1\n"));
+        assert_eq!(comma_before_arrow("tick 100, ->\n"), None);
+        assert_eq!(comma_before_arrow("f = (x) ->\n"), None);
+        assert_eq!(comma_before_arrow("button ->\n"), None);
+        assert_eq!(comma_parameters("isopen = (x y, side) ->\n").as_deref(), Some("isopen = (x, y, side) ->\n"));
+        assert_eq!(comma_parameters("f = (x, y) ->\n"), None);
+        assert_eq!(comma_line("fd 40; rt 120; dot gold 30\n", &[]).as_deref(), Some("fd 40; rt 120; dot gold, 30\n"));
+        assert_eq!(comma_line("write 'a; b' 1 2\n", &[]).as_deref(), Some("write 'a; b', 1, 2\n"));
+    }
+
+    #[test]
     fn a_comma_goes_between_the_items_of_a_list() {
         let code = "for color in [red, gold green, blue]\n  pen color\n";
         let fixes = candidates(code, &err("TypeError", "gold is not a function", Some(1)));
@@ -543,7 +642,8 @@ mod tests {
         assert_eq!(codes.first(), Some(&"pen pink\n"), "{codes:?}");
         // A near real color wins over the compound fallback.
         let fixes = candidates("pen babyblue\n", &err("ReferenceError", "babyblue is not defined", Some(1)));
-        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("pen darkblue\n"));
+        // (Among the near colors, the commoner in students' programs.)
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("pen skyblue\n"));
     }
 
     #[test]
@@ -591,6 +691,12 @@ mod tests {
         let fixes = candidates("pen red\nmoevto 10, 10\n", &err("ReferenceError", "moevto is not defined", Some(2)));
         let first = fixes.first().expect("a fix");
         assert_eq!((first.rule, first.new_code.as_str()), (Rule::NearestCommand, "pen red\nmoveto 10, 10\n"));
+        // Given a color, a command that takes one.
+        let fixes = candidates("ot black, 35\n", &err("ReferenceError", "ot is not defined", Some(1)));
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("dot black, 35\n"));
+        // Among colors equally close, the commoner.
+        let fixes = candidates("pen gren, 3\n", &err("ReferenceError", "gren is not defined", Some(1)));
+        assert_eq!(fixes.first().map(|f| f.new_code.as_str()), Some("pen green, 3\n"));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! error message: a letter O typed for a zero (`fd 1O0`), a broken arrow (`- >`,
 //! `-->`, a lone `>` or `-` ending a definition), a line that closes a block the way
 //! another language does (`end`, `}`), a comma right after a command (`fd, 100`) or
-//! doubled, and a line moved back out of the block it belongs to. Each yields a whole
-//! fixed program; the sandbox decides whether it helps.
+//! doubled, `defer` without `await`, and lines that use a function's parameter
+//! moved out of its body. Each yields a whole fixed program; the sandbox decides
+//! whether it helps.
 
 use super::rebuild;
 use super::distance::is_foreign_block_end;
@@ -22,9 +23,6 @@ pub fn slip_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     out.extend(broken_arrow(&lines));
     out.extend(foreign_block_end(&lines));
     out.extend(stray_commas(&lines, at));
-    if error.message.contains("unexpected indentation") {
-        out.extend(rejoin_block(&lines, at));
-    }
     out.extend(await_before_defer(&lines));
     if let Some(name) = crate::diagnostics::undefined_name(error) {
         out.extend(reenter_function_body(&lines, at, name));
@@ -130,7 +128,11 @@ fn letter_o_for_zero(lines: &[&str]) -> Option<Fix> {
             let has_digit = token.bytes().any(|c| c.is_ascii_digit());
             let only_digits_and_os = token.bytes().all(|c| c.is_ascii_digit() || c == b'o' || c == b'O');
             // A lone `O` is a number only where a number stands: after a command and a space or a comma.
-            let lone_o = token == "O" && code[..j].trim_end().ends_with(|c: char| c == ',' || c.is_ascii_alphanumeric()) && code[..j].ends_with(' ');
+            // So is one at either end of a range (`[O...4]`, `[1..O]`).
+            let lone_o = token == "O"
+                && ((code[..j].trim_end().ends_with(|c: char| c == ',' || c.is_ascii_alphanumeric()) && code[..j].ends_with(' '))
+                    || (code[..j].ends_with('[') && code[k..].starts_with(".."))
+                    || (code[..j].ends_with("..") && code[k..].starts_with(']')));
             if only_digits_and_os && (has_digit || lone_o) && token.bytes().any(|c| c == b'o' || c == b'O') {
                 let fixed = token.replace(['o', 'O'], "0");
                 new.push_str(&line[last..j]);
@@ -310,36 +312,6 @@ fn stray_commas(lines: &[&str], at: usize) -> Vec<Fix> {
     out
 }
 
-/// A block cut in half: a line moved back out of its block leaves the lines after it
-/// "over-indented". Indent the lines between the block's last line and the error
-/// line back into the block.
-fn rejoin_block(lines: &[&str], at: usize) -> Option<Fix> {
-    let deep = indent_len(lines[at]);
-    let prev = (0..at).rev().find(|&j| !lines[j].trim().is_empty())?;
-    let shallow = indent_len(lines[prev]);
-    if shallow >= deep {
-        return None;
-    }
-    // The block's earlier lines sit at the error line's depth.
-    let opener_side = (0..prev).rev().find(|&j| !lines[j].trim().is_empty() && indent_len(lines[j]) <= deep)?;
-    if indent_len(lines[opener_side]) != deep {
-        return None;
-    }
-    let indent = &lines[at][..deep];
-    let mut replaced = Vec::new();
-    for (j, line) in lines.iter().enumerate().take(at).skip(opener_side + 1) {
-        if !line.trim().is_empty() && indent_len(line) < deep {
-            replaced.push((j, format!("{indent}{}", line.trim_start_matches([' ', '\t']))));
-        }
-    }
-    let first = replaced.first()?.0;
-    Some(Fix {
-        rule: Rule::Syntax,
-        title: format!("Indent line {} back into the block it belongs to", first + 1),
-        new_code: rebuild(lines, &replaced),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,10 +397,4 @@ mod tests {
         assert!(slip_fixes(code, &e).iter().all(|f| !f.title.contains("into the function")));
     }
 
-    #[test]
-    fn a_block_cut_in_half_is_rejoined() {
-        check("for [1..4]\n  fd 1\nrt 90\n  fd 2\n", "unexpected indentation", 4, &["for [1..4]\n  fd 1\n  rt 90\n  fd 2\n"]);
-        // A plain over-indented line is another rule's business.
-        check("fd 1\n  rt 90\n", "unexpected indentation", 2, &[]);
-    }
 }

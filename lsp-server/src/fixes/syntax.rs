@@ -24,6 +24,7 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
         if let Some(next) = (at + 1..lines.len()).find(|&j| !lines[j].trim().is_empty()) {
             out.extend(realign_else(&lines, next));
         }
+        out.extend(rejoin_block(&lines, at));
         out.extend(realign(&lines, at));
     }
     if message.starts_with("unexpected") || message.starts_with("missing") {
@@ -48,6 +49,7 @@ pub fn syntax_fixes(code: &str, error: &ProgramError) -> Vec<Fix> {
     if let Some(missing) = message.strip_prefix("missing ").and_then(|m| m.trim().chars().next()) {
         out.extend(close_unclosed(&lines, at, missing).into_iter().flatten());
         if matches!(missing, '"' | '\'') {
+            out.extend(close_block_text(&lines, missing));
             // The compiler reports where the input ended; the string opened on the last
             // line (from there upwards) with an odd count of that quote.
             let quote = missing.to_string();
@@ -138,6 +140,39 @@ fn realign(lines: &[&str], at: usize) -> Option<Fix> {
     Some(Fix {
         rule: Rule::Syntax,
         title: format!("Line {} is indented more than the line before it: line it up", at + 1),
+        new_code: rebuild(lines, &replaced),
+    })
+}
+
+/// A block cut in half: a line moved back out of its block leaves the lines after it
+/// "over-indented". Indent the lines between the block's last line and the error
+/// line back into the block. This comes before [`realign`], which would end the
+/// block there instead: one line typed at the margin in the middle of a block
+/// (a line inserted and not yet indented) is the likelier slip, and the trace
+/// model prefers it too.
+fn rejoin_block(lines: &[&str], at: usize) -> Option<Fix> {
+    let deep = indent_of(lines[at]).len();
+    let prev = (0..at).rev().find(|&j| !lines[j].trim().is_empty())?;
+    let shallow = indent_of(lines[prev]).len();
+    if shallow >= deep {
+        return None;
+    }
+    // The block's earlier lines sit at the error line's depth.
+    let opener_side = (0..prev).rev().find(|&j| !lines[j].trim().is_empty() && indent_of(lines[j]).len() <= deep)?;
+    if indent_of(lines[opener_side]).len() != deep {
+        return None;
+    }
+    let indent = &lines[at][..deep];
+    let mut replaced = Vec::new();
+    for (j, line) in lines.iter().enumerate().take(at).skip(opener_side + 1) {
+        if !line.trim().is_empty() && indent_of(line).len() < deep {
+            replaced.push((j, format!("{indent}{}", line.trim_start_matches([' ', '\t']))));
+        }
+    }
+    let first = replaced.first()?.0;
+    Some(Fix {
+        rule: Rule::Syntax,
+        title: format!("Indent line {} back into the block it belongs to", first + 1),
         new_code: rebuild(lines, &replaced),
     })
 }
@@ -540,6 +575,26 @@ fn close_string_before_separator(lines: &[&str]) -> Vec<Fix> {
     out
 }
 
+/// `write """` with lines of text under it and no closing `"""` (a story
+/// still being written): close the block text after its last line, at the
+/// opening line's indentation.
+fn close_block_text(lines: &[&str], quote: char) -> Option<Fix> {
+    let triple = quote.to_string().repeat(3);
+    let count: usize = lines.iter().map(|l| l.matches(triple.as_str()).count()).sum();
+    if count.is_multiple_of(2) {
+        return None;
+    }
+    let open = (0..lines.len()).rev().find(|&i| lines[i].contains(triple.as_str()))?;
+    let last = (open..lines.len()).rev().find(|&j| !lines[j].trim().is_empty())?;
+    let mut new_code: String = lines[..=last].concat();
+    if !new_code.ends_with('\n') {
+        new_code.push('\n');
+    }
+    new_code.push_str(&format!("{}{triple}\n", indent_of(lines[open])));
+    new_code.push_str(&lines[last + 1..].concat());
+    Some(Fix { rule: Rule::Syntax, title: format!("Close the text started with {triple} on line {}", open + 1), new_code })
+}
+
 /// Where code plainly resumes in `text`, the rest of a line after a quote that
 /// was never closed: a `,`, `)` or `}`, a ` then ` (`if pressed "left then lt 1`)
 /// or a ` + ` (also at the end: `"http://a +`).
@@ -604,7 +659,7 @@ fn open_paren(lines: &[&str], at: usize, column: u32) -> Option<Fix> {
     let parameters = line[close + 1..].trim_start().starts_with("->").then(|| before.find('=').map(|e| e + 1 + (before[e + 1..].len() - before[e + 1..].trim_start().len()))).flatten();
     // A statement that is one name and a `)` (`pu)`, `fd 30; dot)`) calls it with nothing.
     let statement = before.rsplit(';').next().unwrap_or(before);
-    let call = line[close + 1..].trim().is_empty() && is_plain_name(statement.trim()) && before.ends_with(|c: char| !c.is_whitespace());
+    let call = line[close + 1..].trim().is_empty() && statement.trim().split('.').all(is_plain_name) && before.ends_with(|c: char| !c.is_whitespace());
     // Nothing else says where a `(` went (`fd 100)` is likelier an extra `)`).
     let at_byte = parameters.or(insert_at).or(call.then_some(close))?;
     let new = format!("{}({}", &line[..at_byte], &line[at_byte..]);
@@ -740,6 +795,13 @@ mod tests {
     }
 
     #[test]
+    fn a_block_cut_in_half_is_rejoined() {
+        assert_eq!(fixes("for [1..4]\n  fd 1\nrt 90\n  fd 2\n", "unexpected indentation", 4, None).first().map(String::as_str), Some("for [1..4]\n  fd 1\n  rt 90\n  fd 2\n"));
+        // A plain over-indented line is only lined up.
+        assert_eq!(fixes("fd 1\n  rt 90\n", "unexpected indentation", 2, None), ["fd 1\nrt 90\n"]);
+    }
+
+    #[test]
     fn else_dangling_ends_and_empty_calls() {
         let code = "if x\n  write 1\n  else\n  write 2\n";
         assert!(fixes(code, "unexpected indentation", 3, Some(3)).contains(&"if x\n  write 1\nelse\n  write 2\n".to_string()));
@@ -777,6 +839,9 @@ mod tests {
         assert_eq!(fixes("label 'hi\nfd 10\n", "unexpected '", 1, Some(7)), vec!["label 'hi'\nfd 10\n", "label hi\nfd 10\n"]);
         assert!(fixes("fd 10\n", "unexpected if", 1, Some(1)).is_empty());
         assert!(fixes("write \"the end\nfd 1\n", "missing \", starting", 1, Some(7)).contains(&"write \"the end\"\nfd 1\n".to_string()));
+        // A block text still being written is closed under its last line.
+        let story = "if x\n  write \"\"\"\n    Once upon\n    a time\n";
+        assert!(fixes(story, "missing \", starting", 2, None).contains(&format!("{story}  \"\"\"\n")));
         // Reported where the input ends: the string opened on the last line with an odd quote count.
         assert!(fixes("pen red\nwrite \"hello\nfd 100\n", "missing \", starting", 6, Some(25)).contains(&"pen red\nwrite \"hello\"\nfd 100\n".to_string()));
     }
@@ -788,6 +853,8 @@ mod tests {
         // `fd 100)`: the `)` is extra.
         let got = fixes("fd 100)\n", "unmatched )", 1, Some(7));
         assert_eq!(got, ["fd 100\n"]);
+        let got = fixes("bg.hide)\n", "unmatched )", 1, Some(8));
+        assert_eq!(got.first().map(String::as_str), Some("bg.hide()\n"), "{got:?}");
         let got = fixes("fd 30; dot)\n", "unmatched )", 1, Some(11));
         assert_eq!(got.first().map(String::as_str), Some("fd 30; dot()\n"), "{got:?}");
         // A command run into a name the runtime knows.
