@@ -72,10 +72,10 @@ fn the_shipped_model_loads_reads_risk_and_samples_fixes_that_run() {
     });
 }
 
-/// A loop's body cut in half (its middle line dedented) gets two one-line fixes the
-/// rules cannot tell apart: line the rest up with it, or put it back into the
-/// block. The shipped model reads both as the student's next state and puts the
-/// loop back together first.
+/// A loop's body cut in half (its middle line dedented) gets two one-line fixes:
+/// put it back into the block, or line the rest up with it. The rules offer the
+/// first first; the shipped model, reading both as the student's next state,
+/// agrees, and would have chosen it from the other order too.
 #[test]
 fn the_shipped_model_chooses_among_quick_fixes_the_rules_cannot_tell_apart() {
     let found = shipped_default(&std::env::current_exe().expect("test executable")).expect("models/default");
@@ -96,9 +96,20 @@ fn the_shipped_model_chooses_among_quick_fixes_the_rules_cannot_tell_apart() {
     ));
     let programs: Vec<&str> = outcome.fixes.iter().map(|f| f.fix.new_code.as_str()).collect();
     assert_eq!(programs.first().copied(), Some(whole), "{programs:#?}");
-    assert!(programs.len() >= 2, "both fixes are offered: {programs:#?}");
-    // By edit size alone, lining the rest up came first: the model changed the order.
-    assert_eq!(outcome.rules_first.as_deref(), Some("pen blue\nfor [1..5]\n  fd 100\nrt 72\ndot red, 10\n"), "{programs:#?}");
+    let lined_up = "pen blue\nfor [1..5]\n  fd 100\nrt 72\ndot red, 10\n";
+    assert_eq!(programs.get(1).copied(), Some(lined_up), "both fixes are offered: {programs:#?}");
+    assert_eq!(outcome.rules_first, None, "the model kept the rules' order: {programs:#?}");
+    // The model's own reading, given the other order.
+    let engine = services.coach.engine().expect("engine");
+    let trace = Trace {
+        student: "local".into(),
+        title: "star".into(),
+        programs: vec![ProgramState { n: 1, time: "2024-03-01 10:00:00".into(), code: cut.into() }],
+        eos: false,
+        provenance: Default::default(),
+    };
+    let log_probs = engine.next_state_log_probs(&trace, &[lined_up.to_string(), whole.to_string()]).expect("scored");
+    assert!(log_probs[1] > log_probs[0], "{log_probs:?}");
 }
 
 /// A student who ran a title hundreds of times: ranking tokenizes only the newest
