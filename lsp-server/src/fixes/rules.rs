@@ -409,6 +409,10 @@ fn value_names(code: &str) -> Vec<String> {
 /// the program's own `names`) that follow a command and are separated only by
 /// spaces. None if there are none.
 fn comma_line(line: &str, names: &[String]) -> Option<String> {
+    // A `;` inside a string or a comment splits nothing: then only the whole line counts.
+    if super::code_only(line).matches(';').count() != line.matches(';').count() {
+        return comma_statement(line, names);
+    }
     // Each statement of `fd 40; dot gold 30` on its own.
     let mut out = String::new();
     let mut changed = false;
@@ -423,10 +427,6 @@ fn comma_line(line: &str, names: &[String]) -> Option<String> {
             }
             None => out.push_str(statement),
         }
-    }
-    // A `;` inside a string splits nothing: then only the whole line counts.
-    if line.matches(['\'', '"']).count() > 0 && super::code_only(line).matches(';').count() != line.matches(';').count() {
-        return comma_statement(line, names);
     }
     changed.then_some(out)
 }
